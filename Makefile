@@ -1,0 +1,44 @@
+# The two commands: `make run` serves the product, `make test` runs every test.
+# Both provision what is missing first (scripts/provision.sh) and are safe to run twice.
+SHELL := /bin/bash
+export PATH := /usr/local/go/bin:$(PATH)
+TRAEFIK_VERSION ?= v3.6.12
+TRAEFIK_BIN ?= /var/cache/dokploy/traefik-$(TRAEFIK_VERSION)
+
+.PHONY: run test build image provision provision-test traefik vet bench clean
+
+run: provision build
+	./bin/dokploy serve
+
+test: provision-test traefik
+	go vet ./...
+	DOKPLOY_INTEGRATION=1 \
+	DOKPLOY_TRAEFIK_BIN=$(TRAEFIK_BIN) \
+	go test -race -count=1 -timeout 45m ./...
+
+build: static/vendor/htmx.min.js
+	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o bin/dokploy .
+
+image:
+	bash scripts/build-image.sh
+
+provision:
+	bash scripts/provision.sh
+
+provision-test:
+	WITH_TEST_TOOLS=1 bash scripts/provision.sh
+
+static/vendor/htmx.min.js:
+	bash scripts/provision.sh
+
+traefik:
+	bash scripts/build-traefik.sh $(TRAEFIK_VERSION) $(TRAEFIK_BIN)
+
+vet:
+	go vet ./...
+
+bench:
+	bash scripts/bench.sh
+
+clean:
+	rm -rf bin

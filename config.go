@@ -1,0 +1,158 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// config is read once from the environment; every field has a default that
+// matches what `make run` provisions, so the binary works with no setup.
+type config struct {
+	Addr          string
+	DatabaseURL   string
+	RedisURL      string
+	DataDir       string
+	SecretKey     string
+	SecretKeyFile string
+	PublicURL     string
+	EndpointMode  string
+	RunWorker     bool
+}
+
+type envVar struct {
+	Name, Default, Usage string
+}
+
+// envVars documents every setting; `dokploy --help` prints this table.
+var envVars = []envVar{
+	{"DOKPLOY_ADDR", ":3000", "address the dashboard and API listen on"},
+	{"DOKPLOY_DATABASE_URL", "postgres://dokploy:dokploy@127.0.0.1:5432/dokploy?sslmode=disable", "PostgreSQL connection URL"},
+	{"DOKPLOY_REDIS_URL", "redis://127.0.0.1:6379/0", "Redis URL for the deploy queue"},
+	{"DOCKER_HOST", "unix:///var/run/docker.sock", "Docker engine address (standard Docker variable)"},
+	{"DOKPLOY_DATA_DIR", "/var/lib/dokploy", "directory for the secret key, Traefik config and other state"},
+	{"DOKPLOY_SECRET_KEY", "", "key that encrypts secrets at rest (at least 32 characters)"},
+	{"DOKPLOY_SECRET_KEY_FILE", "", "file holding the secret key; if neither is set, <data dir>/secret.key is generated once"},
+	{"DOKPLOY_PUBLIC_URL", "http://localhost:3000", "URL users reach the dashboard at (links, webhook URLs)"},
+	{"DOKPLOY_ENDPOINT_MODE", "auto", "Swarm endpoint mode for apps: auto, vip or dnsrr (dnsrr where the kernel has no IPVS)"},
+	{"DOKPLOY_WORKER", "true", "run the deploy worker inside `serve` (false when a separate `dokploy worker` runs)"},
+}
+
+func getenv(name string) string {
+	if v, ok := os.LookupEnv(name); ok && v != "" {
+		return v
+	}
+	for _, e := range envVars {
+		if e.Name == name {
+			return e.Default
+		}
+	}
+	return ""
+}
+
+func loadConfig() config {
+	return config{
+		Addr:          getenv("DOKPLOY_ADDR"),
+		DatabaseURL:   getenv("DOKPLOY_DATABASE_URL"),
+		RedisURL:      getenv("DOKPLOY_REDIS_URL"),
+		DataDir:       getenv("DOKPLOY_DATA_DIR"),
+		SecretKey:     getenv("DOKPLOY_SECRET_KEY"),
+		SecretKeyFile: getenv("DOKPLOY_SECRET_KEY_FILE"),
+		PublicURL:     strings.TrimRight(getenv("DOKPLOY_PUBLIC_URL"), "/"),
+		EndpointMode:  getenv("DOKPLOY_ENDPOINT_MODE"),
+		RunWorker:     getenv("DOKPLOY_WORKER") != "false",
+	}
+}
+
+// validate returns one message per problem so an operator can fix all at once.
+func (c config) validate() error {
+	var errs []error
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("DOKPLOY_ADDR %q must be host:port, e.g. :3000", c.Addr))
+	}
+	if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		errs = append(errs, errors.New("DOKPLOY_DATABASE_URL must be a postgres:// URL"))
+	}
+	if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
+		errs = append(errs, errors.New("DOKPLOY_REDIS_URL must be a redis:// URL"))
+	}
+	if !filepath.IsAbs(c.DataDir) {
+		errs = append(errs, fmt.Errorf("DOKPLOY_DATA_DIR %q must be an absolute path", c.DataDir))
+	}
+	if c.SecretKey != "" && len(c.SecretKey) < 32 {
+		errs = append(errs, errors.New("DOKPLOY_SECRET_KEY must be at least 32 characters"))
+	}
+	if c.SecretKey != "" && c.SecretKeyFile != "" {
+		errs = append(errs, errors.New("set only one of DOKPLOY_SECRET_KEY and DOKPLOY_SECRET_KEY_FILE"))
+	}
+	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("DOKPLOY_PUBLIC_URL %q must be an http(s) URL like https://dokploy.example.com", c.PublicURL))
+	}
+	switch c.EndpointMode {
+	case "auto", "vip", "dnsrr":
+	default:
+		errs = append(errs, fmt.Errorf("DOKPLOY_ENDPOINT_MODE %q must be auto, vip or dnsrr", c.EndpointMode))
+	}
+	return errors.Join(errs...)
+}
+
+// secret returns the encryption key: from the environment, from the key
+// file, or generated once into the data dir with mode 0600.
+func (c config) secret() ([]byte, error) {
+	if c.SecretKey != "" {
+		return []byte(c.SecretKey), nil
+	}
+	path := c.SecretKeyFile
+	if path == "" {
+		path = filepath.Join(c.DataDir, "secret.key")
+	}
+	data, err := os.ReadFile(path)
+	if err == nil {
+		key := strings.TrimSpace(string(data))
+		if len(key) < 32 {
+			return nil, fmt.Errorf("secret key in %s is shorter than 32 characters", path)
+		}
+		return []byte(key), nil
+	}
+	if !errors.Is(err, os.ErrNotExist) || c.SecretKeyFile != "" {
+		return nil, fmt.Errorf("read secret key: %w", err)
+	}
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	buf := make([]byte, 32)
+	if _, err := rand.Read(buf); err != nil {
+		return nil, err
+	}
+	key := hex.EncodeToString(buf)
+	// O_EXCL: two first starts racing must not write two different keys.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return c.secret()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("write secret key: %w", err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(key + "\n"); err != nil {
+		return nil, err
+	}
+	return []byte(key), f.Sync()
+}
+
+func printEnvHelp() {
+	fmt.Println("Environment:")
+	for _, e := range envVars {
+		def := e.Default
+		if def == "" {
+			def = "(none)"
+		}
+		fmt.Printf("  %-24s %s\n  %-24s default: %s\n", e.Name, e.Usage, "", def)
+	}
+}

@@ -1,0 +1,223 @@
+package db
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// App statuses shown in the UI.
+const (
+	AppIdle      = "idle"      // never deployed
+	AppDeploying = "deploying" // a deployment is running
+	AppRunning   = "running"   // the last deployment succeeded and the service runs
+	AppStopped   = "stopped"   // scaled to zero by the user
+	AppError     = "error"     // the last deployment failed
+)
+
+// Source types.
+const (
+	SourceGit   = "git"
+	SourceImage = "image"
+)
+
+// App is a deployable application: one Swarm service named AppName.
+type App struct {
+	ID               int64     `db:"id" json:"id"`
+	EnvironmentID    int64     `db:"environment_id" json:"environment_id"`
+	Name             string    `db:"name" json:"name"`
+	AppName          string    `db:"app_name" json:"app_name"`
+	SourceType       string    `db:"source_type" json:"-"`
+	GitURL           string    `db:"git_url" json:"-"`
+	GitBranch        string    `db:"git_branch" json:"-"`
+	GitContext       string    `db:"git_context" json:"-"`
+	GitDockerfile    string    `db:"git_dockerfile" json:"-"`
+	GitSSHPublicKey  string    `db:"git_ssh_public_key" json:"-"`
+	BuildTarget      string    `db:"build_target" json:"-"`
+	BuildNoCache     bool      `db:"build_no_cache" json:"-"`
+	Image            string    `db:"image" json:"-"`
+	RegistryServer   string    `db:"registry_server" json:"-"`
+	RegistryUsername string    `db:"registry_username" json:"-"`
+	Port             int       `db:"port" json:"port"`
+	Replicas         int       `db:"replicas" json:"replicas"`
+	MemoryLimitMB    int       `db:"memory_limit_mb" json:"memory_limit_mb"`
+	CPULimit         float64   `db:"cpu_limit" json:"cpu_limit"`
+	Status           string    `db:"status" json:"status"`
+	CurrentImage     string    `db:"current_image" json:"current_image"`
+	CurrentCommit    string    `db:"current_commit" json:"current_commit"`
+	CreatedAt        time.Time `db:"created_at" json:"created_at"`
+	UpdatedAt        time.Time `db:"updated_at" json:"updated_at"`
+
+	// Sealed secrets; decrypt with Store.AppSecrets.
+	GitTokenEnc         []byte `db:"git_token_enc" json:"-"`
+	GitSSHKeyEnc        []byte `db:"git_ssh_key_enc" json:"-"`
+	RegistryPasswordEnc []byte `db:"registry_password_enc" json:"-"`
+
+	// Joined for display.
+	ProjectID       int64  `db:"project_id" json:"project_id"`
+	ProjectName     string `db:"project_name" json:"-"`
+	EnvironmentName string `db:"environment_name" json:"environment"`
+}
+
+// HasGitToken etc. let pages say "set" without decrypting.
+func (a *App) HasGitToken() bool         { return len(a.GitTokenEnc) > 0 }
+func (a *App) HasGitSSHKey() bool        { return len(a.GitSSHKeyEnc) > 0 }
+func (a *App) HasRegistryPassword() bool { return len(a.RegistryPasswordEnc) > 0 }
+
+// AppSecrets are an app's decrypted credentials, only for the deploy job.
+type AppSecrets struct {
+	GitToken         string
+	GitSSHKey        string
+	RegistryPassword string
+}
+
+// SecretUpdate changes credentials: nil keeps the stored value, "" clears it.
+type SecretUpdate struct {
+	GitToken         *string
+	GitSSHKey        *string
+	GitSSHPublicKey  *string
+	RegistryPassword *string
+}
+
+const appSelect = `
+	SELECT a.*, e.project_id, e.name AS environment_name, p.name AS project_name
+	FROM applications a
+	JOIN environments e ON e.id = a.environment_id
+	JOIN projects p ON p.id = e.project_id`
+
+// CreateApp inserts a validated app and fills its generated fields.
+func (s *Store) CreateApp(ctx context.Context, a *App) error {
+	var id int64
+	err := s.db.GetContext(ctx, &id, `
+		INSERT INTO applications (environment_id, name, app_name, source_type, git_url, git_branch, git_context,
+			git_dockerfile, build_target, build_no_cache, image, registry_server, registry_username,
+			port, replicas, memory_limit_mb, cpu_limit)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+		RETURNING id`,
+		a.EnvironmentID, a.Name, a.AppName, a.SourceType, a.GitURL, a.GitBranch, a.GitContext,
+		a.GitDockerfile, a.BuildTarget, a.BuildNoCache, a.Image, a.RegistryServer, a.RegistryUsername,
+		a.Port, a.Replicas, a.MemoryLimitMB, a.CPULimit)
+	if isUniqueViolation(err) {
+		return fmt.Errorf("app name %q: %w", a.AppName, ErrConflict)
+	}
+	if err != nil {
+		return err
+	}
+	fresh, err := s.App(ctx, id)
+	if err != nil {
+		return err
+	}
+	*a = *fresh
+	return nil
+}
+
+// UpdateApp saves the user-editable fields. app_name is fixed after
+// creation: it names the Swarm service, images and routing files.
+func (s *Store) UpdateApp(ctx context.Context, a *App) error {
+	res, err := s.db.ExecContext(ctx, `
+		UPDATE applications SET environment_id = $2, name = $3, source_type = $4, git_url = $5, git_branch = $6,
+			git_context = $7, git_dockerfile = $8, build_target = $9, build_no_cache = $10, image = $11,
+			registry_server = $12, registry_username = $13, port = $14, replicas = $15,
+			memory_limit_mb = $16, cpu_limit = $17, updated_at = now()
+		WHERE id = $1`,
+		a.ID, a.EnvironmentID, a.Name, a.SourceType, a.GitURL, a.GitBranch, a.GitContext, a.GitDockerfile,
+		a.BuildTarget, a.BuildNoCache, a.Image, a.RegistryServer, a.RegistryUsername, a.Port, a.Replicas,
+		a.MemoryLimitMB, a.CPULimit)
+	return rowsOrNotFound(res, err)
+}
+
+// SetAppSecrets encrypts and stores changed credentials.
+func (s *Store) SetAppSecrets(ctx context.Context, id int64, u SecretUpdate) error {
+	set := func(column string, v *string) error {
+		if v == nil {
+			return nil
+		}
+		// column comes from the fixed list below, never from input.
+		_, err := s.db.ExecContext(ctx, `UPDATE applications SET `+column+` = $2, updated_at = now() WHERE id = $1`,
+			id, s.cipher.sealOptional(*v))
+		return err
+	}
+	if err := set("git_token_enc", u.GitToken); err != nil {
+		return err
+	}
+	if err := set("git_ssh_key_enc", u.GitSSHKey); err != nil {
+		return err
+	}
+	if err := set("registry_password_enc", u.RegistryPassword); err != nil {
+		return err
+	}
+	if u.GitSSHPublicKey != nil {
+		_, err := s.db.ExecContext(ctx, `UPDATE applications SET git_ssh_public_key = $2 WHERE id = $1`, id, *u.GitSSHPublicKey)
+		return err
+	}
+	return nil
+}
+
+// AppSecrets decrypts an app's credentials.
+func (s *Store) AppSecrets(a *App) (AppSecrets, error) {
+	var out AppSecrets
+	var err error
+	if out.GitToken, err = s.cipher.Open(a.GitTokenEnc); err != nil {
+		return out, err
+	}
+	if out.GitSSHKey, err = s.cipher.Open(a.GitSSHKeyEnc); err != nil {
+		return out, err
+	}
+	out.RegistryPassword, err = s.cipher.Open(a.RegistryPasswordEnc)
+	return out, err
+}
+
+// App loads one app with its project and environment names.
+func (s *Store) App(ctx context.Context, id int64) (*App, error) {
+	var a App
+	err := s.db.GetContext(ctx, &a, appSelect+` WHERE a.id = $1`, id)
+	return &a, notFound(err)
+}
+
+// AppByName loads an app by its appName.
+func (s *Store) AppByName(ctx context.Context, appName string) (*App, error) {
+	var a App
+	err := s.db.GetContext(ctx, &a, appSelect+` WHERE a.app_name = $1`, appName)
+	return &a, notFound(err)
+}
+
+// Apps lists every app, grouped by project then environment.
+func (s *Store) Apps(ctx context.Context) ([]App, error) {
+	var out []App
+	err := s.db.SelectContext(ctx, &out, appSelect+` ORDER BY lower(p.name), e.id, lower(a.name)`)
+	return out, err
+}
+
+// AppsPage lists apps with limit/offset for the API.
+func (s *Store) AppsPage(ctx context.Context, limit, offset int) ([]App, error) {
+	var out []App
+	err := s.db.SelectContext(ctx, &out, appSelect+` ORDER BY a.id LIMIT $1 OFFSET $2`, limit, offset)
+	return out, err
+}
+
+// AppsInProject lists a project's apps.
+func (s *Store) AppsInProject(ctx context.Context, projectID int64) ([]App, error) {
+	var out []App
+	err := s.db.SelectContext(ctx, &out, appSelect+` WHERE e.project_id = $1 ORDER BY lower(a.name)`, projectID)
+	return out, err
+}
+
+// DeleteApp removes an app and, by cascade, its variables, ports and deployments.
+func (s *Store) DeleteApp(ctx context.Context, id int64) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM applications WHERE id = $1`, id)
+	return rowsOrNotFound(res, err)
+}
+
+// SetAppStatus records the app's runtime status.
+func (s *Store) SetAppStatus(ctx context.Context, id int64, status string) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE applications SET status = $2, updated_at = now() WHERE id = $1`, id, status)
+	return err
+}
+
+// SetAppRunning records what a successful deployment put into service.
+func (s *Store) SetAppRunning(ctx context.Context, id int64, image, commit string) error {
+	_, err := s.db.ExecContext(ctx, `
+		UPDATE applications SET status = $2, current_image = $3, current_commit = $4, updated_at = now() WHERE id = $1`,
+		id, AppRunning, image, commit)
+	return err
+}

@@ -1,0 +1,144 @@
+// Package db is the PostgreSQL store: models, queries (next to their store
+// method), embedded goose migrations and encryption of secrets at rest.
+// It imports no other package of this project.
+package db
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	_ "github.com/lib/pq" // PostgreSQL driver
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// ErrNotFound is returned when a row asked for by id or key does not exist.
+var ErrNotFound = errors.New("not found")
+
+// ErrConflict is returned when a unique constraint rejects a write.
+var ErrConflict = errors.New("already exists")
+
+// Store gives typed access to every table. Secrets pass through cipher.
+type Store struct {
+	db     *sqlx.DB
+	cipher *Cipher
+}
+
+// NewStore wraps an open database.
+func NewStore(db *sqlx.DB, cipher *Cipher) *Store { return &Store{db: db, cipher: cipher} }
+
+// DB exposes the handle for health checks and tests.
+func (s *Store) DB() *sqlx.DB { return s.db }
+
+// Open connects to PostgreSQL and checks the connection, turning driver
+// errors into a message that names the address and what to check.
+func Open(ctx context.Context, dsn string) (*sqlx.DB, error) {
+	db, err := sqlx.Open("postgres", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("invalid database URL: %w", err)
+	}
+	db.SetMaxOpenConns(20)
+	db.SetMaxIdleConns(4)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := db.PingContext(pingCtx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("cannot reach PostgreSQL at %s: %v (check that PostgreSQL is running and DOKPLOY_DATABASE_URL is right)", RedactURL(dsn), err)
+	}
+	return db, nil
+}
+
+// RedactURL hides the password of a connection URL so it can be logged.
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparseable URL)"
+	}
+	if u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+		}
+	}
+	return u.Redacted()
+}
+
+func migrationProvider(db *sql.DB) (*goose.Provider, error) {
+	fsys, err := fs.Sub(migrationFiles, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	// A session advisory lock makes two instances starting together take turns.
+	locker, err := lock.NewPostgresSessionLocker()
+	if err != nil {
+		return nil, err
+	}
+	return goose.NewProvider(goose.DialectPostgres, db, fsys, goose.WithSessionLocker(locker))
+}
+
+// Migrate applies every pending migration under an advisory lock.
+func Migrate(ctx context.Context, db *sqlx.DB) error {
+	p, err := migrationProvider(db.DB)
+	if err != nil {
+		return err
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("apply migrations: %w", err)
+	}
+	return nil
+}
+
+// MigrateDown rolls back the most recent migration.
+func MigrateDown(ctx context.Context, db *sqlx.DB) error {
+	p, err := migrationProvider(db.DB)
+	if err != nil {
+		return err
+	}
+	_, err = p.Down(ctx)
+	return err
+}
+
+// MigrationStatus lists each migration and whether it is applied.
+func MigrationStatus(ctx context.Context, db *sqlx.DB) ([]string, error) {
+	p, err := migrationProvider(db.DB)
+	if err != nil {
+		return nil, err
+	}
+	results, err := p.Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	lines := make([]string, 0, len(results))
+	for _, r := range results {
+		applied := "pending"
+		if r.State == goose.StateApplied {
+			applied = "applied " + r.AppliedAt.Format(time.RFC3339)
+		}
+		lines = append(lines, fmt.Sprintf("%05d  %-40s %s", r.Source.Version, r.Source.Path, applied))
+	}
+	return lines, nil
+}
+
+// isUniqueViolation reports whether err is PostgreSQL's unique_violation.
+func isUniqueViolation(err error) bool {
+	var pqErr interface{ SQLState() string }
+	return errors.As(err, &pqErr) && pqErr.SQLState() == "23505"
+}
+
+// notFound maps sql.ErrNoRows to ErrNotFound.
+func notFound(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNotFound
+	}
+	return err
+}

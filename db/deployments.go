@@ -1,0 +1,226 @@
+package db
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Deployment statuses.
+const (
+	DeployQueued    = "queued"
+	DeployRunning   = "running"
+	DeployDone      = "done"
+	DeployError     = "error"
+	DeployCancelled = "cancelled"
+)
+
+// Deployment is one attempt to put a version of an app into service.
+// PostgreSQL is the record of the queue: Redis only carries ids.
+type Deployment struct {
+	ID              int64      `db:"id" json:"id"`
+	AppID           int64      `db:"app_id" json:"application_id"`
+	Status          string     `db:"status" json:"status"`
+	Trigger         string     `db:"trigger" json:"trigger"`
+	TriggeredBy     string     `db:"triggered_by" json:"triggered_by"`
+	Error           string     `db:"error" json:"error"`
+	CommitSHA       string     `db:"commit_sha" json:"commit"`
+	CommitMessage   string     `db:"commit_message" json:"commit_message"`
+	Image           string     `db:"image" json:"image"`
+	CancelRequested bool       `db:"cancel_requested" json:"-"`
+	WorkerID        string     `db:"worker_id" json:"-"`
+	CreatedAt       time.Time  `db:"created_at" json:"created_at"`
+	StartedAt       *time.Time `db:"started_at" json:"started_at"`
+	FinishedAt      *time.Time `db:"finished_at" json:"finished_at"`
+	AppName         string     `db:"app_name" json:"app_name"`
+}
+
+// Finished reports whether the deployment reached a final status.
+func (d *Deployment) Finished() bool {
+	return d.Status == DeployDone || d.Status == DeployError || d.Status == DeployCancelled
+}
+
+// Duration is how long the deployment ran (so far).
+func (d *Deployment) Duration() time.Duration {
+	if d.StartedAt == nil {
+		return 0
+	}
+	end := time.Now()
+	if d.FinishedAt != nil {
+		end = *d.FinishedAt
+	}
+	return end.Sub(*d.StartedAt).Round(100 * time.Millisecond)
+}
+
+const deploymentSelect = `SELECT d.*, a.app_name FROM deployments d JOIN applications a ON a.id = d.app_id`
+
+// CreateDeployment queues a deployment. Older queued deployments of the same
+// app collapse into this one: they are cancelled as superseded.
+func (s *Store) CreateDeployment(ctx context.Context, appID int64, trigger, triggeredBy string) (*Deployment, error) {
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	// Serialise concurrent requests for one app on its row.
+	var locked int64
+	if err := tx.GetContext(ctx, &locked, `SELECT id FROM applications WHERE id = $1 FOR UPDATE`, appID); err != nil {
+		return nil, notFound(err)
+	}
+	var id int64
+	if err := tx.GetContext(ctx, &id, `
+		INSERT INTO deployments (app_id, trigger, triggered_by) VALUES ($1, $2, $3) RETURNING id`,
+		appID, trigger, triggeredBy); err != nil {
+		return nil, err
+	}
+	if _, err := tx.ExecContext(ctx, `
+		UPDATE deployments SET status = 'cancelled', finished_at = now(), error = $3
+		WHERE app_id = $1 AND status = 'queued' AND id <> $2`,
+		appID, id, fmt.Sprintf("superseded by deployment #%d", id)); err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, err
+	}
+	return s.Deployment(ctx, id)
+}
+
+// Deployment loads one deployment.
+func (s *Store) Deployment(ctx context.Context, id int64) (*Deployment, error) {
+	var d Deployment
+	err := s.db.GetContext(ctx, &d, deploymentSelect+` WHERE d.id = $1`, id)
+	return &d, notFound(err)
+}
+
+// Deployments lists an app's deployments, newest first.
+func (s *Store) Deployments(ctx context.Context, appID int64, limit int) ([]Deployment, error) {
+	out := []Deployment{}
+	err := s.db.SelectContext(ctx, &out, deploymentSelect+` WHERE d.app_id = $1 ORDER BY d.id DESC LIMIT $2`, appID, limit)
+	return out, err
+}
+
+// QueuedDeployments lists queued deployments, oldest first, so lost queue
+// entries can be re-enqueued from the database.
+func (s *Store) QueuedDeployments(ctx context.Context) ([]Deployment, error) {
+	out := []Deployment{}
+	err := s.db.SelectContext(ctx, &out, deploymentSelect+` WHERE d.status = 'queued' ORDER BY d.id`)
+	return out, err
+}
+
+// ErrAppBusy means another deployment of the same app is running.
+var ErrAppBusy = fmt.Errorf("another deployment of this app is running")
+
+// ClaimDeployment moves a queued deployment to running for workerID. It
+// returns ErrNotFound when the deployment is no longer queued (cancelled,
+// superseded or claimed elsewhere) and ErrAppBusy when the app already has a
+// running deployment: one app never runs two deployments at once.
+func (s *Store) ClaimDeployment(ctx context.Context, id int64, workerID string) (*Deployment, error) {
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	var appID int64
+	err = tx.GetContext(ctx, &appID, `
+		SELECT a.id FROM applications a JOIN deployments d ON d.app_id = a.id
+		WHERE d.id = $1 AND d.status = 'queued' FOR UPDATE OF a`, id)
+	if err != nil {
+		return nil, notFound(err)
+	}
+	var running int
+	if err := tx.GetContext(ctx, &running, `SELECT count(*) FROM deployments WHERE app_id = $1 AND status = 'running'`, appID); err != nil {
+		return nil, err
+	}
+	if running > 0 {
+		return nil, ErrAppBusy
+	}
+	if _, err := tx.ExecContext(ctx, `
+		UPDATE deployments SET status = 'running', started_at = now(), worker_id = $2 WHERE id = $1`, id, workerID); err != nil {
+		return nil, err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE applications SET status = $2 WHERE id = $1`, appID, AppDeploying); err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, err
+	}
+	return s.Deployment(ctx, id)
+}
+
+// SetDeploymentSource records the commit or image being deployed.
+func (s *Store) SetDeploymentSource(ctx context.Context, id int64, commitSHA, commitMessage, image string) error {
+	_, err := s.db.ExecContext(ctx, `
+		UPDATE deployments SET commit_sha = $2, commit_message = $3, image = $4 WHERE id = $1`,
+		id, commitSHA, truncate(commitMessage, 500), image)
+	return err
+}
+
+// FinishDeployment records the final status. errMsg is a one-line reason.
+func (s *Store) FinishDeployment(ctx context.Context, id int64, status, errMsg string) error {
+	_, err := s.db.ExecContext(ctx, `
+		UPDATE deployments SET status = $2, error = $3, finished_at = now()
+		WHERE id = $1 AND status IN ('queued', 'running')`, id, status, truncate(errMsg, 1000))
+	return err
+}
+
+// RequestCancel cancels a queued deployment at once, or flags a running one
+// so its worker stops it. It reports the resulting status.
+func (s *Store) RequestCancel(ctx context.Context, id int64) (string, error) {
+	var status string
+	err := s.db.GetContext(ctx, &status, `
+		UPDATE deployments SET
+			status = CASE WHEN status = 'queued' THEN 'cancelled' ELSE status END,
+			finished_at = CASE WHEN status = 'queued' THEN now() ELSE finished_at END,
+			error = CASE WHEN status = 'queued' THEN 'cancelled before it started' ELSE error END,
+			cancel_requested = (status = 'running')
+		WHERE id = $1 AND status IN ('queued', 'running')
+		RETURNING status`, id)
+	if err != nil {
+		if nf := notFound(err); nf == ErrNotFound {
+			if _, err := s.Deployment(ctx, id); err != nil {
+				return "", err
+			}
+			return "", fmt.Errorf("deployment already finished: %w", ErrConflict)
+		}
+		return "", err
+	}
+	return status, nil
+}
+
+// CancelRequested tells a worker whether the user asked to stop.
+func (s *Store) CancelRequested(ctx context.Context, id int64) (bool, error) {
+	var v bool
+	err := s.db.GetContext(ctx, &v, `SELECT cancel_requested FROM deployments WHERE id = $1`, id)
+	return v, notFound(err)
+}
+
+// LogLine is one stored line of a deployment log.
+type LogLine struct {
+	Seq  int    `db:"seq" json:"seq"`
+	Line string `db:"line" json:"line"`
+}
+
+// AppendLogs stores lines with consecutive sequence numbers starting at first.
+func (s *Store) AppendLogs(ctx context.Context, deploymentID int64, first int, lines []string) error {
+	if len(lines) == 0 {
+		return nil
+	}
+	seqs := make([]int, len(lines))
+	for i := range lines {
+		seqs[i] = first + i
+	}
+	_, err := s.db.ExecContext(ctx, `
+		INSERT INTO deployment_logs (deployment_id, seq, line)
+		SELECT $1, unnest($2::int[]), unnest($3::text[])`,
+		deploymentID, pqIntArray(seqs), pqStringArray(lines))
+	return err
+}
+
+// Logs returns lines after seq afterSeq, in order, at most limit.
+func (s *Store) Logs(ctx context.Context, deploymentID int64, afterSeq, limit int) ([]LogLine, error) {
+	out := []LogLine{}
+	err := s.db.SelectContext(ctx, &out, `
+		SELECT seq, line FROM deployment_logs WHERE deployment_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
+		deploymentID, afterSeq, limit)
+	return out, err
+}

@@ -1,0 +1,78 @@
+package db
+
+import (
+	"context"
+	"time"
+)
+
+// Session is a logged-in browser.
+type Session struct {
+	ID         string    `db:"id"`
+	UserID     int64     `db:"user_id"`
+	IP         string    `db:"ip"`
+	UserAgent  string    `db:"user_agent"`
+	CreatedAt  time.Time `db:"created_at"`
+	LastSeenAt time.Time `db:"last_seen_at"`
+	ExpiresAt  time.Time `db:"expires_at"`
+}
+
+// SessionTTL is how long a session lives without activity.
+const SessionTTL = 14 * 24 * time.Hour
+
+// CreateSession stores a new session and returns the cookie value.
+func (s *Store) CreateSession(ctx context.Context, userID int64, ip, userAgent string) (string, error) {
+	token := RandomToken()
+	_, err := s.db.ExecContext(ctx, `
+		INSERT INTO sessions (id, user_id, ip, user_agent, expires_at) VALUES ($1, $2, $3, $4, $5)`,
+		hashToken(token), userID, ip, truncate(userAgent, 300), time.Now().Add(SessionTTL))
+	return token, err
+}
+
+// SessionUser resolves a cookie value to its user, sliding the expiry forward.
+func (s *Store) SessionUser(ctx context.Context, token string) (*User, error) {
+	var u User
+	err := s.db.GetContext(ctx, &u, `
+		WITH touched AS (
+			UPDATE sessions SET last_seen_at = now(), expires_at = $2
+			WHERE id = $1 AND expires_at > now()
+			RETURNING user_id)
+		SELECT users.* FROM users JOIN touched ON touched.user_id = users.id`,
+		hashToken(token), time.Now().Add(SessionTTL))
+	return &u, notFound(err)
+}
+
+// DeleteSession ends one session (logout).
+func (s *Store) DeleteSession(ctx context.Context, token string) error {
+	_, err := s.db.ExecContext(ctx, `DELETE FROM sessions WHERE id = $1`, hashToken(token))
+	return err
+}
+
+// SessionsByUser lists a user's live sessions, newest first.
+func (s *Store) SessionsByUser(ctx context.Context, userID int64) ([]Session, error) {
+	var out []Session
+	err := s.db.SelectContext(ctx, &out, `
+		SELECT * FROM sessions WHERE user_id = $1 AND expires_at > now() ORDER BY last_seen_at DESC`, userID)
+	return out, err
+}
+
+// RevokeSession deletes a session by its stored id, only if it is the user's.
+func (s *Store) RevokeSession(ctx context.Context, userID int64, id string) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM sessions WHERE id = $1 AND user_id = $2`, id, userID)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// SessionIDFor gives the stored id of a cookie value, to mark "this session".
+func SessionIDFor(token string) string { return hashToken(token) }
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}

@@ -1,0 +1,468 @@
+package handlers
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"dokploy/db"
+)
+
+// bindStrict decodes a JSON body, refusing unknown fields and trailing data.
+func bindStrict(c echo.Context, v any) error {
+	dec := json.NewDecoder(io.LimitReader(c.Request().Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var syn *json.SyntaxError
+		var typ *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &typ):
+			return apiError(http.StatusBadRequest, typ.Field, fmt.Sprintf("field %s must be %s", typ.Field, typ.Type))
+		case errors.As(err, &syn), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+			return apiError(http.StatusBadRequest, "", "request body must be valid JSON")
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+			return apiError(http.StatusBadRequest, field, "unknown field "+field)
+		}
+		return apiError(http.StatusBadRequest, "", err.Error())
+	}
+	if dec.More() {
+		return apiError(http.StatusBadRequest, "", "request body must hold one JSON object")
+	}
+	return nil
+}
+
+// firstFieldError turns a validation map into one deterministic API error.
+func firstFieldError(errs map[string]string) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	keys := make([]string, 0, len(errs))
+	for k := range errs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return apiError(http.StatusUnprocessableEntity, keys[0], errs[keys[0]])
+}
+
+func pageParams(c echo.Context) (limit, offset int) {
+	limit, _ = strconv.Atoi(c.QueryParam("limit"))
+	offset, _ = strconv.Atoi(c.QueryParam("offset"))
+	if limit <= 0 || limit > 100 {
+		limit = 50
+	}
+	if offset < 0 {
+		offset = 0
+	}
+	return limit, offset
+}
+
+func (h *Handler) apiListProjects(c echo.Context) error {
+	projects, err := h.store.Projects(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	if projects == nil {
+		projects = []db.Project{}
+	}
+	return c.JSON(http.StatusOK, map[string]any{"items": projects})
+}
+
+func (h *Handler) apiCreateProject(c echo.Context) error {
+	var in struct {
+		Name        string `json:"name"`
+		Description string `json:"description"`
+	}
+	if err := bindStrict(c, &in); err != nil {
+		return err
+	}
+	in.Name = strings.TrimSpace(in.Name)
+	if err := validateDisplayName(in.Name); err != nil {
+		return apiError(http.StatusUnprocessableEntity, "name", err.Error())
+	}
+	if len(in.Description) > 500 {
+		return apiError(http.StatusUnprocessableEntity, "description", "description must be at most 500 characters")
+	}
+	p, err := h.store.CreateProject(c.Request().Context(), in.Name, in.Description)
+	if errors.Is(err, db.ErrConflict) {
+		return apiError(http.StatusConflict, "name", "a project named "+in.Name+" already exists")
+	}
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, p)
+}
+
+// appSourceJSON is the "source" object of the application API.
+type appSourceJSON struct {
+	Type       *string `json:"type,omitempty"`
+	URL        *string `json:"url,omitempty"`
+	Branch     *string `json:"branch,omitempty"`
+	Context    *string `json:"context,omitempty"`
+	Dockerfile *string `json:"dockerfile,omitempty"`
+	Target     *string `json:"target,omitempty"`
+	NoCache    *bool   `json:"no_cache,omitempty"`
+	Token      *string `json:"token,omitempty"`
+	Image      *string `json:"image,omitempty"`
+	Registry   *struct {
+		Server   string  `json:"server"`
+		Username string  `json:"username"`
+		Password *string `json:"password"`
+	} `json:"registry,omitempty"`
+}
+
+// appInputJSON is the body of POST and PATCH /applications. Pointers tell
+// "not sent" (PATCH keeps the value) from "sent empty".
+type appInputJSON struct {
+	ProjectID     *int64             `json:"project_id"`
+	Environment   *string            `json:"environment"`
+	Name          *string            `json:"name"`
+	AppName       *string            `json:"app_name"`
+	Source        *appSourceJSON     `json:"source"`
+	Port          *int               `json:"port"`
+	Ports         *[]db.Port         `json:"ports"`
+	Env           *map[string]string `json:"env"`
+	BuildArgs     *map[string]string `json:"build_args"`
+	Replicas      *int               `json:"replicas"`
+	MemoryLimitMB *int               `json:"memory_limit_mb"`
+	CPULimit      *float64           `json:"cpu_limit"`
+}
+
+func setIf[T any](dst *T, src *T) {
+	if src != nil {
+		*dst = *src
+	}
+}
+
+// apply copies sent fields onto a and returns the credential changes.
+func (in *appInputJSON) apply(a *db.App) db.SecretUpdate {
+	setIf(&a.Name, in.Name)
+	setIf(&a.Port, in.Port)
+	setIf(&a.Replicas, in.Replicas)
+	setIf(&a.MemoryLimitMB, in.MemoryLimitMB)
+	setIf(&a.CPULimit, in.CPULimit)
+	var secrets db.SecretUpdate
+	if s := in.Source; s != nil {
+		setIf(&a.SourceType, s.Type)
+		setIf(&a.GitURL, s.URL)
+		setIf(&a.GitBranch, s.Branch)
+		setIf(&a.GitContext, s.Context)
+		setIf(&a.GitDockerfile, s.Dockerfile)
+		setIf(&a.BuildTarget, s.Target)
+		setIf(&a.BuildNoCache, s.NoCache)
+		setIf(&a.Image, s.Image)
+		secrets.GitToken = s.Token
+		if s.Registry != nil {
+			a.RegistryServer, a.RegistryUsername = s.Registry.Server, s.Registry.Username
+			secrets.RegistryPassword = s.Registry.Password
+		}
+	}
+	return secrets
+}
+
+func mapToVariables(m map[string]string) []db.Variable {
+	vars := make([]db.Variable, 0, len(m))
+	for k, v := range m {
+		vars = append(vars, db.Variable{Key: k, Value: v})
+	}
+	sort.Slice(vars, func(i, j int) bool { return vars[i].Key < vars[j].Key })
+	return vars
+}
+
+// validateAppExtras checks env, build args and ports of an API body.
+func (in *appInputJSON) validateExtras() error {
+	if in.Env != nil {
+		if err := validateVariables(mapToVariables(*in.Env)); err != nil {
+			return apiError(http.StatusUnprocessableEntity, "env", err.Error())
+		}
+	}
+	if in.BuildArgs != nil {
+		if err := validateVariables(mapToVariables(*in.BuildArgs)); err != nil {
+			return apiError(http.StatusUnprocessableEntity, "build_args", err.Error())
+		}
+	}
+	if in.Ports != nil {
+		for i := range *in.Ports {
+			p := &(*in.Ports)[i]
+			if p.Protocol == "" {
+				p.Protocol = "tcp"
+			}
+			if p.Mode == "" {
+				p.Mode = "host"
+			}
+		}
+		if err := validatePorts(*in.Ports); err != nil {
+			return apiError(http.StatusUnprocessableEntity, "ports", err.Error())
+		}
+	}
+	return nil
+}
+
+// saveExtras stores env, build args, ports and credentials that were sent.
+func (h *Handler) saveExtras(c echo.Context, appID int64, in *appInputJSON, secrets db.SecretUpdate) error {
+	ctx := c.Request().Context()
+	if in.Env != nil {
+		if err := h.store.SetAppVariables(ctx, appID, db.VarEnv, mapToVariables(*in.Env)); err != nil {
+			return err
+		}
+	}
+	if in.BuildArgs != nil {
+		if err := h.store.SetAppVariables(ctx, appID, db.VarBuildArg, mapToVariables(*in.BuildArgs)); err != nil {
+			return err
+		}
+	}
+	if in.Ports != nil {
+		if err := h.store.SetAppPorts(ctx, appID, *in.Ports); errors.Is(err, db.ErrConflict) {
+			return apiError(http.StatusConflict, "ports", err.Error())
+		} else if err != nil {
+			return err
+		}
+	}
+	return h.store.SetAppSecrets(ctx, appID, secrets)
+}
+
+func (h *Handler) apiCreateApp(c echo.Context) error {
+	ctx := c.Request().Context()
+	var in appInputJSON
+	if err := bindStrict(c, &in); err != nil {
+		return err
+	}
+	if in.ProjectID == nil {
+		return apiError(http.StatusUnprocessableEntity, "project_id", "project_id is required")
+	}
+	envName := db.DefaultEnvironment
+	setIf(&envName, in.Environment)
+	env, err := h.store.EnvironmentByName(ctx, *in.ProjectID, envName)
+	if errors.Is(err, db.ErrNotFound) {
+		return apiError(http.StatusUnprocessableEntity, "environment", fmt.Sprintf("project %d has no environment %q", *in.ProjectID, envName))
+	}
+	if err != nil {
+		return err
+	}
+	a := &db.App{EnvironmentID: env.ID, GitBranch: "main", GitContext: ".", GitDockerfile: "Dockerfile", Port: 3000, Replicas: 1}
+	setIf(&a.AppName, in.AppName)
+	secrets := in.apply(a)
+	if err := firstFieldError(validateApp(a)); err != nil {
+		return err
+	}
+	if err := in.validateExtras(); err != nil {
+		return err
+	}
+	if err := h.store.CreateApp(ctx, a); errors.Is(err, db.ErrConflict) {
+		return apiError(http.StatusConflict, "app_name", fmt.Sprintf("app name %q is taken", a.AppName))
+	} else if err != nil {
+		return err
+	}
+	if err := h.saveExtras(c, a.ID, &in, secrets); err != nil {
+		_ = h.store.DeleteApp(ctx, a.ID) // nothing half-made stays behind
+		return err
+	}
+	return h.renderAppJSON(c, http.StatusCreated, a.ID)
+}
+
+func (h *Handler) apiUpdateApp(c echo.Context) error {
+	a, err := h.loadApp(c)
+	if err != nil {
+		return err
+	}
+	var in appInputJSON
+	if err := bindStrict(c, &in); err != nil {
+		return err
+	}
+	if in.AppName != nil && *in.AppName != a.AppName {
+		return apiError(http.StatusUnprocessableEntity, "app_name", "app_name cannot be changed: it names the running service")
+	}
+	if in.ProjectID != nil || in.Environment != nil {
+		return apiError(http.StatusUnprocessableEntity, "environment", "moving an app between projects or environments is not supported")
+	}
+	secrets := in.apply(a)
+	if err := firstFieldError(validateApp(a)); err != nil {
+		return err
+	}
+	if err := in.validateExtras(); err != nil {
+		return err
+	}
+	if err := h.store.UpdateApp(c.Request().Context(), a); err != nil {
+		return err
+	}
+	if err := h.saveExtras(c, a.ID, &in, secrets); err != nil {
+		return err
+	}
+	return h.renderAppJSON(c, http.StatusOK, a.ID)
+}
+
+// appJSON is an app as the API shows it: secrets appear only as "set".
+type appJSON struct {
+	*db.App
+	Source  map[string]any `json:"source"`
+	Env     []string       `json:"env_keys"`
+	Ports   []db.Port      `json:"ports"`
+	Webhook string         `json:"webhook_url,omitempty"`
+}
+
+func (h *Handler) appToJSON(c echo.Context, a *db.App) (*appJSON, error) {
+	ctx := c.Request().Context()
+	vars, err := h.store.AppVariables(ctx, a.ID, db.VarEnv)
+	if err != nil {
+		return nil, err
+	}
+	ports, err := h.store.AppPorts(ctx, a.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := &appJSON{App: a, Env: []string{}, Ports: ports}
+	for _, v := range vars {
+		out.Env = append(out.Env, v.Key)
+	}
+	if a.SourceType == db.SourceGit {
+		out.Source = map[string]any{"type": "git", "url": a.GitURL, "branch": a.GitBranch, "context": a.GitContext,
+			"dockerfile": a.GitDockerfile, "target": a.BuildTarget, "no_cache": a.BuildNoCache,
+			"token_set": a.HasGitToken(), "deploy_public_key": a.GitSSHPublicKey}
+	} else {
+		out.Source = map[string]any{"type": "image", "image": a.Image,
+			"registry": map[string]any{"server": a.RegistryServer, "username": a.RegistryUsername, "password_set": a.HasRegistryPassword()}}
+	}
+	return out, nil
+}
+
+func (h *Handler) renderAppJSON(c echo.Context, status int, id int64) error {
+	a, err := h.store.App(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	out, err := h.appToJSON(c, a)
+	if err != nil {
+		return err
+	}
+	return c.JSON(status, out)
+}
+
+func (h *Handler) apiListApps(c echo.Context) error {
+	limit, offset := pageParams(c)
+	apps, err := h.store.AppsPage(c.Request().Context(), limit, offset)
+	if err != nil {
+		return err
+	}
+	items := make([]*appJSON, 0, len(apps))
+	for i := range apps {
+		j, err := h.appToJSON(c, &apps[i])
+		if err != nil {
+			return err
+		}
+		items = append(items, j)
+	}
+	return c.JSON(http.StatusOK, map[string]any{"items": items, "limit": limit, "offset": offset})
+}
+
+func (h *Handler) apiGetApp(c echo.Context) error {
+	id, err := idParam(c)
+	if err != nil {
+		return err
+	}
+	return h.renderAppJSON(c, http.StatusOK, id)
+}
+
+func (h *Handler) apiDeleteApp(c echo.Context) error {
+	a, err := h.loadApp(c)
+	if err != nil {
+		return err
+	}
+	if err := h.removeApp(c, a); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+func (h *Handler) apiDeployApp(c echo.Context) error {
+	a, err := h.loadApp(c)
+	if err != nil {
+		return err
+	}
+	by := currentUser(c).Email
+	trigger := "user"
+	if name, ok := c.Get(ctxTokenName).(string); ok {
+		trigger, by = "api", "token "+name
+	}
+	d, err := h.triggerDeploy(c, a, trigger, by)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusAccepted, d)
+}
+
+func (h *Handler) apiListDeployments(c echo.Context) error {
+	a, err := h.loadApp(c)
+	if err != nil {
+		return err
+	}
+	limit, _ := pageParams(c)
+	deps, err := h.store.Deployments(c.Request().Context(), a.ID, limit)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"items": deps})
+}
+
+func (h *Handler) apiGetDeployment(c echo.Context) error {
+	id, err := idParam(c)
+	if err != nil {
+		return err
+	}
+	d, err := h.store.Deployment(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, d)
+}
+
+func (h *Handler) apiDeploymentLogs(c echo.Context) error {
+	id, err := idParam(c)
+	if err != nil {
+		return err
+	}
+	if _, err := h.store.Deployment(c.Request().Context(), id); err != nil {
+		return err
+	}
+	c.Response().Header().Set(echo.HeaderContentType, echo.MIMETextPlainCharsetUTF8)
+	c.Response().WriteHeader(http.StatusOK)
+	after := 0
+	for {
+		lines, err := h.store.Logs(c.Request().Context(), id, after, 1000)
+		if err != nil {
+			return err
+		}
+		for _, l := range lines {
+			if _, err := io.WriteString(c.Response(), l.Line+"\n"); err != nil {
+				return nil
+			}
+			after = l.Seq
+		}
+		if len(lines) < 1000 {
+			return nil
+		}
+	}
+}
+
+func (h *Handler) apiCancelDeployment(c echo.Context) error {
+	id, err := idParam(c)
+	if err != nil {
+		return err
+	}
+	if _, err := h.store.RequestCancel(c.Request().Context(), id); errors.Is(err, db.ErrConflict) {
+		return apiError(http.StatusConflict, "", "deployment already finished")
+	} else if err != nil {
+		return err
+	}
+	d, err := h.store.Deployment(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, d)
+}

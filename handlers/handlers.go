@@ -1,0 +1,87 @@
+// Package handlers serves the dashboard pages, HTMX partials, the JSON API
+// and the health endpoint. Handlers parse, validate, call the store or the
+// job runner, and render; errors are turned into responses in one place.
+package handlers
+
+import (
+	"context"
+	"crypto/subtle"
+	"net/http"
+	"sync"
+
+	"github.com/labstack/echo/v4"
+
+	"dokploy/db"
+	"dokploy/jobs"
+	"dokploy/views"
+)
+
+// Options are the settings handlers need from the configuration.
+type Options struct {
+	PublicURL string
+	Version   string
+}
+
+// Handler holds the dependencies of every route.
+type Handler struct {
+	opts    Options
+	store   *db.Store
+	views   *views.Renderer
+	runner  *jobs.Runner
+	limiter *loginLimiter
+
+	setupMu    sync.Mutex
+	setupToken string // one-time token printed at start while no admin exists
+}
+
+// New builds a Handler.
+func New(opts Options, store *db.Store, renderer *views.Renderer, runner *jobs.Runner) *Handler {
+	return &Handler{opts: opts, store: store, views: renderer, runner: runner, limiter: newLoginLimiter()}
+}
+
+// PrepareSetup creates the one-time setup token when no admin exists yet.
+func (h *Handler) PrepareSetup(ctx context.Context) error {
+	n, err := h.store.CountUsers(ctx)
+	if err != nil {
+		return err
+	}
+	h.setupMu.Lock()
+	defer h.setupMu.Unlock()
+	if n == 0 && h.setupToken == "" {
+		h.setupToken = db.RandomToken()
+	}
+	return nil
+}
+
+// SetupLink is the URL to print on the console, or "" once setup is done.
+func (h *Handler) SetupLink() string {
+	h.setupMu.Lock()
+	defer h.setupMu.Unlock()
+	if h.setupToken == "" {
+		return ""
+	}
+	return h.opts.PublicURL + "/setup?token=" + h.setupToken
+}
+
+// checkSetupToken compares in constant time; the empty token never matches.
+func (h *Handler) checkSetupToken(token string) bool {
+	h.setupMu.Lock()
+	defer h.setupMu.Unlock()
+	return h.setupToken != "" && subtle.ConstantTimeCompare([]byte(token), []byte(h.setupToken)) == 1
+}
+
+func (h *Handler) closeSetup() {
+	h.setupMu.Lock()
+	h.setupToken = ""
+	h.setupMu.Unlock()
+}
+
+// Router returns the HTTP handler with every route.
+func (h *Handler) Router() http.Handler {
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	e.HTTPErrorHandler = h.handleError
+	h.routes(e)
+	return e
+}

@@ -1,0 +1,239 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/docker/docker/api/types/image"
+
+	"dokploy/db"
+)
+
+// errUserCancelled is the cause set when the user presses Cancel.
+var errUserCancelled = errors.New("cancelled by user")
+
+// run executes one claimed deployment and records how it ended. It never
+// returns an error: the outcome lives in the deployments row.
+func (r *Runner) run(parent context.Context, d *db.Deployment) {
+	logw := newDeployLog(r.store, d.ID, r.log)
+	defer logw.Close()
+
+	ctx, cancel := context.WithCancelCause(parent)
+	defer cancel(nil)
+	ctx, cancelTimeout := context.WithTimeoutCause(ctx, r.opts.DeployTimeout,
+		fmt.Errorf("deployment took longer than %s", r.opts.DeployTimeout))
+	defer cancelTimeout()
+	go r.watchCancel(ctx, d.ID, cancel)
+
+	started := time.Now()
+	logw.Line(fmt.Sprintf("Deployment #%d of %s started (triggered by %s)", d.ID, d.AppName, describeTrigger(d)))
+	err := r.deploy(ctx, d, logw)
+
+	status, reason := db.DeployDone, ""
+	switch {
+	case err == nil:
+		logw.Line(fmt.Sprintf("Deployment #%d finished in %s", d.ID, time.Since(started).Round(100*time.Millisecond)))
+	case errors.Is(context.Cause(ctx), errUserCancelled):
+		status, reason = db.DeployCancelled, "cancelled by user"
+		logw.Line("Deployment cancelled. The previous version keeps running.")
+	case parent.Err() != nil:
+		status, reason = db.DeployError, "interrupted: the control plane shut down during this deployment; deploy again"
+		logw.Line("Interrupted by shutdown.")
+	default:
+		status, reason = db.DeployError, oneLine(err.Error())
+		if cause := context.Cause(ctx); cause != nil && ctx.Err() != nil {
+			reason = oneLine(cause.Error())
+		}
+		logw.Line("ERROR: " + reason)
+		logw.Line("The previous version, if any, keeps running.")
+	}
+	logw.Close()
+	// Record the outcome even if the deployment's context is gone.
+	finishCtx, cancelFinish := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancelFinish()
+	if err := r.store.FinishDeployment(finishCtx, d.ID, status, reason); err != nil {
+		r.log.Error("record deployment result", "deployment", d.ID, "err", err)
+	}
+	if status != db.DeployDone {
+		r.settleAppStatus(finishCtx, d.ID)
+	}
+}
+
+// settleAppStatus sets the app's status after a deployment did not succeed:
+// running if an earlier version is in service, error otherwise.
+func (r *Runner) settleAppStatus(ctx context.Context, deploymentID int64) {
+	d, err := r.store.Deployment(ctx, deploymentID)
+	if err != nil {
+		return
+	}
+	a, err := r.store.App(ctx, d.AppID)
+	if err != nil {
+		return
+	}
+	status := db.AppError
+	if a.CurrentImage != "" {
+		status = db.AppRunning
+	}
+	_ = r.store.SetAppStatus(ctx, a.ID, status)
+}
+
+// watchCancel polls the row so a Cancel pressed on any instance stops the
+// deployment running on this one.
+func (r *Runner) watchCancel(ctx context.Context, id int64, cancel context.CancelCauseFunc) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if yes, err := r.store.CancelRequested(ctx, id); err == nil && yes {
+				cancel(errUserCancelled)
+				return
+			}
+		}
+	}
+}
+
+func describeTrigger(d *db.Deployment) string {
+	if d.TriggeredBy != "" {
+		return d.Trigger + " " + d.TriggeredBy
+	}
+	return d.Trigger
+}
+
+func oneLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}
+
+// deploy fetches or builds the image and rolls the service out.
+func (r *Runner) deploy(ctx context.Context, d *db.Deployment, logw *deployLog) error {
+	a, err := r.store.App(ctx, d.AppID)
+	if err != nil {
+		return fmt.Errorf("load app: %w", err)
+	}
+	secrets, err := r.store.AppSecrets(a)
+	if err != nil {
+		return err
+	}
+	env, err := r.store.AppVariables(ctx, a.ID, db.VarEnv)
+	if err != nil {
+		return err
+	}
+	buildArgs, err := r.store.AppVariables(ctx, a.ID, db.VarBuildArg)
+	if err != nil {
+		return err
+	}
+	logw.Mask(secrets.GitToken, secrets.RegistryPassword)
+	for _, v := range append(env, buildArgs...) {
+		logw.Mask(v.Value)
+	}
+	log := logw.Line
+
+	var imageRef, commit string
+	var auth *RegistryAuth
+	switch a.SourceType {
+	case db.SourceGit:
+		imageRef, commit, err = r.buildFromGit(ctx, d, a, secrets, buildArgs, log)
+	case db.SourceImage:
+		imageRef = a.Image
+		if a.RegistryUsername != "" {
+			auth = &RegistryAuth{Username: a.RegistryUsername, Password: secrets.RegistryPassword, ServerAddress: a.RegistryServer}
+		}
+		log("Pulling " + imageRef)
+		err = r.docker.Pull(ctx, imageRef, auth, log)
+		if err == nil {
+			err = r.store.SetDeploymentSource(ctx, d.ID, "", "", imageRef)
+		}
+	default:
+		err = fmt.Errorf("unknown source type %q", a.SourceType)
+	}
+	if err != nil {
+		return err
+	}
+
+	spec, err := r.serviceSpec(ctx, a, d, imageRef, env)
+	if err != nil {
+		return err
+	}
+	spec.RegistryAuth = auth
+	log(fmt.Sprintf("Rolling out service %s with %s (%d replica(s))", a.AppName, imageRef, spec.Replicas))
+	if err := r.docker.DeployService(ctx, spec, log); err != nil {
+		if a.SourceType == db.SourceGit {
+			r.removeImageTag(imageRef)
+		}
+		return err
+	}
+	return r.store.SetAppRunning(ctx, a.ID, imageRef, commit)
+}
+
+// buildFromGit clones the branch and builds <appName>:<deployment id>.
+func (r *Runner) buildFromGit(ctx context.Context, d *db.Deployment, a *db.App, secrets db.AppSecrets, buildArgs []db.Variable, log LogFunc) (string, string, error) {
+	dir, err := os.MkdirTemp("", "dokploy-build-")
+	if err != nil {
+		return "", "", err
+	}
+	defer os.RemoveAll(dir)
+	log(fmt.Sprintf("Cloning %s (branch %s)", RedactURL(a.GitURL), a.GitBranch))
+	commit, err := CloneRepo(ctx, GitSource{URL: a.GitURL, Branch: a.GitBranch, Token: secrets.GitToken, SSHPrivateKey: []byte(secrets.GitSSHKey)}, dir, log)
+	if err != nil {
+		return "", "", err
+	}
+	log(fmt.Sprintf("Commit %.12s: %s", commit.SHA, firstLine(commit.Message)))
+	imageRef := fmt.Sprintf("%s:%d", a.AppName, d.ID)
+	if err := r.store.SetDeploymentSource(ctx, d.ID, commit.SHA, commit.Message, imageRef); err != nil {
+		return "", "", err
+	}
+	args := map[string]string{}
+	for _, v := range buildArgs {
+		args[v.Key] = v.Value
+	}
+	log(fmt.Sprintf("Building %s (context %s, Dockerfile %s)", imageRef, a.GitContext, a.GitDockerfile))
+	_, err = r.docker.Build(ctx, BuildSpec{
+		Dir: dir, ContextPath: a.GitContext, Dockerfile: a.GitDockerfile, Target: a.BuildTarget,
+		BuildArgs: args, NoCache: a.BuildNoCache, Tags: []string{imageRef},
+		Labels: map[string]string{LabelApp: a.AppName, LabelDeployment: itoa(d.ID)},
+	}, log)
+	if err != nil {
+		return "", "", err
+	}
+	return imageRef, commit.SHA, nil
+}
+
+// serviceSpec turns the app's settings into the Swarm service spec.
+func (r *Runner) serviceSpec(ctx context.Context, a *db.App, d *db.Deployment, imageRef string, env []db.Variable) (ServiceSpec, error) {
+	ports, err := r.store.AppPorts(ctx, a.ID)
+	if err != nil {
+		return ServiceSpec{}, err
+	}
+	envMap := map[string]string{}
+	for _, v := range env {
+		envMap[v.Key] = v.Value
+	}
+	spec := ServiceSpec{
+		Name: a.AppName, Image: imageRef, Env: envMap, Replicas: uint64(a.Replicas),
+		MemoryBytes: int64(a.MemoryLimitMB) * 1024 * 1024, NanoCPUs: int64(a.CPULimit * 1e9),
+		Labels:      map[string]string{LabelDeployment: itoa(d.ID)},
+		ForceUpdate: true,
+	}
+	for _, p := range ports {
+		spec.Ports = append(spec.Ports, PortSpec{Published: uint32(p.Published), Target: uint32(p.Target), Protocol: p.Protocol, Mode: p.Mode})
+	}
+	return spec, nil
+}
+
+// removeImageTag drops the image a failed or cancelled deployment built so
+// nothing half-made is left behind. Errors only mean there is nothing to do.
+func (r *Runner) removeImageTag(ref string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, _ = r.docker.cli.ImageRemove(ctx, ref, image.RemoveOptions{PruneChildren: true})
+}

@@ -1,0 +1,136 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/docker/docker/api/types/swarm"
+	"github.com/docker/docker/client"
+)
+
+// Endpoint modes accepted by DockerOptions.EndpointMode.
+const (
+	EndpointModeAuto  = "auto"
+	EndpointModeVIP   = "vip"
+	EndpointModeDNSRR = "dnsrr"
+)
+
+// DefaultNetwork is the attachable overlay network every app joins so Traefik
+// and other apps can reach it by service name.
+const DefaultNetwork = "dokploy-network"
+
+// Labels set on everything this package creates, so cleanup and
+// reconciliation can find resources by label.
+const (
+	LabelApp        = "dokploy.app"        // service name (app slug)
+	LabelDeployment = "dokploy.deployment" // deployment id, set by the caller
+	LabelBuild      = "dokploy.build"      // first tag of the build that produced an image
+	LabelImageRepo  = "dokploy.image"      // repository (tag-less) of that build
+)
+
+// DockerOptions configures NewDocker.
+type DockerOptions struct {
+	// EndpointMode is DOKPLOY_ENDPOINT_MODE: "auto" (or empty), "vip" or "dnsrr".
+	EndpointMode string
+	// ProcRoot is where the IPVS probe looks ("/proc" when empty). Point it
+	// at a bind mount of the host's /proc when the control plane runs in a
+	// container with its own /proc view.
+	ProcRoot string
+}
+
+// Docker is the only door to the Docker Engine. The deploy lifecycle is:
+//
+//	CloneRepo → Build (or Pull) → DeployService (create/update, then wait for
+//	convergence) → later ScaleService / RestartService / ServiceInfo /
+//	ServiceLogs → RemoveService → RemoveImages.
+//
+// Every call takes ctx and stops when it is cancelled; long calls report
+// progress through a LogFunc. Methods are safe for concurrent use. Apps are
+// Swarm services named after the app slug and labelled dokploy.app=<slug>.
+type Docker struct {
+	cli  *client.Client
+	opts DockerOptions
+
+	modeOnce sync.Once
+	mode     string
+}
+
+// NewDocker connects to the engine named by DOCKER_HOST (or the default
+// socket), negotiating the API version with whatever engine is running.
+func NewDocker(opts DockerOptions) (*Docker, error) {
+	switch opts.EndpointMode {
+	case "", EndpointModeAuto, EndpointModeVIP, EndpointModeDNSRR:
+	default:
+		return nil, fmt.Errorf("invalid endpoint mode %q (want auto, vip or dnsrr)", opts.EndpointMode)
+	}
+	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		return nil, fmt.Errorf("docker client: %w", err)
+	}
+	return &Docker{cli: cli, opts: opts}, nil
+}
+
+// Close releases the client's connections.
+func (d *Docker) Close() error {
+	return d.cli.Close()
+}
+
+// Ping checks the engine is reachable and reports whether this node is an
+// active Swarm member (deploys need it).
+func (d *Docker) Ping(ctx context.Context) (swarmActive bool, err error) {
+	if _, err := d.cli.Ping(ctx); err != nil {
+		return false, fmt.Errorf("docker ping: %w", err)
+	}
+	info, err := d.cli.Info(ctx)
+	if err != nil {
+		return false, fmt.Errorf("docker info: %w", err)
+	}
+	return info.Swarm.LocalNodeState == swarm.LocalNodeStateActive, nil
+}
+
+// EndpointMode returns "vip" or "dnsrr" for new services. An explicit
+// DockerOptions.EndpointMode wins; "auto" probes once and caches the answer.
+//
+// VIP mode (and so the ingress routing mesh) needs the kernel's IPVS module
+// on the engine's host. The probe reads <ProcRoot>/net/ip_vs (present once the
+// module is loaded) and <ProcRoot>/modules. /proc/modules is kernel-wide, so
+// the probe also works from inside a container on the same host, unless the
+// runtime masks it. When nothing proves IPVS is there (module not loaded
+// yet, masked /proc, remote DOCKER_HOST) it picks dnsrr: that always works,
+// and only costs the ingress mesh. Operators who know better set "vip".
+func (d *Docker) EndpointMode(ctx context.Context) string {
+	switch d.opts.EndpointMode {
+	case EndpointModeVIP, EndpointModeDNSRR:
+		return d.opts.EndpointMode
+	}
+	d.modeOnce.Do(func() {
+		d.mode = EndpointModeDNSRR
+		if hasIPVS(d.opts.ProcRoot) {
+			d.mode = EndpointModeVIP
+		}
+	})
+	return d.mode
+}
+
+func hasIPVS(procRoot string) bool {
+	if procRoot == "" {
+		procRoot = "/proc"
+	}
+	if _, err := os.Stat(filepath.Join(procRoot, "net", "ip_vs")); err == nil {
+		return true
+	}
+	modules, err := os.ReadFile(filepath.Join(procRoot, "modules"))
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(modules), "\n") {
+		if strings.HasPrefix(line, "ip_vs ") {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,338 @@
+package jobs
+
+import (
+	"archive/tar"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/build"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/image"
+	"github.com/moby/go-archive"
+	"github.com/moby/patternmatcher/ignorefile"
+)
+
+// BuildSpec describes a Dockerfile build. ContextPath and Dockerfile are
+// user input, relative to Dir (the checkout root), as in Dokploy's UI.
+type BuildSpec struct {
+	Dir         string            // checkout root
+	ContextPath string            // build context inside Dir; "." when empty
+	Dockerfile  string            // Dockerfile inside Dir; "Dockerfile" when empty
+	Target      string            // multi-stage target, optional
+	BuildArgs   map[string]string // values are never logged
+	NoCache     bool
+	Tags        []string // at least one; the first names the build in labels
+	Labels      map[string]string
+}
+
+// injectedDockerfile is the name under which a Dockerfile that lives outside
+// the context is added to the context tar (what the docker CLI does too).
+const injectedDockerfile = ".dokploy.Dockerfile"
+
+// cleanupTimeout bounds the work done after a build was cancelled.
+const cleanupTimeout = 30 * time.Second
+
+// ErrDockerfileNotFound is returned (wrapped) when BuildSpec.Dockerfile is missing.
+var ErrDockerfileNotFound = errors.New("Dockerfile not found")
+
+// SafeJoin resolves the user-supplied relative path rel inside root and
+// returns the real (symlink-free) path. It refuses absolute paths, ".."
+// escapes and symlinks that lead outside root. A path that does not exist is
+// reported with an error matching fs.ErrNotExist.
+func SafeJoin(root, rel string) (string, error) {
+	if rel == "" {
+		rel = "."
+	}
+	if filepath.IsAbs(rel) || strings.HasPrefix(rel, "/") || strings.HasPrefix(rel, `\`) {
+		return "", fmt.Errorf("path %q must be relative to the repository", rel)
+	}
+	clean := filepath.Clean(rel)
+	if !isLocal(clean) {
+		return "", fmt.Errorf("path %q escapes the repository", rel)
+	}
+	realRoot, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return "", fmt.Errorf("resolve checkout directory: %w", err)
+	}
+	realPath, err := filepath.EvalSymlinks(filepath.Join(realRoot, clean))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", fmt.Errorf("path %q: %w", rel, fs.ErrNotExist)
+		}
+		return "", fmt.Errorf("resolve path %q: %w", rel, err)
+	}
+	inside, err := filepath.Rel(realRoot, realPath)
+	if err != nil || !isLocal(inside) {
+		return "", fmt.Errorf("path %q escapes the repository (through a symlink)", rel)
+	}
+	return realPath, nil
+}
+
+// isLocal reports whether a cleaned relative path stays below its base.
+func isLocal(clean string) bool {
+	return clean != ".." && !strings.HasPrefix(clean, ".."+string(filepath.Separator))
+}
+
+// Build runs a Dockerfile build with the engine's classic builder, streams
+// every output line to log and returns the image ID. Intermediate containers
+// are always removed. If ctx is cancelled the build stops, its containers and
+// the untagged images it committed are removed, and ctx.Err() is returned.
+func (d *Docker) Build(ctx context.Context, spec BuildSpec, log LogFunc) (string, error) {
+	opts, err := buildOptions(spec)
+	if err != nil {
+		return "", err
+	}
+	contextDir, err := SafeJoin(spec.Dir, spec.ContextPath)
+	if err != nil {
+		return "", fmt.Errorf("build context: %w", err)
+	}
+	dockerfile, err := findDockerfile(spec)
+	if err != nil {
+		return "", err
+	}
+	tarball, name, err := buildContextTar(contextDir, dockerfile)
+	if err != nil {
+		return "", err
+	}
+	defer tarball.Close()
+	opts.Dockerfile = name
+
+	log.printf("Building %s", strings.Join(spec.Tags, ", "))
+	resp, err := d.cli.ImageBuild(ctx, tarball, opts)
+	if err != nil {
+		if ctx.Err() != nil {
+			return "", ctx.Err()
+		}
+		return "", fmt.Errorf("start build: %w", err)
+	}
+	defer resp.Body.Close()
+
+	tracker := &buildTracker{}
+	imageID, err := readBuildStream(resp.Body, func(line string) {
+		tracker.observe(line)
+		log.line(line)
+	})
+	if ctx.Err() != nil {
+		d.cleanupCancelledBuild(ctx, tracker, spec.Tags[0], log)
+		return "", ctx.Err()
+	}
+	if err != nil {
+		return "", err
+	}
+	if imageID == "" {
+		inspect, err := d.cli.ImageInspect(ctx, spec.Tags[0])
+		if err != nil {
+			return "", fmt.Errorf("inspect built image %s: %w", spec.Tags[0], err)
+		}
+		imageID = inspect.ID
+	}
+	return imageID, nil
+}
+
+func buildOptions(spec BuildSpec) (build.ImageBuildOptions, error) {
+	if len(spec.Tags) == 0 {
+		return build.ImageBuildOptions{}, errors.New("build needs at least one tag")
+	}
+	for _, tag := range spec.Tags {
+		if err := ValidateImageRef(tag); err != nil {
+			return build.ImageBuildOptions{}, err
+		}
+	}
+	labels := map[string]string{LabelBuild: spec.Tags[0], LabelImageRepo: imageRepo(spec.Tags[0])}
+	for k, v := range spec.Labels {
+		labels[k] = v
+	}
+	args := make(map[string]*string, len(spec.BuildArgs))
+	for k, v := range spec.BuildArgs {
+		args[k] = &v
+	}
+	return build.ImageBuildOptions{
+		Tags:        spec.Tags,
+		Target:      spec.Target,
+		BuildArgs:   args,
+		NoCache:     spec.NoCache,
+		Labels:      labels,
+		Remove:      true,
+		ForceRemove: true,
+		// The classic builder streams plain lines and needs no BuildKit
+		// session; it is what the engine uses for API clients by default.
+		Version: build.BuilderV1,
+	}, nil
+}
+
+func findDockerfile(spec BuildSpec) (string, error) {
+	rel := spec.Dockerfile
+	if rel == "" {
+		rel = "Dockerfile"
+	}
+	path, err := SafeJoin(spec.Dir, rel)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("%w at %s", ErrDockerfileNotFound, rel)
+	}
+	if err != nil {
+		return "", fmt.Errorf("Dockerfile: %w", err)
+	}
+	if st, err := os.Stat(path); err != nil || !st.Mode().IsRegular() {
+		return "", fmt.Errorf("%w at %s (not a regular file)", ErrDockerfileNotFound, rel)
+	}
+	return path, nil
+}
+
+// buildContextTar tars contextDir honouring its .dockerignore and returns
+// the Dockerfile's name inside the tar. A Dockerfile outside the context is
+// added under injectedDockerfile and listed in .dockerignore, so the engine
+// drops it from the context after reading it (COPY . never sees it).
+func buildContextTar(contextDir, dockerfile string) (io.ReadCloser, string, error) {
+	excludes, ignoreContent, err := readDockerignore(contextDir)
+	if err != nil {
+		return nil, "", err
+	}
+	rel, err := filepath.Rel(contextDir, dockerfile)
+	inside := err == nil && isLocal(rel)
+	if inside {
+		// Like the docker CLI: the Dockerfile and .dockerignore are always
+		// sent, even when .dockerignore lists them.
+		excludes = append(excludes, "!"+filepath.ToSlash(rel), "!.dockerignore")
+	}
+	tarball, err := archive.TarWithOptions(contextDir, &archive.TarOptions{
+		ExcludePatterns: excludes,
+		ChownOpts:       &archive.ChownOpts{UID: 0, GID: 0},
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("archive build context: %w", err)
+	}
+	if inside {
+		return tarball, filepath.ToSlash(rel), nil
+	}
+	content, err := os.ReadFile(dockerfile)
+	if err != nil {
+		tarball.Close()
+		return nil, "", fmt.Errorf("read Dockerfile: %w", err)
+	}
+	ignore := append(ignoreContent, []byte("\n"+injectedDockerfile+"\n")...)
+	return archive.ReplaceFileTarWrapper(tarball, map[string]archive.TarModifierFunc{
+		injectedDockerfile: replaceWith(content),
+		".dockerignore":    replaceWith(ignore),
+	}), injectedDockerfile, nil
+}
+
+func replaceWith(content []byte) archive.TarModifierFunc {
+	return func(path string, _ *tar.Header, _ io.Reader) (*tar.Header, []byte, error) {
+		return &tar.Header{
+			Name:     path,
+			Mode:     0o600,
+			Size:     int64(len(content)),
+			ModTime:  time.Now(),
+			Typeflag: tar.TypeReg,
+		}, content, nil
+	}
+}
+
+func readDockerignore(contextDir string) (patterns []string, content []byte, err error) {
+	content, err = os.ReadFile(filepath.Join(contextDir, ".dockerignore"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("read .dockerignore: %w", err)
+	}
+	patterns, err = ignorefile.ReadAll(strings.NewReader(string(content)))
+	if err != nil {
+		return nil, nil, fmt.Errorf("parse .dockerignore: %w", err)
+	}
+	return patterns, content, nil
+}
+
+var (
+	buildStepLine      = regexp.MustCompile(`^Step \d+/\d+ : (\S+)`)
+	buildContainerLine = regexp.MustCompile(`^ ---> Running in ([0-9a-f]{12,64})$`)
+	buildImageLine     = regexp.MustCompile(`^ ---> ([0-9a-f]{12,64})$`)
+)
+
+// buildTracker remembers what a classic build created, from its output, so
+// a cancelled build can be cleaned up precisely. Labels cannot be used for
+// this: the classic builder applies --label only to the final image.
+type buildTracker struct {
+	containers []string
+	images     []string
+	inFrom     bool // the next image ID is a base image, not ours
+	cached     bool // the next image ID came from the cache, not from us
+}
+
+func (t *buildTracker) observe(line string) {
+	if m := buildStepLine.FindStringSubmatch(line); m != nil {
+		t.inFrom = strings.EqualFold(m[1], "FROM")
+		t.cached = false
+		return
+	}
+	if line == " ---> Using cache" {
+		t.cached = true
+		return
+	}
+	if m := buildContainerLine.FindStringSubmatch(line); m != nil {
+		t.containers = append(t.containers, m[1])
+		return
+	}
+	if m := buildImageLine.FindStringSubmatch(line); m != nil {
+		if !t.inFrom && !t.cached {
+			t.images = append(t.images, m[1])
+		}
+		t.cached = false
+	}
+}
+
+// cleanupCancelledBuild removes what a cancelled build left. The engine
+// removes the running step's container itself when the client goes away; we
+// wait for that (and force it if needed), then drop untagged images the
+// build committed. It uses a fresh context: ctx is already cancelled.
+func (d *Docker) cleanupCancelledBuild(ctx context.Context, t *buildTracker, tag string, log LogFunc) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	log.line("Build cancelled, cleaning up")
+	for _, id := range t.containers {
+		d.waitContainerGone(cctx, id, 10*time.Second)
+	}
+	for i := len(t.images) - 1; i >= 0; i-- {
+		inspect, err := d.cli.ImageInspect(cctx, t.images[i])
+		if err != nil || len(inspect.RepoTags) > 0 {
+			continue
+		}
+		// Conflicts (image used by another build) are fine: leave it.
+		_, _ = d.cli.ImageRemove(cctx, t.images[i], image.RemoveOptions{PruneChildren: true})
+	}
+	args := filters.NewArgs(filters.Arg("dangling", "true"), filters.Arg("label", LabelBuild+"="+tag))
+	_, _ = d.cli.ImagesPrune(cctx, args)
+}
+
+// waitContainerGone polls until the container no longer exists, then
+// force-removes it if it is still there after wait.
+func (d *Docker) waitContainerGone(ctx context.Context, id string, wait time.Duration) {
+	deadline := time.Now().Add(wait)
+	for time.Now().Before(deadline) {
+		if _, err := d.cli.ContainerInspect(ctx, id); cerrdefs.IsNotFound(err) || ctx.Err() != nil {
+			return
+		}
+		sleepCtx(ctx, 200*time.Millisecond)
+	}
+	_ = d.cli.ContainerRemove(ctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true})
+}
+
+// sleepCtx sleeps for d or until ctx is done.
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}

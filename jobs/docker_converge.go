@@ -1,0 +1,243 @@
+package jobs
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/swarm"
+	"github.com/docker/docker/pkg/stdcopy"
+)
+
+const (
+	defaultConvergeTimeout = 10 * time.Minute
+	convergePoll           = 500 * time.Millisecond
+	// maxTaskFailures is how many failed tasks of the new spec make a deploy
+	// fail. One crash may be a dependency that was not up yet; two in a row
+	// means the app keeps crashing.
+	maxTaskFailures = 2
+	failureLogLines = 20
+)
+
+// convergeState is what one poll of the service saw.
+type convergeState struct {
+	running  []string     // IDs of up-to-date tasks that are running
+	failed   []swarm.Task // up-to-date tasks that failed or were rejected
+	pending  []swarm.Task // up-to-date tasks that should run but do not yet
+	rollback *swarm.UpdateStatus
+}
+
+// waitConverged polls the service until the new spec's tasks are all
+// running and stay so for the monitor period, or fails with the reason.
+func (d *Docker) waitConverged(ctx context.Context, serviceID string, spec ServiceSpec, log LogFunc) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, defaultConvergeTimeout)
+		defer cancel()
+	}
+	settle := spec.MonitorPeriod
+	if settle <= 0 {
+		settle = defaultMonitor
+	}
+	seen := map[string]swarm.TaskState{}
+	var stableSince time.Time
+	var stableSet string
+	var last convergeState
+	for {
+		st, err := d.pollService(ctx, serviceID, spec.Name, seen, log)
+		if err != nil {
+			if ctx.Err() != nil {
+				return d.notConverged(ctx, spec, last)
+			}
+			return err
+		}
+		last = st
+		if st.rollback != nil {
+			return d.taskFailure(ctx, spec.Name, d.latestFailedTask(ctx, serviceID, st.failed), st.rollback.Message)
+		}
+		if len(st.failed) >= maxTaskFailures {
+			return d.taskFailure(ctx, spec.Name, latest(st.failed), "")
+		}
+		if uint64(len(st.running)) == spec.Replicas {
+			set := strings.Join(st.running, ",")
+			if set != stableSet || stableSince.IsZero() {
+				stableSet, stableSince = set, time.Now()
+			}
+			if time.Since(stableSince) >= settle {
+				log.printf("Service %s is running (%d/%d)", spec.Name, len(st.running), spec.Replicas)
+				return nil
+			}
+		} else {
+			stableSince = time.Time{}
+		}
+		sleepCtx(ctx, convergePoll)
+		if ctx.Err() != nil {
+			return d.notConverged(ctx, spec, last)
+		}
+	}
+}
+
+// pollService reads the service's update status and its up-to-date tasks,
+// logging every task state change.
+func (d *Docker) pollService(ctx context.Context, serviceID, name string, seen map[string]swarm.TaskState, log LogFunc) (convergeState, error) {
+	var st convergeState
+	svc, _, err := d.cli.ServiceInspectWithRaw(ctx, serviceID, swarm.ServiceInspectOptions{})
+	if err != nil {
+		return st, fmt.Errorf("inspect service %s: %w", name, err)
+	}
+	if us := svc.UpdateStatus; us != nil {
+		switch us.State {
+		case swarm.UpdateStatePaused, swarm.UpdateStateRollbackStarted,
+			swarm.UpdateStateRollbackPaused, swarm.UpdateStateRollbackCompleted:
+			st.rollback = us
+		}
+	}
+	// "_up-to-date" is the filter `docker service create/update` uses to
+	// see only tasks that run the current spec version.
+	tasks, err := d.cli.TaskList(ctx, swarm.TaskListOptions{Filters: filters.NewArgs(
+		filters.Arg("service", serviceID),
+		filters.Arg("_up-to-date", "true"),
+	)})
+	if err != nil {
+		return st, fmt.Errorf("list tasks of %s: %w", name, err)
+	}
+	sort.Slice(tasks, func(i, j int) bool { return tasks[i].CreatedAt.Before(tasks[j].CreatedAt) })
+	for _, t := range tasks {
+		if seen[t.ID] != t.Status.State {
+			seen[t.ID] = t.Status.State
+			log.line(describeTask(name, t))
+		}
+		switch {
+		case t.Status.State == swarm.TaskStateFailed || t.Status.State == swarm.TaskStateRejected:
+			st.failed = append(st.failed, t)
+		case t.DesiredState != swarm.TaskStateRunning:
+			// shutting down or done; neither counts
+		case t.Status.State == swarm.TaskStateRunning:
+			st.running = append(st.running, t.ID)
+		default:
+			st.pending = append(st.pending, t)
+		}
+	}
+	return st, nil
+}
+
+func describeTask(service string, t swarm.Task) string {
+	s := fmt.Sprintf("Task %s.%d (%s): %s", service, t.Slot, shortID(t.ID), t.Status.State)
+	if t.Status.Message != "" && !strings.EqualFold(t.Status.Message, string(t.Status.State)) {
+		s += " - " + t.Status.Message
+	}
+	if t.Status.Err != "" {
+		s += ": " + t.Status.Err
+	}
+	return s
+}
+
+// latestFailedTask returns the newest failed task. After a rollback the
+// failed tasks no longer match the (rolled back) spec, so it looks at all
+// of the service's tasks when the poll found none.
+func (d *Docker) latestFailedTask(ctx context.Context, serviceID string, failed []swarm.Task) *swarm.Task {
+	if len(failed) > 0 {
+		return latest(failed)
+	}
+	tasks, err := d.cli.TaskList(ctx, swarm.TaskListOptions{Filters: filters.NewArgs(filters.Arg("service", serviceID))})
+	if err != nil {
+		return nil
+	}
+	for _, t := range tasks {
+		if t.Status.State == swarm.TaskStateFailed || t.Status.State == swarm.TaskStateRejected {
+			failed = append(failed, t)
+		}
+	}
+	return latest(failed)
+}
+
+func latest(tasks []swarm.Task) *swarm.Task {
+	var out *swarm.Task
+	for i := range tasks {
+		if out == nil || tasks[i].Status.Timestamp.After(out.Status.Timestamp) {
+			out = &tasks[i]
+		}
+	}
+	return out
+}
+
+// taskFailure builds the error for a failed deploy: the reason, the task's
+// error and the last lines its container printed.
+func (d *Docker) taskFailure(ctx context.Context, name string, t *swarm.Task, reason string) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s", name)
+	if reason != "" {
+		fmt.Fprintf(&b, " (%s)", reason)
+	}
+	if t != nil {
+		fmt.Fprintf(&b, ": task %d %s", t.Slot, t.Status.State)
+		if t.Status.Err != "" {
+			fmt.Fprintf(&b, ": %s", t.Status.Err)
+		} else if t.Status.Message != "" {
+			fmt.Fprintf(&b, ": %s", t.Status.Message)
+		}
+		if out := d.taskOutput(ctx, *t, failureLogLines); out != "" {
+			fmt.Fprintf(&b, "\nlast %d lines of output:\n%s", failureLogLines, out)
+		}
+	}
+	return fmt.Errorf("%w: %s", ErrServiceFailed, b.String())
+}
+
+// notConverged explains a deploy that ran out of time (or was cancelled)
+// and wraps ctx.Err() so callers can tell cancel from failure.
+func (d *Docker) notConverged(ctx context.Context, spec ServiceSpec, st convergeState) error {
+	msg := fmt.Sprintf("service %s did not converge: %d/%d tasks running", spec.Name, len(st.running), spec.Replicas)
+	if t := latest(st.pending); t != nil {
+		msg += "; " + describeTask(spec.Name, *t)
+	}
+	if t := latest(st.failed); t != nil {
+		msg += "; " + describeTask(spec.Name, *t)
+	}
+	return fmt.Errorf("%s: %w", msg, ctx.Err())
+}
+
+// taskOutput returns the last lines a task's container wrote to stdout and
+// stderr, read directly from the local container (the common single-node
+// case) or through the swarm log broker. It uses a fresh short context
+// because the deploy context may be about to expire.
+func (d *Docker) taskOutput(ctx context.Context, t swarm.Task, lines int) string {
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	opts := container.LogsOptions{ShowStdout: true, ShowStderr: true, Tail: fmt.Sprint(lines)}
+	var rc io.ReadCloser
+	var err error
+	if cs := t.Status.ContainerStatus; cs != nil && cs.ContainerID != "" {
+		rc, err = d.cli.ContainerLogs(lctx, cs.ContainerID, opts)
+	}
+	if rc == nil {
+		rc, err = d.cli.TaskLogs(lctx, t.ID, opts)
+	}
+	if err != nil {
+		return ""
+	}
+	defer rc.Close()
+	var buf bytes.Buffer
+	_, _ = stdcopy.StdCopy(&buf, &buf, rc)
+	return lastLines(buf.String(), lines)
+}
+
+func lastLines(s string, n int) string {
+	all := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(all) > n {
+		all = all[len(all)-n:]
+	}
+	return strings.TrimSpace(strings.Join(all, "\n"))
+}
+
+func shortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}

@@ -1,0 +1,142 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/swarm"
+	"github.com/docker/docker/pkg/stdcopy"
+)
+
+// removeWait bounds how long RemoveService waits for containers to go.
+const removeWait = 30 * time.Second
+
+// ServiceState is a snapshot of a service for the UI and health checks.
+type ServiceState struct {
+	Exists      bool
+	Image       string
+	Replicas    int    // desired
+	Running     int    // tasks currently running
+	UpdateState string // "", "updating", "completed", "paused", "rollback_…"
+	Labels      map[string]string
+}
+
+// ScaleService sets the desired replica count (0 stops the app) without
+// touching anything else and without waiting.
+func (d *Docker) ScaleService(ctx context.Context, name string, replicas uint64) error {
+	return d.updateService(ctx, name, "", nil, func(spec *swarm.ServiceSpec) {
+		spec.Mode = swarm.ServiceMode{Replicated: &swarm.ReplicatedService{Replicas: &replicas}}
+	})
+}
+
+// RestartService replaces every task with a fresh one from the same spec
+// (like `docker service update --force`), without waiting.
+func (d *Docker) RestartService(ctx context.Context, name string) error {
+	return d.updateService(ctx, name, "", nil, func(spec *swarm.ServiceSpec) {
+		spec.TaskTemplate.ForceUpdate++
+	})
+}
+
+// RemoveService deletes the service and waits (bounded) until its containers
+// are gone, so its ports and images are free when it returns. A missing
+// service is not an error.
+func (d *Docker) RemoveService(ctx context.Context, name string) error {
+	if err := d.cli.ServiceRemove(ctx, name); err != nil && !cerrdefs.IsNotFound(err) {
+		return fmt.Errorf("remove service %s: %w", name, err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, removeWait)
+	defer cancel()
+	list := container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", "com.docker.swarm.service.name="+name))}
+	for {
+		left, err := d.cli.ContainerList(wctx, list)
+		if err == nil && len(left) == 0 {
+			return nil
+		}
+		sleepCtx(wctx, convergePoll)
+		if wctx.Err() != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return nil // removed; Swarm finishes the containers in the background
+		}
+	}
+}
+
+// ServiceInfo reports whether the service exists, its image and how many of
+// its replicas run. A missing service is not an error (Exists is false).
+func (d *Docker) ServiceInfo(ctx context.Context, name string) (ServiceState, error) {
+	svc, _, err := d.cli.ServiceInspectWithRaw(ctx, name, swarm.ServiceInspectOptions{})
+	if cerrdefs.IsNotFound(err) {
+		return ServiceState{}, nil
+	}
+	if err != nil {
+		return ServiceState{}, fmt.Errorf("inspect service %s: %w", name, err)
+	}
+	st := ServiceState{Exists: true, Labels: svc.Spec.Labels}
+	if cs := svc.Spec.TaskTemplate.ContainerSpec; cs != nil {
+		st.Image = cs.Image
+	}
+	if r := svc.Spec.Mode.Replicated; r != nil && r.Replicas != nil {
+		st.Replicas = int(*r.Replicas)
+	}
+	if svc.UpdateStatus != nil {
+		st.UpdateState = string(svc.UpdateStatus.State)
+	}
+	tasks, err := d.cli.TaskList(ctx, swarm.TaskListOptions{Filters: filters.NewArgs(
+		filters.Arg("service", svc.ID),
+		filters.Arg("desired-state", "running"),
+	)})
+	if err != nil {
+		return st, fmt.Errorf("list tasks of %s: %w", name, err)
+	}
+	for _, t := range tasks {
+		if t.Status.State == swarm.TaskStateRunning {
+			st.Running++
+		}
+	}
+	return st, nil
+}
+
+// ServiceLogs streams the service's stdout and stderr as plain text (the
+// multiplexed stream is decoded). tail < 0 means all lines. With follow it
+// runs until ctx is cancelled or the reader is closed; always Close it.
+func (d *Docker) ServiceLogs(ctx context.Context, name string, follow bool, tail int) (io.ReadCloser, error) {
+	tailOpt := "all"
+	if tail >= 0 {
+		tailOpt = strconv.Itoa(tail)
+	}
+	rc, err := d.cli.ServiceLogs(ctx, name, container.LogsOptions{
+		ShowStdout: true,
+		ShowStderr: true,
+		Follow:     follow,
+		Tail:       tailOpt,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("logs of service %s: %w", name, err)
+	}
+	pr, pw := io.Pipe()
+	go func() {
+		_, err := stdcopy.StdCopy(pw, pw, rc)
+		rc.Close()
+		pw.CloseWithError(err) // nil means EOF for the reader
+	}()
+	return &demuxReader{PipeReader: pr, src: rc}, nil
+}
+
+// demuxReader closes the engine stream too, so the copying goroutine ends
+// when the caller stops reading.
+type demuxReader struct {
+	*io.PipeReader
+	src io.Closer
+}
+
+func (r *demuxReader) Close() error {
+	_ = r.src.Close()
+	return r.PipeReader.Close()
+}

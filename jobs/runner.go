@@ -1,0 +1,295 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/gocraft/work"
+	"github.com/gomodule/redigo/redis"
+
+	"dokploy/db"
+)
+
+const (
+	queueNamespace = "dokploy"
+	deployJob      = "deploy"
+	// maxWorkers bounds the pool; the deploy_concurrency setting limits
+	// how many of them may run deployments at once, across all processes.
+	maxWorkers = 16
+)
+
+// Options are the runner's dependencies.
+type Options struct {
+	Store  *db.Store
+	Redis  *redis.Pool
+	Docker *Docker
+	Logger *slog.Logger
+	// DeployTimeout bounds one whole deployment (default 30 minutes).
+	DeployTimeout time.Duration
+}
+
+// Runner queues deployments on Redis and runs them with a gocraft/work pool.
+// PostgreSQL is the record of every deployment; Redis only carries ids, so
+// queued rows whose job got lost are re-enqueued from the database.
+type Runner struct {
+	opts     Options
+	store    *db.Store
+	docker   *Docker
+	log      *slog.Logger
+	enqueuer *work.Enqueuer
+	workerID string
+
+	mu     sync.Mutex
+	pool   *work.WorkerPool
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// NewRunner builds a runner; call StartWorker to process jobs.
+func NewRunner(opts Options) *Runner {
+	if opts.DeployTimeout == 0 {
+		opts.DeployTimeout = 30 * time.Minute
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	host, _ := os.Hostname()
+	return &Runner{
+		opts: opts, store: opts.Store, docker: opts.Docker, log: opts.Logger,
+		enqueuer: work.NewEnqueuer(queueNamespace, opts.Redis),
+		workerID: fmt.Sprintf("%s-%d-%s", host, os.Getpid(), db.RandomToken()[:6]),
+	}
+}
+
+// OpenRedis creates a connection pool and checks that Redis answers.
+func OpenRedis(ctx context.Context, rawURL string) (*redis.Pool, error) {
+	pool := &redis.Pool{
+		MaxIdle: 4, MaxActive: 64, IdleTimeout: 5 * time.Minute, Wait: true,
+		Dial: func() (redis.Conn, error) {
+			return redis.DialURL(rawURL, redis.DialConnectTimeout(5*time.Second))
+		},
+	}
+	conn, err := pool.GetContext(ctx)
+	if err == nil {
+		_, err = conn.Do("PING")
+		conn.Close()
+	}
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("cannot reach Redis at %s: %v (check that Redis is running and DOKPLOY_REDIS_URL is right)", db.RedactURL(rawURL), err)
+	}
+	return pool, nil
+}
+
+// Enqueue hands a queued deployment to the workers.
+func (r *Runner) Enqueue(_ context.Context, deploymentID int64) error {
+	_, err := r.enqueuer.EnqueueUnique(deployJob, work.Q{"deployment_id": deploymentID})
+	return err
+}
+
+// StartWorker starts the pool and the re-enqueue loop.
+func (r *Runner) StartWorker(ctx context.Context) error {
+	n, err := r.store.DeployConcurrency(ctx)
+	if err != nil {
+		return err
+	}
+	r.heartbeat(ctx)
+	loopCtx, cancel := context.WithCancel(context.Background())
+	pool := work.NewWorkerPool(struct{}{}, maxWorkers, queueNamespace, r.opts.Redis)
+	pool.JobWithOptions(deployJob, work.JobOptions{
+		MaxConcurrency: uint(n),
+		MaxFails:       1 << 20, // only "app busy" is returned as an error; it retries until the app is free
+		SkipDead:       true,
+		Backoff:        func(*work.Job) int64 { return 2 },
+	}, func(job *work.Job) error { return r.handle(loopCtx, job) })
+	pool.Start()
+	r.mu.Lock()
+	r.pool, r.cancel, r.done = pool, cancel, make(chan struct{})
+	r.mu.Unlock()
+	go r.requeueLoop(loopCtx)
+	r.log.Info("deploy worker started", "worker", r.workerID, "concurrency", n)
+	return nil
+}
+
+// StopWorker cancels running deployments and waits for the pool to stop.
+func (r *Runner) StopWorker() {
+	r.mu.Lock()
+	pool, cancel := r.pool, r.cancel
+	r.mu.Unlock()
+	if pool == nil {
+		return
+	}
+	cancel()
+	pool.Stop()
+}
+
+// SetConcurrency changes how many deployments may run at once. gocraft/work
+// reads the limit from Redis on every fetch, so writing it there applies the
+// new value to every worker process without restarting pools.
+func (r *Runner) SetConcurrency(n int) {
+	conn := r.opts.Redis.Get()
+	defer conn.Close()
+	key := fmt.Sprintf("%s:jobs:%s:max_concurrency", queueNamespace, deployJob)
+	if _, err := conn.Do("SET", key, n); err != nil {
+		r.log.Error("set deploy concurrency", "err", err)
+	}
+}
+
+// requeueLoop re-enqueues queued deployments whose Redis job was lost.
+func (r *Runner) requeueLoop(ctx context.Context) {
+	t := time.NewTicker(10 * time.Second)
+	defer t.Stop()
+	for {
+		r.heartbeat(ctx)
+		if err := r.recoverInterrupted(ctx); err != nil && ctx.Err() == nil {
+			r.log.Warn("recover interrupted deployments", "err", err)
+		}
+		r.requeue(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (r *Runner) requeue(ctx context.Context) {
+	queued, err := r.store.QueuedDeployments(ctx)
+	if err != nil {
+		return
+	}
+	for _, d := range queued {
+		// EnqueueUnique keeps this from piling up duplicates; a duplicate
+		// that slips through is harmless because claiming is atomic.
+		if err := r.Enqueue(ctx, d.ID); err != nil {
+			r.log.Warn("re-enqueue deployment", "deployment", d.ID, "err", err)
+		}
+	}
+}
+
+// Workers announce themselves in Redis with a short TTL. A running
+// deployment whose worker's key has expired belonged to a process that died
+// (kill -9, crash, lost host): it is marked failed instead of staying
+// "running" forever.
+const heartbeatTTL = 30 * time.Second
+
+func workerKey(id string) string { return queueNamespace + ":dokploy-workers:" + id }
+
+func (r *Runner) heartbeat(ctx context.Context) {
+	conn, err := r.opts.Redis.GetContext(ctx)
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	if _, err := conn.Do("SET", workerKey(r.workerID), time.Now().Unix(), "EX", int(heartbeatTTL.Seconds())); err != nil {
+		r.log.Warn("worker heartbeat", "err", err)
+	}
+}
+
+func (r *Runner) recoverInterrupted(ctx context.Context) error {
+	var running []db.Deployment
+	err := r.store.DB().SelectContext(ctx, &running, `SELECT id, worker_id FROM deployments WHERE status = 'running'`)
+	if err != nil {
+		return err
+	}
+	conn, err := r.opts.Redis.GetContext(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	for _, d := range running {
+		alive, err := redis.Bool(conn.Do("EXISTS", workerKey(d.WorkerID)))
+		if err != nil {
+			return err
+		}
+		if alive || d.WorkerID == r.workerID {
+			continue
+		}
+		r.log.Warn("deployment interrupted: its worker is gone", "deployment", d.ID, "worker", d.WorkerID)
+		if err := r.store.FinishDeployment(ctx, d.ID, db.DeployError,
+			"interrupted: the worker running it stopped (crash or restart); deploy again"); err != nil {
+			return err
+		}
+		r.settleAppStatus(ctx, d.ID)
+	}
+	return nil
+}
+
+func (r *Runner) handle(ctx context.Context, job *work.Job) error {
+	id := job.ArgInt64("deployment_id")
+	if err := job.ArgError(); err != nil {
+		r.log.Error("bad deploy job", "args", job.Args, "err", err)
+		return nil
+	}
+	d, err := r.store.ClaimDeployment(ctx, id, r.workerID)
+	switch {
+	case errors.Is(err, db.ErrNotFound):
+		return nil // cancelled, superseded or already taken
+	case errors.Is(err, db.ErrAppBusy):
+		return err // gocraft retries after the backoff
+	case err != nil:
+		return err
+	}
+	r.run(ctx, d)
+	return nil
+}
+
+// PingRedis checks the queue's Redis.
+func (r *Runner) PingRedis(ctx context.Context) error {
+	conn, err := r.opts.Redis.GetContext(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	_, err = redis.DoContext(conn, ctx, "PING")
+	return err
+}
+
+// PingDocker checks the engine and whether swarm mode is active.
+func (r *Runner) PingDocker(ctx context.Context) (bool, error) { return r.docker.Ping(ctx) }
+
+// StopApp scales the service to zero.
+func (r *Runner) StopApp(ctx context.Context, a *db.App) error {
+	if err := r.docker.ScaleService(ctx, a.AppName, 0); err != nil {
+		return err
+	}
+	return r.store.SetAppStatus(ctx, a.ID, db.AppStopped)
+}
+
+// StartApp scales the service back to the app's replicas.
+func (r *Runner) StartApp(ctx context.Context, a *db.App) error {
+	if err := r.docker.ScaleService(ctx, a.AppName, uint64(a.Replicas)); err != nil {
+		return err
+	}
+	return r.store.SetAppStatus(ctx, a.ID, db.AppRunning)
+}
+
+// RestartApp replaces the service's tasks without a rebuild.
+func (r *Runner) RestartApp(ctx context.Context, a *db.App) error {
+	return r.docker.RestartService(ctx, a.AppName)
+}
+
+// RemoveApp removes the service and every image built for the app.
+func (r *Runner) RemoveApp(ctx context.Context, a *db.App) error {
+	if err := r.docker.RemoveService(ctx, a.AppName); err != nil {
+		return err
+	}
+	if a.SourceType == db.SourceGit {
+		return r.docker.RemoveImages(ctx, a.AppName)
+	}
+	return nil
+}
+
+// RuntimeLogs follows the service's container output.
+func (r *Runner) RuntimeLogs(ctx context.Context, appName string, tail int) (io.ReadCloser, error) {
+	return r.docker.ServiceLogs(ctx, appName, true, tail)
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -1,0 +1,57 @@
+// Command app is the tiny static HTTP server the jobs integration tests put
+// into FROM-scratch images. It answers every request with $MESSAGE on $PORT.
+//
+// Flags turn it into other test actors: -sleep D sleeps (a build step that
+// hangs), -fail prints a line and exits 2 (a failing build step), -probe GETs
+// the server (a HEALTHCHECK). CRASH=1 makes the server print and exit 1.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"time"
+)
+
+func main() {
+	sleep := flag.Duration("sleep", 0, "sleep this long, then exit 0")
+	fail := flag.Bool("fail", false, "print a message and exit 2")
+	probe := flag.Bool("probe", false, "GET http://127.0.0.1:$PORT/ and exit 0 on 200")
+	flag.Parse()
+
+	port := os.Getenv("PORT")
+	if port == "" {
+		port = "8080"
+	}
+	switch {
+	case *sleep > 0:
+		fmt.Println("sleeping", *sleep)
+		time.Sleep(*sleep)
+		return
+	case *fail:
+		fmt.Println("build step failed: boom")
+		os.Exit(2)
+	case *probe:
+		resp, err := http.Get("http://127.0.0.1:" + port + "/")
+		if err != nil || resp.StatusCode != http.StatusOK {
+			os.Exit(1)
+		}
+		return
+	}
+	if os.Getenv("CRASH") == "1" {
+		for i := 1; i <= 3; i++ {
+			fmt.Printf("starting attempt line %d\n", i)
+		}
+		fmt.Fprintln(os.Stderr, "fatal: crashing on purpose:", os.Getenv("MESSAGE"))
+		os.Exit(1)
+	}
+	fmt.Println("listening on", port)
+	http.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprint(w, os.Getenv("MESSAGE"))
+	})
+	if err := http.ListenAndServe(":"+port, nil); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,297 @@
+// Command dokploy is a self-hosted PaaS: it deploys apps from git or images
+// as Docker Swarm services, routes domains through Traefik and redeploys on
+// every push. main only wires the parts together.
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"dokploy/db"
+	"dokploy/handlers"
+	"dokploy/jobs"
+	"dokploy/views"
+)
+
+const usage = `dokploy — a self-hosted PaaS
+
+Usage:
+  dokploy serve                         run the dashboard, API and deploy worker
+  dokploy worker                        run only the deploy worker
+  dokploy migrate up|down|status        manage the database schema
+  dokploy admin create --email E        create an admin (password read from stdin)
+  dokploy admin reset-password --email E
+  dokploy token create --email E --name N   print a new API token once
+  dokploy version
+
+`
+
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Print(usage)
+		printEnvHelp()
+		return 0
+	}
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})))
+	cfg := loadConfig()
+	var err error
+	switch args[0] {
+	case "serve":
+		err = withFlags(args[1:], "serve", func(*flag.FlagSet) {}, func() error { return serve(cfg, true) })
+	case "worker":
+		err = withFlags(args[1:], "worker", func(*flag.FlagSet) {}, func() error { return serve(cfg, false) })
+	case "migrate":
+		err = migrateCmd(cfg, args[1:])
+	case "admin":
+		err = adminCmd(cfg, args[1:], os.Stdin)
+	case "token":
+		err = tokenCmd(cfg, args[1:])
+	case "version":
+		fmt.Println("dokploy", version)
+	default:
+		fmt.Fprintf(os.Stderr, "unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "error:", err)
+		return 1
+	}
+	return 0
+}
+
+// withFlags parses a subcommand's flags; --help prints them and the environment.
+func withFlags(args []string, name string, define func(*flag.FlagSet), fn func() error) error {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	define(fs)
+	fs.Usage = func() {
+		fmt.Printf("Usage: dokploy %s [flags]\n\n", name)
+		fs.PrintDefaults()
+		fmt.Println()
+		printEnvHelp()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	return fn()
+}
+
+// openStore validates config, connects and migrates.
+func openStore(ctx context.Context, cfg config) (*db.Store, *sqlx.DB, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, nil, fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	key, err := cfg.secret()
+	if err != nil {
+		return nil, nil, err
+	}
+	cipher, err := db.NewCipher(key)
+	if err != nil {
+		return nil, nil, err
+	}
+	conn, err := db.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := db.Migrate(ctx, conn); err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
+	return db.NewStore(conn, cipher), conn, nil
+}
+
+func serve(cfg config, web bool) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	started := time.Now()
+
+	store, conn, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	redisPool, err := jobs.OpenRedis(ctx, cfg.RedisURL)
+	if err != nil {
+		return err
+	}
+	defer redisPool.Close()
+	docker, err := jobs.NewDocker(jobs.DockerOptions{EndpointMode: cfg.EndpointMode})
+	if err != nil {
+		return err
+	}
+	runner := jobs.NewRunner(jobs.Options{Store: store, Redis: redisPool, Docker: docker, Logger: slog.Default()})
+	if cfg.RunWorker || !web {
+		if err := runner.StartWorker(ctx); err != nil {
+			return err
+		}
+		defer runner.StopWorker()
+	}
+	if !web {
+		slog.Info("worker started")
+		<-ctx.Done()
+		return nil
+	}
+
+	renderer, err := views.New()
+	if err != nil {
+		return err
+	}
+	h := handlers.New(handlers.Options{PublicURL: cfg.PublicURL, Version: version}, store, renderer, runner)
+	if err := h.PrepareSetup(ctx); err != nil {
+		return err
+	}
+	srv := &http.Server{Addr: cfg.Addr, Handler: h.Router(), ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	slog.Info("dokploy is up", "url", cfg.PublicURL, "addr", cfg.Addr, "startup", time.Since(started).Round(time.Millisecond))
+	if link := h.SetupLink(); link != "" {
+		fmt.Printf("\n  No admin exists yet. Create one here (the link works once):\n\n    %s\n\n", link)
+	}
+	select {
+	case err := <-errc:
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	case <-ctx.Done():
+	}
+	slog.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdownCtx)
+}
+
+func migrateCmd(cfg config, args []string) error {
+	if len(args) != 1 {
+		return errors.New("usage: dokploy migrate up|down|status")
+	}
+	if err := cfg.validate(); err != nil {
+		return fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	ctx := context.Background()
+	conn, err := db.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	switch args[0] {
+	case "up":
+		return db.Migrate(ctx, conn)
+	case "down":
+		return db.MigrateDown(ctx, conn)
+	case "status":
+		lines, err := db.MigrationStatus(ctx, conn)
+		for _, l := range lines {
+			fmt.Println(l)
+		}
+		return err
+	}
+	return fmt.Errorf("unknown migrate command %q (want up, down or status)", args[0])
+}
+
+func adminCmd(cfg config, args []string, stdin io.Reader) error {
+	if len(args) == 0 || (args[0] != "create" && args[0] != "reset-password") {
+		return errors.New("usage: dokploy admin create|reset-password --email E (password on stdin)")
+	}
+	var email string
+	return withFlags(args[1:], "admin "+args[0], func(fs *flag.FlagSet) {
+		fs.StringVar(&email, "email", "", "admin email address")
+	}, func() error {
+		if err := handlers.ValidateEmail(email); err != nil {
+			return err
+		}
+		password, err := readPassword(stdin)
+		if err != nil {
+			return err
+		}
+		hash, err := db.HashPassword(password)
+		if err != nil {
+			return err
+		}
+		ctx := context.Background()
+		store, conn, err := openStore(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		if args[0] == "create" {
+			if _, err := store.CreateUser(ctx, email, hash); err != nil {
+				return err
+			}
+			fmt.Println("created admin", email)
+			return nil
+		}
+		u, err := store.UserByEmail(ctx, email)
+		if err != nil {
+			return fmt.Errorf("no user with email %s", email)
+		}
+		if err := store.SetPassword(ctx, u.ID, hash); err != nil {
+			return err
+		}
+		fmt.Println("password changed for", email, "and all their sessions ended")
+		return nil
+	})
+}
+
+func readPassword(r io.Reader) (string, error) {
+	if f, ok := r.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			fmt.Fprint(os.Stderr, "Password: ")
+		}
+	}
+	line, err := bufio.NewReader(r).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", err
+	}
+	password := strings.TrimRight(line, "\r\n")
+	return password, db.ValidatePassword(password)
+}
+
+func tokenCmd(cfg config, args []string) error {
+	if len(args) == 0 || args[0] != "create" {
+		return errors.New("usage: dokploy token create --email E --name N")
+	}
+	var email, name string
+	return withFlags(args[1:], "token create", func(fs *flag.FlagSet) {
+		fs.StringVar(&email, "email", "", "owner's email address")
+		fs.StringVar(&name, "name", "", "a name to recognise the token by")
+	}, func() error {
+		if name == "" || len(name) > 100 {
+			return errors.New("--name is required (at most 100 characters)")
+		}
+		ctx := context.Background()
+		store, conn, err := openStore(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		u, err := store.UserByEmail(ctx, email)
+		if err != nil {
+			return fmt.Errorf("no user with email %q", email)
+		}
+		_, token, err := store.CreateAPIToken(ctx, u.ID, name)
+		if err != nil {
+			return err
+		}
+		fmt.Println(token)
+		return nil
+	})
+}

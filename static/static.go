@@ -1,0 +1,21 @@
+// Package static serves the stylesheet and the vendored front-end assets
+// (htmx and its SSE extension, installed from npm by scripts/provision.sh).
+package static
+
+import (
+	"embed"
+	"net/http"
+)
+
+//go:embed app.css vendor/htmx.min.js vendor/sse.js
+var files embed.FS
+
+// Handler serves the embedded files with a cache header; file names change
+// with the version in the page's query string.
+func Handler() http.Handler {
+	fs := http.FileServer(http.FS(files))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		fs.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,150 @@
+// Package views renders the html/template pages and the HTMX partials.
+// Templates are embedded and parsed once at start.
+package views
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"html/template"
+	"io"
+	"io/fs"
+	"path"
+	"strings"
+	"time"
+)
+
+//go:embed templates
+var files embed.FS
+
+// Page is the data every full page receives.
+type Page struct {
+	Title   string
+	User    any
+	CSRF    string
+	Active  string // nav item to highlight
+	Flash   string
+	Version string
+	Data    any
+}
+
+// Form carries submitted values and one message per invalid field, so a
+// failed form re-renders with the user's input.
+type Form struct {
+	Values map[string]string
+	Errors map[string]string
+	Error  string // a message not tied to one field
+}
+
+// NewForm returns an empty form.
+func NewForm() *Form { return &Form{Values: map[string]string{}, Errors: map[string]string{}} }
+
+// Get returns a submitted value.
+func (f *Form) Get(k string) string {
+	if f == nil {
+		return ""
+	}
+	return f.Values[k]
+}
+
+// Err returns the message for a field.
+func (f *Form) Err(k string) string {
+	if f == nil {
+		return ""
+	}
+	return f.Errors[k]
+}
+
+// Valid reports whether no errors were recorded.
+func (f *Form) Valid() bool { return f == nil || (len(f.Errors) == 0 && f.Error == "") }
+
+// Renderer executes pages (layout + page) and partials.
+type Renderer struct {
+	pages    map[string]*template.Template
+	partials *template.Template
+}
+
+var funcs = template.FuncMap{
+	"ago": func(t any) string {
+		var tm time.Time
+		switch v := t.(type) {
+		case time.Time:
+			tm = v
+		case *time.Time:
+			if v == nil {
+				return "—"
+			}
+			tm = *v
+		}
+		d := time.Since(tm)
+		switch {
+		case d < time.Minute:
+			return "just now"
+		case d < time.Hour:
+			return fmt.Sprintf("%d min ago", int(d.Minutes()))
+		case d < 48*time.Hour:
+			return fmt.Sprintf("%d h ago", int(d.Hours()))
+		}
+		return tm.Format("2006-01-02")
+	},
+	"short": func(s string) string {
+		if len(s) > 12 {
+			return s[:12]
+		}
+		return s
+	},
+	"dict": func(kv ...any) map[string]any {
+		m := map[string]any{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[fmt.Sprint(kv[i])] = kv[i+1]
+		}
+		return m
+	},
+	"firstLine": func(s string) string { return strings.SplitN(s, "\n", 2)[0] },
+}
+
+// New parses every template.
+func New() (*Renderer, error) {
+	base, err := template.New("").Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/partials/*.html")
+	if err != nil {
+		return nil, err
+	}
+	r := &Renderer{pages: map[string]*template.Template{}, partials: base}
+	pages, err := fs.Glob(files, "templates/pages/*.html")
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range pages {
+		t, err := template.Must(base.Clone()).ParseFS(files, p)
+		if err != nil {
+			return nil, fmt.Errorf("parse %s: %w", p, err)
+		}
+		r.pages[strings.TrimSuffix(path.Base(p), ".html")] = t
+	}
+	return r, nil
+}
+
+// Page renders a full page into w.
+func (r *Renderer) Page(w io.Writer, name string, p *Page) error {
+	t, ok := r.pages[name]
+	if !ok {
+		return fmt.Errorf("no page %q", name)
+	}
+	return execute(w, t, "layout", p)
+}
+
+// Partial renders one named fragment into w.
+func (r *Renderer) Partial(w io.Writer, name string, data any) error {
+	return execute(w, r.partials, name, data)
+}
+
+// execute renders into a buffer first so a template error never leaves a
+// half-written response.
+func execute(w io.Writer, t *template.Template, name string, data any) error {
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, name, data); err != nil {
+		return err
+	}
+	_, err := buf.WriteTo(w)
+	return err
+}
