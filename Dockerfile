@@ -15,7 +15,7 @@ ARG GO_IMAGE=golang:1.26-bookworm
 # ---- build -----------------------------------------------------------------
 FROM ${GO_IMAGE} AS build
 ARG VERSION=dev
-ENV CGO_ENABLED=0 GOTOOLCHAIN=local
+ENV CGO_ENABLED=0 GOTOOLCHAIN=local GOCACHE=/tmp/go-build
 WORKDIR /src
 
 # Module download gets its own cached layer on a normal server. When the
@@ -28,6 +28,7 @@ COPY . .
 RUN test -s static/vendor/htmx.min.js || { echo "static/vendor/htmx.min.js missing: run scripts/provision.sh (npm ci) first" >&2; exit 1; }; \
     if [ -d vendor ]; then MODFLAG=-mod=vendor; else MODFLAG=-mod=readonly; fi; \
     go build $MODFLAG -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/dokploy . \
+ && rm -rf /tmp/go-build \
  && mkdir -p /out/data /out/tmp \
  && chmod 0700 /out/data \
  && chmod 1777 /out/tmp

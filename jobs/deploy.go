@@ -182,7 +182,6 @@ func (r *Runner) buildFromGit(ctx context.Context, d *db.Deployment, a *db.App, 
 		return "", "", err
 	}
 	defer os.RemoveAll(dir)
-	log(fmt.Sprintf("Cloning %s (branch %s)", RedactURL(a.GitURL), a.GitBranch))
 	commit, err := CloneRepo(ctx, GitSource{URL: a.GitURL, Branch: a.GitBranch, Token: secrets.GitToken, SSHPrivateKey: []byte(secrets.GitSSHKey)}, dir, log)
 	if err != nil {
 		return "", "", err

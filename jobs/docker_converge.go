@@ -46,6 +46,7 @@ func (d *Docker) waitConverged(ctx context.Context, serviceID string, spec Servi
 		settle = defaultMonitor
 	}
 	seen := map[string]swarm.TaskState{}
+	failedSeen := map[string]swarm.Task{} // survives a rollback, which changes what "up to date" means
 	var stableSince time.Time
 	var stableSet string
 	var last convergeState
@@ -58,8 +59,11 @@ func (d *Docker) waitConverged(ctx context.Context, serviceID string, spec Servi
 			return err
 		}
 		last = st
+		for _, t := range st.failed {
+			failedSeen[t.ID] = t
+		}
 		if st.rollback != nil {
-			return d.taskFailure(ctx, spec.Name, d.latestFailedTask(ctx, serviceID, st.failed), st.rollback.Message)
+			return d.taskFailure(ctx, spec.Name, d.latestFailedTask(ctx, serviceID, spec.Image, failedSeen), st.rollback.Message)
 		}
 		if len(st.failed) >= maxTaskFailures {
 			return d.taskFailure(ctx, spec.Name, latest(st.failed), "")
@@ -138,10 +142,14 @@ func describeTask(service string, t swarm.Task) string {
 	return s
 }
 
-// latestFailedTask returns the newest failed task. After a rollback the
-// failed tasks no longer match the (rolled back) spec, so it looks at all
-// of the service's tasks when the poll found none.
-func (d *Docker) latestFailedTask(ctx context.Context, serviceID string, failed []swarm.Task) *swarm.Task {
+// latestFailedTask returns the newest failed task of the new spec. After a
+// rollback the up-to-date filter matches the old spec, so when no failure
+// was seen while polling it searches all tasks for ones running image.
+func (d *Docker) latestFailedTask(ctx context.Context, serviceID, image string, seen map[string]swarm.Task) *swarm.Task {
+	var failed []swarm.Task
+	for _, t := range seen {
+		failed = append(failed, t)
+	}
 	if len(failed) > 0 {
 		return latest(failed)
 	}
@@ -150,7 +158,8 @@ func (d *Docker) latestFailedTask(ctx context.Context, serviceID string, failed 
 		return nil
 	}
 	for _, t := range tasks {
-		if t.Status.State == swarm.TaskStateFailed || t.Status.State == swarm.TaskStateRejected {
+		bad := t.Status.State == swarm.TaskStateFailed || t.Status.State == swarm.TaskStateRejected
+		if bad && t.Spec.ContainerSpec != nil && strings.HasPrefix(t.Spec.ContainerSpec.Image, image) {
 			failed = append(failed, t)
 		}
 	}

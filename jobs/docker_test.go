@@ -319,15 +319,16 @@ func TestDockerService_Lifecycle(t *testing.T) {
 		}
 	}
 	spec := ServiceSpec{
-		Name:          name,
-		Image:         name + ":v1",
-		Replicas:      1,
-		Env:           map[string]string{"EXTRA": "1"},
-		MemoryBytes:   64 << 20,
-		NanoCPUs:      500_000_000,
-		Labels:        map[string]string{LabelDeployment: "1"},
-		Ports:         []PortSpec{{Published: port, Target: 8080, Mode: PublishHost}},
-		MonitorPeriod: 2 * time.Second,
+		Name:            name,
+		Image:           name + ":v1",
+		Replicas:        1,
+		Env:             map[string]string{"EXTRA": "1"},
+		MemoryBytes:     64 << 20,
+		NanoCPUs:        500_000_000,
+		Labels:          map[string]string{LabelDeployment: "1"},
+		Ports:           []PortSpec{{Published: port, Target: 8080, Mode: PublishHost}},
+		MonitorPeriod:   2 * time.Second,
+		StopGracePeriod: time.Second, // the test app ignores SIGTERM as PID 1
 	}
 	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
 
@@ -428,7 +429,7 @@ func TestDockerService_CrashOnCreateReportsOutput(t *testing.T) {
 	}
 }
 
-func TestDockerService_MissingImageFailsAndCancelIsReported(t *testing.T) {
+func TestDockerService_MissingImageFails(t *testing.T) {
 	d := testDocker(t)
 	t.Parallel()
 	name := testName(t)
@@ -439,14 +440,31 @@ func TestDockerService_MissingImageFailsAndCancelIsReported(t *testing.T) {
 	if !errors.Is(err, ErrServiceFailed) || !strings.Contains(err.Error(), "No such image") {
 		t.Fatalf("missing image: err = %v", err)
 	}
+}
 
-	// A user cancel while waiting must surface as context.Canceled.
-	cctx, ccancel := context.WithCancel(ctx)
-	time.AfterFunc(time.Second, ccancel)
-	err = d.DeployService(cctx, ServiceSpec{Name: name, Image: name + ":nope2", Replicas: 1}, nil)
-	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("cancel: err = %v", err)
+func TestDockerService_CancelWhileWaitingIsCanceled(t *testing.T) {
+	d := testDocker(t)
+	t.Parallel()
+	name := testName(t)
+	cleanupService(t, d, name)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if _, err := d.Build(ctx, BuildSpec{Dir: appContext(t, "FROM scratch\nCOPY app /app\nCMD [\"/app\"]\n"), Tags: []string{name + ":v1"}}, nil); err != nil {
+		t.Fatal(err)
 	}
+	// The first health probe is an hour away, so the task stays "starting".
+	never := &HealthCheck{Test: []string{"CMD", "/app", "-probe"}, Interval: time.Hour, Timeout: time.Hour}
+	cctx, ccancel := context.WithCancel(ctx)
+	time.AfterFunc(3*time.Second, ccancel)
+	start := time.Now()
+	err := d.DeployService(cctx, ServiceSpec{Name: name, Image: name + ":v1", Replicas: 1, HealthCheck: never, StopGracePeriod: time.Second}, nil)
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "0/1 tasks running") {
+		t.Fatalf("err = %v, want context.Canceled with the task state", err)
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Fatalf("DeployService returned %s after start, cancel was at 3s", took)
+	}
+	t.Logf("cancelled deploy: %v", err)
 }
 
 // testDocker returns a client for the integration tests. They run only with

@@ -18,8 +18,8 @@ import (
 )
 
 const (
-	queueNamespace = "dokploy"
-	deployJob      = "deploy"
+	defaultNamespace = "dokploy"
+	deployJob        = "deploy"
 	// maxWorkers bounds the pool; the deploy_concurrency setting limits
 	// how many of them may run deployments at once, across all processes.
 	maxWorkers = 16
@@ -33,6 +33,9 @@ type Options struct {
 	Logger *slog.Logger
 	// DeployTimeout bounds one whole deployment (default 30 minutes).
 	DeployTimeout time.Duration
+	// Namespace prefixes every Redis key (default "dokploy"); tests use
+	// their own so they never take jobs of a running server.
+	Namespace string
 }
 
 // Runner queues deployments on Redis and runs them with a gocraft/work pool.
@@ -57,13 +60,16 @@ func NewRunner(opts Options) *Runner {
 	if opts.DeployTimeout == 0 {
 		opts.DeployTimeout = 30 * time.Minute
 	}
+	if opts.Namespace == "" {
+		opts.Namespace = defaultNamespace
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
 	host, _ := os.Hostname()
 	return &Runner{
 		opts: opts, store: opts.Store, docker: opts.Docker, log: opts.Logger,
-		enqueuer: work.NewEnqueuer(queueNamespace, opts.Redis),
+		enqueuer: work.NewEnqueuer(opts.Namespace, opts.Redis),
 		workerID: fmt.Sprintf("%s-%d-%s", host, os.Getpid(), db.RandomToken()[:6]),
 	}
 }
@@ -102,7 +108,7 @@ func (r *Runner) StartWorker(ctx context.Context) error {
 	}
 	r.heartbeat(ctx)
 	loopCtx, cancel := context.WithCancel(context.Background())
-	pool := work.NewWorkerPool(struct{}{}, maxWorkers, queueNamespace, r.opts.Redis)
+	pool := work.NewWorkerPool(struct{}{}, maxWorkers, r.opts.Namespace, r.opts.Redis)
 	pool.JobWithOptions(deployJob, work.JobOptions{
 		MaxConcurrency: uint(n),
 		MaxFails:       1 << 20, // only "app busy" is returned as an error; it retries until the app is free
@@ -136,7 +142,7 @@ func (r *Runner) StopWorker() {
 func (r *Runner) SetConcurrency(n int) {
 	conn := r.opts.Redis.Get()
 	defer conn.Close()
-	key := fmt.Sprintf("%s:jobs:%s:max_concurrency", queueNamespace, deployJob)
+	key := fmt.Sprintf("%s:jobs:%s:max_concurrency", r.opts.Namespace, deployJob)
 	if _, err := conn.Do("SET", key, n); err != nil {
 		r.log.Error("set deploy concurrency", "err", err)
 	}
@@ -180,7 +186,7 @@ func (r *Runner) requeue(ctx context.Context) {
 // "running" forever.
 const heartbeatTTL = 30 * time.Second
 
-func workerKey(id string) string { return queueNamespace + ":dokploy-workers:" + id }
+func (r *Runner) workerKey(id string) string { return r.opts.Namespace + ":dokploy-workers:" + id }
 
 func (r *Runner) heartbeat(ctx context.Context) {
 	conn, err := r.opts.Redis.GetContext(ctx)
@@ -188,7 +194,7 @@ func (r *Runner) heartbeat(ctx context.Context) {
 		return
 	}
 	defer conn.Close()
-	if _, err := conn.Do("SET", workerKey(r.workerID), time.Now().Unix(), "EX", int(heartbeatTTL.Seconds())); err != nil {
+	if _, err := conn.Do("SET", r.workerKey(r.workerID), time.Now().Unix(), "EX", int(heartbeatTTL.Seconds())); err != nil {
 		r.log.Warn("worker heartbeat", "err", err)
 	}
 }
@@ -205,7 +211,7 @@ func (r *Runner) recoverInterrupted(ctx context.Context) error {
 	}
 	defer conn.Close()
 	for _, d := range running {
-		alive, err := redis.Bool(conn.Do("EXISTS", workerKey(d.WorkerID)))
+		alive, err := redis.Bool(conn.Do("EXISTS", r.workerKey(d.WorkerID)))
 		if err != nil {
 			return err
 		}

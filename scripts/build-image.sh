@@ -140,7 +140,12 @@ docker build \
   --build-arg "VERSION=$version" \
   --build-arg "OFFLINE=$offline" \
   "${tags[@]}" \
-  -f "$ctx/Dockerfile" "$ctx" 2> >(grep -v -e 'DEPRECATED: The legacy builder' -e 'BuildKit is currently disabled' -e 'Install the buildx component' -e 'https://docs.docker.com/go/buildx' >&2)
+  -f "$ctx/Dockerfile" "$ctx" 2>"$WORK/build.err" || status=$?
+# Pass docker's stderr on, minus the legacy builder's deprecation banner.
+grep -v -e '^DEPRECATED: The legacy builder' -e 'BuildKit is currently disabled' \
+  -e '^ *environment-variable\.$' -e '^ *Install the buildx component' -e 'docs.docker.com/go/buildx' \
+  -e '^$' "$WORK/build.err" >&2 || true
+[ "${status:-0}" = 0 ] || die "docker build failed (exit $status)"
 
 size="$(docker image inspect -f '{{.Size}}' "$IMAGE:latest")"
 printf 'image %s:latest  %s bytes (%s MB)\n' "$IMAGE" "$size" "$(awk -v s="$size" 'BEGIN { printf "%.1f", s / 1000000 }')"

@@ -18,7 +18,12 @@ func main() {
 	sleep := flag.Duration("sleep", 0, "sleep this long, then exit 0")
 	fail := flag.Bool("fail", false, "print a message and exit 2")
 	probe := flag.Bool("probe", false, "GET http://127.0.0.1:$PORT/ and exit 0 on 200")
+	printenv := flag.String("printenv", "", "print NAME=$NAME and exit 0 (shows what a build step sees)")
 	flag.Parse()
+	if *printenv != "" {
+		fmt.Printf("%s=%s\n", *printenv, os.Getenv(*printenv))
+		return
+	}
 
 	port := os.Getenv("PORT")
 	if port == "" {

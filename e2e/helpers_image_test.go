@@ -1,0 +1,150 @@
+package e2e
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	_ "github.com/lib/pq" // PostgreSQL driver
+)
+
+// imgDefaultDatabaseURL is the server scripts/provision.sh starts.
+const imgDefaultDatabaseURL = "postgres://dokploy:dokploy@127.0.0.1:5432/dokploy?sslmode=disable"
+
+// imgRequireDocker skips without DOKPLOY_INTEGRATION=1; with it, a missing
+// docker CLI or an unreachable engine fails the test.
+func imgRequireDocker(t *testing.T) {
+	t.Helper()
+	if os.Getenv("DOKPLOY_INTEGRATION") != "1" {
+		t.Skip("integration test: set DOKPLOY_INTEGRATION=1 (make test does)")
+	}
+	if _, err := exec.LookPath("docker"); err != nil {
+		t.Fatalf("DOKPLOY_INTEGRATION=1 but the docker CLI is missing: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, "docker", "info", "--format", "{{.ServerVersion}}").CombinedOutput(); err != nil {
+		t.Fatalf("DOKPLOY_INTEGRATION=1 but the Docker engine is unreachable: %v\n%s", err, out)
+	}
+}
+
+// imgRepoRoot is the module root: tests run in e2e/, the root is "..".
+func imgRepoRoot(t *testing.T) string {
+	t.Helper()
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
+		t.Fatalf("repo root %s has no go.mod: %v", root, err)
+	}
+	return root
+}
+
+// imgRandHex returns n random bytes as hex.
+func imgRandHex(t *testing.T, n int) string {
+	t.Helper()
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+// imgFreePort returns a TCP port that was free on 127.0.0.1 a moment ago.
+func imgFreePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// imgDocker runs the docker CLI with an argument list (no shell) and returns
+// its combined output.
+func imgDocker(ctx context.Context, args ...string) (string, error) {
+	out, err := exec.CommandContext(ctx, "docker", args...).CombinedOutput()
+	return strings.TrimSpace(string(out)), err
+}
+
+// imgDockerSocket is the engine's unix socket on the host, for bind-mounting.
+func imgDockerSocket() string {
+	if h := os.Getenv("DOCKER_HOST"); strings.HasPrefix(h, "unix://") {
+		return strings.TrimPrefix(h, "unix://")
+	}
+	return "/var/run/docker.sock"
+}
+
+// imgNewDatabase creates an empty database dokploy_img_<random> on the test
+// PostgreSQL server, drops it when the test ends, and returns its URL.
+func imgNewDatabase(t *testing.T) string {
+	t.Helper()
+	base := os.Getenv("DOKPLOY_TEST_DATABASE_URL")
+	if base == "" {
+		base = imgDefaultDatabaseURL
+	}
+	admin, err := sql.Open("postgres", base)
+	if err != nil {
+		t.Fatalf("open %s: %v", base, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := admin.PingContext(ctx); err != nil {
+		admin.Close()
+		t.Fatalf("PostgreSQL is not reachable (run scripts/provision.sh): %v", err)
+	}
+	name := "dokploy_img_" + imgRandHex(t, 6) // [a-f0-9]: safe as an identifier
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+		admin.Close()
+		t.Fatalf("create database %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		defer admin.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		// The container is removed before this runs (cleanups run last-first),
+		// but end any straggling session so the drop cannot fail on it.
+		_, _ = admin.ExecContext(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", name)
+		if _, err := admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name); err != nil {
+			t.Errorf("drop database %s: %v", name, err)
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("parse %s: %v", base, err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+// imgRedisURL is the test Redis (DOKPLOY_TEST_REDIS_URL, default the local
+// one) with database 15: the container runs the deploy worker, which must not
+// take jobs queued on database 0 by a dokploy running on this host.
+func imgRedisURL(t *testing.T) string {
+	t.Helper()
+	base := os.Getenv("DOKPLOY_TEST_REDIS_URL")
+	if base == "" {
+		base = "redis://127.0.0.1:6379/0"
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("parse %s: %v", base, err)
+	}
+	u.Path = "/15"
+	return u.String()
+}
+
+// imgMB formats a byte count in (decimal) megabytes.
+func imgMB(n int64) string { return fmt.Sprintf("%.1f MB", float64(n)/1e6) }

@@ -1,0 +1,357 @@
+package handlers
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/PuerkitoBio/goquery"
+	"github.com/gomodule/redigo/redis"
+
+	"dokploy/db"
+	"dokploy/db/dbtest"
+	"dokploy/jobs"
+	"dokploy/views"
+)
+
+const (
+	adminEmail    = "admin@example.com"
+	adminPassword = "correct horse battery"
+)
+
+// testApp is a real Handler on a fresh database, a private Redis namespace
+// and the local Docker engine, served over HTTP.
+type testApp struct {
+	t     *testing.T
+	h     *Handler
+	store *db.Store
+	srv   *httptest.Server
+}
+
+// newTestApp builds the whole handler stack the way main does.
+func newTestApp(t *testing.T) *testApp {
+	t.Helper()
+	store := dbtest.NewStore(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	pool, err := jobs.OpenRedis(ctx, dbtest.RedisURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := "dokploy-test-" + dbtest.RandomSuffix()
+	t.Cleanup(func() {
+		deleteRedisNamespace(pool, ns)
+		pool.Close()
+	})
+	docker, err := jobs.NewDocker(jobs.DockerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { docker.Close() })
+	runner := jobs.NewRunner(jobs.Options{Store: store, Redis: pool, Docker: docker, Namespace: ns})
+	renderer, err := views.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := New(Options{PublicURL: "http://dokploy.test", Version: "test"}, store, renderer, runner)
+	if err := h.PrepareSetup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h.Router())
+	t.Cleanup(srv.Close)
+	return &testApp{t: t, h: h, store: store, srv: srv}
+}
+
+func deleteRedisNamespace(pool *redis.Pool, ns string) {
+	conn := pool.Get()
+	defer conn.Close()
+	keys, err := redis.Strings(conn.Do("KEYS", ns+":*"))
+	if err != nil {
+		return
+	}
+	for _, k := range keys {
+		_, _ = conn.Do("DEL", k)
+	}
+}
+
+// browser is one HTTP client with its own cookie jar; it never follows
+// redirects so tests see the status codes handlers send.
+type browser struct {
+	app    *testApp
+	client *http.Client
+}
+
+func (a *testApp) browser() *browser {
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	return &browser{app: a, client: &http.Client{
+		Jar:           jar,
+		Timeout:       30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+}
+
+// response is what a test looks at.
+type response struct {
+	Code   int
+	Body   string
+	Header http.Header
+}
+
+func (r *response) doc(t *testing.T) *goquery.Document {
+	t.Helper()
+	d, err := goquery.NewDocumentFromReader(strings.NewReader(r.Body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// location is the redirect target, for plain and HTMX redirects alike.
+func (r *response) location() string {
+	if l := r.Header.Get("HX-Redirect"); l != "" {
+		return l
+	}
+	return r.Header.Get("Location")
+}
+
+// setCookie returns the raw Set-Cookie header for name.
+func (r *response) setCookie(name string) string {
+	for _, v := range r.Header.Values("Set-Cookie") {
+		if strings.HasPrefix(v, name+"=") {
+			return v
+		}
+	}
+	return ""
+}
+
+func (b *browser) do(req *http.Request) *response {
+	b.app.t.Helper()
+	res, err := b.client.Do(req)
+	if err != nil {
+		b.app.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		b.app.t.Fatal(err)
+	}
+	return &response{Code: res.StatusCode, Body: string(body), Header: res.Header}
+}
+
+func (b *browser) newRequest(method, path string, body io.Reader) *http.Request {
+	b.app.t.Helper()
+	req, err := http.NewRequest(method, b.app.srv.URL+path, body)
+	if err != nil {
+		b.app.t.Fatal(err)
+	}
+	return req
+}
+
+func (b *browser) get(path string) *response {
+	b.app.t.Helper()
+	return b.do(b.newRequest(http.MethodGet, path, nil))
+}
+
+// cookie returns the value of one of this browser's cookies.
+func (b *browser) cookie(name string) string {
+	u, _ := url.Parse(b.app.srv.URL)
+	for _, c := range b.client.Jar.Cookies(u) {
+		if c.Name == name {
+			return c.Value
+		}
+	}
+	return ""
+}
+
+// csrf returns the browser's CSRF token, fetching a page first if needed.
+func (b *browser) csrf() string {
+	b.app.t.Helper()
+	if v := b.cookie(csrfCookie); v != "" {
+		return v
+	}
+	b.get("/api/health")
+	v := b.cookie(csrfCookie)
+	if v == "" {
+		b.app.t.Fatal("no CSRF cookie after a GET")
+	}
+	return v
+}
+
+// postFormRaw posts exactly the given values (no CSRF added).
+func (b *browser) postFormRaw(path string, values url.Values, headers ...string) *response {
+	b.app.t.Helper()
+	req := b.newRequest(http.MethodPost, path, strings.NewReader(values.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	return b.do(req)
+}
+
+// postForm submits a plain HTML form with the _csrf field, like a browser.
+func (b *browser) postForm(path string, values url.Values, headers ...string) *response {
+	b.app.t.Helper()
+	v := url.Values{}
+	for k, vs := range values {
+		v[k] = vs
+	}
+	v.Set("_csrf", b.csrf())
+	return b.postFormRaw(path, v, headers...)
+}
+
+// postHTMX submits a form the way HTMX does: HX-Request and X-CSRF-Token headers.
+func (b *browser) postHTMX(path string, values url.Values) *response {
+	b.app.t.Helper()
+	return b.postFormRaw(path, values, "HX-Request", "true", "X-CSRF-Token", b.csrf())
+}
+
+// apiJSON calls the JSON API; token may be empty (then only cookies are sent).
+func (b *browser) apiJSON(method, path, token string, body any) (*response, map[string]any) {
+	b.app.t.Helper()
+	var rd io.Reader
+	switch v := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(v)
+	default:
+		buf, err := json.Marshal(v)
+		if err != nil {
+			b.app.t.Fatal(err)
+		}
+		rd = bytes.NewReader(buf)
+	}
+	req := b.newRequest(method, path, rd)
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res := b.do(req)
+	var out map[string]any
+	if strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") {
+		if err := json.Unmarshal([]byte(res.Body), &out); err != nil {
+			b.app.t.Fatalf("%s %s: invalid JSON %q: %v", method, path, res.Body, err)
+		}
+	}
+	return res, out
+}
+
+// apiJSON calls the API from a client without cookies.
+func (a *testApp) apiJSON(method, path, token string, body any) (*response, map[string]any) {
+	a.t.Helper()
+	return a.browser().apiJSON(method, path, token, body)
+}
+
+// setupPath is the one-time setup link as a path on the test server.
+func (a *testApp) setupPath() string {
+	a.t.Helper()
+	link := a.h.SetupLink()
+	if link == "" {
+		a.t.Fatal("no setup link: setup already done")
+	}
+	u, err := url.Parse(link)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	return u.RequestURI()
+}
+
+func (a *testApp) setupToken() string {
+	a.t.Helper()
+	u, _ := url.Parse(a.setupPath())
+	return u.Query().Get("token")
+}
+
+// setupAdmin creates the first admin through /setup and returns a browser
+// signed in as that admin.
+func (a *testApp) setupAdmin() *browser {
+	a.t.Helper()
+	b := a.browser()
+	if res := b.get(a.setupPath()); res.Code != http.StatusOK {
+		a.t.Fatalf("GET setup page: %d %s", res.Code, res.Body)
+	}
+	res := b.postForm("/setup", url.Values{
+		"token": {a.setupToken()}, "email": {adminEmail},
+		"password": {adminPassword}, "password_confirm": {adminPassword},
+	})
+	if res.Code != http.StatusSeeOther || res.location() != "/" {
+		a.t.Fatalf("setup: want 303 to /, got %d %q: %s", res.Code, res.location(), res.Body)
+	}
+	return b
+}
+
+// login signs a new browser in.
+func (a *testApp) login(email, password string) *browser {
+	a.t.Helper()
+	b := a.browser()
+	res := b.postForm("/login", url.Values{"email": {email}, "password": {password}})
+	if res.Code != http.StatusSeeOther {
+		a.t.Fatalf("login as %s: want 303, got %d: %s", email, res.Code, res.Body)
+	}
+	return b
+}
+
+// count returns the number of rows of a table.
+func (a *testApp) count(table string) int {
+	a.t.Helper()
+	var n int
+	if err := a.store.DB().Get(&n, "SELECT count(*) FROM "+table); err != nil {
+		a.t.Fatal(err)
+	}
+	return n
+}
+
+// createProject creates a project through the store and returns it.
+func (a *testApp) createProject(name string) *db.Project {
+	a.t.Helper()
+	p, err := a.store.CreateProject(context.Background(), name, "")
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	return p
+}
+
+// mustContain fails unless body contains every want.
+func mustContain(t *testing.T, body string, want ...string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(body, w) {
+			t.Errorf("response does not contain %q:\n%s", w, truncateForLog(body))
+		}
+	}
+}
+
+func mustNotContain(t *testing.T, body string, unwanted ...string) {
+	t.Helper()
+	for _, w := range unwanted {
+		if strings.Contains(body, w) {
+			t.Errorf("response contains %q but must not:\n%s", w, truncateForLog(body))
+		}
+	}
+}
+
+func wantStatus(t *testing.T, res *response, code int) {
+	t.Helper()
+	if res.Code != code {
+		t.Fatalf("want status %d, got %d: %s", code, res.Code, truncateForLog(res.Body))
+	}
+}
+
+func truncateForLog(s string) string {
+	if len(s) > 3000 {
+		return s[:3000] + "…"
+	}
+	return s
+}

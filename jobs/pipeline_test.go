@@ -1,0 +1,401 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/cgi"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+
+	"dokploy/db"
+	"dokploy/db/dbtest"
+)
+
+// pipeline is a real deploy stack for one test: fresh database, a private
+// Redis namespace, the real Docker engine and a git server on 127.0.0.1.
+type pipeline struct {
+	t      *testing.T
+	store  *db.Store
+	runner *Runner
+	docker *Docker
+	git    *deployRepo
+}
+
+func newPipeline(t *testing.T) *pipeline {
+	t.Helper()
+	docker := testDocker(t)
+	store := dbtest.NewStore(t)
+	ctx := context.Background()
+	pool, err := OpenRedis(ctx, dbtest.RedisURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pool.Close() })
+	runner := NewRunner(Options{
+		Store: store, Redis: pool, Docker: docker, Namespace: "dokploy-test-" + dbtest.RandomSuffix(),
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), DeployTimeout: 3 * time.Minute,
+	})
+	if err := runner.StartWorker(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(runner.StopWorker)
+	return &pipeline{t: t, store: store, runner: runner, docker: docker, git: newDeployRepo(t)}
+}
+
+// deployRepo is a repository served over git's smart HTTP protocol by
+// git-http-backend, with a working copy the test commits to.
+type deployRepo struct {
+	t      *testing.T
+	work   string
+	URL    string
+	appBin []byte
+}
+
+func newDeployRepo(t *testing.T) *deployRepo {
+	t.Helper()
+	backend := "/usr/lib/git-core/git-http-backend"
+	if _, err := os.Stat(backend); err != nil {
+		t.Fatalf("git-http-backend needed for the fixture server: %v", err)
+	}
+	root := t.TempDir()
+	work := filepath.Join(root, "work")
+	bare := filepath.Join(root, "srv", "app.git")
+	runGit(t, "", "init", "-q", "-b", "main", work)
+	runGit(t, "", "init", "-q", "--bare", "-b", "main", bare)
+	runGit(t, bare, "config", "http.receivepack", "false")
+	srv := httptest.NewServer(&cgi.Handler{
+		Path: backend,
+		Env:  []string{"GIT_PROJECT_ROOT=" + filepath.Join(root, "srv"), "GIT_HTTP_EXPORT_ALL=1"},
+	})
+	t.Cleanup(srv.Close)
+	buildTestApp(t, work)
+	return &deployRepo{t: t, work: work, URL: srv.URL + "/app.git"}
+}
+
+func runGit(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=test", "GIT_AUTHOR_EMAIL=t@example.com",
+		"GIT_COMMITTER_NAME=test", "GIT_COMMITTER_EMAIL=t@example.com")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %v: %v\n%s", args, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// commit writes the Dockerfile, commits and pushes; it returns the sha.
+func (g *deployRepo) commit(message, dockerfile string) string {
+	g.t.Helper()
+	mustWrite(g.t, filepath.Join(g.work, "Dockerfile"), dockerfile)
+	runGit(g.t, g.work, "add", "-A")
+	runGit(g.t, g.work, "commit", "-q", "-m", message)
+	runGit(g.t, g.work, "push", "-q", "-f", filepath.Join(filepath.Dir(g.work), "srv", "app.git"), "main")
+	return runGit(g.t, g.work, "rev-parse", "HEAD")
+}
+
+func serverDockerfile(message string) string {
+	return fmt.Sprintf("FROM scratch\nCOPY app /app\nENV PORT=8080 MESSAGE=%s\nENTRYPOINT [\"/app\"]\n", message)
+}
+
+// newGitApp creates a project and a git app publishing a free host port.
+func (p *pipeline) newGitApp(name string) (*db.App, int) {
+	p.t.Helper()
+	ctx := context.Background()
+	proj, err := p.store.CreateProject(ctx, "p-"+name, "")
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	a := &db.App{EnvironmentID: proj.Environments[0].ID, Name: name, AppName: name, SourceType: db.SourceGit,
+		GitURL: p.git.URL, GitBranch: "main", GitContext: ".", GitDockerfile: "Dockerfile", Port: 8080, Replicas: 1}
+	if err := p.store.CreateApp(ctx, a); err != nil {
+		p.t.Fatal(err)
+	}
+	port := int(freePort(p.t))
+	if err := p.store.SetAppPorts(ctx, a.ID, []db.Port{{Published: port, Target: 8080, Protocol: "tcp", Mode: "host"}}); err != nil {
+		p.t.Fatal(err)
+	}
+	p.t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		_ = p.docker.RemoveService(ctx, name)
+		_ = p.docker.RemoveImages(ctx, name)
+	})
+	return a, port
+}
+
+func (p *pipeline) deploy(a *db.App) *db.Deployment {
+	p.t.Helper()
+	d, err := p.store.CreateDeployment(context.Background(), a.ID, "user", "test")
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	if err := p.runner.Enqueue(context.Background(), d.ID); err != nil {
+		p.t.Fatal(err)
+	}
+	return d
+}
+
+// wait polls a deployment until it is finished (bounded).
+func (p *pipeline) wait(id int64, within time.Duration) *db.Deployment {
+	p.t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		d, err := p.store.Deployment(context.Background(), id)
+		if err != nil {
+			p.t.Fatal(err)
+		}
+		if d.Finished() {
+			return d
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("deployment %d still %s after %s\n%s", id, d.Status, within, p.logs(id))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func (p *pipeline) logs(id int64) string {
+	lines, _ := p.store.Logs(context.Background(), id, 0, 100000)
+	var b strings.Builder
+	for _, l := range lines {
+		b.WriteString(l.Line + "\n")
+	}
+	return b.String()
+}
+
+func get(t *testing.T, port int) string {
+	t.Helper()
+	c := http.Client{Timeout: 3 * time.Second}
+	resp, err := c.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
+	if err != nil {
+		t.Fatalf("GET 127.0.0.1:%d: %v", port, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return string(body)
+}
+
+func TestPipeline_DeployRedeployAndFailedBuildKeepsServing(t *testing.T) {
+	p := newPipeline(t)
+	app, port := p.newGitApp(testName(t))
+
+	sha1 := p.git.commit("first version", serverDockerfile("version-one"))
+	d1 := p.wait(p.deploy(app).ID, 2*time.Minute)
+	if d1.Status != db.DeployDone {
+		t.Fatalf("first deploy: %s %q\n%s", d1.Status, d1.Error, p.logs(d1.ID))
+	}
+	if d1.CommitSHA != sha1 || d1.CommitMessage != "first version" || d1.Image != fmt.Sprintf("%s:%d", app.AppName, d1.ID) {
+		t.Errorf("recorded commit/image = %q %q %q", d1.CommitSHA, d1.CommitMessage, d1.Image)
+	}
+	waitBody(t, fmt.Sprintf("http://127.0.0.1:%d/", port), "version-one")
+
+	p.git.commit("second version", serverDockerfile("version-two"))
+	d2 := p.wait(p.deploy(app).ID, 2*time.Minute)
+	if d2.Status != db.DeployDone {
+		t.Fatalf("redeploy: %s %q\n%s", d2.Status, d2.Error, p.logs(d2.ID))
+	}
+	waitBody(t, fmt.Sprintf("http://127.0.0.1:%d/", port), "version-two")
+	got, _ := p.store.App(context.Background(), app.ID)
+	if got.Status != db.AppRunning || got.CurrentImage != d2.Image {
+		t.Errorf("app after redeploy: status %s image %s", got.Status, got.CurrentImage)
+	}
+
+	p.git.commit("broken build", "FROM scratch\nCOPY app /app\nRUN [\"/app\", \"-fail\"]\n")
+	d3 := p.wait(p.deploy(app).ID, 2*time.Minute)
+	if d3.Status != db.DeployError || d3.Error == "" {
+		t.Fatalf("broken build: status %s error %q", d3.Status, d3.Error)
+	}
+	if !strings.Contains(p.logs(d3.ID), "build step failed: boom") {
+		t.Errorf("the build's own output is missing from the log:\n%s", p.logs(d3.ID))
+	}
+	if body := get(t, port); body != "version-two" {
+		t.Errorf("after a failed build the app answers %q, want the previous version", body)
+	}
+	got, _ = p.store.App(context.Background(), app.ID)
+	if got.Status != db.AppRunning || got.CurrentImage != d2.Image {
+		t.Errorf("app after failed build: status %s image %s (want running %s)", got.Status, got.CurrentImage, d2.Image)
+	}
+}
+
+func TestPipeline_SecretsNeverStoredInLogs(t *testing.T) {
+	p := newPipeline(t)
+	app, port := p.newGitApp(testName(t))
+	ctx := context.Background()
+	const secret = "s3cr3t-build-value-91f2"
+	if err := p.store.SetAppVariables(ctx, app.ID, db.VarBuildArg, []db.Variable{{Key: "API_TOKEN", Value: secret}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.store.SetAppVariables(ctx, app.ID, db.VarEnv, []db.Variable{{Key: "MESSAGE", Value: "env-" + secret}}); err != nil {
+		t.Fatal(err)
+	}
+	p.git.commit("prints a build arg", "FROM scratch\nCOPY app /app\nARG API_TOKEN\nRUN [\"/app\", \"-printenv\", \"API_TOKEN\"]\nENV PORT=8080\nENTRYPOINT [\"/app\"]\n")
+	d := p.wait(p.deploy(app).ID, 2*time.Minute)
+	if d.Status != db.DeployDone {
+		t.Fatalf("deploy: %s %q\n%s", d.Status, d.Error, p.logs(d.ID))
+	}
+	// The running app does see the secret: masking applies to logs only.
+	waitBody(t, fmt.Sprintf("http://127.0.0.1:%d/", port), "env-"+secret)
+	var stored int
+	if err := p.store.DB().Get(&stored, `SELECT count(*) FROM deployment_logs WHERE line LIKE '%' || $1 || '%'`, secret); err != nil {
+		t.Fatal(err)
+	}
+	logs := p.logs(d.ID)
+	if stored != 0 || strings.Contains(logs, secret) {
+		t.Fatalf("secret stored in %d log lines:\n%s", stored, logs)
+	}
+	if !strings.Contains(logs, "API_TOKEN=********") {
+		t.Errorf("expected the masked build output line, got:\n%s", logs)
+	}
+}
+
+func TestPipeline_CancelSlowBuildLeavesNothingBehind(t *testing.T) {
+	p := newPipeline(t)
+	app, _ := p.newGitApp(testName(t))
+	p.git.commit("slow build", "FROM scratch\nCOPY app /app\nRUN [\"/app\", \"-sleep\", \"90s\"]\n")
+	d := p.deploy(app)
+	deadline := time.Now().Add(90 * time.Second)
+	for !strings.Contains(p.logs(d.ID), "sleeping") {
+		if time.Now().After(deadline) {
+			t.Fatalf("build never reached the slow step:\n%s", p.logs(d.ID))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if status, err := p.store.RequestCancel(context.Background(), d.ID); err != nil || status != db.DeployRunning {
+		t.Fatalf("cancel: %q %v", status, err)
+	}
+	start := time.Now()
+	final := p.wait(d.ID, 30*time.Second)
+	if final.Status != db.DeployCancelled {
+		t.Fatalf("status %s (%q), want cancelled", final.Status, final.Error)
+	}
+	t.Logf("cancelled within %s", time.Since(start).Round(time.Millisecond))
+	ctx := context.Background()
+	if _, err := p.docker.cli.ImageInspect(ctx, final.Image); err == nil {
+		t.Errorf("image %s of the cancelled build still exists", final.Image)
+	}
+	list, err := p.docker.cli.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("ancestor", final.Image))})
+	if err == nil && len(list) > 0 {
+		t.Errorf("%d containers of the cancelled build left behind", len(list))
+	}
+	info, _ := p.docker.ServiceInfo(ctx, app.AppName)
+	if info.Exists {
+		t.Errorf("a cancelled first deployment created service %s", app.AppName)
+	}
+}
+
+func TestPipeline_ConcurrencyOneRunsDeploysOneAtATime(t *testing.T) {
+	p := newPipeline(t)
+	p.git.commit("v1", serverDockerfile("concurrency"))
+	var ids []int64
+	var apps []*db.App
+	for i := 0; i < 3; i++ {
+		a, _ := p.newGitApp(testName(t))
+		apps = append(apps, a)
+	}
+	for _, a := range apps {
+		ids = append(ids, p.deploy(a).ID)
+	}
+	var done []*db.Deployment
+	for _, id := range ids {
+		d := p.wait(id, 4*time.Minute)
+		if d.Status != db.DeployDone {
+			t.Fatalf("deployment %d: %s %q\n%s", id, d.Status, d.Error, p.logs(id))
+		}
+		done = append(done, d)
+	}
+	for i, a := range done {
+		for j, b := range done {
+			if i < j && a.StartedAt.Before(*b.FinishedAt) && b.StartedAt.Before(*a.FinishedAt) {
+				t.Errorf("deployments %d [%s–%s] and %d [%s–%s] overlapped with concurrency 1", a.ID,
+					a.StartedAt.Format(time.StampMilli), a.FinishedAt.Format(time.StampMilli), b.ID,
+					b.StartedAt.Format(time.StampMilli), b.FinishedAt.Format(time.StampMilli))
+			}
+		}
+	}
+}
+
+func TestPipeline_RequestsForOneAppCollapseIntoTheNewest(t *testing.T) {
+	p := newPipeline(t)
+	app, port := p.newGitApp(testName(t))
+	p.git.commit("v1", serverDockerfile("collapse-one"))
+	first := p.deploy(app)
+	// Wait until it runs, then pile up requests for the same app.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		d, _ := p.store.Deployment(context.Background(), first.ID)
+		if d.Status == db.DeployRunning || d.Finished() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("first deployment never started")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	p.git.commit("v2", serverDockerfile("collapse-two"))
+	var queued []*db.Deployment
+	for i := 0; i < 4; i++ {
+		queued = append(queued, p.deploy(app))
+	}
+	if d := p.wait(first.ID, 2*time.Minute); d.Status != db.DeployDone {
+		t.Fatalf("first: %s %q", d.Status, d.Error)
+	}
+	last := p.wait(queued[3].ID, 2*time.Minute)
+	if last.Status != db.DeployDone {
+		t.Fatalf("newest: %s %q\n%s", last.Status, last.Error, p.logs(last.ID))
+	}
+	for _, q := range queued[:3] {
+		d, _ := p.store.Deployment(context.Background(), q.ID)
+		if d.Status != db.DeployCancelled || !strings.Contains(d.Error, "superseded") || d.StartedAt != nil {
+			t.Errorf("older request %d: status %s error %q started %v; want cancelled as superseded, never started", d.ID, d.Status, d.Error, d.StartedAt)
+		}
+	}
+	waitBody(t, fmt.Sprintf("http://127.0.0.1:%d/", port), "collapse-two")
+}
+
+func TestPipeline_BadSourceFailsClearly(t *testing.T) {
+	p := newPipeline(t)
+	app, _ := p.newGitApp(testName(t))
+	ctx := context.Background()
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	unreachable := "http://" + l.Addr().String() + "/nothing.git"
+	l.Close()
+	cases := []struct {
+		name   string
+		mutate func(*db.App)
+		want   string
+	}{
+		{"unreachable repository", func(a *db.App) { a.GitURL = unreachable }, "not reachable"},
+		{"missing branch", func(a *db.App) { a.GitBranch = "no-such-branch" }, "no-such-branch"},
+		{"missing Dockerfile", func(a *db.App) { a.GitDockerfile = "deploy/Dockerfile" }, "Dockerfile not found"},
+		{"context outside checkout", func(a *db.App) { a.GitContext = "../../etc" }, "escapes the repository"},
+	}
+	p.git.commit("v1", serverDockerfile("bad-source"))
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a, _ := p.store.App(ctx, app.ID)
+			a.GitURL, a.GitBranch, a.GitContext, a.GitDockerfile = p.git.URL, "main", ".", "Dockerfile"
+			tc.mutate(a)
+			if err := p.store.UpdateApp(ctx, a); err != nil {
+				t.Fatal(err)
+			}
+			d := p.wait(p.deploy(a).ID, time.Minute)
+			if d.Status != db.DeployError || !strings.Contains(d.Error, tc.want) {
+				t.Errorf("status %s error %q, want error containing %q\n%s", d.Status, d.Error, tc.want, p.logs(d.ID))
+			}
+		})
+	}
+}
