@@ -14,6 +14,8 @@ ARG GO_IMAGE=golang:1.26-bookworm
 
 # ---- build -----------------------------------------------------------------
 FROM ${GO_IMAGE} AS build
+# Lets scripts/build-image.sh remove this stage's stale intermediate images.
+LABEL dokploy.stage=build
 ARG VERSION=dev
 ENV CGO_ENABLED=0 GOTOOLCHAIN=local GOCACHE=/tmp/go-build
 WORKDIR /src
@@ -35,6 +37,10 @@ RUN test -s static/vendor/htmx.min.js || { echo "static/vendor/htmx.min.js missi
 
 # ---- runtime ---------------------------------------------------------------
 FROM scratch
+ARG VERSION=dev
+LABEL org.opencontainers.image.title=dokploy \
+      org.opencontainers.image.description="Dokploy control plane: self-hosted PaaS on Docker Swarm" \
+      org.opencontainers.image.version=${VERSION}
 COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 COPY --from=build /out/tmp /tmp
 COPY --from=build /out/data /data

@@ -24,6 +24,7 @@ type config struct {
 	PublicURL     string
 	EndpointMode  string
 	RunWorker     bool
+	Namespace     string
 }
 
 type envVar struct {
@@ -42,6 +43,7 @@ var envVars = []envVar{
 	{"DOKPLOY_PUBLIC_URL", "http://localhost:3000", "URL users reach the dashboard at (links, webhook URLs)"},
 	{"DOKPLOY_ENDPOINT_MODE", "auto", "Swarm endpoint mode for apps: auto, vip or dnsrr (dnsrr where the kernel has no IPVS)"},
 	{"DOKPLOY_WORKER", "true", "run the deploy worker inside `serve` (false when a separate `dokploy worker` runs)"},
+	{"DOKPLOY_REDIS_NAMESPACE", "dokploy", "prefix of every Redis key; instances sharing a Redis and a database must use the same one"},
 }
 
 func getenv(name string) string {
@@ -67,6 +69,7 @@ func loadConfig() config {
 		PublicURL:     strings.TrimRight(getenv("DOKPLOY_PUBLIC_URL"), "/"),
 		EndpointMode:  getenv("DOKPLOY_ENDPOINT_MODE"),
 		RunWorker:     getenv("DOKPLOY_WORKER") != "false",
+		Namespace:     getenv("DOKPLOY_REDIS_NAMESPACE"),
 	}
 }
 

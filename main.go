@@ -140,7 +140,7 @@ func serve(cfg config, web bool) error {
 	if err != nil {
 		return err
 	}
-	runner := jobs.NewRunner(jobs.Options{Store: store, Redis: redisPool, Docker: docker, Logger: slog.Default()})
+	runner := jobs.NewRunner(jobs.Options{Store: store, Redis: redisPool, Docker: docker, Logger: slog.Default(), Namespace: cfg.Namespace})
 	if cfg.RunWorker || !web {
 		if err := runner.StartWorker(ctx); err != nil {
 			return err

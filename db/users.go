@@ -95,15 +95,25 @@ func (s *Store) CreateUser(ctx context.Context, email, passwordHash string) (*Us
 // CreateFirstUser creates a user only while no user exists, so two racing
 // setup requests cannot both become the first admin.
 func (s *Store) CreateFirstUser(ctx context.Context, email, passwordHash string) (*User, error) {
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	// Without the lock two concurrent statements both see an empty table
+	// (READ COMMITTED) and both insert. EXCLUSIVE blocks other writers, not readers.
+	if _, err := tx.ExecContext(ctx, `LOCK TABLE users IN EXCLUSIVE MODE`); err != nil {
+		return nil, err
+	}
 	var u User
-	err := s.db.GetContext(ctx, &u, `
+	err = tx.GetContext(ctx, &u, `
 		INSERT INTO users (email, password_hash)
 		SELECT lower($1), $2 WHERE NOT EXISTS (SELECT 1 FROM users)
 		RETURNING *`, email, passwordHash)
 	if err != nil {
 		return nil, notFound(err)
 	}
-	return &u, nil
+	return &u, tx.Commit()
 }
 
 // UserByEmail looks a user up case-insensitively.

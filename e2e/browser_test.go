@@ -389,6 +389,12 @@ func browserOpen(t *testing.T, base string) *browserSession {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	// Failure screenshots of an earlier run would mislead.
+	if old, err := filepath.Glob(filepath.Join(out, "fail-*.png")); err == nil {
+		for _, f := range old {
+			_ = os.Remove(f)
+		}
+	}
 	profile := t.TempDir() // removed after the browser has exited
 	b := &browserSession{t: t, base: base, out: out, output: &browserBuffer{}}
 	allocCtx, allocCancel := chromedp.NewExecAllocator(context.Background(),

@@ -250,6 +250,7 @@ func srvStart(t testing.TB, extraEnv ...string) *srvServer {
 			return
 		default:
 		}
+		stopping := time.Now()
 		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 			t.Errorf("send SIGTERM to dokploy serve: %v", err)
 		}
@@ -265,6 +266,7 @@ func srvStart(t testing.TB, extraEnv ...string) *srvServer {
 			t.Errorf("dokploy serve exited with code %d after SIGTERM (want 0): %v; output:\n%s", code, waitErr, s.Logs())
 			return
 		}
+		t.Logf("dokploy serve exited 0 %s after SIGTERM", time.Since(stopping).Round(time.Millisecond))
 		if t.Failed() {
 			t.Logf("dokploy serve output:\n%s", s.Logs())
 		}

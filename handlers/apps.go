@@ -445,6 +445,8 @@ func (h *Handler) appAction(c echo.Context, act func(*db.App) error) error {
 	if err := act(a); err != nil {
 		return echo.NewHTTPError(http.StatusBadGateway, "Docker refused: "+err.Error())
 	}
+	// The header's Start/Stop buttons depend on the new status.
+	c.Response().Header().Set("HX-Refresh", "true")
 	return h.showAppLivePartial(c)
 }
 

@@ -23,6 +23,12 @@ const (
 	ctxTokenName  = "token_name"
 )
 
+// clientIP is the address rate limits and the session list use. echo's
+// default RealIP takes the first X-Forwarded-For entry, which any client can
+// set; this takes the nearest address not on a loopback or private network
+// (Traefik and Docker networks are trusted, clients are not).
+var clientIP = echo.ExtractIPFromXFFHeader()
+
 // isHTTPS decides the cookies' Secure flag: set whenever the browser talks
 // HTTPS, directly or through Traefik.
 func isHTTPS(c echo.Context) bool { return c.Scheme() == "https" }
@@ -59,7 +65,9 @@ func (h *Handler) csrf(next echo.HandlerFunc) echo.HandlerFunc {
 		case http.MethodGet, http.MethodHead, http.MethodOptions:
 			return next(c)
 		}
-		if apiToken(c.Request()) != "" {
+		// Only API routes authenticate by token; anywhere else a token header
+		// proves nothing, and the session cookie must still be CSRF-checked.
+		if apiToken(c.Request()) != "" && strings.HasPrefix(c.Request().URL.Path, "/api/") {
 			return next(c)
 		}
 		sent := c.Request().Header.Get("X-CSRF-Token")
@@ -180,7 +188,7 @@ func (h *Handler) login(c echo.Context) error {
 	form := views.NewForm()
 	email := strings.ToLower(strings.TrimSpace(c.FormValue("email")))
 	form.Values["email"] = email
-	ip := c.RealIP()
+	ip := clientIP(c.Request())
 	if wait := h.limiter.blocked(ip, email); wait > 0 {
 		form.Error = fmt.Sprintf("Too many failed sign-in attempts. Try again in %s.", wait.Round(time.Second))
 		return h.page(c, http.StatusTooManyRequests, "login", &views.Page{Title: "Sign in", Data: form})
@@ -199,7 +207,7 @@ func (h *Handler) login(c echo.Context) error {
 }
 
 func (h *Handler) startSession(c echo.Context, u *db.User) error {
-	token, err := h.store.CreateSession(c.Request().Context(), u.ID, c.RealIP(), c.Request().UserAgent())
+	token, err := h.store.CreateSession(c.Request().Context(), u.ID, clientIP(c.Request()), c.Request().UserAgent())
 	if err != nil {
 		return err
 	}

@@ -454,3 +454,26 @@ func TestAPIToken_AuthenticatesAndRevocationWorks(t *testing.T) {
 		t.Fatalf("revoked token: want 401 JSON, got %d %q", res.Code, res.Body)
 	}
 }
+
+func TestLogin_RateLimitPerIPCannotBeDodgedWithXForwardedFor(t *testing.T) {
+	t.Parallel()
+	app := newTestApp(t)
+	app.setupAdmin()
+	b := app.browser()
+	// One client at 203.0.113.7 behind the proxy (the test server's peer is
+	// loopback, like Traefik) invents a new X-Forwarded-For entry every time;
+	// the proxy appends the real address.
+	for i := 0; i < 20; i++ {
+		xff := fmt.Sprintf("198.51.100.%d, 203.0.113.7", i+1)
+		res := b.postForm("/login", url.Values{"email": {fmt.Sprintf("guess%d@example.com", i)}, "password": {"wrong-password"}},
+			"X-Forwarded-For", xff)
+		wantStatus(t, res, http.StatusUnauthorized)
+	}
+	res := b.postForm("/login", url.Values{"email": {adminEmail}, "password": {adminPassword}},
+		"X-Forwarded-For", "198.51.100.99, 203.0.113.7")
+	wantStatus(t, res, http.StatusTooManyRequests)
+	// A different real client behind the same proxy is not blocked.
+	res = b.postForm("/login", url.Values{"email": {adminEmail}, "password": {adminPassword}},
+		"X-Forwarded-For", "203.0.113.8")
+	wantStatus(t, res, http.StatusSeeOther)
+}

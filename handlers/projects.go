@@ -49,6 +49,7 @@ func (h *Handler) showDashboardPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	d.CSRF, _ = c.Get(ctxCSRF).(string)
 	return h.page(c, http.StatusOK, "dashboard", &views.Page{Title: "Projects", Active: "projects", Data: d})
 }
 

@@ -95,7 +95,10 @@ func (h *Handler) createToken(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	p.TokenForm, p.NewToken = form, clear
+	p.NewToken = clear
+	if !form.Valid() {
+		p.TokenForm = form // keep the input only when it needs fixing
+	}
 	status := http.StatusOK
 	if !form.Valid() {
 		status = http.StatusUnprocessableEntity

@@ -140,12 +140,23 @@ docker build \
   --build-arg "VERSION=$version" \
   --build-arg "OFFLINE=$offline" \
   "${tags[@]}" \
-  -f "$ctx/Dockerfile" "$ctx" 2>"$WORK/build.err" || status=$?
+  -f "$ctx/Dockerfile" "$ctx" 2>"$WORK/build.err" | tee "$WORK/build.out" || status=$?
 # Pass docker's stderr on, minus the legacy builder's deprecation banner.
 grep -v -e '^DEPRECATED: The legacy builder' -e 'BuildKit is currently disabled' \
   -e '^ *environment-variable\.$' -e '^ *Install the buildx component' -e 'docs.docker.com/go/buildx' \
   -e '^$' "$WORK/build.err" >&2 || true
 [ "${status:-0}" = 0 ] || die "docker build failed (exit $status)"
+
+# Remove what earlier builds left untagged (older dokploy images and their
+# build-stage images), keeping every layer this build used as its cache.
+# Only dangling images carrying this Dockerfile's labels are touched.
+keep="$(grep -oE -- '---> [0-9a-f]{12}' "$WORK/build.out" | awk '{ print $2 }' || true)"
+keep+=$'\n'"$(docker image inspect -f '{{.Id}}' "$IMAGE:latest" | sed 's/^sha256://' | cut -c1-12)"
+for id in $(docker images -q -f dangling=true -f label=dokploy.stage=build) \
+  $(docker images -q -f dangling=true -f label=org.opencontainers.image.title=dokploy); do
+  grep -qxF "${id:0:12}" <<<"$keep" && continue
+  docker image rm "$id" >/dev/null 2>&1 || true
+done
 
 size="$(docker image inspect -f '{{.Size}}' "$IMAGE:latest")"
 printf 'image %s:latest  %s bytes (%s MB)\n' "$IMAGE" "$size" "$(awk -v s="$size" 'BEGIN { printf "%.1f", s / 1000000 }')"

@@ -1,0 +1,215 @@
+#!/usr/bin/env bash
+# bench.sh -- the "light by design" numbers: start-up time, idle memory and
+# image size of the dokploy control plane, printed as a markdown table.
+#
+#   bash scripts/bench.sh          (or: make bench)
+#
+# Builds ./bin/dokploy if it is missing or older than the sources, and the
+# image with scripts/build-image.sh if dokploy:latest is missing. Each run
+# starts `./bin/dokploy serve` on a free 127.0.0.1 port with a temp data dir
+# and its own throw-away database, and stops it afterwards. All traffic stays
+# on 127.0.0.1; every wait is bounded.
+#
+# Knobs: BENCH_RUNS (5), BENCH_SETTLE seconds before reading idle RSS (10),
+# PGHOST/PGPORT/PGUSER/PGPASSWORD (the server scripts/provision.sh starts),
+# BENCH_REDIS_URL (redis://127.0.0.1:6379/15: a database of its own, so the
+# deploy worker cannot take jobs of a dokploy using database 0).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+export PATH="/usr/local/go/bin:$PATH"
+
+RUNS="${BENCH_RUNS:-5}"
+SETTLE="${BENCH_SETTLE:-10}"
+HEALTH_TIMEOUT_S=60
+export PGHOST="${PGHOST:-127.0.0.1}" PGPORT="${PGPORT:-5432}" PGUSER="${PGUSER:-dokploy}" PGPASSWORD="${PGPASSWORD:-dokploy}"
+REDIS_URL="${BENCH_REDIS_URL:-redis://127.0.0.1:6379/15}"
+IMAGE="dokploy:latest"
+BIN="$ROOT/bin/dokploy"
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
+
+for tool in curl psql; do
+  command -v "$tool" >/dev/null || die "$tool is required (apt-get install curl postgresql-client)"
+done
+[ -r /proc/self/status ] || die "/proc is needed to read the resident set size"
+
+# --- services and binary -----------------------------------------------------
+if ! psql -d postgres -qtAc 'SELECT 1' >/dev/null 2>&1 \
+  || ! (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null \
+  || ! docker info >/dev/null 2>&1; then
+  log "PostgreSQL, Redis or Docker not reachable: running scripts/provision.sh"
+  bash scripts/provision.sh >&2
+fi
+
+stale=""
+if [ -x "$BIN" ]; then
+  stale="$(find . \( -path ./.git -o -path ./bin -o -path ./e2e -o -path '*/node_modules' \) -prune -o \
+    -type f \( -name '*.go' -o -name '*.html' -o -name '*.sql' -o -name '*.css' -o -name '*.js' -o -name go.mod -o -name go.sum \) \
+    ! -name '*_test.go' -newer "$BIN" -print -quit)"
+fi
+if [ ! -x "$BIN" ] || [ -n "$stale" ]; then
+  log "building $BIN"
+  make build >&2
+fi
+
+# --- scratch space, cleanup --------------------------------------------------
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/dokploy-bench.XXXXXX")"
+PID=""
+DBS=()
+cleanup() {
+  stop_server
+  for d in "${DBS[@]}"; do
+    psql -d postgres -qtAc "DROP DATABASE IF EXISTS $d" >/dev/null 2>&1 || log "could not drop database $d"
+  done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+rand_hex() { od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'; }
+
+# new_db creates an empty database (dropped on exit) and sets DB_URL.
+new_db() {
+  local name
+  name="dokploy_bench_$(rand_hex 6)"
+  psql -d postgres -v ON_ERROR_STOP=1 -qtAc "CREATE DATABASE $name" >/dev/null
+  DBS+=("$name")
+  DB_URL="postgres://$PGUSER:$PGPASSWORD@$PGHOST:$PGPORT/$name?sslmode=disable"
+}
+
+# free_port prints a port on 127.0.0.1 that nothing listens on (bounded tries).
+free_port() {
+  local p _
+  for _ in $(seq 1 100); do
+    p=$((20000 + RANDOM % 40000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+      echo "$p"
+      return
+    fi
+  done
+  die "no free port found"
+}
+
+now_ns() { date +%s%N; }
+
+# start_server DB_URL LOG: starts dokploy serve with a clean environment,
+# sets PID, PORT and STARTUP_MS (from exec to the first 200 from /api/health).
+start_server() {
+  local db_url="$1" logf="$2" t0 t1 deadline data
+  PORT="$(free_port)"
+  data="$WORK/data-$PORT"
+  mkdir -p "$data"
+  local envs=(
+    PATH="$PATH" HOME="${HOME:-/root}"
+    DOKPLOY_ADDR="127.0.0.1:$PORT"
+    DOKPLOY_PUBLIC_URL="http://127.0.0.1:$PORT"
+    DOKPLOY_DATA_DIR="$data"
+    DOKPLOY_SECRET_KEY="$(rand_hex 24)"
+    DOKPLOY_DATABASE_URL="$db_url"
+    DOKPLOY_REDIS_URL="$REDIS_URL"
+  )
+  [ -n "${DOCKER_HOST:-}" ] && envs+=(DOCKER_HOST="$DOCKER_HOST")
+  t0="$(now_ns)"
+  env -i "${envs[@]}" "$BIN" serve >"$logf" 2>&1 &
+  PID=$!
+  deadline=$(( $(date +%s) + HEALTH_TIMEOUT_S ))
+  until curl -fs -o /dev/null -m 2 "http://127.0.0.1:$PORT/api/health"; do
+    if ! kill -0 "$PID" 2>/dev/null; then
+      cat "$logf" >&2
+      die "dokploy serve exited during start-up (log above)"
+    fi
+    if [ "$(date +%s)" -ge "$deadline" ]; then
+      curl -s -m 2 "http://127.0.0.1:$PORT/api/health" >&2 || true
+      cat "$logf" >&2
+      die "no 200 from /api/health within ${HEALTH_TIMEOUT_S}s"
+    fi
+    sleep 0.01
+  done
+  t1="$(now_ns)"
+  STARTUP_MS=$(( (t1 - t0) / 1000000 ))
+}
+
+stop_server() {
+  [ -n "$PID" ] || return 0
+  if kill -0 "$PID" 2>/dev/null; then
+    kill -TERM "$PID" 2>/dev/null || true
+    for _ in $(seq 1 150); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$PID" 2>/dev/null || true
+  fi
+  wait "$PID" 2>/dev/null || true
+  PID=""
+}
+
+# stats INTEGERS...: sets MED (the median), MIN and MAX.
+stats() {
+  local sorted
+  mapfile -t sorted < <(printf '%s\n' "$@" | sort -n)
+  MIN="${sorted[0]}"
+  MAX="${sorted[${#sorted[@]}-1]}"
+  MED="${sorted[$(( ${#sorted[@]} / 2 ))]}"
+}
+
+status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
+mb() { awk -v b="$1" 'BEGIN { printf "%.1f MB", b / 1000000 }'; }
+kb_mib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
+
+# --- (b) start-up time -------------------------------------------------------
+cold=()
+log "start-up, fresh database each time (runs migrations): $RUNS runs"
+for i in $(seq 1 "$RUNS"); do
+  new_db
+  start_server "$DB_URL" "$WORK/cold-$i.log"
+  cold+=("$STARTUP_MS")
+  stop_server
+done
+warm=()
+log "start-up, already migrated database: $RUNS runs"
+for i in $(seq 1 "$RUNS"); do
+  start_server "$DB_URL" "$WORK/warm-$i.log"
+  warm+=("$STARTUP_MS")
+  [ "$i" = "$RUNS" ] || stop_server # the last one stays up for the idle reading
+done
+stats "${cold[@]}"; cold_med=$MED cold_min=$MIN cold_max=$MAX
+stats "${warm[@]}"; warm_med=$MED warm_min=$MIN warm_max=$MAX
+
+# --- (a) idle RSS --------------------------------------------------------------
+log "idle: waiting ${SETTLE}s for start-up to settle (pid $PID)"
+sleep "$SETTLE"
+kill -0 "$PID" 2>/dev/null || die "dokploy serve exited while idle"
+rss_kb="$(status_kb "$PID" VmRSS)"
+hwm_kb="$(status_kb "$PID" VmHWM)"
+threads="$(status_kb "$PID" Threads)"
+stop_server
+
+# --- (c) image size --------------------------------------------------------------
+bin_size="$(stat -c %s "$BIN")"
+image_size=""
+if docker info >/dev/null 2>&1; then
+  if ! docker image inspect "$IMAGE" >/dev/null 2>&1; then
+    log "building $IMAGE"
+    bash scripts/build-image.sh >&2
+  fi
+  image_size="$(docker image inspect -f '{{.Size}}' "$IMAGE" 2>/dev/null || true)"
+fi
+
+# --- report ------------------------------------------------------------------------
+version="$("$BIN" version 2>/dev/null | awk '{ print $2 }')"
+cat <<EOF
+
+## dokploy: light by design
+
+$(date -u +%Y-%m-%d) · $(nproc) CPU · $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM · $(go version 2>/dev/null | awk '{ print $3 }') · dokploy ${version:-?}
+
+| metric | value |
+| --- | --- |
+| start-up to first 200 from /api/health, fresh database (runs migrations) | ${cold_med} ms median of ${RUNS} (${cold_min}–${cold_max} ms) |
+| start-up to first 200 from /api/health, migrated database | ${warm_med} ms median of ${RUNS} (${warm_min}–${warm_max} ms) |
+| idle RSS after ${SETTLE} s (VmRSS) | $(kb_mib "$rss_kb") |
+| peak RSS (VmHWM) | $(kb_mib "$hwm_kb") |
+| OS threads when idle | ${threads} |
+| binary size (bin/dokploy, static, stripped) | $(mb "$bin_size") |
+| image size (${IMAGE}, FROM scratch) | $( [ -n "$image_size" ] && mb "$image_size" || echo "n/a (no Docker)") |
+EOF
