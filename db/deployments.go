@@ -32,6 +32,7 @@ type Deployment struct {
 	CreatedAt       time.Time  `db:"created_at" json:"created_at"`
 	StartedAt       *time.Time `db:"started_at" json:"started_at"`
 	FinishedAt      *time.Time `db:"finished_at" json:"finished_at"`
+	RollbackOf      *int64     `db:"rollback_of" json:"rollback_of"`
 	AppName         string     `db:"app_name" json:"app_name"`
 }
 
@@ -57,6 +58,23 @@ const deploymentSelect = `SELECT d.*, a.app_name FROM deployments d JOIN applica
 // CreateDeployment queues a deployment. Older queued deployments of the same
 // app collapse into this one: they are cancelled as superseded.
 func (s *Store) CreateDeployment(ctx context.Context, appID int64, trigger, triggeredBy string) (*Deployment, error) {
+	return s.queueDeployment(ctx, &Deployment{AppID: appID, Trigger: trigger, TriggeredBy: triggeredBy})
+}
+
+// CreateRollback queues a deployment that puts the image of an earlier
+// successful deployment back into service, without a build.
+func (s *Store) CreateRollback(ctx context.Context, from *Deployment, triggeredBy string) (*Deployment, error) {
+	if from.Status != DeployDone || from.Image == "" {
+		return nil, fmt.Errorf("only a successful deployment can be rolled back to: %w", ErrConflict)
+	}
+	return s.queueDeployment(ctx, &Deployment{
+		AppID: from.AppID, Trigger: "rollback", TriggeredBy: triggeredBy, RollbackOf: &from.ID,
+		Image: from.Image, CommitSHA: from.CommitSHA, CommitMessage: from.CommitMessage,
+	})
+}
+
+func (s *Store) queueDeployment(ctx context.Context, n *Deployment) (*Deployment, error) {
+	appID := n.AppID
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return nil, err
@@ -69,8 +87,9 @@ func (s *Store) CreateDeployment(ctx context.Context, appID int64, trigger, trig
 	}
 	var id int64
 	if err := tx.GetContext(ctx, &id, `
-		INSERT INTO deployments (app_id, trigger, triggered_by) VALUES ($1, $2, $3) RETURNING id`,
-		appID, trigger, triggeredBy); err != nil {
+		INSERT INTO deployments (app_id, trigger, triggered_by, rollback_of, image, commit_sha, commit_message)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
+		appID, n.Trigger, n.TriggeredBy, n.RollbackOf, n.Image, n.CommitSHA, n.CommitMessage); err != nil {
 		return nil, err
 	}
 	if _, err := tx.ExecContext(ctx, `
@@ -222,5 +241,20 @@ func (s *Store) Logs(ctx context.Context, deploymentID int64, afterSeq, limit in
 	err := s.db.SelectContext(ctx, &out, `
 		SELECT seq, line FROM deployment_logs WHERE deployment_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
 		deploymentID, afterSeq, limit)
+	return out, err
+}
+
+// ExpiredImages lists images of an app's successful deployments beyond the
+// newest keep, which the pruner may remove (never the running one).
+func (s *Store) ExpiredImages(ctx context.Context, appID int64, keep int) ([]string, error) {
+	out := []string{}
+	err := s.db.SelectContext(ctx, &out, `
+		SELECT DISTINCT image FROM (
+			SELECT d.image FROM deployments d
+			WHERE d.app_id = $1 AND d.status = 'done' AND d.image <> ''
+			ORDER BY d.id DESC OFFSET $2) old
+		WHERE image NOT IN (
+			SELECT image FROM deployments WHERE app_id = $1 AND status = 'done' AND image <> '' ORDER BY id DESC LIMIT $2)
+		AND image <> (SELECT current_image FROM applications WHERE id = $1)`, appID, keep)
 	return out, err
 }

@@ -5,11 +5,17 @@ import (
 	"database/sql"
 	"errors"
 	"strconv"
+	"time"
 )
 
 // Setting keys. Values are strings; typed accessors live next to their users.
 const (
 	SettingDeployConcurrency = "deploy_concurrency"
+	SettingImageRetention    = "image_retention"
+	SettingCloneTimeout      = "timeout_clone"
+	SettingBuildTimeout      = "timeout_build"
+	SettingPullTimeout       = "timeout_pull"
+	SettingConvergeTimeout   = "timeout_converge"
 )
 
 // Setting returns a setting's value or def when unset.
@@ -41,4 +47,54 @@ func (s *Store) DeployConcurrency(ctx context.Context) (int, error) {
 		return 1, nil
 	}
 	return n, nil
+}
+
+// DeployLimits bound each step of a deployment so a hung clone, build, pull
+// or roll-out ends the deployment with a clear error instead of hanging.
+type DeployLimits struct {
+	Clone, Build, Pull, Converge time.Duration
+	// ImageRetention is how many successful deployments keep their image
+	// for rollback.
+	ImageRetention int
+}
+
+// DefaultDeployLimits are used for settings the user has not changed.
+var DefaultDeployLimits = DeployLimits{
+	Clone: 5 * time.Minute, Build: 30 * time.Minute, Pull: 10 * time.Minute, Converge: 5 * time.Minute, ImageRetention: 10,
+}
+
+// intSetting reads a positive integer setting, falling back to def.
+func (s *Store) intSetting(ctx context.Context, key string, def int) (int, error) {
+	v, err := s.Setting(ctx, key, strconv.Itoa(def))
+	if err != nil {
+		return def, err
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return def, nil
+	}
+	return n, nil
+}
+
+// DeployLimits returns the configured step deadlines and image retention.
+func (s *Store) DeployLimits(ctx context.Context) (DeployLimits, error) {
+	l := DefaultDeployLimits
+	// Stored as Go durations ("30m", "90s").
+	duration := func(key string, dst *time.Duration) error {
+		v, err := s.Setting(ctx, key, dst.String())
+		if d, perr := time.ParseDuration(v); err == nil && perr == nil && d > 0 {
+			*dst = d
+		}
+		return err
+	}
+	for key, dst := range map[string]*time.Duration{
+		SettingCloneTimeout: &l.Clone, SettingBuildTimeout: &l.Build, SettingPullTimeout: &l.Pull, SettingConvergeTimeout: &l.Converge,
+	} {
+		if err := duration(key, dst); err != nil {
+			return l, err
+		}
+	}
+	var err error
+	l.ImageRetention, err = s.intSetting(ctx, SettingImageRetention, l.ImageRetention)
+	return l, err
 }

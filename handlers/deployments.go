@@ -196,3 +196,43 @@ func (h *Handler) streamRuntimeLogs(c echo.Context) error {
 	_ = sse.send("", "eof", "")
 	return nil
 }
+
+// queueRollback queues a deployment that puts d's image back into service.
+func (h *Handler) queueRollback(c echo.Context, by string) (*db.Deployment, error) {
+	id, err := idParam(c)
+	if err != nil {
+		return nil, err
+	}
+	from, err := h.store.Deployment(c.Request().Context(), id)
+	if err != nil {
+		return nil, err
+	}
+	d, err := h.store.CreateRollback(c.Request().Context(), from, by)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.runner.Enqueue(c.Request().Context(), d.ID); err != nil {
+		return d, fmt.Errorf("rollback %d queued in the database but not in Redis: %w", d.ID, err)
+	}
+	return d, nil
+}
+
+func (h *Handler) rollbackDeployment(c echo.Context) error {
+	d, err := h.queueRollback(c, currentUser(c).Email)
+	if err != nil {
+		return err
+	}
+	return redirect(c, fmt.Sprintf("/deployments/%d", d.ID))
+}
+
+func (h *Handler) apiRollbackDeployment(c echo.Context) error {
+	by := currentUser(c).Email
+	if name, ok := c.Get(ctxTokenName).(string); ok {
+		by = "token " + name
+	}
+	d, err := h.queueRollback(c, by)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusAccepted, d)
+}

@@ -137,19 +137,31 @@ func (r *Runner) deploy(ctx context.Context, d *db.Deployment, logw *deployLog) 
 		logw.Mask(v.Value)
 	}
 	log := logw.Line
+	limits, err := r.store.DeployLimits(ctx)
+	if err != nil {
+		return err
+	}
 
 	var imageRef, commit string
 	var auth *RegistryAuth
-	switch a.SourceType {
-	case db.SourceGit:
-		imageRef, commit, err = r.buildFromGit(ctx, d, a, secrets, buildArgs, log)
-	case db.SourceImage:
+	if a.RegistryUsername != "" {
+		auth = &RegistryAuth{Username: a.RegistryUsername, Password: secrets.RegistryPassword, ServerAddress: a.RegistryServer}
+	}
+	switch {
+	case d.RollbackOf != nil:
+		imageRef, commit = d.Image, d.CommitSHA
+		log(fmt.Sprintf("Rolling back to %s from deployment #%d: no build", imageRef, *d.RollbackOf))
+		err = step(ctx, limits.Pull, "checking the image", func(ctx context.Context) error {
+			return r.ensureImage(ctx, a, imageRef, auth, log)
+		})
+	case a.SourceType == db.SourceGit:
+		imageRef, commit, err = r.buildFromGit(ctx, d, a, secrets, buildArgs, limits, log)
+	case a.SourceType == db.SourceImage:
 		imageRef = a.Image
-		if a.RegistryUsername != "" {
-			auth = &RegistryAuth{Username: a.RegistryUsername, Password: secrets.RegistryPassword, ServerAddress: a.RegistryServer}
-		}
 		log("Pulling " + imageRef)
-		err = r.docker.Pull(ctx, imageRef, auth, log)
+		err = step(ctx, limits.Pull, "pulling the image", func(ctx context.Context) error {
+			return r.docker.Pull(ctx, imageRef, auth, log)
+		})
 		if err == nil {
 			err = r.store.SetDeploymentSource(ctx, d.ID, "", "", imageRef)
 		}
@@ -166,23 +178,81 @@ func (r *Runner) deploy(ctx context.Context, d *db.Deployment, logw *deployLog) 
 	}
 	spec.RegistryAuth = auth
 	log(fmt.Sprintf("Rolling out service %s with %s (%d replica(s))", a.AppName, imageRef, spec.Replicas))
-	if err := r.docker.DeployService(ctx, spec, log); err != nil {
-		if a.SourceType == db.SourceGit {
+	err = step(ctx, limits.Converge, "starting the new version", func(ctx context.Context) error {
+		return r.docker.DeployService(ctx, spec, log)
+	})
+	if err != nil {
+		if a.SourceType == db.SourceGit && d.RollbackOf == nil {
 			r.removeImageTag(imageRef)
 		}
 		return err
 	}
-	return r.store.SetAppRunning(ctx, a.ID, imageRef, commit)
+	if err := r.store.SetAppRunning(ctx, a.ID, imageRef, commit); err != nil {
+		return err
+	}
+	r.pruneImages(ctx, a, limits.ImageRetention, log)
+	return nil
+}
+
+// step runs one stage of a deployment under its own deadline, so a hung
+// clone, build, pull or roll-out ends with an error that names the stage.
+func step(ctx context.Context, limit time.Duration, name string, fn func(context.Context) error) error {
+	ctx, cancel := context.WithTimeoutCause(ctx, limit,
+		fmt.Errorf("%s took longer than %s (the limit is in Settings → Deploy queue)", name, limit))
+	defer cancel()
+	err := fn(ctx)
+	if err != nil && ctx.Err() != nil && context.Cause(ctx) != ctx.Err() {
+		if cause := context.Cause(ctx); !errors.Is(cause, context.Canceled) && !errors.Is(cause, errUserCancelled) {
+			return cause
+		}
+	}
+	return err
+}
+
+// ensureImage makes sure a rollback's image is present: built images must
+// still be on the node; registry images are pulled again if pruned.
+func (r *Runner) ensureImage(ctx context.Context, a *db.App, ref string, auth *RegistryAuth, log LogFunc) error {
+	if _, err := r.docker.cli.ImageInspect(ctx, ref); err == nil {
+		return nil
+	}
+	if a.SourceType == db.SourceImage {
+		return r.docker.Pull(ctx, ref, auth, log)
+	}
+	return fmt.Errorf("image %s was pruned (only the last successful deployments keep their image); deploy that commit again instead", ref)
+}
+
+// pruneImages removes built images of deployments older than the retention
+// window so the disk does not fill up; the running image is always kept.
+func (r *Runner) pruneImages(ctx context.Context, a *db.App, keep int, log LogFunc) {
+	if a.SourceType != db.SourceGit {
+		return
+	}
+	old, err := r.store.ExpiredImages(ctx, a.ID, keep)
+	if err != nil {
+		r.log.Warn("list expired images", "app", a.AppName, "err", err)
+		return
+	}
+	for _, ref := range old {
+		r.removeImageTag(ref)
+	}
+	if len(old) > 0 {
+		log(fmt.Sprintf("Pruned %d old image(s); the last %d successful deployments keep theirs for rollback", len(old), keep))
+	}
 }
 
 // buildFromGit clones the branch and builds <appName>:<deployment id>.
-func (r *Runner) buildFromGit(ctx context.Context, d *db.Deployment, a *db.App, secrets db.AppSecrets, buildArgs []db.Variable, log LogFunc) (string, string, error) {
+func (r *Runner) buildFromGit(ctx context.Context, d *db.Deployment, a *db.App, secrets db.AppSecrets, buildArgs []db.Variable, limits db.DeployLimits, log LogFunc) (string, string, error) {
 	dir, err := os.MkdirTemp("", "dokploy-build-")
 	if err != nil {
 		return "", "", err
 	}
 	defer os.RemoveAll(dir)
-	commit, err := CloneRepo(ctx, GitSource{URL: a.GitURL, Branch: a.GitBranch, Token: secrets.GitToken, SSHPrivateKey: []byte(secrets.GitSSHKey)}, dir, log)
+	var commit Commit
+	err = step(ctx, limits.Clone, "cloning the repository", func(ctx context.Context) error {
+		var err error
+		commit, err = CloneRepo(ctx, GitSource{URL: a.GitURL, Branch: a.GitBranch, Token: secrets.GitToken, SSHPrivateKey: []byte(secrets.GitSSHKey)}, dir, log)
+		return err
+	})
 	if err != nil {
 		return "", "", err
 	}
@@ -196,11 +266,14 @@ func (r *Runner) buildFromGit(ctx context.Context, d *db.Deployment, a *db.App, 
 		args[v.Key] = v.Value
 	}
 	log(fmt.Sprintf("Building %s (context %s, Dockerfile %s)", imageRef, a.GitContext, a.GitDockerfile))
-	_, err = r.docker.Build(ctx, BuildSpec{
-		Dir: dir, ContextPath: a.GitContext, Dockerfile: a.GitDockerfile, Target: a.BuildTarget,
-		BuildArgs: args, NoCache: a.BuildNoCache, Tags: []string{imageRef},
-		Labels: map[string]string{LabelApp: a.AppName, LabelDeployment: itoa(d.ID)},
-	}, log)
+	err = step(ctx, limits.Build, "the build", func(ctx context.Context) error {
+		_, err := r.docker.Build(ctx, BuildSpec{
+			Dir: dir, ContextPath: a.GitContext, Dockerfile: a.GitDockerfile, Target: a.BuildTarget,
+			BuildArgs: args, NoCache: a.BuildNoCache, Tags: []string{imageRef},
+			Labels: map[string]string{LabelApp: a.AppName, LabelDeployment: itoa(d.ID)},
+		}, log)
+		return err
+	})
 	if err != nil {
 		return "", "", err
 	}

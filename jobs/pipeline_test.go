@@ -399,3 +399,54 @@ func TestPipeline_BadSourceFailsClearly(t *testing.T) {
 		})
 	}
 }
+
+func TestPipeline_RollbackReusesImageWithoutBuild(t *testing.T) {
+	p := newPipeline(t)
+	app, port := p.newGitApp(testName(t))
+	p.git.commit("one", serverDockerfile("rollback-one"))
+	d1 := p.wait(p.deploy(app).ID, 2*time.Minute)
+	p.git.commit("two", serverDockerfile("rollback-two"))
+	d2 := p.wait(p.deploy(app).ID, 2*time.Minute)
+	if d1.Status != db.DeployDone || d2.Status != db.DeployDone {
+		t.Fatalf("setup deploys: %s %s", d1.Status, d2.Status)
+	}
+	waitBody(t, fmt.Sprintf("http://127.0.0.1:%d/", port), "rollback-two")
+
+	rb, err := p.store.CreateRollback(context.Background(), d1, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.runner.Enqueue(context.Background(), rb.ID); err != nil {
+		t.Fatal(err)
+	}
+	rb = p.wait(rb.ID, time.Minute)
+	if rb.Status != db.DeployDone || rb.Image != d1.Image || rb.CommitSHA != d1.CommitSHA {
+		t.Fatalf("rollback: %s %q image %s commit %s\n%s", rb.Status, rb.Error, rb.Image, rb.CommitSHA, p.logs(rb.ID))
+	}
+	waitBody(t, fmt.Sprintf("http://127.0.0.1:%d/", port), "rollback-one")
+	logs := p.logs(rb.ID)
+	if strings.Contains(logs, "Step 1/") || strings.Contains(logs, "Cloning") {
+		t.Errorf("a rollback must not clone or build:\n%s", logs)
+	}
+	a, _ := p.store.App(context.Background(), app.ID)
+	if a.CurrentImage != d1.Image {
+		t.Errorf("current image %s, want %s", a.CurrentImage, d1.Image)
+	}
+}
+
+func TestPipeline_HungBuildHitsItsDeadline(t *testing.T) {
+	p := newPipeline(t)
+	app, _ := p.newGitApp(testName(t))
+	if err := p.store.SetSetting(context.Background(), db.SettingBuildTimeout, "4s"); err != nil {
+		t.Fatal(err)
+	}
+	p.git.commit("hangs", "FROM scratch\nCOPY app /app\nRUN [\"/app\", \"-sleep\", \"120s\"]\n")
+	start := time.Now()
+	d := p.wait(p.deploy(app).ID, time.Minute)
+	if d.Status != db.DeployError || !strings.Contains(d.Error, "the build took longer than 4s") {
+		t.Fatalf("status %s error %q\n%s", d.Status, d.Error, p.logs(d.ID))
+	}
+	if elapsed := time.Since(start); elapsed > 40*time.Second {
+		t.Errorf("deadline of 4s ended the deployment only after %s", elapsed)
+	}
+}
