@@ -4,16 +4,19 @@ SHELL := /bin/bash
 export PATH := /usr/local/go/bin:$(PATH)
 TRAEFIK_VERSION ?= v3.6.12
 TRAEFIK_BIN ?= /var/cache/dokploy/traefik-$(TRAEFIK_VERSION)
+PEBBLE_VERSION ?= v2.10.1
+PEBBLE_BIN ?= /var/cache/dokploy/bin/pebble
 
-.PHONY: run test build image provision provision-test traefik vet bench clean
+.PHONY: run test build image provision provision-test traefik pebble vet bench bench-routing clean
 
 run: provision build
 	./bin/dokploy serve
 
-test: provision-test traefik
+test: provision-test traefik pebble
 	go vet ./...
 	DOKPLOY_INTEGRATION=1 \
 	DOKPLOY_TRAEFIK_BIN=$(TRAEFIK_BIN) \
+	DOKPLOY_PEBBLE_BIN=$(PEBBLE_BIN) \
 	go test -race -count=1 -timeout 45m ./...
 
 build: static/vendor/htmx.min.js
@@ -33,6 +36,14 @@ static/vendor/htmx.min.js:
 
 traefik:
 	bash scripts/build-traefik.sh $(TRAEFIK_VERSION) $(TRAEFIK_BIN)
+	bash scripts/build-traefik-image.sh $(TRAEFIK_VERSION) $(TRAEFIK_BIN)
+
+# Pebble, Let's Encrypt's test CA, for the ACME end-to-end test.
+pebble:
+	@test -x $(PEBBLE_BIN) || CGO_ENABLED=0 GOBIN=$(dir $(PEBBLE_BIN)) go install github.com/letsencrypt/pebble/v2/cmd/pebble@$(PEBBLE_VERSION)
+
+bench-routing:
+	bash scripts/bench-routing.sh
 
 vet:
 	go vet ./...

@@ -5,10 +5,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -25,6 +27,12 @@ type config struct {
 	EndpointMode  string
 	RunWorker     bool
 	Namespace     string
+
+	Traefik          string // "on": run and manage the dokploy-traefik container; "off": only write its files
+	TraefikImage     string // preferred image; the local build is the fallback
+	TraefikHTTPPort  int
+	TraefikHTTPSPort int
+	TraefikAPIURL    string // where the control plane reads Traefik's API (published on 127.0.0.1)
 }
 
 type envVar struct {
@@ -43,6 +51,11 @@ var envVars = []envVar{
 	{"DOKPLOY_PUBLIC_URL", "http://localhost:3000", "URL users reach the dashboard at (links, webhook URLs)"},
 	{"DOKPLOY_ENDPOINT_MODE", "auto", "Swarm endpoint mode for apps: auto, vip or dnsrr (dnsrr where the kernel has no IPVS)"},
 	{"DOKPLOY_WORKER", "true", "run the deploy worker inside `serve` (false when a separate `dokploy worker` runs)"},
+	{"DOKPLOY_TRAEFIK", "on", "on: run Traefik as the dokploy-traefik container and route domains through it; off: only write its files"},
+	{"DOKPLOY_TRAEFIK_IMAGE", "traefik:v3.6.12", "Traefik image; falls back to the local build dokploy-traefik:v3.6.12 when it cannot be pulled"},
+	{"DOKPLOY_TRAEFIK_HTTP_PORT", "80", "host port Traefik's HTTP entry point is published on"},
+	{"DOKPLOY_TRAEFIK_HTTPS_PORT", "443", "host port Traefik's HTTPS entry point is published on"},
+	{"DOKPLOY_TRAEFIK_API_URL", "http://127.0.0.1:8089", "Traefik's API as the control plane reaches it; published on 127.0.0.1 only"},
 	{"DOKPLOY_REDIS_NAMESPACE", "dokploy", "prefix of every Redis key; instances sharing a Redis and a database must use the same one"},
 }
 
@@ -70,6 +83,12 @@ func loadConfig() config {
 		EndpointMode:  getenv("DOKPLOY_ENDPOINT_MODE"),
 		RunWorker:     getenv("DOKPLOY_WORKER") != "false",
 		Namespace:     getenv("DOKPLOY_REDIS_NAMESPACE"),
+
+		Traefik:          getenv("DOKPLOY_TRAEFIK"),
+		TraefikImage:     getenv("DOKPLOY_TRAEFIK_IMAGE"),
+		TraefikHTTPPort:  atoiOr(getenv("DOKPLOY_TRAEFIK_HTTP_PORT"), -1),
+		TraefikHTTPSPort: atoiOr(getenv("DOKPLOY_TRAEFIK_HTTPS_PORT"), -1),
+		TraefikAPIURL:    strings.TrimRight(getenv("DOKPLOY_TRAEFIK_API_URL"), "/"),
 	}
 }
 
@@ -102,7 +121,53 @@ func (c config) validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("DOKPLOY_ENDPOINT_MODE %q must be auto, vip or dnsrr", c.EndpointMode))
 	}
+	errs = append(errs, c.validateTraefik()...)
 	return errors.Join(errs...)
+}
+
+func (c config) validateTraefik() []error {
+	var errs []error
+	if c.Traefik != "on" && c.Traefik != "off" {
+		errs = append(errs, fmt.Errorf("DOKPLOY_TRAEFIK %q must be on or off", c.Traefik))
+	}
+	if c.TraefikImage == "" || strings.ContainsAny(c.TraefikImage, " \t\n") {
+		errs = append(errs, fmt.Errorf("DOKPLOY_TRAEFIK_IMAGE %q must be an image reference like traefik:v3.6.12", c.TraefikImage))
+	}
+	if c.TraefikHTTPPort < 1 || c.TraefikHTTPPort > 65535 {
+		errs = append(errs, errors.New("DOKPLOY_TRAEFIK_HTTP_PORT must be a port between 1 and 65535"))
+	}
+	if c.TraefikHTTPSPort < 1 || c.TraefikHTTPSPort > 65535 {
+		errs = append(errs, errors.New("DOKPLOY_TRAEFIK_HTTPS_PORT must be a port between 1 and 65535"))
+	}
+	if c.TraefikHTTPPort == c.TraefikHTTPSPort {
+		errs = append(errs, errors.New("DOKPLOY_TRAEFIK_HTTP_PORT and DOKPLOY_TRAEFIK_HTTPS_PORT must differ"))
+	}
+	if _, err := c.traefikAPIPort(); err != nil {
+		errs = append(errs, err)
+	}
+	return errs
+}
+
+// traefikAPIPort is the port of DOKPLOY_TRAEFIK_API_URL. It must be on the
+// loopback: Traefik's API has no authentication and is published only there.
+func (c config) traefikAPIPort() (int, error) {
+	u, err := url.Parse(c.TraefikAPIURL)
+	if err == nil && u.Scheme == "http" && (u.Hostname() == "127.0.0.1" || u.Hostname() == "localhost") {
+		if p, perr := strconv.Atoi(u.Port()); perr == nil && p > 0 && p < 65536 {
+			return p, nil
+		}
+	}
+	return 0, fmt.Errorf("DOKPLOY_TRAEFIK_API_URL %q must be http://127.0.0.1:<port>", c.TraefikAPIURL)
+}
+
+// atoiOr parses a number, returning def (an invalid value) on error so
+// validate reports it.
+func atoiOr(s string, def int) int {
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil {
+		return def
+	}
+	return n
 }
 
 // secret returns the encryption key: from the environment, from the key
@@ -149,13 +214,13 @@ func (c config) secret() ([]byte, error) {
 	return []byte(key), f.Sync()
 }
 
-func printEnvHelp() {
-	fmt.Println("Environment:")
+func printEnvHelp(w io.Writer) {
+	fmt.Fprintln(w, "Environment:")
 	for _, e := range envVars {
 		def := e.Default
 		if def == "" {
 			def = "(none)"
 		}
-		fmt.Printf("  %-24s %s\n  %-24s default: %s\n", e.Name, e.Usage, "", def)
+		fmt.Fprintf(w, "  %-24s %s\n  %-24s default: %s\n", e.Name, e.Usage, "", def)
 	}
 }

@@ -11,9 +11,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -23,6 +25,7 @@ import (
 	"dokploy/db"
 	"dokploy/handlers"
 	"dokploy/jobs"
+	"dokploy/traefik"
 	"dokploy/views"
 )
 
@@ -42,13 +45,14 @@ Usage:
 var version = "dev"
 
 func main() {
-	os.Exit(run(os.Args[1:]))
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
-func run(args []string) int {
+// run executes one command; the streams are parameters so tests can drive it.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Print(usage)
-		printEnvHelp()
+		fmt.Fprint(stdout, usage)
+		printEnvHelp(stdout)
 		return 0
 	}
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})))
@@ -56,37 +60,38 @@ func run(args []string) int {
 	var err error
 	switch args[0] {
 	case "serve":
-		err = withFlags(args[1:], "serve", func(*flag.FlagSet) {}, func() error { return serve(cfg, true) })
+		err = withFlags(stdout, args[1:], "serve", func(*flag.FlagSet) {}, func() error { return serve(cfg, true) })
 	case "worker":
-		err = withFlags(args[1:], "worker", func(*flag.FlagSet) {}, func() error { return serve(cfg, false) })
+		err = withFlags(stdout, args[1:], "worker", func(*flag.FlagSet) {}, func() error { return serve(cfg, false) })
 	case "migrate":
 		err = migrateCmd(cfg, args[1:])
 	case "admin":
-		err = adminCmd(cfg, args[1:], os.Stdin)
+		err = adminCmd(cfg, args[1:], stdin, stdout)
 	case "token":
-		err = tokenCmd(cfg, args[1:])
+		err = tokenCmd(cfg, args[1:], stdout)
 	case "version":
-		fmt.Println("dokploy", version)
+		fmt.Fprintln(stdout, "dokploy", version)
 	default:
-		fmt.Fprintf(os.Stderr, "unknown command %q\n\n%s", args[0], usage)
+		fmt.Fprintf(stderr, "unknown command %q\n\n%s", args[0], usage)
 		return 2
 	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "error:", err)
+		fmt.Fprintln(stderr, "error:", err)
 		return 1
 	}
 	return 0
 }
 
 // withFlags parses a subcommand's flags; --help prints them and the environment.
-func withFlags(args []string, name string, define func(*flag.FlagSet), fn func() error) error {
+func withFlags(out io.Writer, args []string, name string, define func(*flag.FlagSet), fn func() error) error {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(out)
 	define(fs)
 	fs.Usage = func() {
-		fmt.Printf("Usage: dokploy %s [flags]\n\n", name)
+		fmt.Fprintf(out, "Usage: dokploy %s [flags]\n\n", name)
 		fs.PrintDefaults()
-		fmt.Println()
-		printEnvHelp()
+		fmt.Fprintln(out)
+		printEnvHelp(out)
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -157,7 +162,12 @@ func serve(cfg config, web bool) error {
 	if err != nil {
 		return err
 	}
-	h := handlers.New(handlers.Options{PublicURL: cfg.PublicURL, Version: version}, store, renderer, runner)
+	routing, err := startRouting(ctx, cfg, store, docker)
+	if err != nil {
+		return err
+	}
+	h := handlers.New(handlers.Options{PublicURL: cfg.PublicURL, Version: version}, store, renderer, runner,
+		handlers.WithRouting(routing))
 	if err := h.PrepareSetup(ctx); err != nil {
 		return err
 	}
@@ -177,6 +187,65 @@ func serve(cfg config, web bool) error {
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	return srv.Shutdown(shutdownCtx)
+}
+
+// startRouting prepares Traefik: its static configuration (written when
+// missing), its container (unless DOKPLOY_TRAEFIK=off) and the dynamic
+// directory, reconciled with the database. A Traefik that fails to start
+// is logged, not fatal: the dashboard stays usable and shows the problem.
+func startRouting(ctx context.Context, cfg config, store *db.Store, docker *jobs.Docker) (*handlers.Routing, error) {
+	_, port, err := net.SplitHostPort(cfg.Addr)
+	if err != nil || port == "" {
+		port = "3000"
+	}
+	apiPort, err := cfg.traefikAPIPort()
+	if err != nil {
+		return nil, err
+	}
+	opts := handlers.RoutingOptions{
+		Store:       store,
+		ConfigDir:   filepath.Join(cfg.DataDir, "traefik"),
+		TraefikPath: jobs.TraefikConfigPath,
+		// Traefik runs in a container; the dashboard listens on the host.
+		DashboardUpstream: "http://host.docker.internal:" + port,
+		Logger:            slog.Default(),
+	}
+	spec := jobs.TraefikSpec{Image: cfg.TraefikImage, ConfigDir: opts.ConfigDir,
+		HTTPPort: cfg.TraefikHTTPPort, HTTPSPort: cfg.TraefikHTTPSPort, APIPort: apiPort}
+	logf := func(line string) { slog.Info(line, "component", "traefik") }
+	if cfg.Traefik == "on" {
+		opts.API = &traefik.Client{BaseURL: cfg.TraefikAPIURL, HTTP: &http.Client{Timeout: 5 * time.Second}}
+		opts.Restart = func(ctx context.Context, configHash string) error {
+			s := spec
+			s.ConfigHash = configHash
+			_, err := docker.EnsureTraefik(ctx, s, logf)
+			return err
+		}
+		opts.Listen = fmt.Sprintf("http :%d, https :%d, API %s (loopback only)", cfg.TraefikHTTPPort, cfg.TraefikHTTPSPort, cfg.TraefikAPIURL)
+	}
+	routing, err := handlers.NewRouting(opts)
+	if err != nil {
+		return nil, err
+	}
+	hash, err := routing.WriteStaticConfig(ctx, false)
+	if err != nil {
+		return nil, fmt.Errorf("traefik static config: %w", err)
+	}
+	if cfg.Traefik == "on" {
+		if err := opts.Restart(ctx, hash); err != nil {
+			slog.Error("Traefik is not running: domains will not be served until this is fixed", "err", err)
+		} else {
+			slog.Info("traefik is up", "container", jobs.TraefikContainer, "listen", opts.Listen, "config", opts.ConfigDir)
+		}
+	} else {
+		slog.Warn("Traefik is off (DOKPLOY_TRAEFIK=off): domain files are written but nothing serves them", "dir", routing.DynamicDir())
+	}
+	rep, err := routing.Sync(ctx)
+	if err != nil {
+		slog.Error("routing reconcile at start failed; the other apps were applied", "err", err)
+	}
+	slog.Info("routing reconciled", "written", len(rep.Written), "unchanged", len(rep.Unchanged), "removed", rep.Removed, "foreign", rep.Foreign)
+	return routing, nil
 }
 
 func migrateCmd(cfg config, args []string) error {
@@ -207,12 +276,12 @@ func migrateCmd(cfg config, args []string) error {
 	return fmt.Errorf("unknown migrate command %q (want up, down or status)", args[0])
 }
 
-func adminCmd(cfg config, args []string, stdin io.Reader) error {
+func adminCmd(cfg config, args []string, stdin io.Reader, stdout io.Writer) error {
 	if len(args) == 0 || (args[0] != "create" && args[0] != "reset-password") {
 		return errors.New("usage: dokploy admin create|reset-password --email E (password on stdin)")
 	}
 	var email string
-	return withFlags(args[1:], "admin "+args[0], func(fs *flag.FlagSet) {
+	return withFlags(stdout, args[1:], "admin "+args[0], func(fs *flag.FlagSet) {
 		fs.StringVar(&email, "email", "", "admin email address")
 	}, func() error {
 		if err := handlers.ValidateEmail(email); err != nil {
@@ -236,7 +305,7 @@ func adminCmd(cfg config, args []string, stdin io.Reader) error {
 			if _, err := store.CreateUser(ctx, email, hash); err != nil {
 				return err
 			}
-			fmt.Println("created admin", email)
+			fmt.Fprintln(stdout, "created admin", email)
 			return nil
 		}
 		u, err := store.UserByEmail(ctx, email)
@@ -246,7 +315,7 @@ func adminCmd(cfg config, args []string, stdin io.Reader) error {
 		if err := store.SetPassword(ctx, u.ID, hash); err != nil {
 			return err
 		}
-		fmt.Println("password changed for", email, "and all their sessions ended")
+		fmt.Fprintln(stdout, "password changed for", email, "and all their sessions ended")
 		return nil
 	})
 }
@@ -265,12 +334,12 @@ func readPassword(r io.Reader) (string, error) {
 	return password, db.ValidatePassword(password)
 }
 
-func tokenCmd(cfg config, args []string) error {
+func tokenCmd(cfg config, args []string, stdout io.Writer) error {
 	if len(args) == 0 || args[0] != "create" {
 		return errors.New("usage: dokploy token create --email E --name N")
 	}
 	var email, name string
-	return withFlags(args[1:], "token create", func(fs *flag.FlagSet) {
+	return withFlags(stdout, args[1:], "token create", func(fs *flag.FlagSet) {
 		fs.StringVar(&email, "email", "", "owner's email address")
 		fs.StringVar(&name, "name", "", "a name to recognise the token by")
 	}, func() error {
@@ -291,7 +360,7 @@ func tokenCmd(cfg config, args []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Println(token)
+		fmt.Fprintln(stdout, token)
 		return nil
 	})
 }

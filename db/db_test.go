@@ -21,7 +21,7 @@ func TestCipher_RoundTripAndTamper(t *testing.T) {
 	}
 	for _, plain := range []string{"", "x", "postgres://user:p@ss@db/app", strings.Repeat("é", 5000)} {
 		sealed := c.Seal(plain)
-		if plain != "" && bytes.Contains(sealed, []byte(plain)) {
+		if len(plain) >= 8 && bytes.Contains(sealed, []byte(plain)) {
 			t.Errorf("ciphertext contains the plaintext %q", plain)
 		}
 		got, err := c.Open(sealed)

@@ -69,10 +69,14 @@ func (h *Handler) apiListProjects(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	// Projects are few; paging the loaded list keeps one query for envs.
+	limit, offset := pageParams(c)
+	total := len(projects)
+	projects = projects[min(offset, total):min(offset+limit, total)]
 	if projects == nil {
 		projects = []db.Project{}
 	}
-	return c.JSON(http.StatusOK, map[string]any{"items": projects})
+	return c.JSON(http.StatusOK, map[string]any{"items": projects, "limit": limit, "offset": offset, "total": total})
 }
 
 func (h *Handler) apiCreateProject(c echo.Context) error {
@@ -133,6 +137,11 @@ type appInputJSON struct {
 	Replicas      *int               `json:"replicas"`
 	MemoryLimitMB *int               `json:"memory_limit_mb"`
 	CPULimit      *float64           `json:"cpu_limit"`
+	// Webhook settings; webhook_secret "" turns signature checks off.
+	WebhookSecret *string   `json:"webhook_secret"`
+	DeployOn      *string   `json:"deploy_on"`
+	WatchPaths    *[]string `json:"watch_paths"`
+	AutoDeploy    *bool     `json:"auto_deploy"`
 }
 
 func setIf[T any](dst *T, src *T) {
@@ -188,6 +197,23 @@ func (in *appInputJSON) validateExtras() error {
 			return apiError(http.StatusUnprocessableEntity, "build_args", err.Error())
 		}
 	}
+	if in.DeployOn != nil {
+		if err := validateDeployOn(*in.DeployOn); err != nil {
+			return apiError(http.StatusUnprocessableEntity, "deploy_on", err.Error())
+		}
+	}
+	if in.WatchPaths != nil {
+		clean, err := validateWatchPaths(*in.WatchPaths)
+		if err != nil {
+			return apiError(http.StatusUnprocessableEntity, "watch_paths", err.Error())
+		}
+		*in.WatchPaths = clean
+	}
+	if in.WebhookSecret != nil {
+		if err := validateWebhookSecret(*in.WebhookSecret); err != nil {
+			return apiError(http.StatusUnprocessableEntity, "webhook_secret", err.Error())
+		}
+	}
 	if in.Ports != nil {
 		for i := range *in.Ports {
 			p := &(*in.Ports)[i]
@@ -225,7 +251,32 @@ func (h *Handler) saveExtras(c echo.Context, appID int64, in *appInputJSON, secr
 			return err
 		}
 	}
+	if err := h.saveWebhookFields(c, appID, in); err != nil {
+		return err
+	}
 	return h.store.SetAppSecrets(ctx, appID, secrets)
+}
+
+// saveWebhookFields stores the webhook settings that were sent.
+func (h *Handler) saveWebhookFields(c echo.Context, appID int64, in *appInputJSON) error {
+	ctx := c.Request().Context()
+	if in.DeployOn != nil || in.WatchPaths != nil || in.AutoDeploy != nil {
+		hook, err := h.store.AppWebhook(ctx, appID)
+		if err != nil {
+			return err
+		}
+		set := db.WebhookSettings{DeployOn: hook.DeployOn, WatchPaths: hook.WatchPaths, AutoDeploy: hook.AutoDeploy}
+		setIf(&set.DeployOn, in.DeployOn)
+		setIf(&set.WatchPaths, in.WatchPaths)
+		setIf(&set.AutoDeploy, in.AutoDeploy)
+		if err := h.store.UpdateWebhookSettings(ctx, appID, set); err != nil {
+			return err
+		}
+	}
+	if in.WebhookSecret != nil {
+		return h.store.SetWebhookSecret(ctx, appID, *in.WebhookSecret)
+	}
+	return nil
 }
 
 func (h *Handler) apiCreateApp(c echo.Context) error {
@@ -305,6 +356,22 @@ type appJSON struct {
 	Env     []string       `json:"env_keys"`
 	Ports   []db.Port      `json:"ports"`
 	Webhook string         `json:"webhook_url,omitempty"`
+	Hook    *webhookJSON   `json:"webhook,omitempty"`
+}
+
+// webhookJSON is an app's webhook settings; Secret only where asked for.
+type webhookJSON struct {
+	URL        string   `json:"url"`
+	DeployOn   string   `json:"deploy_on"`
+	WatchPaths []string `json:"watch_paths"`
+	AutoDeploy bool     `json:"auto_deploy"`
+	SecretSet  bool     `json:"secret_set"`
+	Secret     string   `json:"secret,omitempty"`
+}
+
+func (h *Handler) webhookToJSON(w *db.Webhook) *webhookJSON {
+	return &webhookJSON{URL: h.webhookURL(w), DeployOn: w.DeployOn, WatchPaths: w.WatchPaths,
+		AutoDeploy: w.AutoDeploy, SecretSet: w.HasSecret()}
 }
 
 func (h *Handler) appToJSON(c echo.Context, a *db.App) (*appJSON, error) {
@@ -317,7 +384,11 @@ func (h *Handler) appToJSON(c echo.Context, a *db.App) (*appJSON, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := &appJSON{App: a, Env: []string{}, Ports: ports}
+	hook, err := h.store.AppWebhook(ctx, a.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := &appJSON{App: a, Env: []string{}, Ports: ports, Webhook: h.webhookURL(hook), Hook: h.webhookToJSON(hook)}
 	for _, v := range vars {
 		out.Env = append(out.Env, v.Key)
 	}
@@ -402,12 +473,16 @@ func (h *Handler) apiListDeployments(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	limit, _ := pageParams(c)
-	deps, err := h.store.Deployments(c.Request().Context(), a.ID, limit)
+	limit, offset := pageParams(c)
+	// Deployments takes only a limit: fetch through the page and drop the
+	// rows before it; offsets are capped so a request stays bounded.
+	offset = min(offset, maxDeploymentOffset)
+	deps, err := h.store.Deployments(c.Request().Context(), a.ID, offset+limit)
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string]any{"items": deps})
+	deps = deps[min(offset, len(deps)):]
+	return c.JSON(http.StatusOK, map[string]any{"items": deps, "limit": limit, "offset": offset})
 }
 
 func (h *Handler) apiGetDeployment(c echo.Context) error {
@@ -465,4 +540,271 @@ func (h *Handler) apiCancelDeployment(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, d)
+}
+
+// maxDeploymentOffset bounds how deep a deployments page may start.
+const maxDeploymentOffset = 10000
+
+func (h *Handler) apiGetProject(c echo.Context) error {
+	id, err := idParam(c)
+	if err != nil {
+		return err
+	}
+	p, err := h.store.Project(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, p)
+}
+
+// nameBody is the body of every rename and of environment creation.
+type nameBody struct {
+	Name string `json:"name"`
+}
+
+func bindName(c echo.Context) (string, error) {
+	var in nameBody
+	if err := bindStrict(c, &in); err != nil {
+		return "", err
+	}
+	name := strings.TrimSpace(in.Name)
+	if err := validateDisplayName(name); err != nil {
+		return "", apiError(http.StatusUnprocessableEntity, "name", err.Error())
+	}
+	return name, nil
+}
+
+func (h *Handler) apiRenameProject(c echo.Context) error {
+	id, err := idParam(c)
+	if err != nil {
+		return err
+	}
+	name, err := bindName(c)
+	if err != nil {
+		return err
+	}
+	if err := h.store.RenameProject(c.Request().Context(), id, name); errors.Is(err, db.ErrConflict) {
+		return apiError(http.StatusConflict, "name", "a project named "+name+" already exists")
+	} else if err != nil {
+		return err
+	}
+	return h.apiGetProject(c)
+}
+
+func (h *Handler) apiDeleteProject(c echo.Context) error {
+	id, err := idParam(c)
+	if err != nil {
+		return err
+	}
+	if err := h.store.DeleteProject(c.Request().Context(), id); errors.Is(err, db.ErrNotEmpty) {
+		return apiError(http.StatusConflict, "", "the project still has applications; delete them first")
+	} else if err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+func (h *Handler) apiListEnvironments(c echo.Context) error {
+	id, err := idParam(c)
+	if err != nil {
+		return err
+	}
+	p, err := h.store.Project(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	envs := p.Environments
+	limit, offset := pageParams(c)
+	envs = envs[min(offset, len(envs)):min(offset+limit, len(envs))]
+	if envs == nil {
+		envs = []db.Environment{}
+	}
+	return c.JSON(http.StatusOK, map[string]any{"items": envs, "limit": limit, "offset": offset, "total": len(p.Environments)})
+}
+
+func (h *Handler) apiCreateEnvironment(c echo.Context) error {
+	id, err := idParam(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	if _, err := h.store.Project(ctx, id); err != nil {
+		return err
+	}
+	name, err := bindName(c)
+	if err != nil {
+		return err
+	}
+	env, err := h.store.CreateEnvironment(ctx, id, name)
+	if errors.Is(err, db.ErrConflict) {
+		return apiError(http.StatusConflict, "name", "the project already has an environment named "+name)
+	}
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, env)
+}
+
+// loadProjectEnvironment resolves :id/:env_id, refusing an environment of
+// another project so paths cannot be mixed.
+func (h *Handler) loadProjectEnvironment(c echo.Context) (*db.Environment, error) {
+	projectID, err := idParam(c)
+	if err != nil {
+		return nil, err
+	}
+	envID, err := strconv.ParseInt(c.Param("env_id"), 10, 64)
+	if err != nil || envID <= 0 {
+		return nil, db.ErrNotFound
+	}
+	env, err := h.store.Environment(c.Request().Context(), envID)
+	if err != nil {
+		return nil, err
+	}
+	if env.ProjectID != projectID {
+		return nil, db.ErrNotFound
+	}
+	return env, nil
+}
+
+func (h *Handler) apiRenameEnvironment(c echo.Context) error {
+	env, err := h.loadProjectEnvironment(c)
+	if err != nil {
+		return err
+	}
+	name, err := bindName(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	if err := h.store.RenameEnvironment(ctx, env.ID, name); errors.Is(err, db.ErrConflict) {
+		return apiError(http.StatusConflict, "name", "the project already has an environment named "+name)
+	} else if err != nil {
+		return err
+	}
+	if env, err = h.store.Environment(ctx, env.ID); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, env)
+}
+
+func (h *Handler) apiDeleteEnvironment(c echo.Context) error {
+	env, err := h.loadProjectEnvironment(c)
+	if err != nil {
+		return err
+	}
+	if err := h.store.DeleteEnvironment(c.Request().Context(), env.ID); errors.Is(err, db.ErrNotEmpty) {
+		return apiError(http.StatusConflict, "", "environment "+env.Name+" still has applications; delete them first")
+	} else if err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+// envBody is the body and answer of /applications/{id}/env.
+type envBody struct {
+	Env map[string]string `json:"env"`
+}
+
+func (h *Handler) apiGetAppEnv(c echo.Context) error {
+	a, err := h.loadApp(c)
+	if err != nil {
+		return err
+	}
+	vars, err := h.store.AppVariables(c.Request().Context(), a.ID, db.VarEnv)
+	if err != nil {
+		return err
+	}
+	out := envBody{Env: map[string]string{}}
+	for _, v := range vars {
+		out.Env[v.Key] = v.Value
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+// apiPutAppEnv replaces every environment variable of the app.
+func (h *Handler) apiPutAppEnv(c echo.Context) error {
+	a, err := h.loadApp(c)
+	if err != nil {
+		return err
+	}
+	var in envBody
+	if err := bindStrict(c, &in); err != nil {
+		return err
+	}
+	if in.Env == nil {
+		return apiError(http.StatusUnprocessableEntity, "env", `env is required: an object of NAME: value ({} removes every variable)`)
+	}
+	vars := mapToVariables(in.Env)
+	if err := validateVariables(vars); err != nil {
+		return apiError(http.StatusUnprocessableEntity, "env", err.Error())
+	}
+	if err := h.store.SetAppVariables(c.Request().Context(), a.ID, db.VarEnv, vars); err != nil {
+		return err
+	}
+	return h.apiGetAppEnv(c)
+}
+
+// apiAppAction runs stop, start or restart and answers with the app.
+func (h *Handler) apiAppAction(c echo.Context, act func(*db.App) error) error {
+	a, err := h.loadApp(c)
+	if err != nil {
+		return err
+	}
+	if err := act(a); err != nil {
+		return apiError(http.StatusBadGateway, "", "Docker refused: "+err.Error())
+	}
+	return h.renderAppJSON(c, http.StatusOK, a.ID)
+}
+
+func (h *Handler) apiStopApp(c echo.Context) error {
+	return h.apiAppAction(c, func(a *db.App) error { return h.runner.StopApp(c.Request().Context(), a) })
+}
+
+func (h *Handler) apiStartApp(c echo.Context) error {
+	return h.apiAppAction(c, func(a *db.App) error { return h.runner.StartApp(c.Request().Context(), a) })
+}
+
+func (h *Handler) apiRestartApp(c echo.Context) error {
+	return h.apiAppAction(c, func(a *db.App) error { return h.runner.RestartApp(c.Request().Context(), a) })
+}
+
+func (h *Handler) apiListTokens(c echo.Context) error {
+	tokens, err := h.store.APITokens(c.Request().Context(), currentUser(c).ID)
+	if err != nil {
+		return err
+	}
+	limit, offset := pageParams(c)
+	total := len(tokens)
+	tokens = tokens[min(offset, total):min(offset+limit, total)]
+	if tokens == nil {
+		tokens = []db.APIToken{}
+	}
+	return c.JSON(http.StatusOK, map[string]any{"items": tokens, "limit": limit, "offset": offset, "total": total})
+}
+
+// apiCreateToken answers with the token in clear: the only time it is shown.
+func (h *Handler) apiCreateToken(c echo.Context) error {
+	name, err := bindName(c)
+	if err != nil {
+		return err
+	}
+	t, token, err := h.store.CreateAPIToken(c.Request().Context(), currentUser(c).ID, name)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, struct {
+		*db.APIToken
+		Token string `json:"token"`
+	}{t, token})
+}
+
+func (h *Handler) apiRevokeToken(c echo.Context) error {
+	id, err := idParam(c)
+	if err != nil {
+		return err
+	}
+	if err := h.store.RevokeAPIToken(c.Request().Context(), currentUser(c).ID, id); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
 }

@@ -478,7 +478,13 @@ func (h *Handler) removeApp(c echo.Context, a *db.App) error {
 	if err := h.runner.RemoveApp(c.Request().Context(), a); err != nil {
 		return echo.NewHTTPError(http.StatusBadGateway, "Could not remove the app's service: "+err.Error())
 	}
-	return h.store.DeleteApp(c.Request().Context(), a.ID)
+	if err := h.store.DeleteApp(c.Request().Context(), a.ID); err != nil {
+		return err
+	}
+	// The app's domains went with it (cascade); Sync deletes its Traefik file.
+	// A failure is logged by Sync and retried by the next one.
+	_, _ = h.routing.Sync(c.Request().Context())
+	return nil
 }
 
 // showAppLivePartial is polled by the app page: status, running version

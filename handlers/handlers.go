@@ -29,14 +29,25 @@ type Handler struct {
 	views   *views.Renderer
 	runner  *jobs.Runner
 	limiter *loginLimiter
+	routing *Routing // Traefik's files and status; nil routes nothing (tests)
 
 	setupMu    sync.Mutex
 	setupToken string // one-time token printed at start while no admin exists
 }
 
+// Option sets an optional dependency of New.
+type Option func(*Handler)
+
+// WithRouting makes domain changes apply to Traefik's configuration.
+func WithRouting(r *Routing) Option { return func(h *Handler) { h.routing = r } }
+
 // New builds a Handler.
-func New(opts Options, store *db.Store, renderer *views.Renderer, runner *jobs.Runner) *Handler {
-	return &Handler{opts: opts, store: store, views: renderer, runner: runner, limiter: newLoginLimiter()}
+func New(opts Options, store *db.Store, renderer *views.Renderer, runner *jobs.Runner, extra ...Option) *Handler {
+	h := &Handler{opts: opts, store: store, views: renderer, runner: runner, limiter: newLoginLimiter()}
+	for _, o := range extra {
+		o(h)
+	}
+	return h
 }
 
 // PrepareSetup creates the one-time setup token when no admin exists yet.

@@ -72,6 +72,9 @@ func (h *Handler) createProject(c echo.Context) error {
 	d.CSRF, _ = c.Get(ctxCSRF).(string)
 	if !form.Valid() {
 		d.Form = form
+		if !isHTMX(c) { // a plain form post needs the whole page, not the fragment
+			return h.page(c, http.StatusUnprocessableEntity, "dashboard", &views.Page{Title: "Projects", Active: "projects", Data: d})
+		}
 		return h.partial(c, http.StatusUnprocessableEntity, "projects_section", d)
 	}
 	if !isHTMX(c) {

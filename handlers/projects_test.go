@@ -234,3 +234,32 @@ func TestUI_AnonymousHTMXGetsRedirectHeader(t *testing.T) {
 		t.Fatal("anonymous request wrote a project")
 	}
 }
+
+// TestProjects_PlainFormWorksWithoutJavaScript submits the dashboard's form
+// exactly as rendered, the way a browser without HTMX would.
+func TestProjects_PlainFormWorksWithoutJavaScript(t *testing.T) {
+	t.Parallel()
+	app := newTestApp(t)
+	b := app.setupAdmin()
+	page := b.get("/")
+	wantStatus(t, page, http.StatusOK)
+	form := page.doc(t).Find(`form[action="/projects"]`)
+	token, _ := form.Find(`input[name=_csrf]`).Attr("value")
+	if token == "" {
+		t.Fatal("the create-project form carries an empty _csrf field")
+	}
+	res := b.postFormRaw("/projects", url.Values{"_csrf": {token}, "name": {"shop"}})
+	if res.Code != http.StatusSeeOther || res.location() != "/" {
+		t.Fatalf("plain form: want 303 /, got %d %q: %s", res.Code, res.location(), res.Body)
+	}
+	// A refused plain submission gets a whole page with the message and input.
+	res = b.postFormRaw("/projects", url.Values{"_csrf": {token}, "name": {"shop"}})
+	wantStatus(t, res, http.StatusUnprocessableEntity)
+	mustContain(t, res.Body, "<html", "already exists")
+	if v, _ := res.doc(t).Find(`form[action="/projects"] input[name=name]`).Attr("value"); v != "shop" {
+		t.Errorf("input not kept: %q", v)
+	}
+	if app.count("projects") != 1 {
+		t.Fatalf("want 1 project, got %d", app.count("projects"))
+	}
+}

@@ -31,13 +31,11 @@ BIN="$ROOT/bin/dokploy"
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
 
-for tool in curl psql; do
-  command -v "$tool" >/dev/null || die "$tool is required (apt-get install curl postgresql-client)"
-done
 [ -r /proc/self/status ] || die "/proc is needed to read the resident set size"
 
 # --- services and binary -----------------------------------------------------
-if ! psql -d postgres -qtAc 'SELECT 1' >/dev/null 2>&1 \
+if ! command -v psql >/dev/null \
+  || ! psql -d postgres -qtAc 'SELECT 1' >/dev/null 2>&1 \
   || ! (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null \
   || ! docker info >/dev/null 2>&1; then
   log "PostgreSQL, Redis or Docker not reachable: running scripts/provision.sh"
@@ -95,6 +93,26 @@ free_port() {
 
 now_ns() { date +%s%N; }
 
+# health_ok PORT: true when GET /api/health answers 200 (plain bash, no curl:
+# no extra process per poll, and nothing to install).
+health_ok() {
+  (
+    exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+    printf 'GET /api/health HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' >&3
+    IFS= read -r -t 3 status_line <&3 || exit 1
+    [[ "$status_line" == HTTP/1.?" 200 "* ]]
+  ) 2>/dev/null
+}
+
+# health_body PORT: the health answer, for error messages.
+health_body() {
+  (
+    exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 0
+    printf 'GET /api/health HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' >&3
+    timeout 3 cat <&3
+  ) 2>/dev/null || true
+}
+
 # start_server DB_URL LOG: starts dokploy serve with a clean environment,
 # sets PID, PORT and STARTUP_MS (from exec to the first 200 from /api/health).
 start_server() {
@@ -116,13 +134,13 @@ start_server() {
   env -i "${envs[@]}" "$BIN" serve >"$logf" 2>&1 &
   PID=$!
   deadline=$(( $(date +%s) + HEALTH_TIMEOUT_S ))
-  until curl -fs -o /dev/null -m 2 "http://127.0.0.1:$PORT/api/health"; do
+  until health_ok "$PORT"; do
     if ! kill -0 "$PID" 2>/dev/null; then
       cat "$logf" >&2
       die "dokploy serve exited during start-up (log above)"
     fi
     if [ "$(date +%s)" -ge "$deadline" ]; then
-      curl -s -m 2 "http://127.0.0.1:$PORT/api/health" >&2 || true
+      health_body "$PORT" >&2
       cat "$logf" >&2
       die "no 200 from /api/health within ${HEALTH_TIMEOUT_S}s"
     fi
@@ -181,18 +199,22 @@ sleep "$SETTLE"
 kill -0 "$PID" 2>/dev/null || die "dokploy serve exited while idle"
 rss_kb="$(status_kb "$PID" VmRSS)"
 hwm_kb="$(status_kb "$PID" VmHWM)"
+anon_kb="$(status_kb "$PID" RssAnon)"
+file_kb="$(status_kb "$PID" RssFile)"
 threads="$(status_kb "$PID" Threads)"
 stop_server
 
 # --- (c) image size --------------------------------------------------------------
 bin_size="$(stat -c %s "$BIN")"
 image_size=""
+image_version=""
 if docker info >/dev/null 2>&1; then
   if ! docker image inspect "$IMAGE" >/dev/null 2>&1; then
     log "building $IMAGE"
     bash scripts/build-image.sh >&2
   fi
   image_size="$(docker image inspect -f '{{.Size}}' "$IMAGE" 2>/dev/null || true)"
+  image_version="$(docker image inspect -f '{{index .Config.Labels "org.opencontainers.image.version"}}' "$IMAGE" 2>/dev/null || true)"
 fi
 
 # --- report ------------------------------------------------------------------------
@@ -208,8 +230,9 @@ $(date -u +%Y-%m-%d) · $(nproc) CPU · $(awk '/MemTotal/ { printf "%.0f GiB", $
 | start-up to first 200 from /api/health, fresh database (runs migrations) | ${cold_med} ms median of ${RUNS} (${cold_min}–${cold_max} ms) |
 | start-up to first 200 from /api/health, migrated database | ${warm_med} ms median of ${RUNS} (${warm_min}–${warm_max} ms) |
 | idle RSS after ${SETTLE} s (VmRSS) | $(kb_mib "$rss_kb") |
+| of which heap and stacks (RssAnon) / mapped binary (RssFile) | $(kb_mib "$anon_kb") / $(kb_mib "$file_kb") |
 | peak RSS (VmHWM) | $(kb_mib "$hwm_kb") |
 | OS threads when idle | ${threads} |
 | binary size (bin/dokploy, static, stripped) | $(mb "$bin_size") |
-| image size (${IMAGE}, FROM scratch) | $( [ -n "$image_size" ] && mb "$image_size" || echo "n/a (no Docker)") |
+| image size (${IMAGE}${image_version:+ @ $image_version}, FROM scratch) | $( [ -n "$image_size" ] && mb "$image_size" || echo "n/a (no Docker)") |
 EOF

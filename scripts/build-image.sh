@@ -117,21 +117,25 @@ tar -C "$ROOT" \
 offline=0
 if [ -n "$HOST_GO" ]; then
   log "vendoring modules into the build context"
-  (cd "$ctx" && GOFLAGS=-mod=mod go mod vendor)
+  (cd "$ctx" && go mod vendor)
   offline=1
 fi
 
 version="dev"
 tags=(-t "$IMAGE:latest")
 if sha="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)"; then
-  version="$sha"
   tags+=(-t "$IMAGE:$sha")
+  version="$sha"
+  # `dokploy version` owns up to uncommitted changes to tracked files.
+  git -C "$ROOT" diff --quiet HEAD -- 2>/dev/null || version="$sha-dirty"
 fi
 
+build_flags=()
 if docker buildx version >/dev/null 2>&1; then
   export DOCKER_BUILDKIT=1
 else
   export DOCKER_BUILDKIT=0 # legacy builder: the installed docker has no buildx
+  build_flags+=(--force-rm) # no stopped containers left behind by a failed step
 fi
 
 log "building $IMAGE:latest (version $version) with $go_image"
@@ -139,7 +143,7 @@ docker build \
   --build-arg "GO_IMAGE=$go_image" \
   --build-arg "VERSION=$version" \
   --build-arg "OFFLINE=$offline" \
-  "${tags[@]}" \
+  "${tags[@]}" "${build_flags[@]}" \
   -f "$ctx/Dockerfile" "$ctx" 2>"$WORK/build.err" | tee "$WORK/build.out" || status=$?
 # Pass docker's stderr on, minus the legacy builder's deprecation banner.
 grep -v -e '^DEPRECATED: The legacy builder' -e 'BuildKit is currently disabled' \

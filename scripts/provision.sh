@@ -89,4 +89,18 @@ if [ ! -s "$ROOT/static/vendor/htmx.min.js" ] || [ ! -s "$ROOT/static/vendor/sse
   cp "$ROOT/static/node_modules/htmx-ext-sse/dist/sse.min.js" "$ROOT/static/vendor/sse.js" 2>/dev/null \
     || cp "$ROOT/static/node_modules/htmx-ext-sse/sse.js" "$ROOT/static/vendor/sse.js"
 fi
+# --- Traefik image ------------------------------------------------------------
+# `dokploy serve` runs Traefik as the dokploy-traefik container. Where the
+# official image cannot be pulled, build the same version locally (the binary
+# is cached under /var/cache/dokploy, so a second run rebuilds nothing).
+TRAEFIK_VERSION="${TRAEFIK_VERSION:-v3.6.12}"
+TRAEFIK_BIN="${DOKPLOY_TRAEFIK_BIN:-/var/cache/dokploy/traefik-$TRAEFIK_VERSION}"
+if ! docker image inspect "traefik:$TRAEFIK_VERSION" >/dev/null 2>&1 \
+  && ! docker image inspect "dokploy-traefik:$TRAEFIK_VERSION" >/dev/null 2>&1 \
+  && ! docker pull -q "traefik:$TRAEFIK_VERSION" >/dev/null 2>&1; then
+  log "building Traefik $TRAEFIK_VERSION from its Go module (first run: ~5 minutes)"
+  export PATH="/usr/local/go/bin:$PATH"
+  bash "$ROOT/scripts/build-traefik.sh" "$TRAEFIK_VERSION" "$TRAEFIK_BIN" >/dev/null
+  bash "$ROOT/scripts/build-traefik-image.sh" "$TRAEFIK_VERSION" "$TRAEFIK_BIN" >/dev/null
+fi
 log "services ready (data in $DATA_DIR)"

@@ -52,8 +52,14 @@ func main() {
 		os.Exit(1)
 	}
 	fmt.Println("listening on", port)
-	http.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
+	// ECHO_REQUEST=1 appends what the server saw, so routing tests can tell
+	// a stripped path prefix from a kept one.
+	echo := os.Getenv("ECHO_REQUEST") == "1"
+	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, os.Getenv("MESSAGE"))
+		if echo {
+			fmt.Fprintf(w, " path=%s auth=%t", r.URL.Path, r.Header.Get("Authorization") != "")
+		}
 	})
 	if err := http.ListenAndServe(":"+port, nil); err != nil {
 		fmt.Fprintln(os.Stderr, err)

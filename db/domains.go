@@ -1,0 +1,252 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// Certificate kinds of a domain (domains.certificate).
+const (
+	CertLetsEncrypt = "letsencrypt"
+	CertNone        = "none"
+	CertCustom      = "custom"
+)
+
+// Header kinds (app_headers.kind).
+const (
+	HeaderResponse = "response" // added to what the client receives
+	HeaderRequest  = "request"  // added to what the app receives
+)
+
+// Domain is one public address routed through Traefik. AppID is nil for the
+// dashboard's own domain.
+type Domain struct {
+	ID            int64     `db:"id" json:"id"`
+	AppID         *int64    `db:"app_id" json:"app_id"`
+	Host          string    `db:"host" json:"host"`
+	Path          string    `db:"path" json:"path"`
+	StripPath     bool      `db:"strip_path" json:"strip_path"`
+	InternalPath  string    `db:"internal_path" json:"internal_path"`
+	Port          int       `db:"port" json:"port"`
+	HTTPS         bool      `db:"https" json:"https"`
+	Certificate   string    `db:"certificate" json:"certificate"`
+	CertificateID *int64    `db:"certificate_id" json:"certificate_id"`
+	Enabled       bool      `db:"enabled" json:"enabled"`
+	CreatedAt     time.Time `db:"created_at" json:"created_at"`
+	UpdatedAt     time.Time `db:"updated_at" json:"updated_at"`
+}
+
+// DomainClaim says who owns a host+path: an app, or the dashboard when
+// AppID is nil.
+type DomainClaim struct {
+	DomainID int64          `db:"id"`
+	AppID    *int64         `db:"app_id"`
+	AppName  sql.NullString `db:"app_name"` // the app's slug
+	Name     sql.NullString `db:"name"`     // the app's display name
+}
+
+// Owner names the claimant for messages.
+func (c *DomainClaim) Owner() string {
+	if c.AppID == nil {
+		return "the dashboard"
+	}
+	return fmt.Sprintf("app %q (%s)", c.Name.String, c.AppName.String)
+}
+
+// AppDomains lists an app's domains in creation order.
+func (s *Store) AppDomains(ctx context.Context, appID int64) ([]Domain, error) {
+	var out []Domain
+	err := s.db.SelectContext(ctx, &out, `SELECT * FROM domains WHERE app_id = $1 ORDER BY id`, appID)
+	return out, err
+}
+
+// DashboardDomains lists the dashboard's own domains.
+func (s *Store) DashboardDomains(ctx context.Context) ([]Domain, error) {
+	var out []Domain
+	err := s.db.SelectContext(ctx, &out, `SELECT * FROM domains WHERE app_id IS NULL ORDER BY id`)
+	return out, err
+}
+
+// AllDomains lists every domain, for rendering the whole routing table at once.
+func (s *Store) AllDomains(ctx context.Context) ([]Domain, error) {
+	var out []Domain
+	err := s.db.SelectContext(ctx, &out, `SELECT * FROM domains ORDER BY id`)
+	return out, err
+}
+
+// Domain loads one domain.
+func (s *Store) Domain(ctx context.Context, id int64) (*Domain, error) {
+	var d Domain
+	err := s.db.GetContext(ctx, &d, `SELECT * FROM domains WHERE id = $1`, id)
+	return &d, notFound(err)
+}
+
+// DomainClaimFor returns who holds host+path, ignoring domain exceptID (the
+// one being edited), or ErrNotFound when the address is free.
+func (s *Store) DomainClaimFor(ctx context.Context, host, path string, exceptID int64) (*DomainClaim, error) {
+	var c DomainClaim
+	err := s.db.GetContext(ctx, &c, `
+		SELECT d.id, d.app_id, a.app_name, a.name
+		FROM domains d LEFT JOIN applications a ON a.id = d.app_id
+		WHERE d.host = $1 AND d.path = $2 AND d.id <> $3`, host, path, exceptID)
+	return &c, notFound(err)
+}
+
+// CreateDomain inserts a validated domain and fills its generated fields.
+// A host+path taken meanwhile by another domain returns ErrConflict.
+func (s *Store) CreateDomain(ctx context.Context, d *Domain) error {
+	err := s.db.GetContext(ctx, d, `
+		INSERT INTO domains (app_id, host, path, strip_path, internal_path, port, https, certificate, certificate_id, enabled)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+		RETURNING *`,
+		d.AppID, d.Host, d.Path, d.StripPath, d.InternalPath, d.Port, d.HTTPS, d.Certificate, d.CertificateID, d.Enabled)
+	if isUniqueViolation(err) {
+		return fmt.Errorf("domain %s%s: %w", d.Host, d.Path, ErrConflict)
+	}
+	return err
+}
+
+// UpdateDomain saves every editable field; the owner never changes.
+func (s *Store) UpdateDomain(ctx context.Context, d *Domain) error {
+	err := s.db.GetContext(ctx, d, `
+		UPDATE domains SET host = $2, path = $3, strip_path = $4, internal_path = $5, port = $6, https = $7,
+			certificate = $8, certificate_id = $9, enabled = $10, updated_at = now()
+		WHERE id = $1
+		RETURNING *`,
+		d.ID, d.Host, d.Path, d.StripPath, d.InternalPath, d.Port, d.HTTPS, d.Certificate, d.CertificateID, d.Enabled)
+	if isUniqueViolation(err) {
+		return fmt.Errorf("domain %s%s: %w", d.Host, d.Path, ErrConflict)
+	}
+	return notFound(err)
+}
+
+// DeleteDomain removes one domain.
+func (s *Store) DeleteDomain(ctx context.Context, id int64) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM domains WHERE id = $1`, id)
+	return rowsOrNotFound(res, err)
+}
+
+// BasicAuthUser is one user allowed through an app's basic auth.
+type BasicAuthUser struct {
+	ID           int64     `db:"id"`
+	AppID        int64     `db:"app_id"`
+	Username     string    `db:"username"`
+	PasswordHash string    `db:"password_hash"`
+	CreatedAt    time.Time `db:"created_at"`
+}
+
+// AppBasicAuth lists an app's basic-auth users by name.
+func (s *Store) AppBasicAuth(ctx context.Context, appID int64) ([]BasicAuthUser, error) {
+	var out []BasicAuthUser
+	err := s.db.SelectContext(ctx, &out, `SELECT * FROM app_basic_auth WHERE app_id = $1 ORDER BY username`, appID)
+	return out, err
+}
+
+// AllBasicAuth lists every app's basic-auth users.
+func (s *Store) AllBasicAuth(ctx context.Context) ([]BasicAuthUser, error) {
+	var out []BasicAuthUser
+	err := s.db.SelectContext(ctx, &out, `SELECT * FROM app_basic_auth ORDER BY app_id, username`)
+	return out, err
+}
+
+// AddBasicAuthUser stores a user with an already bcrypt-hashed password.
+// An existing username of the app returns ErrConflict.
+func (s *Store) AddBasicAuthUser(ctx context.Context, appID int64, username, hash string) error {
+	_, err := s.db.ExecContext(ctx, `
+		INSERT INTO app_basic_auth (app_id, username, password_hash) VALUES ($1, $2, $3)`, appID, username, hash)
+	if isUniqueViolation(err) {
+		return fmt.Errorf("user %s: %w", username, ErrConflict)
+	}
+	return err
+}
+
+// DeleteBasicAuthUser removes one of an app's users.
+func (s *Store) DeleteBasicAuthUser(ctx context.Context, appID, id int64) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM app_basic_auth WHERE app_id = $1 AND id = $2`, appID, id)
+	return rowsOrNotFound(res, err)
+}
+
+// Redirect is a regex redirect of an app.
+type Redirect struct {
+	ID          int64     `db:"id" json:"id"`
+	AppID       int64     `db:"app_id" json:"app_id"`
+	Regex       string    `db:"regex" json:"regex"`
+	Replacement string    `db:"replacement" json:"replacement"`
+	Permanent   bool      `db:"permanent" json:"permanent"`
+	CreatedAt   time.Time `db:"created_at" json:"created_at"`
+}
+
+// AppRedirects lists an app's redirects in the order they apply.
+func (s *Store) AppRedirects(ctx context.Context, appID int64) ([]Redirect, error) {
+	var out []Redirect
+	err := s.db.SelectContext(ctx, &out, `SELECT * FROM app_redirects WHERE app_id = $1 ORDER BY id`, appID)
+	return out, err
+}
+
+// AllRedirects lists every app's redirects.
+func (s *Store) AllRedirects(ctx context.Context) ([]Redirect, error) {
+	var out []Redirect
+	err := s.db.SelectContext(ctx, &out, `SELECT * FROM app_redirects ORDER BY app_id, id`)
+	return out, err
+}
+
+// CreateRedirect stores a validated redirect and fills its ID.
+func (s *Store) CreateRedirect(ctx context.Context, r *Redirect) error {
+	return s.db.GetContext(ctx, r, `
+		INSERT INTO app_redirects (app_id, regex, replacement, permanent) VALUES ($1, $2, $3, $4)
+		RETURNING *`, r.AppID, r.Regex, r.Replacement, r.Permanent)
+}
+
+// DeleteRedirect removes one of an app's redirects.
+func (s *Store) DeleteRedirect(ctx context.Context, appID, id int64) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM app_redirects WHERE app_id = $1 AND id = $2`, appID, id)
+	return rowsOrNotFound(res, err)
+}
+
+// Header is one extra header of an app.
+type Header struct {
+	AppID int64  `db:"app_id" json:"-"`
+	Kind  string `db:"kind" json:"kind"`
+	Name  string `db:"name" json:"name"`
+	Value string `db:"value" json:"value"`
+}
+
+// AppHeaders lists an app's extra headers by kind and name.
+func (s *Store) AppHeaders(ctx context.Context, appID int64) ([]Header, error) {
+	var out []Header
+	err := s.db.SelectContext(ctx, &out, `SELECT * FROM app_headers WHERE app_id = $1 ORDER BY kind, name`, appID)
+	return out, err
+}
+
+// AllHeaders lists every app's extra headers.
+func (s *Store) AllHeaders(ctx context.Context) ([]Header, error) {
+	var out []Header
+	err := s.db.SelectContext(ctx, &out, `SELECT * FROM app_headers ORDER BY app_id, kind, name`)
+	return out, err
+}
+
+// SetAppHeaders replaces an app's headers of one kind in one transaction,
+// so a reader never sees half a list.
+func (s *Store) SetAppHeaders(ctx context.Context, appID int64, kind string, headers []Header) error {
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	if _, err := tx.ExecContext(ctx, `DELETE FROM app_headers WHERE app_id = $1 AND kind = $2`, appID, kind); err != nil {
+		return err
+	}
+	for _, h := range headers {
+		_, err := tx.ExecContext(ctx, `INSERT INTO app_headers (app_id, kind, name, value) VALUES ($1, $2, $3, $4)`,
+			appID, kind, h.Name, h.Value)
+		if isUniqueViolation(err) {
+			return fmt.Errorf("header %s is listed twice: %w", h.Name, ErrConflict)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}

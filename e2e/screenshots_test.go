@@ -1,0 +1,120 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"dokploy/db/dbtest"
+)
+
+// Screenshots for the README: viewport-sized PNGs, committed to the repo.
+const (
+	shotWidth    = 1280
+	shotHeight   = 800
+	shotMaxBytes = 200 << 10
+	shotDir      = "static/docs" // relative to the module root
+)
+
+// TestScreenshots refreshes the README images in static/docs from a real
+// deployment. It is a helper, not a CI test: it runs only with
+// DOKPLOY_SCREENSHOTS=1 (and DOKPLOY_INTEGRATION=1).
+//
+//	DOKPLOY_INTEGRATION=1 DOKPLOY_SCREENSHOTS=1 go test -count=1 ./e2e/ -run Screenshots -v
+func TestScreenshots(t *testing.T) {
+	if os.Getenv("DOKPLOY_SCREENSHOTS") != "1" {
+		t.Skip("refreshes the README screenshots: set DOKPLOY_SCREENSHOTS=1")
+	}
+	dbtest.Integration(t)
+	root, err := srvRepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(root, shotDir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f := deployRun(t, deployNewAppName(t, "hello-web-"), "hello-from-browser")
+	b := f.b
+
+	save := func(ctx context.Context, name string) error {
+		// Let polling swaps and fonts settle, then start from the top.
+		if err := chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`document.activeElement && document.activeElement.blur()`)); err != nil {
+			return err
+		}
+		buf, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+		if err != nil {
+			return err
+		}
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, buf, 0o644); err != nil {
+			return err
+		}
+		t.Logf("wrote %s (%d KB)", path, len(buf)>>10)
+		if len(buf) > shotMaxBytes {
+			t.Errorf("%s is %d KB; keep README screenshots under %d KB", name, len(buf)>>10, shotMaxBytes>>10)
+		}
+		return nil
+	}
+	scrollTop := chromedp.Evaluate[chromedp.Void](`window.scrollTo(0, 0)`)
+
+	b.step("dashboard screenshot", browserStepTimeout, func(ctx context.Context) error {
+		if err := chromedp.Do(ctx, chromedp.EmulateViewport(shotWidth, shotHeight)); err != nil {
+			return err
+		}
+		if err := chromedp.Do(ctx, chromedp.Navigate(f.srv.URL+"/")); err != nil {
+			return err
+		}
+		card := `#projects .project-card[data-project="demo"]`
+		if err := b.waitText(ctx, card+` .applist li a`, "Hello web"); err != nil {
+			return err
+		}
+		if err := b.waitText(ctx, card+` .applist li .badge.running`, "running"); err != nil {
+			return err
+		}
+		if err := chromedp.Do(ctx, scrollTop); err != nil {
+			return err
+		}
+		return save(ctx, "dashboard.png")
+	})
+
+	b.step("app screenshot", browserStepTimeout, func(ctx context.Context) error {
+		if err := chromedp.Do(ctx, chromedp.Navigate(f.srv.URL+f.appPath)); err != nil {
+			return err
+		}
+		if err := b.waitText(ctx, "#app-status .badge.running", "running"); err != nil {
+			return err
+		}
+		if err := b.waitText(ctx, `#deployments .badge.done`, "done"); err != nil {
+			return err
+		}
+		if err := chromedp.Do(ctx, scrollTop); err != nil {
+			return err
+		}
+		return save(ctx, "app.png")
+	})
+
+	b.step("deployment screenshot", browserStepTimeout, func(ctx context.Context) error {
+		if err := chromedp.Do(ctx, chromedp.Navigate(f.srv.URL+f.deployPath)); err != nil {
+			return err
+		}
+		if err := b.waitText(ctx, "#deploy-status .badge.done", "done"); err != nil {
+			return err
+		}
+		if err := b.waitText(ctx, "#log", "Service "+f.appName+" is running"); err != nil {
+			return err
+		}
+		// The log box follows new lines; make sure it shows the end.
+		if err := chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`(() => { const l = document.getElementById("log"); l.scrollTop = l.scrollHeight; window.scrollTo(0, 0); })()`)); err != nil {
+			return err
+		}
+		return save(ctx, "deployment.png")
+	})
+
+	if msgs := b.exceptions(); len(msgs) > 0 {
+		t.Errorf("JavaScript exceptions in the pages:\n%s", msgs)
+	}
+}

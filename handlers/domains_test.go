@@ -1,0 +1,352 @@
+package handlers
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// selfSignedPEM returns a self-signed certificate for host, valid now.
+func selfSignedPEM(t *testing.T, host string) []byte {
+	cert, _ := selfSigned(t, host, time.Now().Add(24*time.Hour))
+	return cert
+}
+
+// selfSigned returns a certificate and its key (PEM) for host.
+func selfSigned(t *testing.T, host string, notAfter time.Time) ([]byte, []byte) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: host},
+		DNSNames: []string{host}, NotBefore: notBefore(notAfter), NotAfter: notAfter,
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
+}
+
+// notBefore starts a test certificate's validity an hour ago, or two days
+// before notAfter for one that has already expired.
+func notBefore(notAfter time.Time) time.Time {
+	if nb := time.Now().Add(-time.Hour); nb.Before(notAfter) {
+		return nb
+	}
+	return notAfter.Add(-48 * time.Hour)
+}
+
+func wantDomainError(t *testing.T, res *response, body map[string]any, status int, field, contains string) {
+	t.Helper()
+	if res.Code != status {
+		t.Fatalf("want %d, got %d: %s", status, res.Code, res.Body)
+	}
+	if got, _ := body["field"].(string); got != field {
+		t.Errorf("want field %q, got %q (%s)", field, got, res.Body)
+	}
+	if msg, _ := body["error"].(string); !strings.Contains(msg, contains) {
+		t.Errorf("want message containing %q, got %q", contains, msg)
+	}
+}
+
+func TestDomainAPI_CreateListPatchDelete(t *testing.T) {
+	a := newRoutingApp(t)
+	token := a.apiToken()
+	app := a.createApp("shop")
+	base := fmt.Sprintf("/api/v1/applications/%d/domains", app.ID)
+
+	res, out := a.apiJSON(http.MethodPost, base, token, map[string]any{
+		"host": "Shop.Example.com", "path": "/", "strip_path": false, "port": 8080, "https": true, "certificate": "letsencrypt"})
+	wantStatus(t, res, http.StatusCreated)
+	if out["host"] != "shop.example.com" || out["status"] != StatePending {
+		t.Fatalf("created = %v", out)
+	}
+	id := int64(out["id"].(float64))
+	mustContain(t, a.file("shop"), "Host(`shop.example.com`)", "http://shop:8080", "certResolver: letsencrypt")
+
+	res, out = a.apiJSON(http.MethodPost, base, token, map[string]any{"host": "bücher.example", "port": 8080, "https": false})
+	wantStatus(t, res, http.StatusCreated)
+	if out["host"] != "xn--bcher-kva.example" {
+		t.Errorf("IDN stored as %v, want punycode", out["host"])
+	}
+	idn := int64(out["id"].(float64))
+
+	res, out = a.apiJSON(http.MethodGet, base, token, nil)
+	wantStatus(t, res, http.StatusOK)
+	if items := out["items"].([]any); len(items) != 2 {
+		t.Fatalf("list = %v", out)
+	}
+
+	res, out = a.apiJSON(http.MethodPatch, fmt.Sprintf("/api/v1/domains/%d", id), token, map[string]any{"port": 9090, "path": "/shop", "strip_path": true})
+	wantStatus(t, res, http.StatusOK)
+	if out["port"] != float64(9090) || out["path"] != "/shop" || out["https"] != true {
+		t.Errorf("patched = %v (unsent fields must keep their values)", out)
+	}
+	mustContain(t, a.file("shop"), "http://shop:9090", "PathPrefix(`/shop`)")
+
+	for _, d := range []int64{id, idn} {
+		res, _ = a.apiJSON(http.MethodDelete, fmt.Sprintf("/api/v1/domains/%d", d), token, nil)
+		wantStatus(t, res, http.StatusNoContent)
+	}
+	if a.file("shop") != "" {
+		t.Error("file left after the last domain was deleted")
+	}
+	res, _ = a.apiJSON(http.MethodDelete, fmt.Sprintf("/api/v1/domains/%d", id), token, nil)
+	wantStatus(t, res, http.StatusNotFound)
+}
+
+func TestDomainAPI_ValidationErrors(t *testing.T) {
+	a := newRoutingApp(t)
+	token := a.apiToken()
+	shop := a.createApp("shop")
+	blog := a.createApp("blog")
+	res, _ := a.apiJSON(http.MethodPost, fmt.Sprintf("/api/v1/applications/%d/domains", blog.ID), token,
+		map[string]any{"host": "taken.example.com", "path": "/blog", "port": 80})
+	wantStatus(t, res, http.StatusCreated)
+
+	tests := []struct {
+		name          string
+		body          any
+		status        int
+		field, substr string
+	}{
+		{"host required", map[string]any{"port": 80}, 422, "host", "required"},
+		{"host with space", map[string]any{"host": "a b.com", "port": 80}, 422, "host", ""},
+		{"wildcard", map[string]any{"host": "*.example.com", "port": 80}, 422, "host", "wildcard"},
+		{"host with scheme", map[string]any{"host": "https://x.com", "port": 80}, 422, "host", ""},
+		{"path without slash", map[string]any{"host": "x.com", "path": "api", "port": 80}, 422, "path", "start with /"},
+		{"internal path without slash", map[string]any{"host": "x.com", "internal_path": "v2", "port": 80}, 422, "internal_path", "start with /"},
+		{"path with backtick", map[string]any{"host": "x.com", "path": "/a`) || Host(`b", "port": 80}, 422, "path", ""},
+		{"port zero", map[string]any{"host": "x.com", "port": 0}, 422, "port", "1 and 65535"},
+		{"port too big", map[string]any{"host": "x.com", "port": 70000}, 422, "port", "1 and 65535"},
+		{"unknown certificate", map[string]any{"host": "x.com", "port": 80, "certificate": "self"}, 422, "certificate", ""},
+		{"custom without certificate", map[string]any{"host": "x.com", "port": 80, "https": true, "certificate": "custom"}, 422, "certificate_id", "choose"},
+		{"custom with missing certificate", map[string]any{"host": "x.com", "port": 80, "https": true, "certificate": "custom", "certificate_id": 999}, 422, "certificate_id", "no such"},
+		{"claimed by another app", map[string]any{"host": "Taken.Example.com", "path": "/blog", "port": 80}, 422, "host", `app "App blog" (blog)`},
+		{"unknown field", map[string]any{"host": "x.com", "port": 80, "hostname": "y"}, 400, "hostname", "unknown field"},
+		{"wrong type", `{"host": "x.com", "port": "80"}`, 400, "port", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			res, out := a.apiJSON(http.MethodPost, fmt.Sprintf("/api/v1/applications/%d/domains", shop.ID), token, tc.body)
+			wantDomainError(t, res, out, tc.status, tc.field, tc.substr)
+		})
+	}
+	// The same host on another path is a different address.
+	res, _ = a.apiJSON(http.MethodPost, fmt.Sprintf("/api/v1/applications/%d/domains", shop.ID), token,
+		map[string]any{"host": "taken.example.com", "path": "/shop", "port": 80})
+	wantStatus(t, res, http.StatusCreated)
+	if n := a.count("domains"); n != 2 {
+		t.Errorf("%d domains saved; refused requests must save nothing", n)
+	}
+	mustNotContain(t, a.file("shop"), "hostname")
+	// The other app's file never changed because of shop's refused input.
+	mustContain(t, a.file("blog"), "PathPrefix(`/blog`)")
+}
+
+func TestDomainAPI_UploadedCertificates(t *testing.T) {
+	a := newRoutingApp(t)
+	token := a.apiToken()
+	app := a.createApp("secure")
+	cert, key := selfSigned(t, "secure.example.com", time.Now().Add(30*24*time.Hour))
+	_, otherKey := selfSigned(t, "secure.example.com", time.Now().Add(30*24*time.Hour))
+	oldCert, oldKey := selfSigned(t, "secure.example.com", time.Now().Add(-time.Hour))
+
+	res, out := a.apiJSON(http.MethodPost, "/api/v1/certificates", token, map[string]any{"name": "mismatch", "cert": string(cert), "key": string(otherKey)})
+	wantDomainError(t, res, out, 422, "cert", "do not form a pair")
+	res, out = a.apiJSON(http.MethodPost, "/api/v1/certificates", token, map[string]any{"name": "old", "cert": string(oldCert), "key": string(oldKey)})
+	wantDomainError(t, res, out, 422, "cert", "expired")
+	res, out = a.apiJSON(http.MethodPost, "/api/v1/certificates", token, map[string]any{"name": "junk", "cert": "not pem", "key": "nope"})
+	wantDomainError(t, res, out, 422, "cert", "")
+	res, out = a.apiJSON(http.MethodPost, "/api/v1/certificates", token, map[string]any{"name": "secure", "cert": string(cert), "key": string(key)})
+	wantStatus(t, res, http.StatusCreated)
+	certID := int64(out["id"].(float64))
+	if hosts := out["hosts"].([]any); len(hosts) != 1 || hosts[0] != "secure.example.com" {
+		t.Errorf("hosts = %v", out["hosts"])
+	}
+	if strings.Contains(res.Body, "PRIVATE KEY") {
+		t.Fatal("the API returned the private key")
+	}
+
+	base := fmt.Sprintf("/api/v1/applications/%d/domains", app.ID)
+	res, out = a.apiJSON(http.MethodPost, base, token, map[string]any{"host": "other.example.com", "port": 80, "https": true, "certificate": "custom", "certificate_id": certID})
+	wantDomainError(t, res, out, 422, "certificate_id", "does not cover other.example.com")
+	res, _ = a.apiJSON(http.MethodPost, base, token, map[string]any{"host": "secure.example.com", "port": 80, "https": true, "certificate": "custom", "certificate_id": certID})
+	wantStatus(t, res, http.StatusCreated)
+
+	certFile := filepath.Join(a.routing.ConfigDir(), "certs", fmt.Sprint(certID), "cert.pem")
+	keyFile := filepath.Join(a.routing.ConfigDir(), "certs", fmt.Sprint(certID), "key.pem")
+	if data, err := os.ReadFile(keyFile); err != nil || !strings.Contains(string(data), "PRIVATE KEY") {
+		t.Fatalf("key file: %v", err)
+	}
+	if st, _ := os.Stat(keyFile); st.Mode().Perm() != 0o600 {
+		t.Errorf("key file mode %v, want 0600", st.Mode().Perm())
+	}
+	if _, err := os.Stat(certFile); err != nil {
+		t.Fatal(err)
+	}
+	mustContain(t, a.file("secure"), fmt.Sprintf("certFile: /etc/dokploy/traefik/certs/%d/cert.pem", certID))
+
+	res, out = a.apiJSON(http.MethodDelete, fmt.Sprintf("/api/v1/certificates/%d", certID), token, nil)
+	wantDomainError(t, res, out, 409, "", "used by a domain")
+}
+
+func TestDomainAPI_ACMESettings(t *testing.T) {
+	a := newRoutingApp(t)
+	token := a.apiToken()
+	res, out := a.apiJSON(http.MethodPatch, "/api/v1/settings", token, map[string]any{"acme_email": "not-an-email"})
+	wantDomainError(t, res, out, 422, "acme_email", "")
+	res, out = a.apiJSON(http.MethodPatch, "/api/v1/settings", token, map[string]any{"acme_server": "http://insecure/dir"})
+	wantDomainError(t, res, out, 422, "acme_server", "https://")
+	res, out = a.apiJSON(http.MethodPatch, "/api/v1/settings", token, map[string]any{"acme_ca_bundle": "garbage"})
+	wantDomainError(t, res, out, 422, "acme_ca_bundle", "PEM")
+	if len(a.restarts) != 0 {
+		t.Fatal("refused settings restarted Traefik")
+	}
+
+	res, out = a.apiJSON(http.MethodPatch, "/api/v1/settings", token, map[string]any{
+		"acme_email": "ops@example.com", "acme_server": "staging", "acme_ca_bundle": string(selfSignedPEM(t, "ca.test"))})
+	wantStatus(t, res, http.StatusOK)
+	if out["acme_server"] != ACMEStaging {
+		t.Errorf("acme_server = %v", out["acme_server"])
+	}
+	data, err := os.ReadFile(filepath.Join(a.routing.ConfigDir(), staticFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustContain(t, string(data), "email: ops@example.com", "caServer: "+ACMEStaging)
+	if len(a.restarts) != 1 {
+		t.Errorf("Traefik restarted %d times, want 1", len(a.restarts))
+	}
+	// PATCH keeps what is not sent; "production" clears the custom server.
+	res, out = a.apiJSON(http.MethodPatch, "/api/v1/settings", token, map[string]any{"acme_server": "production"})
+	wantStatus(t, res, http.StatusOK)
+	if out["acme_email"] != "ops@example.com" || out["acme_server"] != "" {
+		t.Errorf("after PATCH = %v", out)
+	}
+}
+
+func TestDomainUI_PanelAddEditRemove(t *testing.T) {
+	a := newRoutingApp(t)
+	b := a.setupAdmin()
+	app := a.createApp("shop")
+
+	res := b.get(fmt.Sprintf("/apps/%d", app.ID))
+	wantStatus(t, res, http.StatusOK)
+	mustContain(t, res.Body, `id="app-domains"`, fmt.Sprintf(`hx-get="/apps/%d/domains"`, app.ID))
+
+	res = b.postHTMX(fmt.Sprintf("/apps/%d/domains", app.ID), url.Values{"host": {"Bücher.Example"}, "path": {"/"}, "port": {"8080"}, "certificate": {"none"}, "enabled": {"on"}})
+	wantStatus(t, res, http.StatusOK)
+	mustContain(t, res.Body, "bücher.example", "no redeploy needed", "pending", `hx-trigger="every 2s"`)
+	mustNotContain(t, res.Body, "<html")
+	mustContain(t, a.file("shop"), "Host(`xn--bcher-kva.example`)")
+
+	res = b.postHTMX(fmt.Sprintf("/apps/%d/domains", app.ID), url.Values{"host": {"x.example.com"}, "path": {"api"}, "port": {"99999"}, "certificate": {"none"}})
+	wantStatus(t, res, http.StatusUnprocessableEntity)
+	mustContain(t, res.Body, "must start with /")
+
+	d, err := a.store.AppDomains(context.Background(), app.ID)
+	if err != nil || len(d) != 1 {
+		t.Fatalf("domains = %v, %v", d, err)
+	}
+	a.fake.set(fmt.Sprintf("shop-d%d-web", d[0].ID), "enabled")
+	res = b.get(fmt.Sprintf("/apps/%d/domains/status", app.ID))
+	wantStatus(t, res, http.StatusOK)
+	mustContain(t, res.Body, `hx-swap-oob="true"`, "active")
+	mustNotContain(t, res.Body, `hx-trigger`) // final: the poller stops
+
+	res = b.postHTMX(fmt.Sprintf("/domains/%d", d[0].ID), url.Values{"host": {"shop.example.com"}, "path": {"/"}, "port": {"3000"}, "certificate": {"none"}, "enabled": {"on"}})
+	wantStatus(t, res, http.StatusOK)
+	mustContain(t, a.file("shop"), "Host(`shop.example.com`)", "http://shop:3000")
+
+	res = b.postHTMX(fmt.Sprintf("/apps/%d/basic-auth", app.ID), url.Values{"username": {"alice"}, "password": {"short"}})
+	wantStatus(t, res, http.StatusUnprocessableEntity)
+	res = b.postHTMX(fmt.Sprintf("/apps/%d/basic-auth", app.ID), url.Values{"username": {"alice"}, "password": {"long enough"}})
+	wantStatus(t, res, http.StatusOK)
+	mustContain(t, a.file("shop"), "alice:$2a$")
+	mustNotContain(t, a.file("shop"), "long enough")
+
+	res = b.postHTMX(fmt.Sprintf("/apps/%d/redirects", app.ID), url.Values{"regex": {"("}, "replacement": {"x"}})
+	wantStatus(t, res, http.StatusUnprocessableEntity)
+	res = b.postHTMX(fmt.Sprintf("/apps/%d/redirects", app.ID), url.Values{"regex": {`^http://www\.shop\.example\.com/(.*)`}, "replacement": {"http://shop.example.com/${1}"}})
+	wantStatus(t, res, http.StatusOK)
+	res = b.postHTMX(fmt.Sprintf("/apps/%d/headers", app.ID), url.Values{"headers": {"X-Frame-Options: DENY\nbad header: {{env}}"}})
+	wantStatus(t, res, http.StatusUnprocessableEntity)
+	res = b.postHTMX(fmt.Sprintf("/apps/%d/headers", app.ID), url.Values{"headers": {"X-Frame-Options: DENY"}})
+	wantStatus(t, res, http.StatusOK)
+	mustContain(t, a.file("shop"), "shop-redirect-", "X-Frame-Options: DENY")
+
+	res = b.postHTMX(fmt.Sprintf("/domains/%d/delete", d[0].ID), nil)
+	wantStatus(t, res, http.StatusOK)
+	if a.file("shop") != "" {
+		t.Error("file left after removing the only domain")
+	}
+}
+
+func TestDomainUI_SettingsRoutingSection(t *testing.T) {
+	a := newRoutingApp(t)
+	b := a.setupAdmin()
+	res := b.get("/settings")
+	wantStatus(t, res, http.StatusOK)
+	mustContain(t, res.Body, `id="settings-routing"`)
+
+	if err := os.WriteFile(filepath.Join(a.routing.DynamicDir(), "mine.yml"), []byte("http: {}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res = b.postHTMX("/settings/routing/sync", nil)
+	wantStatus(t, res, http.StatusOK)
+	mustContain(t, res.Body, "Files not managed by dokploy", "mine.yml")
+
+	res = b.postHTMX("/settings/dashboard-domain", url.Values{"host": {"panel.example.com"}, "https": {"on"}, "certificate": {"letsencrypt"}})
+	wantStatus(t, res, http.StatusOK)
+	mustContain(t, a.file(dashboardApp), "Host(`panel.example.com`)", "host.docker.internal:3000")
+
+	// An app cannot take the dashboard's address.
+	token := a.apiToken2()
+	app := a.createApp("shop")
+	r, out := a.apiJSON(http.MethodPost, fmt.Sprintf("/api/v1/applications/%d/domains", app.ID), token, map[string]any{"host": "panel.example.com", "port": 80})
+	wantDomainError(t, r, out, 422, "host", "the dashboard")
+
+	res = b.postHTMX("/settings/acme", url.Values{"acme_email": {"ops@example.com"}, "acme_mode": {"custom"}, "acme_server": {"https://acme.internal/dir"}})
+	wantStatus(t, res, http.StatusOK)
+	mustContain(t, res.Body, "Traefik restarted")
+	if len(a.restarts) != 1 {
+		t.Errorf("restarts = %d", len(a.restarts))
+	}
+}
+
+// apiToken2 returns a token for the admin that already exists.
+func (a *routingApp) apiToken2() string {
+	a.t.Helper()
+	u, err := a.store.UserByEmail(context.Background(), adminEmail)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	_, token, err := a.store.CreateAPIToken(context.Background(), u.ID, "routing")
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	return token
+}

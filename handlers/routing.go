@@ -1,0 +1,645 @@
+package handlers
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"dokploy/db"
+	"dokploy/traefik"
+)
+
+// Settings keys of the ACME resolver.
+const (
+	settingACMEEmail    = "acme_email"
+	settingACMEServer   = "acme_server"    // directory URL; "" is Let's Encrypt production
+	settingACMECABundle = "acme_ca_bundle" // PEM trusted for the ACME server's own HTTPS
+)
+
+// Well-known ACME directories offered in the settings.
+const (
+	ACMEProduction = "https://acme-v02.api.letsencrypt.org/directory"
+	ACMEStaging    = "https://acme-staging-v02.api.letsencrypt.org/directory"
+)
+
+// dashboardApp names the dashboard's routing file and objects. User app
+// names may not start with "dokploy" (validateAppName), so it cannot clash.
+const dashboardApp = "dokploy"
+
+// Layout of the Traefik config directory, relative to its root.
+const (
+	staticFile = "traefik.yml"
+	dynamicDir = "dynamic"
+	acmeFile   = "acme/acme.json"
+	certsDir   = "certs"
+	caFile     = "ca/acme-ca.pem"
+)
+
+// RoutingOptions configures NewRouting.
+type RoutingOptions struct {
+	Store *db.Store
+	// ConfigDir is the host directory with traefik.yml, dynamic/, acme/,
+	// certs/ and ca/. It is created when missing.
+	ConfigDir string
+	// TraefikPath is where Traefik sees ConfigDir (the container mount
+	// point); paths inside rendered files use it. ConfigDir when empty.
+	TraefikPath string
+	// API reads router status; nil when Traefik is not managed (status then
+	// shows "unknown").
+	API *traefik.Client
+	// DashboardUpstream is how Traefik reaches the control plane for the
+	// dashboard's own domain, e.g. http://host.docker.internal:3000.
+	DashboardUpstream string
+	// Restart recreates Traefik so it reads a changed static configuration;
+	// nil when Traefik is not managed by this process.
+	Restart func(ctx context.Context, configHash string) error
+	// Listen describes where Traefik listens, for the settings page.
+	Listen string
+	Logger *slog.Logger
+}
+
+// Routing keeps Traefik's file-provider directory equal to the database:
+// every app's file is rendered in full from its rows (traefik.Render),
+// checked and written atomically (traefik.Dir), and our stale files are
+// removed. Sync is called at start and after every routing change.
+type Routing struct {
+	opts RoutingOptions
+	dir  *traefik.Dir
+
+	syncMu sync.Mutex // one Sync at a time: a later snapshot never loses to an earlier one
+	mu     sync.Mutex
+	last   traefik.Report
+	lastAt time.Time
+	err    error
+}
+
+// NewRouting prepares the config directory layout.
+func NewRouting(opts RoutingOptions) (*Routing, error) {
+	if opts.ConfigDir == "" || opts.Store == nil {
+		return nil, errors.New("routing: ConfigDir and Store are required")
+	}
+	if opts.TraefikPath == "" {
+		opts.TraefikPath = opts.ConfigDir
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	for _, d := range []string{dynamicDir, filepath.Dir(acmeFile), certsDir, filepath.Dir(caFile)} {
+		if err := os.MkdirAll(filepath.Join(opts.ConfigDir, d), 0o755); err != nil {
+			return nil, fmt.Errorf("routing: %w", err)
+		}
+	}
+	return &Routing{opts: opts, dir: traefik.NewDir(filepath.Join(opts.ConfigDir, dynamicDir))}, nil
+}
+
+// DynamicDir is the host path of the watched directory.
+func (r *Routing) DynamicDir() string { return r.dir.Path() }
+
+// ConfigDir is the host path of Traefik's configuration.
+func (r *Routing) ConfigDir() string { return r.opts.ConfigDir }
+
+// dashboardPort is the control plane's port in DashboardUpstream (3000
+// when it has none), stored on the dashboard's domain rows.
+func (r *Routing) dashboardPort() int {
+	if u, err := url.Parse(r.opts.DashboardUpstream); err == nil {
+		if p, err := strconv.Atoi(u.Port()); err == nil {
+			return p
+		}
+	}
+	return 3000
+}
+
+// Managed reports whether this process runs Traefik (and can read its API).
+func (r *Routing) Managed() bool { return r != nil && r.opts.API != nil }
+
+// Sync brings the dynamic directory to the database's state: custom
+// certificate files first (a route must never name a missing file), then
+// every app's file. An app whose rows fail validation keeps its last good
+// file and is reported; it never blocks the others. A nil Routing does
+// nothing, so handlers work without Traefik in tests.
+func (r *Routing) Sync(ctx context.Context) (traefik.Report, error) {
+	if r == nil {
+		return traefik.Report{}, nil
+	}
+	r.syncMu.Lock()
+	defer r.syncMu.Unlock()
+	rep, err := r.sync(ctx)
+	r.mu.Lock()
+	r.last, r.lastAt, r.err = rep, time.Now(), err
+	r.mu.Unlock()
+	if err != nil {
+		r.opts.Logger.Error("routing sync failed", "err", err, "invalid", rep.Invalid)
+	} else if len(rep.Written)+len(rep.Removed) > 0 {
+		r.opts.Logger.Info("routing synced", "written", rep.Written, "removed", rep.Removed)
+	}
+	return rep, err
+}
+
+func (r *Routing) sync(ctx context.Context) (traefik.Report, error) {
+	apps, certs, err := r.loadAll(ctx)
+	if err != nil {
+		return traefik.Report{}, err
+	}
+	if err := r.writeCertificates(ctx, certs); err != nil {
+		return traefik.Report{}, err
+	}
+	return r.dir.Reconcile(apps)
+}
+
+// LastSync returns the last Sync's report, when it ran and its error.
+func (r *Routing) LastSync() (traefik.Report, time.Time, error) {
+	if r == nil {
+		return traefik.Report{}, time.Time{}, nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.last, r.lastAt, r.err
+}
+
+// routingRows is everything routing reads, loaded with one query per table.
+type routingRows struct {
+	apps      []db.App
+	domains   []db.Domain
+	users     []db.BasicAuthUser
+	redirects []db.Redirect
+	headers   []db.Header
+}
+
+func (r *Routing) loadRows(ctx context.Context) (*routingRows, error) {
+	s := r.opts.Store
+	var rows routingRows
+	var err error
+	if rows.apps, err = s.Apps(ctx); err != nil {
+		return nil, err
+	}
+	if rows.domains, err = s.AllDomains(ctx); err != nil {
+		return nil, err
+	}
+	if rows.users, err = s.AllBasicAuth(ctx); err != nil {
+		return nil, err
+	}
+	if rows.redirects, err = s.AllRedirects(ctx); err != nil {
+		return nil, err
+	}
+	if rows.headers, err = s.AllHeaders(ctx); err != nil {
+		return nil, err
+	}
+	return &rows, nil
+}
+
+// loadAll maps every app (and the dashboard) to a traefik.App and returns
+// the IDs of certificates their enabled custom domains use.
+func (r *Routing) loadAll(ctx context.Context) ([]traefik.App, map[int64]bool, error) {
+	rows, err := r.loadRows(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	byApp := map[int64]*traefik.App{}
+	apps := make([]traefik.App, 0, len(rows.apps)+1)
+	for _, a := range rows.apps {
+		apps = append(apps, traefik.App{Name: a.AppName})
+	}
+	for i, a := range rows.apps {
+		byApp[a.ID] = &apps[i]
+	}
+	dash := traefik.App{Name: dashboardApp, Upstreams: []string{r.opts.DashboardUpstream}}
+	certs := map[int64]bool{}
+	for _, d := range rows.domains {
+		target := &dash
+		if d.AppID != nil {
+			if target = byApp[*d.AppID]; target == nil {
+				continue // app deleted between the two queries
+			}
+		}
+		target.Domains = append(target.Domains, r.toTraefikDomain(d))
+		if d.Enabled && d.Certificate == db.CertCustom && d.CertificateID != nil {
+			certs[*d.CertificateID] = true
+		}
+	}
+	for _, u := range rows.users {
+		if a := byApp[u.AppID]; a != nil {
+			a.BasicAuth = append(a.BasicAuth, traefik.BasicAuthUser{Username: u.Username, PasswordHash: u.PasswordHash})
+		}
+	}
+	for _, rd := range rows.redirects {
+		if a := byApp[rd.AppID]; a != nil {
+			a.Redirects = append(a.Redirects, toTraefikRedirect(rd))
+		}
+	}
+	for _, h := range rows.headers {
+		if a := byApp[h.AppID]; a != nil {
+			addHeader(a, h)
+		}
+	}
+	if r.opts.DashboardUpstream != "" {
+		apps = append(apps, dash)
+	}
+	return apps, certs, nil
+}
+
+// AppConfig builds the traefik.App of one app from the database.
+func (r *Routing) AppConfig(ctx context.Context, a *db.App) (traefik.App, error) {
+	s := r.opts.Store
+	out := traefik.App{Name: a.AppName}
+	domains, err := s.AppDomains(ctx, a.ID)
+	if err != nil {
+		return out, err
+	}
+	for _, d := range domains {
+		out.Domains = append(out.Domains, r.toTraefikDomain(d))
+	}
+	users, err := s.AppBasicAuth(ctx, a.ID)
+	if err != nil {
+		return out, err
+	}
+	for _, u := range users {
+		out.BasicAuth = append(out.BasicAuth, traefik.BasicAuthUser{Username: u.Username, PasswordHash: u.PasswordHash})
+	}
+	redirects, err := s.AppRedirects(ctx, a.ID)
+	if err != nil {
+		return out, err
+	}
+	for _, rd := range redirects {
+		out.Redirects = append(out.Redirects, toTraefikRedirect(rd))
+	}
+	headers, err := s.AppHeaders(ctx, a.ID)
+	if err != nil {
+		return out, err
+	}
+	for _, h := range headers {
+		addHeader(&out, h)
+	}
+	return out, nil
+}
+
+// DashboardConfig builds the dashboard's traefik.App.
+func (r *Routing) DashboardConfig(ctx context.Context) (traefik.App, error) {
+	out := traefik.App{Name: dashboardApp, Upstreams: []string{r.opts.DashboardUpstream}}
+	domains, err := r.opts.Store.DashboardDomains(ctx)
+	for _, d := range domains {
+		out.Domains = append(out.Domains, r.toTraefikDomain(d))
+	}
+	return out, err
+}
+
+func (r *Routing) toTraefikDomain(d db.Domain) traefik.Domain {
+	out := traefik.Domain{
+		ID: d.ID, Host: d.Host, Path: d.Path, StripPath: d.StripPath, InternalPath: d.InternalPath,
+		Port: d.Port, HTTPS: d.HTTPS, Certificate: d.Certificate, Enabled: d.Enabled,
+	}
+	if d.Certificate == db.CertCustom && d.CertificateID != nil {
+		out.CertFile, out.KeyFile = r.certPaths(r.opts.TraefikPath, *d.CertificateID)
+	}
+	return out
+}
+
+func toTraefikRedirect(rd db.Redirect) traefik.Redirect {
+	return traefik.Redirect{ID: rd.ID, Regex: rd.Regex, Replacement: rd.Replacement, Permanent: rd.Permanent}
+}
+
+func addHeader(a *traefik.App, h db.Header) {
+	m := &a.Headers
+	if h.Kind == db.HeaderRequest {
+		m = &a.RequestHeaders
+	}
+	if *m == nil {
+		*m = map[string]string{}
+	}
+	(*m)[h.Name] = h.Value
+}
+
+// certPaths returns the certificate and key file of certificate id under root.
+func (r *Routing) certPaths(root string, id int64) (string, string) {
+	dir := filepath.Join(root, certsDir, strconv.FormatInt(id, 10))
+	return filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+}
+
+// writeCertificates writes the files of every certificate in use and
+// removes those of certificates no enabled domain uses. Keys are decrypted
+// only here, because Traefik can only read them from files.
+func (r *Routing) writeCertificates(ctx context.Context, inUse map[int64]bool) error {
+	var errs []error
+	for id := range inUse {
+		c, err := r.opts.Store.Certificate(ctx, id)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("certificate %d: %w", id, err))
+			continue
+		}
+		key, err := r.opts.Store.CertificateKey(c)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("certificate %d: %w", id, err))
+			continue
+		}
+		certPath, keyPath := r.certPaths(r.opts.ConfigDir, id)
+		if err := os.MkdirAll(filepath.Dir(certPath), 0o700); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		errs = append(errs, writeFileAtomic(certPath, []byte(c.CertPEM), 0o644), writeFileAtomic(keyPath, []byte(key), 0o600))
+	}
+	entries, err := os.ReadDir(filepath.Join(r.opts.ConfigDir, certsDir))
+	if err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	for _, e := range entries {
+		id, perr := strconv.ParseInt(e.Name(), 10, 64)
+		if perr != nil || !e.IsDir() || inUse[id] {
+			continue // not ours, or still needed
+		}
+		errs = append(errs, os.RemoveAll(filepath.Join(r.opts.ConfigDir, certsDir, e.Name())))
+	}
+	return errors.Join(errs...)
+}
+
+// writeFileAtomic replaces path with data unless it already holds it.
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
+		return nil
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), ".dokploy-*.tmp")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name()) // no-op after the rename
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(mode); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
+
+// ACMESettings choose the ACME server of the letsencrypt resolver.
+type ACMESettings struct {
+	Email    string `json:"acme_email"`
+	Server   string `json:"acme_server"`    // directory URL; "" is Let's Encrypt production
+	CABundle string `json:"acme_ca_bundle"` // PEM; "" trusts the system roots only
+}
+
+// ACME loads the ACME settings.
+func (r *Routing) ACME(ctx context.Context) (ACMESettings, error) {
+	var out ACMESettings
+	var err error
+	s := r.opts.Store
+	if out.Email, err = s.Setting(ctx, settingACMEEmail, ""); err != nil {
+		return out, err
+	}
+	if out.Server, err = s.Setting(ctx, settingACMEServer, ""); err != nil {
+		return out, err
+	}
+	out.CABundle, err = s.Setting(ctx, settingACMECABundle, "")
+	return out, err
+}
+
+// SetACME saves validated ACME settings, rewrites the static configuration
+// and restarts Traefik so it takes effect (Traefik reads it only at start).
+func (r *Routing) SetACME(ctx context.Context, a ACMESettings) error {
+	s := r.opts.Store
+	for k, v := range map[string]string{settingACMEEmail: a.Email, settingACMEServer: a.Server, settingACMECABundle: a.CABundle} {
+		if err := s.SetSetting(ctx, k, v); err != nil {
+			return err
+		}
+	}
+	hash, err := r.WriteStaticConfig(ctx, true)
+	if err != nil {
+		return err
+	}
+	if r.opts.Restart != nil {
+		return r.opts.Restart(ctx, hash)
+	}
+	return nil
+}
+
+// WriteStaticConfig renders traefik.yml from the settings and writes it
+// (and the ACME CA bundle) when force is set or the file is missing. It
+// returns a hash of what is on disk, which changes exactly when Traefik
+// must be restarted to see new static settings.
+func (r *Routing) WriteStaticConfig(ctx context.Context, force bool) (string, error) {
+	path := filepath.Join(r.opts.ConfigDir, staticFile)
+	if _, err := os.Stat(path); err == nil && !force {
+		return r.staticHash()
+	}
+	a, err := r.ACME(ctx)
+	if err != nil {
+		return "", err
+	}
+	opts := traefik.StaticOptions{
+		DynamicDir:   filepath.Join(r.opts.TraefikPath, dynamicDir),
+		ACMEStorage:  filepath.Join(r.opts.TraefikPath, acmeFile),
+		ACMEEmail:    a.Email,
+		ACMECAServer: a.Server,
+	}
+	ca := filepath.Join(r.opts.ConfigDir, caFile)
+	if a.CABundle != "" {
+		if err := writeFileAtomic(ca, []byte(a.CABundle), 0o644); err != nil {
+			return "", err
+		}
+		// Keep trusting public CAs too, so switching back to a public
+		// server needs no second change.
+		opts.ACMECACertificates = []string{filepath.Join(r.opts.TraefikPath, caFile)}
+		opts.ACMECASystemCertPool = true
+	} else if err := os.Remove(ca); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", err
+	}
+	data, err := traefik.StaticConfig(opts)
+	if err != nil {
+		return "", err
+	}
+	if err := writeFileAtomic(path, data, 0o644); err != nil {
+		return "", err
+	}
+	return r.staticHash()
+}
+
+func (r *Routing) staticHash() (string, error) {
+	h := sha256.New()
+	for _, name := range []string{staticFile, caFile} {
+		data, err := os.ReadFile(filepath.Join(r.opts.ConfigDir, name))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return "", err
+		}
+		h.Write(data)
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:12]), nil
+}
+
+// Domain states shown on the app page, in the order a domain goes through.
+const (
+	StateDisabled = "disabled"
+	StatePending  = "pending" // written; Traefik has not loaded it yet
+	StateActive   = "active"  // Traefik serves it
+	StateNoCert   = "waiting for certificate"
+	StateIssued   = "certificate issued" // ACME certificate stored
+	StateError    = "error"              // Traefik reports the router as broken
+	StateUnknown  = "unknown"            // Traefik off or unreachable
+)
+
+// DomainStatus is one domain's state and, for errors, Traefik's message.
+type DomainStatus struct {
+	State  string
+	Detail string
+}
+
+// Final reports whether the state will not change without a user action,
+// so the page can stop polling.
+func (s DomainStatus) Final() bool { return s.State != StatePending && s.State != StateNoCert }
+
+// Status asks Traefik's API about each domain's routers (appName is the
+// app's slug, or dashboardApp). One API call serves all domains.
+func (r *Routing) Status(ctx context.Context, appName string, domains []db.Domain) map[int64]DomainStatus {
+	out := make(map[int64]DomainStatus, len(domains))
+	var names []string
+	for _, d := range domains {
+		if d.Enabled {
+			names = append(names, domainRouters(appName, d)...)
+		}
+	}
+	var states map[string]traefik.RouterState
+	var routers map[string]traefik.RouterStatus
+	var apiErr error
+	if !r.Managed() {
+		apiErr = errors.New("Traefik is not managed by this dashboard (DOKPLOY_TRAEFIK=off)")
+	} else if len(names) > 0 {
+		ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		defer cancel()
+		routers, apiErr = r.routers(ctx)
+		states = routerStates(routers, names)
+	}
+	var issued map[string]bool
+	for _, d := range domains {
+		switch {
+		case !d.Enabled:
+			out[d.ID] = DomainStatus{State: StateDisabled}
+		case apiErr != nil:
+			out[d.ID] = DomainStatus{State: StateUnknown, Detail: apiErr.Error()}
+		default:
+			if issued == nil && d.HTTPS && d.Certificate == db.CertLetsEncrypt {
+				issued = r.issuedHosts()
+			}
+			out[d.ID] = domainStatus(appName, d, states, routers, issued)
+		}
+	}
+	return out
+}
+
+func (r *Routing) routers(ctx context.Context) (map[string]traefik.RouterStatus, error) {
+	list, err := r.opts.API.Routers(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("Traefik's API does not answer: %w", err)
+	}
+	out := make(map[string]traefik.RouterStatus, len(list))
+	for _, rt := range list {
+		out[rt.Name] = rt
+	}
+	return out, nil
+}
+
+func routerStates(routers map[string]traefik.RouterStatus, names []string) map[string]traefik.RouterState {
+	out := make(map[string]traefik.RouterState, len(names))
+	for _, n := range names {
+		rt, ok := routers[n+"@file"]
+		switch {
+		case !ok:
+			out[n] = traefik.StateMissing
+		case rt.Status == "enabled" && len(rt.Errors) == 0:
+			out[n] = traefik.StateEnabled
+		case rt.Status == "warning":
+			out[n] = traefik.StateWarning
+		default:
+			out[n] = traefik.StateError
+		}
+	}
+	return out
+}
+
+func domainRouters(appName string, d db.Domain) []string {
+	names := []string{traefik.RouterName(appName, d.ID, traefik.EntryPointWeb)}
+	if d.HTTPS {
+		names = append(names, traefik.RouterName(appName, d.ID, traefik.EntryPointWebSecure))
+	}
+	return names
+}
+
+func domainStatus(appName string, d db.Domain, states map[string]traefik.RouterState, routers map[string]traefik.RouterStatus, issued map[string]bool) DomainStatus {
+	for _, n := range domainRouters(appName, d) {
+		switch states[n] {
+		case traefik.StateMissing:
+			return DomainStatus{State: StatePending, Detail: "Traefik has not loaded router " + n + " yet"}
+		case traefik.StateError, traefik.StateWarning:
+			return DomainStatus{State: StateError, Detail: strings.Join(routers[n+"@file"].Errors, "; ")}
+		}
+	}
+	switch {
+	case !d.HTTPS:
+		return DomainStatus{State: StateActive}
+	case d.Certificate == db.CertLetsEncrypt && issued[d.Host]:
+		return DomainStatus{State: StateIssued}
+	case d.Certificate == db.CertLetsEncrypt:
+		return DomainStatus{State: StateNoCert, Detail: "Traefik asks the ACME server when the first HTTPS request arrives; the host must resolve to this server"}
+	case d.Certificate == db.CertCustom:
+		return DomainStatus{State: StateActive, Detail: "uploaded certificate"}
+	}
+	return DomainStatus{State: StateActive, Detail: "HTTPS with Traefik's default certificate"}
+}
+
+// issuedHosts reads the hosts Traefik holds ACME certificates for from
+// acme.json: the API does not expose certificates.
+func (r *Routing) issuedHosts() map[string]bool {
+	out := map[string]bool{}
+	data, err := os.ReadFile(filepath.Join(r.opts.ConfigDir, acmeFile))
+	if err != nil {
+		return out
+	}
+	var store map[string]struct {
+		Certificates []struct {
+			Domain struct {
+				Main string   `json:"main"`
+				SANs []string `json:"sans"`
+			} `json:"domain"`
+		} `json:"Certificates"`
+	}
+	if json.Unmarshal(data, &store) != nil {
+		return out
+	}
+	for _, c := range store[traefik.ResolverLetsEncrypt].Certificates {
+		out[c.Domain.Main] = true
+		for _, s := range c.Domain.SANs {
+			out[s] = true
+		}
+	}
+	return out
+}
+
+// Ping reports whether Traefik's API answers.
+func (r *Routing) Ping(ctx context.Context) error {
+	if !r.Managed() {
+		return errors.New("not managed (DOKPLOY_TRAEFIK=off)")
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	return r.opts.API.Ping(ctx)
+}
