@@ -224,6 +224,12 @@ func (h *Handler) updateApp(c echo.Context) error {
 		saved = "Saved. Deploy to apply the changes."
 	} else {
 		status = http.StatusUnprocessableEntity
+		// Keep the "set — leave blank to keep" hints of stored credentials.
+		for k, v := range appToForm(a).Values {
+			if strings.HasPrefix(k, "has_") {
+				form.Values[k] = v
+			}
+		}
 	}
 	p, err := h.loadAppPage(c, a)
 	if err != nil {

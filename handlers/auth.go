@@ -204,7 +204,13 @@ func (h *Handler) login(c echo.Context) error {
 	if err != nil && !errors.Is(err, db.ErrNotFound) {
 		return err
 	}
-	if err != nil || !db.CheckPassword(u.PasswordHash, c.FormValue("password")) {
+	hash := h.dummyHash
+	if err == nil {
+		hash = u.PasswordHash
+	}
+	// Hash even for unknown emails so response time does not tell which
+	// accounts exist.
+	if !db.CheckPassword(hash, c.FormValue("password")) || err != nil {
 		h.limiter.fail(ip, email)
 		form.Error = "Wrong email or password."
 		return h.page(c, http.StatusUnauthorized, "login", &views.Page{Title: "Sign in", Data: form})

@@ -29,6 +29,8 @@ type Handler struct {
 	views   *views.Renderer
 	runner  *jobs.Runner
 	limiter *loginLimiter
+	// dummyHash is checked against when the email is unknown.
+	dummyHash string
 	routing *Routing // Traefik's files and status; nil routes nothing (tests)
 
 	setupMu    sync.Mutex
@@ -43,7 +45,8 @@ func WithRouting(r *Routing) Option { return func(h *Handler) { h.routing = r } 
 
 // New builds a Handler.
 func New(opts Options, store *db.Store, renderer *views.Renderer, runner *jobs.Runner, extra ...Option) *Handler {
-	h := &Handler{opts: opts, store: store, views: renderer, runner: runner, limiter: newLoginLimiter()}
+	dummy, _ := db.HashPassword(db.RandomToken())
+	h := &Handler{opts: opts, store: store, views: renderer, runner: runner, limiter: newLoginLimiter(), dummyHash: dummy}
 	for _, o := range extra {
 		o(h)
 	}
