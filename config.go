@@ -27,6 +27,7 @@ type config struct {
 	EndpointMode  string
 	RunWorker     bool
 	Namespace     string
+	ProbeBinary   string
 
 	Traefik          string // "on": run and manage the dokploy-traefik container; "off": only write its files
 	TraefikImage     string // preferred image; the local build is the fallback
@@ -56,6 +57,7 @@ var envVars = []envVar{
 	{"DOKPLOY_TRAEFIK_HTTP_PORT", "80", "host port Traefik's HTTP entry point is published on"},
 	{"DOKPLOY_TRAEFIK_HTTPS_PORT", "443", "host port Traefik's HTTPS entry point is published on"},
 	{"DOKPLOY_TRAEFIK_API_URL", "http://127.0.0.1:8089", "Traefik's API as the control plane reaches it; published on 127.0.0.1 only"},
+	{"DOKPLOY_PROBE_BINARY", "", "host path of a static dokploy binary mounted into app containers for HTTP health checks (default: this binary)"},
 	{"DOKPLOY_REDIS_NAMESPACE", "dokploy", "prefix of every Redis key; instances sharing a Redis and a database must use the same one"},
 }
 
@@ -83,6 +85,7 @@ func loadConfig() config {
 		EndpointMode:  getenv("DOKPLOY_ENDPOINT_MODE"),
 		RunWorker:     getenv("DOKPLOY_WORKER") != "false",
 		Namespace:     getenv("DOKPLOY_REDIS_NAMESPACE"),
+		ProbeBinary:   getenv("DOKPLOY_PROBE_BINARY"),
 
 		Traefik:          getenv("DOKPLOY_TRAEFIK"),
 		TraefikImage:     getenv("DOKPLOY_TRAEFIK_IMAGE"),
@@ -223,4 +226,21 @@ func printEnvHelp(w io.Writer) {
 		}
 		fmt.Fprintf(w, "  %-24s %s\n  %-24s default: %s\n", e.Name, e.Usage, "", def)
 	}
+}
+
+// probeBinary is the binary app containers run as their HTTP health check:
+// this very executable unless the operator points elsewhere (needed when
+// dokploy itself runs in a container, whose paths the host does not see).
+func (c config) probeBinary() string {
+	if c.ProbeBinary != "" {
+		return c.ProbeBinary
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	if resolved, err := filepath.EvalSymlinks(exe); err == nil {
+		return resolved
+	}
+	return exe
 }

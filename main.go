@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -55,6 +56,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		printEnvHelp(stdout)
 		return 0
 	}
+	if args[0] == "probe" {
+		return probe(args[1:], stderr)
+	}
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})))
 	cfg := loadConfig()
 	var err error
@@ -71,6 +75,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = tokenCmd(cfg, args[1:], stdout)
 	case "version":
 		fmt.Fprintln(stdout, "dokploy", version)
+	case "probe":
+		// Runs inside app containers as their HTTP health check.
+		return probe(args[1:], stderr)
 	default:
 		fmt.Fprintf(stderr, "unknown command %q\n\n%s", args[0], usage)
 		return 2
@@ -145,7 +152,7 @@ func serve(cfg config, web bool) error {
 	if err != nil {
 		return err
 	}
-	runner := jobs.NewRunner(jobs.Options{Store: store, Redis: redisPool, Docker: docker, Logger: slog.Default(), Namespace: cfg.Namespace})
+	runner := jobs.NewRunner(jobs.Options{Store: store, Redis: redisPool, Docker: docker, Logger: slog.Default(), Namespace: cfg.Namespace, ProbeBinary: cfg.probeBinary()})
 	if cfg.RunWorker || !web {
 		if err := runner.StartWorker(ctx); err != nil {
 			return err
@@ -363,4 +370,30 @@ func tokenCmd(cfg config, args []string, stdout io.Writer) error {
 		fmt.Fprintln(stdout, token)
 		return nil
 	})
+}
+
+// probe GETs url and exits 0 when the status matches: the HTTP health check
+// of app containers, which get this static binary mounted read-only.
+func probe(args []string, stderr io.Writer) int {
+	if len(args) != 2 {
+		fmt.Fprintln(stderr, "usage: dokploy probe URL EXPECTED_STATUS")
+		return 2
+	}
+	want, err := strconv.Atoi(args[1])
+	if err != nil {
+		fmt.Fprintln(stderr, "expected status must be a number")
+		return 2
+	}
+	client := http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Get(args[0])
+	if err != nil {
+		fmt.Fprintln(stderr, "health check failed:", err)
+		return 1
+	}
+	resp.Body.Close()
+	if resp.StatusCode != want {
+		fmt.Fprintf(stderr, "health check failed: %s answered %d, want %d\n", args[0], resp.StatusCode, want)
+		return 1
+	}
+	return 0
 }

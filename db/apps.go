@@ -23,30 +23,39 @@ const (
 
 // App is a deployable application: one Swarm service named AppName.
 type App struct {
-	ID               int64     `db:"id" json:"id"`
-	EnvironmentID    int64     `db:"environment_id" json:"environment_id"`
-	Name             string    `db:"name" json:"name"`
-	AppName          string    `db:"app_name" json:"app_name"`
-	SourceType       string    `db:"source_type" json:"-"`
-	GitURL           string    `db:"git_url" json:"-"`
-	GitBranch        string    `db:"git_branch" json:"-"`
-	GitContext       string    `db:"git_context" json:"-"`
-	GitDockerfile    string    `db:"git_dockerfile" json:"-"`
-	GitSSHPublicKey  string    `db:"git_ssh_public_key" json:"-"`
-	BuildTarget      string    `db:"build_target" json:"-"`
-	BuildNoCache     bool      `db:"build_no_cache" json:"-"`
-	Image            string    `db:"image" json:"-"`
-	RegistryServer   string    `db:"registry_server" json:"-"`
-	RegistryUsername string    `db:"registry_username" json:"-"`
-	Port             int       `db:"port" json:"port"`
-	Replicas         int       `db:"replicas" json:"replicas"`
-	MemoryLimitMB    int       `db:"memory_limit_mb" json:"memory_limit_mb"`
-	CPULimit         float64   `db:"cpu_limit" json:"cpu_limit"`
-	Status           string    `db:"status" json:"status"`
-	CurrentImage     string    `db:"current_image" json:"current_image"`
-	CurrentCommit    string    `db:"current_commit" json:"current_commit"`
-	CreatedAt        time.Time `db:"created_at" json:"created_at"`
-	UpdatedAt        time.Time `db:"updated_at" json:"updated_at"`
+	ID               int64   `db:"id" json:"id"`
+	EnvironmentID    int64   `db:"environment_id" json:"environment_id"`
+	Name             string  `db:"name" json:"name"`
+	AppName          string  `db:"app_name" json:"app_name"`
+	SourceType       string  `db:"source_type" json:"-"`
+	GitURL           string  `db:"git_url" json:"-"`
+	GitBranch        string  `db:"git_branch" json:"-"`
+	GitContext       string  `db:"git_context" json:"-"`
+	GitDockerfile    string  `db:"git_dockerfile" json:"-"`
+	GitSSHPublicKey  string  `db:"git_ssh_public_key" json:"-"`
+	BuildTarget      string  `db:"build_target" json:"-"`
+	BuildNoCache     bool    `db:"build_no_cache" json:"-"`
+	Image            string  `db:"image" json:"-"`
+	RegistryServer   string  `db:"registry_server" json:"-"`
+	RegistryUsername string  `db:"registry_username" json:"-"`
+	Port             int     `db:"port" json:"port"`
+	Replicas         int     `db:"replicas" json:"replicas"`
+	MemoryLimitMB    int     `db:"memory_limit_mb" json:"memory_limit_mb"`
+	CPULimit         float64 `db:"cpu_limit" json:"cpu_limit"`
+	// Health check: an HTTP GET inside the container; "" keeps the image's.
+	HealthPath        string    `db:"health_path" json:"health_path"`
+	HealthPort        int       `db:"health_port" json:"health_port"`
+	HealthStatus      int       `db:"health_status" json:"health_status"`
+	HealthInterval    int       `db:"health_interval" json:"health_interval"`
+	HealthTimeout     int       `db:"health_timeout" json:"health_timeout"`
+	HealthRetries     int       `db:"health_retries" json:"health_retries"`
+	HealthStartPeriod int       `db:"health_start_period" json:"health_start_period"`
+	StopGracePeriod   int       `db:"stop_grace_period" json:"stop_grace_period"`
+	Status            string    `db:"status" json:"status"`
+	CurrentImage      string    `db:"current_image" json:"current_image"`
+	CurrentCommit     string    `db:"current_commit" json:"current_commit"`
+	CreatedAt         time.Time `db:"created_at" json:"created_at"`
+	UpdatedAt         time.Time `db:"updated_at" json:"updated_at"`
 
 	// Sealed secrets; decrypt with Store.AppSecrets.
 	GitTokenEnc         []byte `db:"git_token_enc" json:"-"`
@@ -97,6 +106,10 @@ func (s *Store) CreateApp(ctx context.Context, a *App) error {
 		a.EnvironmentID, a.Name, a.AppName, a.SourceType, a.GitURL, a.GitBranch, a.GitContext,
 		a.GitDockerfile, a.BuildTarget, a.BuildNoCache, a.Image, a.RegistryServer, a.RegistryUsername,
 		a.Port, a.Replicas, a.MemoryLimitMB, a.CPULimit)
+	if err == nil {
+		a.ApplyHealthDefaults()
+		err = s.saveHealth(ctx, id, a)
+	}
 	if isUniqueViolation(err) {
 		return fmt.Errorf("app name %q: %w", a.AppName, ErrConflict)
 	}
@@ -123,7 +136,35 @@ func (s *Store) UpdateApp(ctx context.Context, a *App) error {
 		a.ID, a.EnvironmentID, a.Name, a.SourceType, a.GitURL, a.GitBranch, a.GitContext, a.GitDockerfile,
 		a.BuildTarget, a.BuildNoCache, a.Image, a.RegistryServer, a.RegistryUsername, a.Port, a.Replicas,
 		a.MemoryLimitMB, a.CPULimit)
-	return rowsOrNotFound(res, err)
+	if err := rowsOrNotFound(res, err); err != nil {
+		return err
+	}
+	return s.saveHealth(ctx, a.ID, a)
+}
+
+// ApplyHealthDefaults fills unset health-check settings with sane values.
+func (a *App) ApplyHealthDefaults() {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&a.HealthStatus, 200)
+	def(&a.HealthInterval, 5)
+	def(&a.HealthTimeout, 3)
+	def(&a.HealthRetries, 3)
+	def(&a.StopGracePeriod, 10)
+}
+
+// saveHealth stores the health-check and shutdown settings.
+func (s *Store) saveHealth(ctx context.Context, id int64, a *App) error {
+	_, err := s.db.ExecContext(ctx, `
+		UPDATE applications SET health_path = $2, health_port = $3, health_status = $4, health_interval = $5,
+			health_timeout = $6, health_retries = $7, health_start_period = $8, stop_grace_period = $9
+		WHERE id = $1`,
+		id, a.HealthPath, a.HealthPort, a.HealthStatus, a.HealthInterval, a.HealthTimeout, a.HealthRetries,
+		a.HealthStartPeriod, a.StopGracePeriod)
+	return err
 }
 
 // SetAppSecrets encrypts and stores changed credentials.

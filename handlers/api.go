@@ -137,6 +137,15 @@ type appInputJSON struct {
 	Replicas      *int               `json:"replicas"`
 	MemoryLimitMB *int               `json:"memory_limit_mb"`
 	CPULimit      *float64           `json:"cpu_limit"`
+
+	HealthPath        *string `json:"health_path"`
+	HealthPort        *int    `json:"health_port"`
+	HealthStatus      *int    `json:"health_status"`
+	HealthInterval    *int    `json:"health_interval"`
+	HealthTimeout     *int    `json:"health_timeout"`
+	HealthRetries     *int    `json:"health_retries"`
+	HealthStartPeriod *int    `json:"health_start_period"`
+	StopGracePeriod   *int    `json:"stop_grace_period"`
 	// Webhook settings; webhook_secret "" turns signature checks off.
 	WebhookSecret *string   `json:"webhook_secret"`
 	DeployOn      *string   `json:"deploy_on"`
@@ -157,6 +166,14 @@ func (in *appInputJSON) apply(a *db.App) db.SecretUpdate {
 	setIf(&a.Replicas, in.Replicas)
 	setIf(&a.MemoryLimitMB, in.MemoryLimitMB)
 	setIf(&a.CPULimit, in.CPULimit)
+	setIf(&a.HealthPath, in.HealthPath)
+	setIf(&a.HealthPort, in.HealthPort)
+	setIf(&a.HealthStatus, in.HealthStatus)
+	setIf(&a.HealthInterval, in.HealthInterval)
+	setIf(&a.HealthTimeout, in.HealthTimeout)
+	setIf(&a.HealthRetries, in.HealthRetries)
+	setIf(&a.HealthStartPeriod, in.HealthStartPeriod)
+	setIf(&a.StopGracePeriod, in.StopGracePeriod)
 	var secrets db.SecretUpdate
 	if s := in.Source; s != nil {
 		setIf(&a.SourceType, s.Type)

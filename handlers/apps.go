@@ -68,6 +68,12 @@ func appToForm(a *db.App) *views.Form {
 	v["port"], v["replicas"] = strconv.Itoa(a.Port), strconv.Itoa(a.Replicas)
 	v["memory_limit_mb"] = strconv.Itoa(a.MemoryLimitMB)
 	v["cpu_limit"] = strconv.FormatFloat(a.CPULimit, 'f', -1, 64)
+	v["health_path"] = a.HealthPath
+	for k, n := range map[string]int{"health_port": a.HealthPort, "health_status": a.HealthStatus,
+		"health_interval": a.HealthInterval, "health_timeout": a.HealthTimeout, "health_retries": a.HealthRetries,
+		"health_start_period": a.HealthStartPeriod, "stop_grace_period": a.StopGracePeriod} {
+		v[k] = strconv.Itoa(n)
+	}
 	if a.BuildNoCache {
 		v["build_no_cache"] = "on"
 	}
@@ -111,6 +117,17 @@ func formToApp(c echo.Context, a *db.App, form *views.Form) {
 	num("port", &a.Port)
 	num("replicas", &a.Replicas)
 	num("memory_limit_mb", &a.MemoryLimitMB)
+	// Health-check fields are only on the settings form; absent means keep.
+	if _, ok := c.Request().PostForm["health_path"]; ok {
+		a.HealthPath = text("health_path")
+		num("health_port", &a.HealthPort)
+		num("health_status", &a.HealthStatus)
+		num("health_interval", &a.HealthInterval)
+		num("health_timeout", &a.HealthTimeout)
+		num("health_retries", &a.HealthRetries)
+		num("health_start_period", &a.HealthStartPeriod)
+		num("stop_grace_period", &a.StopGracePeriod)
+	}
 	if v := text("cpu_limit"); v != "" {
 		f, err := strconv.ParseFloat(v, 64)
 		if err != nil {

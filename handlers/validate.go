@@ -121,7 +121,47 @@ func validateApp(a *db.App) map[string]string {
 	if a.CPULimit < 0 || a.CPULimit > 512 {
 		errs["cpu_limit"] = "CPU limit must be between 0 (no limit) and 512"
 	}
+	validateHealth(a, errs)
 	return errs
+}
+
+// validateHealth checks the HTTP health check and shutdown settings; zero
+// values mean "use the default".
+func validateHealth(a *db.App, errs map[string]string) {
+	if a.HealthPath != "" {
+		if err := validateURLPath(a.HealthPath); err != nil {
+			errs["health_path"] = err.Error()
+		}
+	}
+	between := func(field string, v, lo, hi int, msg string) {
+		if v != 0 && (v < lo || v > hi) {
+			errs[field] = msg
+		}
+	}
+	between("health_port", a.HealthPort, 1, 65535, "health check port must be between 1 and 65535 (0 = the container port)")
+	between("health_status", a.HealthStatus, 100, 599, "expected status must be an HTTP status code like 200")
+	between("health_interval", a.HealthInterval, 1, 3600, "interval must be between 1 and 3600 seconds")
+	between("health_timeout", a.HealthTimeout, 1, 600, "timeout must be between 1 and 600 seconds")
+	between("health_retries", a.HealthRetries, 1, 100, "retries must be between 1 and 100")
+	between("health_start_period", a.HealthStartPeriod, 0, 3600, "start period must be between 0 and 3600 seconds")
+	between("stop_grace_period", a.StopGracePeriod, 0, 3600, "stop grace period must be between 0 and 3600 seconds")
+	if a.HealthPort < 0 || a.HealthInterval < 0 || a.HealthTimeout < 0 || a.HealthRetries < 0 || a.HealthStartPeriod < 0 || a.StopGracePeriod < 0 {
+		errs["health_path"] = "health check numbers cannot be negative"
+	}
+}
+
+// validateURLPath accepts an absolute URL path without spaces, quotes or
+// control characters (it ends up in a command line, as an argument).
+func validateURLPath(p string) error {
+	if !strings.HasPrefix(p, "/") || len(p) > 512 {
+		return errors.New("path must start with / (at most 512 characters)")
+	}
+	for _, r := range p {
+		if r <= ' ' || r == 0x7f || strings.ContainsRune("\"'`<>\\{}|^", r) {
+			return fmt.Errorf("path contains %q, which is not allowed in a URL path", r)
+		}
+	}
+	return nil
 }
 
 // validateVariables checks keys and sizes of env vars or build args.

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/api/types/mount"
 
 	"dokploy/db"
 )
@@ -185,6 +187,9 @@ func (r *Runner) deploy(ctx context.Context, d *db.Deployment, logw *deployLog) 
 		if a.SourceType == db.SourceGit && d.RollbackOf == nil {
 			r.removeImageTag(imageRef)
 		}
+		if strings.Contains(err.Error(), "unhealthy") {
+			return fmt.Errorf("the new version never passed its health check; the previous version keeps serving (%w)", err)
+		}
 		return err
 	}
 	if err := r.store.SetAppRunning(ctx, a.ID, imageRef, commit); err != nil {
@@ -299,7 +304,40 @@ func (r *Runner) serviceSpec(ctx context.Context, a *db.App, d *db.Deployment, i
 	for _, p := range ports {
 		spec.Ports = append(spec.Ports, PortSpec{Published: uint32(p.Published), Target: uint32(p.Target), Protocol: p.Protocol, Mode: p.Mode})
 	}
+	spec.StopGracePeriod = time.Duration(a.StopGracePeriod) * time.Second
+	if a.HealthPath != "" {
+		hc, mnt, err := r.httpHealthCheck(a)
+		if err != nil {
+			return ServiceSpec{}, err
+		}
+		spec.HealthCheck, spec.Mounts = hc, []mount.Mount{mnt}
+	}
 	return spec, nil
+}
+
+// probePath is where the probe binary appears inside app containers.
+const probePath = "/.dokploy/probe"
+
+// httpHealthCheck turns the app's HTTP health check into a Swarm health
+// check run by the mounted probe binary.
+func (r *Runner) httpHealthCheck(a *db.App) (*HealthCheck, mount.Mount, error) {
+	if r.opts.ProbeBinary == "" {
+		return nil, mount.Mount{}, fmt.Errorf("HTTP health checks need the probe binary (DOKPLOY_PROBE_BINARY)")
+	}
+	port := a.HealthPort
+	if port == 0 {
+		port = a.Port
+	}
+	url := fmt.Sprintf("http://127.0.0.1:%d%s", port, a.HealthPath)
+	hc := &HealthCheck{
+		Test:        []string{"CMD", probePath, "probe", url, strconv.Itoa(a.HealthStatus)},
+		Interval:    time.Duration(a.HealthInterval) * time.Second,
+		Timeout:     time.Duration(a.HealthTimeout) * time.Second,
+		Retries:     a.HealthRetries,
+		StartPeriod: time.Duration(a.HealthStartPeriod) * time.Second,
+	}
+	mnt := mount.Mount{Type: mount.TypeBind, Source: r.opts.ProbeBinary, Target: probePath, ReadOnly: true}
+	return hc, mnt, nil
 }
 
 // removeImageTag drops the image a failed or cancelled deployment built so

@@ -11,6 +11,7 @@ import (
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/api/types/swarm"
 )
 
@@ -63,8 +64,9 @@ type ServiceSpec struct {
 	Ports           []PortSpec
 	EndpointMode    string // "vip" or "dnsrr"; Docker.EndpointMode when empty
 	StopGracePeriod time.Duration
-	HealthCheck     *HealthCheck // nil keeps the image's HEALTHCHECK
-	ForceUpdate     bool         // roll out new tasks even if nothing changed
+	HealthCheck     *HealthCheck  // nil keeps the image's HEALTHCHECK
+	Mounts          []mount.Mount // e.g. the read-only health probe binary
+	ForceUpdate     bool          // roll out new tasks even if nothing changed
 	RegistryAuth    *RegistryAuth
 	MonitorPeriod   time.Duration // how long new tasks must stay up; 5s when zero
 }
@@ -205,6 +207,7 @@ func swarmServiceSpec(spec ServiceSpec, endpoint *swarm.EndpointSpec, hostPorts 
 				Args:        spec.Args,
 				Env:         envList(spec.Env),
 				Healthcheck: healthConfig(spec.HealthCheck),
+				Mounts:      spec.Mounts,
 			},
 			Resources: &swarm.ResourceRequirements{Limits: &swarm.Limit{
 				NanoCPUs:    spec.NanoCPUs,

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -45,6 +46,7 @@ func newPipeline(t *testing.T) *pipeline {
 	t.Cleanup(func() { pool.Close() })
 	runner := NewRunner(Options{
 		Store: store, Redis: pool, Docker: docker, Namespace: "dokploy-test-" + dbtest.RandomSuffix(),
+		ProbeBinary: probeBinary(t),
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), DeployTimeout: 3 * time.Minute,
 	})
 	if err := runner.StartWorker(ctx); err != nil {
@@ -448,5 +450,69 @@ func TestPipeline_HungBuildHitsItsDeadline(t *testing.T) {
 	}
 	if elapsed := time.Since(start); elapsed > 40*time.Second {
 		t.Errorf("deadline of 4s ended the deployment only after %s", elapsed)
+	}
+}
+
+// probeBinary builds the static dokploy binary app containers run as their
+// HTTP health check (once per test binary run).
+func probeBinary(t *testing.T) string {
+	t.Helper()
+	probeOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "dokploy-probe-")
+		if err != nil {
+			probeErr = err
+			return
+		}
+		probeBin = filepath.Join(dir, "dokploy")
+		cmd := exec.Command("go", "build", "-o", probeBin, "..")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			probeErr = fmt.Errorf("build dokploy: %v\n%s", err, out)
+		}
+	})
+	if probeErr != nil {
+		t.Fatal(probeErr)
+	}
+	return probeBin
+}
+
+var (
+	probeOnce sync.Once
+	probeBin  string
+	probeErr  error
+)
+
+func TestPipeline_UnhealthyVersionIsRolledBack(t *testing.T) {
+	p := newPipeline(t)
+	app, port := p.newGitApp(testName(t))
+	ctx := context.Background()
+	healthy := func(status int) {
+		a, _ := p.store.App(ctx, app.ID)
+		a.HealthPath, a.HealthStatus, a.HealthInterval, a.HealthTimeout, a.HealthRetries, a.HealthStartPeriod = "/", status, 1, 1, 2, 0
+		if err := p.store.UpdateApp(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	healthy(200)
+	p.git.commit("healthy", serverDockerfile("healthy-one"))
+	d1 := p.wait(p.deploy(app).ID, 2*time.Minute)
+	if d1.Status != db.DeployDone {
+		t.Fatalf("healthy deploy: %s %q\n%s", d1.Status, d1.Error, p.logs(d1.ID))
+	}
+	waitBody(t, fmt.Sprintf("http://127.0.0.1:%d/", port), "healthy-one")
+
+	// The next version never passes its health check (it answers 200, the
+	// check wants 418): the deployment fails and the old version comes back.
+	healthy(418)
+	p.git.commit("never healthy", serverDockerfile("unhealthy-two"))
+	d2 := p.wait(p.deploy(app).ID, 3*time.Minute)
+	if d2.Status != db.DeployError {
+		t.Fatalf("unhealthy deploy: %s %q\n%s", d2.Status, d2.Error, p.logs(d2.ID))
+	}
+	t.Logf("failure reason: %s", d2.Error)
+	waitBody(t, fmt.Sprintf("http://127.0.0.1:%d/", port), "healthy-one")
+	a, _ := p.store.App(ctx, app.ID)
+	if a.CurrentImage != d1.Image || a.Status != db.AppRunning {
+		t.Errorf("app after failed health check: %s %s, want running %s", a.Status, a.CurrentImage, d1.Image)
 	}
 }

@@ -33,6 +33,10 @@ type Options struct {
 	Logger *slog.Logger
 	// DeployTimeout bounds one whole deployment (default 30 minutes).
 	DeployTimeout time.Duration
+	// ProbeBinary is the host path of a static dokploy binary mounted
+	// read-only into app containers to run HTTP health checks, so they work
+	// in any image, even FROM scratch ones without curl or a shell.
+	ProbeBinary string
 	// Namespace prefixes every Redis key (default "dokploy"); tests use
 	// their own so they never take jobs of a running server.
 	Namespace string
