@@ -47,7 +47,7 @@ func newPipeline(t *testing.T) *pipeline {
 	runner := NewRunner(Options{
 		Store: store, Redis: pool, Docker: docker, Namespace: "dokploy-test-" + dbtest.RandomSuffix(),
 		ProbeBinary: probeBinary(t),
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), DeployTimeout: 3 * time.Minute,
+		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)), DeployTimeout: 3 * time.Minute,
 	})
 	if err := runner.StartWorker(ctx); err != nil {
 		t.Fatal(err)
