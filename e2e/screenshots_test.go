@@ -3,8 +3,11 @@ package e2e
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -37,7 +40,7 @@ func TestScreenshots(t *testing.T) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	f := deployRun(t, deployNewAppName(t, "hello-web-"), "hello-from-browser")
+	f := deployRun(t, shotAppName(t), "hello-from-browser")
 	b := f.b
 
 	save := func(ctx context.Context, name string) error {
@@ -107,8 +110,17 @@ func TestScreenshots(t *testing.T) {
 		if err := b.waitText(ctx, "#log", "Service "+f.appName+" is running"); err != nil {
 			return err
 		}
-		// The log box follows new lines; make sure it shows the end.
-		if err := chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`(() => { const l = document.getElementById("log"); l.scrollTop = l.scrollHeight; window.scrollTo(0, 0); })()`)); err != nil {
+		// The 540px log box runs past the bottom of a 1280x800 viewport,
+		// which would hide the end of the log. For the picture only, end
+		// the box 24px above the viewport's bottom and scroll it to the end,
+		// so the header, the done status and the log's last lines all show.
+		if err := chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`(() => {
+			window.scrollTo(0, 0);
+			const l = document.getElementById("log");
+			const h = window.innerHeight - l.getBoundingClientRect().top - 24;
+			if (h > 200 && h < l.clientHeight) l.style.height = h + "px";
+			l.scrollTop = l.scrollHeight;
+		})()`)); err != nil {
 			return err
 		}
 		return save(ctx, "deployment.png")
@@ -117,4 +129,21 @@ func TestScreenshots(t *testing.T) {
 	if msgs := b.exceptions(); len(msgs) > 0 {
 		t.Errorf("JavaScript exceptions in the pages:\n%s", msgs)
 	}
+}
+
+// shotAppName is "hello-web" for a clean picture, unless a service or an
+// image of that name exists on this engine (the test removes both at the
+// end); then it gets a random suffix.
+func shotAppName(t *testing.T) string {
+	t.Helper()
+	const name = "hello-web"
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	// "service inspect" fails when no service has exactly this name.
+	svcErr := exec.CommandContext(ctx, "docker", "service", "inspect", name).Run()
+	img, imgErr := exec.CommandContext(ctx, "docker", "image", "ls", "-q", name).Output()
+	if svcErr == nil || imgErr != nil || strings.TrimSpace(string(img)) != "" {
+		return deployNewAppName(t, name+"-")
+	}
+	return name
 }

@@ -227,6 +227,9 @@ func srvStart(t testing.TB, extraEnv ...string) *srvServer {
 		// Not read by the binary yet; isolates the queue once it is.
 		"DOKPLOY_REDIS_NAMESPACE=dokploy-e2e-"+dbtest.RandomSuffix(),
 		"DOKPLOY_WORKER=false",
+		// The test server must not take over the machine's dokploy-traefik
+		// container and ports 80/443 (e2e/routing_test.go runs its own Traefik).
+		"DOKPLOY_TRAEFIK=off",
 	)
 	env = append(env, extraEnv...)
 

@@ -31,7 +31,7 @@ type Handler struct {
 	limiter *loginLimiter
 	// dummyHash is checked against when the email is unknown.
 	dummyHash string
-	routing *Routing // Traefik's files and status; nil routes nothing (tests)
+	routing   *Routing // Traefik's files and status; nil routes nothing (tests)
 
 	setupMu    sync.Mutex
 	setupToken string // one-time token printed at start while no admin exists

@@ -296,12 +296,18 @@ func (r *Routing) DashboardConfig(ctx context.Context) (traefik.App, error) {
 }
 
 func (r *Routing) toTraefikDomain(d db.Domain) traefik.Domain {
+	return toTraefikDomain(d, r.opts.TraefikPath)
+}
+
+// toTraefikDomain maps a row; certificate files are named under root, the
+// config directory as Traefik sees it.
+func toTraefikDomain(d db.Domain, root string) traefik.Domain {
 	out := traefik.Domain{
 		ID: d.ID, Host: d.Host, Path: d.Path, StripPath: d.StripPath, InternalPath: d.InternalPath,
 		Port: d.Port, HTTPS: d.HTTPS, Certificate: d.Certificate, Enabled: d.Enabled,
 	}
 	if d.Certificate == db.CertCustom && d.CertificateID != nil {
-		out.CertFile, out.KeyFile = r.certPaths(r.opts.TraefikPath, *d.CertificateID)
+		out.CertFile, out.KeyFile = certPaths(root, *d.CertificateID)
 	}
 	return out
 }
@@ -322,7 +328,7 @@ func addHeader(a *traefik.App, h db.Header) {
 }
 
 // certPaths returns the certificate and key file of certificate id under root.
-func (r *Routing) certPaths(root string, id int64) (string, string) {
+func certPaths(root string, id int64) (string, string) {
 	dir := filepath.Join(root, certsDir, strconv.FormatInt(id, 10))
 	return filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 }
@@ -343,7 +349,7 @@ func (r *Routing) writeCertificates(ctx context.Context, inUse map[int64]bool) e
 			errs = append(errs, fmt.Errorf("certificate %d: %w", id, err))
 			continue
 		}
-		certPath, keyPath := r.certPaths(r.opts.ConfigDir, id)
+		certPath, keyPath := certPaths(r.opts.ConfigDir, id)
 		if err := os.MkdirAll(filepath.Dir(certPath), 0o700); err != nil {
 			errs = append(errs, err)
 			continue

@@ -124,6 +124,7 @@ func (r *Runner) StartWorker(ctx context.Context) error {
 	r.pool, r.cancel, r.done = pool, cancel, make(chan struct{})
 	r.mu.Unlock()
 	go r.requeueLoop(loopCtx)
+	go r.pruneLoop(loopCtx)
 	r.log.Info("deploy worker started", "worker", r.workerID, "concurrency", n)
 	return nil
 }

@@ -101,6 +101,7 @@ var funcs = template.FuncMap{
 		return m
 	},
 	"firstLine": func(s string) string { return strings.SplitN(s, "\n", 2)[0] },
+	"bytes":     humanBytes,
 }
 
 // New parses every template.
@@ -147,4 +148,18 @@ func execute(w io.Writer, t *template.Template, name string, data any) error {
 	}
 	_, err := buf.WriteTo(w)
 	return err
+}
+
+// humanBytes formats a size for people (1.5 GiB).
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

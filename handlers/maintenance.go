@@ -1,0 +1,119 @@
+package handlers
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"dokploy/db"
+	"dokploy/jobs"
+	"dokploy/views"
+)
+
+// maintenancePanel is the settings panel for deploy limits and disk use.
+type maintenancePanel struct {
+	Limits    db.DeployLimits
+	Disk      *jobs.DiskUsage
+	DiskError string
+	Form      *views.Form
+	Message   string
+}
+
+func (h *Handler) loadMaintenance(c echo.Context) (*maintenancePanel, error) {
+	limits, err := h.store.DeployLimits(c.Request().Context())
+	if err != nil {
+		return nil, err
+	}
+	p := &maintenancePanel{Limits: limits, Form: views.NewForm()}
+	p.Form.Values["image_retention"] = strconv.Itoa(limits.ImageRetention)
+	for key, d := range map[string]time.Duration{"timeout_clone": limits.Clone, "timeout_build": limits.Build,
+		"timeout_pull": limits.Pull, "timeout_converge": limits.Converge} {
+		p.Form.Values[key] = d.String()
+	}
+	if du, err := h.runner.DiskUsage(c.Request().Context()); err != nil {
+		p.DiskError = "Docker did not answer: " + err.Error()
+	} else {
+		p.Disk = &du
+	}
+	return p, nil
+}
+
+func (h *Handler) showMaintenancePartial(c echo.Context) error {
+	p, err := h.loadMaintenance(c)
+	if err != nil {
+		return err
+	}
+	return h.partial(c, http.StatusOK, "settings_maintenance", p)
+}
+
+// updateMaintenance saves image retention and the per-step deadlines.
+func (h *Handler) updateMaintenance(c echo.Context) error {
+	form := views.NewForm()
+	values := map[string]string{}
+	n, err := strconv.Atoi(strings.TrimSpace(c.FormValue("image_retention")))
+	form.Values["image_retention"] = c.FormValue("image_retention")
+	if err != nil || n < 1 || n > 100 {
+		form.Errors["image_retention"] = "keep between 1 and 100 images per app"
+	} else {
+		values[db.SettingImageRetention] = strconv.Itoa(n)
+	}
+	for _, key := range []string{db.SettingCloneTimeout, db.SettingBuildTimeout, db.SettingPullTimeout, db.SettingConvergeTimeout} {
+		v := strings.TrimSpace(c.FormValue(key))
+		form.Values[key] = v
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 5*time.Second || d > 24*time.Hour {
+			form.Errors[key] = "a duration between 5s and 24h, like 90s, 10m or 1h"
+			continue
+		}
+		values[key] = d.String()
+	}
+	if form.Valid() {
+		for k, v := range values {
+			if err := h.store.SetSetting(c.Request().Context(), k, v); err != nil {
+				return err
+			}
+		}
+	}
+	p, err := h.loadMaintenance(c)
+	if err != nil {
+		return err
+	}
+	if !form.Valid() {
+		p.Form = form
+		return h.partial(c, http.StatusUnprocessableEntity, "settings_maintenance", p)
+	}
+	p.Message = "Saved. New deployments use these limits."
+	return h.partial(c, http.StatusOK, "settings_maintenance", p)
+}
+
+// pruneNow runs the daily prune on demand.
+func (h *Handler) pruneNow(c echo.Context) error {
+	rep, err := h.runner.Prune(c.Request().Context())
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadGateway, "Prune failed: "+err.Error())
+	}
+	p, err := h.loadMaintenance(c)
+	if err != nil {
+		return err
+	}
+	p.Message = fmt.Sprintf("Removed %d image(s) and freed %s of build cache.", rep.Images, humanBytes(int64(rep.BuildCacheFreed)))
+	return h.partial(c, http.StatusOK, "settings_maintenance", p)
+}
+
+// humanBytes formats a size for people.
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
