@@ -18,6 +18,12 @@ import (
 // errUserCancelled is the cause set when the user presses Cancel.
 var errUserCancelled = errors.New("cancelled by user")
 
+// errTakenOver is the cause set when the row stopped being "running" under
+// this worker: another process judged it dead (its heartbeat was lost) and
+// marked the deployment interrupted, so this one stops too rather than run
+// alongside a newer deployment of the same app.
+var errTakenOver = errors.New("stopped: the deployment was marked interrupted by another process (this worker's heartbeat was lost)")
+
 // run executes one claimed deployment and records how it ended. It never
 // returns an error: the outcome lives in the deployments row.
 func (r *Runner) run(parent context.Context, d *db.Deployment) {
@@ -58,7 +64,14 @@ func (r *Runner) run(parent context.Context, d *db.Deployment) {
 	finishCtx, cancelFinish := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancelFinish()
 	if err := r.store.FinishDeployment(finishCtx, d.ID, status, reason); err != nil {
-		r.log.Error("record deployment result", "deployment", d.ID, "err", err)
+		// PostgreSQL is unreachable: keep the outcome and let the recovery
+		// loop write it once the database is back, so the row never stays
+		// "running".
+		r.log.Error("record deployment result; retrying in the background", "deployment", d.ID, "err", err)
+		r.mu.Lock()
+		r.unrecorded[d.ID] = outcome{status, reason}
+		r.mu.Unlock()
+		return
 	}
 	if status != db.DeployDone {
 		r.settleAppStatus(finishCtx, d.ID)
@@ -93,8 +106,18 @@ func (r *Runner) watchCancel(ctx context.Context, id int64, cancel context.Cance
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if yes, err := r.store.CancelRequested(ctx, id); err == nil && yes {
+			var row struct {
+				Cancel bool   `db:"cancel_requested"`
+				Status string `db:"status"`
+			}
+			err := r.store.DB().GetContext(ctx, &row, `SELECT cancel_requested, status FROM deployments WHERE id = $1`, id)
+			switch {
+			case err != nil: // database unreachable: keep going
+			case row.Cancel:
 				cancel(errUserCancelled)
+				return
+			case row.Status != db.DeployRunning:
+				cancel(errTakenOver)
 				return
 			}
 		}

@@ -11,6 +11,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/image"
 	"github.com/gocraft/work"
 	"github.com/gomodule/redigo/redis"
 
@@ -57,7 +60,15 @@ type Runner struct {
 	pool   *work.WorkerPool
 	cancel context.CancelFunc
 	done   chan struct{}
+	// active holds the deployments this process is claiming or running;
+	// unrecorded the outcomes it could not write (PostgreSQL was down),
+	// which the recovery loop writes later. Guarded by mu.
+	active     map[int64]int // claims in flight; duplicate jobs count twice
+	unrecorded map[int64]outcome
 }
+
+// outcome is a deployment's final status and reason.
+type outcome struct{ status, reason string }
 
 // NewRunner builds a runner; call StartWorker to process jobs.
 func NewRunner(opts Options) *Runner {
@@ -75,6 +86,7 @@ func NewRunner(opts Options) *Runner {
 		opts: opts, store: opts.Store, docker: opts.Docker, log: opts.Logger,
 		enqueuer: work.NewEnqueuer(opts.Namespace, opts.Redis),
 		workerID: fmt.Sprintf("%s-%d-%s", host, os.Getpid(), db.RandomToken()[:6]),
+		active:   map[int64]int{}, unrecorded: map[int64]outcome{},
 	}
 }
 
@@ -123,6 +135,7 @@ func (r *Runner) StartWorker(ctx context.Context) error {
 	r.mu.Lock()
 	r.pool, r.cancel, r.done = pool, cancel, make(chan struct{})
 	r.mu.Unlock()
+	go r.heartbeatLoop(loopCtx)
 	go r.requeueLoop(loopCtx)
 	go r.pruneLoop(loopCtx)
 	r.log.Info("deploy worker started", "worker", r.workerID, "concurrency", n)
@@ -153,16 +166,20 @@ func (r *Runner) SetConcurrency(n int) {
 	}
 }
 
-// requeueLoop re-enqueues queued deployments whose Redis job was lost.
+// requeueLoop recovers deployments of dead workers, writes outcomes that
+// could not be recorded and re-enqueues queued deployments whose Redis job
+// was lost (Redis restarted empty, enqueue failed). It survives PostgreSQL
+// and Redis outages: each round only logs what failed.
 func (r *Runner) requeueLoop(ctx context.Context) {
-	t := time.NewTicker(10 * time.Second)
+	t := time.NewTicker(recoverPeriod)
 	defer t.Stop()
 	for {
-		r.heartbeat(ctx)
+		r.recordUnrecorded(ctx)
 		if err := r.recoverInterrupted(ctx); err != nil && ctx.Err() == nil {
 			r.log.Warn("recover interrupted deployments", "err", err)
 		}
 		r.requeue(ctx)
+		r.restoreConcurrency(ctx)
 		select {
 		case <-ctx.Done():
 			return
@@ -185,13 +202,53 @@ func (r *Runner) requeue(ctx context.Context) {
 	}
 }
 
-// Workers announce themselves in Redis with a short TTL. A running
-// deployment whose worker's key has expired belonged to a process that died
-// (kill -9, crash, lost host): it is marked failed instead of staying
-// "running" forever.
-const heartbeatTTL = 30 * time.Second
+// restoreConcurrency writes the deploy_concurrency setting back to Redis
+// when the key is gone (Redis restarted empty): gocraft/work treats a
+// missing limit as unlimited.
+func (r *Runner) restoreConcurrency(ctx context.Context) {
+	n, err := r.store.DeployConcurrency(ctx)
+	if err != nil {
+		return
+	}
+	conn, err := r.opts.Redis.GetContext(ctx)
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	_, _ = conn.Do("SET", fmt.Sprintf("%s:jobs:%s:max_concurrency", r.opts.Namespace, deployJob), n, "NX")
+}
+
+// Workers announce themselves in Redis with a short TTL, refreshed every
+// heartbeatPeriod. A running deployment whose worker's key has expired
+// belonged to a process that died (kill -9, crash, lost host): it is marked
+// failed instead of staying "running" forever, within about
+// heartbeatTTL+recoverPeriod of the death.
+const (
+	heartbeatTTL    = 15 * time.Second
+	heartbeatPeriod = 5 * time.Second
+	recoverPeriod   = 5 * time.Second
+)
 
 func (r *Runner) workerKey(id string) string { return r.opts.Namespace + ":dokploy-workers:" + id }
+
+// registryKey holds when the worker registry was (re)started. Keys of live
+// workers are missing for up to a heartbeatPeriod after Redis restarts empty
+// or is flushed, so nothing is judged dead until the registry is older than
+// a TTL: two live processes never fail each other's deployments.
+func (r *Runner) registryKey() string { return r.opts.Namespace + ":dokploy-workers-since" }
+
+func (r *Runner) heartbeatLoop(ctx context.Context) {
+	t := time.NewTicker(heartbeatPeriod)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			r.heartbeat(ctx)
+		}
+	}
+}
 
 func (r *Runner) heartbeat(ctx context.Context) {
 	conn, err := r.opts.Redis.GetContext(ctx)
@@ -199,15 +256,30 @@ func (r *Runner) heartbeat(ctx context.Context) {
 		return
 	}
 	defer conn.Close()
-	if _, err := conn.Do("SET", r.workerKey(r.workerID), time.Now().Unix(), "EX", int(heartbeatTTL.Seconds())); err != nil {
+	now := time.Now().Unix()
+	if _, err := conn.Do("SET", r.workerKey(r.workerID), now, "EX", int(heartbeatTTL.Seconds())); err != nil {
 		r.log.Warn("worker heartbeat", "err", err)
+		return
 	}
+	_, _ = conn.Do("SET", r.registryKey(), now, "NX")
+}
+
+// registryTrusted reports whether a missing worker key means a dead worker.
+func (r *Runner) registryTrusted(conn redis.Conn) (bool, error) {
+	since, err := redis.Int64(conn.Do("GET", r.registryKey()))
+	if errors.Is(err, redis.ErrNil) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return time.Since(time.Unix(since, 0)) > heartbeatTTL, nil
 }
 
 func (r *Runner) recoverInterrupted(ctx context.Context) error {
 	var running []db.Deployment
 	err := r.store.DB().SelectContext(ctx, &running, `SELECT id, worker_id FROM deployments WHERE status = 'running'`)
-	if err != nil {
+	if err != nil || len(running) == 0 {
 		return err
 	}
 	conn, err := r.opts.Redis.GetContext(ctx)
@@ -215,22 +287,105 @@ func (r *Runner) recoverInterrupted(ctx context.Context) error {
 		return err
 	}
 	defer conn.Close()
+	trusted, err := r.registryTrusted(conn)
+	if err != nil || !trusted {
+		return err
+	}
 	for _, d := range running {
-		alive, err := redis.Bool(conn.Do("EXISTS", r.workerKey(d.WorkerID)))
-		if err != nil {
-			return err
-		}
-		if alive || d.WorkerID == r.workerID {
-			continue
+		var reason string
+		if d.WorkerID == r.workerID {
+			r.mu.Lock()
+			_, pending := r.unrecorded[d.ID]
+			mine := r.active[d.ID] > 0 || pending
+			r.mu.Unlock()
+			if mine {
+				continue
+			}
+			reason = "interrupted: this deployment stopped without recording its result; deploy again"
+		} else {
+			alive, err := redis.Bool(conn.Do("EXISTS", r.workerKey(d.WorkerID)))
+			if err != nil {
+				return err
+			}
+			if alive {
+				continue
+			}
+			reason = "interrupted: the process running it (worker " + d.WorkerID + ") stopped without finishing it (crash, kill -9 or restart); deploy again"
 		}
 		r.log.Warn("deployment interrupted: its worker is gone", "deployment", d.ID, "worker", d.WorkerID)
-		if err := r.store.FinishDeployment(ctx, d.ID, db.DeployError,
-			"interrupted: the worker running it stopped (crash or restart); deploy again"); err != nil {
+		if err := r.store.FinishDeployment(ctx, d.ID, db.DeployError, reason); err != nil {
 			return err
 		}
+		r.appendLog(ctx, d.ID, "ERROR: "+reason)
 		r.settleAppStatus(ctx, d.ID)
+		r.cleanupInterrupted(ctx, d.ID)
 	}
 	return nil
+}
+
+// recordUnrecorded writes outcomes that could not be written when their
+// deployment ended (PostgreSQL was unreachable).
+func (r *Runner) recordUnrecorded(ctx context.Context) {
+	r.mu.Lock()
+	pending := make(map[int64]outcome, len(r.unrecorded))
+	for id, o := range r.unrecorded {
+		pending[id] = o
+	}
+	r.mu.Unlock()
+	for id, o := range pending {
+		if err := r.store.FinishDeployment(ctx, id, o.status, o.reason); err != nil {
+			return
+		}
+		if o.status != db.DeployDone {
+			r.settleAppStatus(ctx, id)
+		}
+		r.mu.Lock()
+		delete(r.unrecorded, id)
+		r.mu.Unlock()
+		r.log.Info("recorded deployment result after an outage", "deployment", id, "status", o.status)
+	}
+}
+
+// appendLog adds a line after the last one of a deployment whose own log
+// writer is gone.
+func (r *Runner) appendLog(ctx context.Context, id int64, line string) {
+	var last int
+	if err := r.store.DB().GetContext(ctx, &last, `SELECT coalesce(max(seq), 0) FROM deployment_logs WHERE deployment_id = $1`, id); err != nil {
+		return
+	}
+	_ = r.store.AppendLogs(ctx, id, last+1, []string{line})
+}
+
+// cleanupInterrupted removes what an interrupted deployment may have left
+// on this node: build containers named in its log (the engine normally
+// removes them when the build's client goes away), the image it was
+// building if it never went into service, and dangling layers of it.
+func (r *Runner) cleanupInterrupted(ctx context.Context, id int64) {
+	d, err := r.store.Deployment(ctx, id)
+	if err != nil || d.RollbackOf != nil {
+		return
+	}
+	a, err := r.store.App(ctx, d.AppID)
+	if err != nil || a.SourceType != db.SourceGit {
+		return
+	}
+	lines, err := r.store.Logs(ctx, id, 0, 100000)
+	if err != nil {
+		return
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	for _, l := range lines {
+		if m := buildContainerLine.FindStringSubmatch(l.Line); m != nil {
+			_ = r.docker.cli.ContainerRemove(cctx, m[1], container.RemoveOptions{Force: true, RemoveVolumes: true})
+		}
+	}
+	if d.Image == "" || d.Image == a.CurrentImage {
+		return
+	}
+	// Not forced: an image a service still uses is kept.
+	_, _ = r.docker.cli.ImageRemove(cctx, d.Image, image.RemoveOptions{PruneChildren: true})
+	_, _ = r.docker.cli.ImagesPrune(cctx, filters.NewArgs(filters.Arg("dangling", "true"), filters.Arg("label", LabelBuild+"="+d.Image)))
 }
 
 func (r *Runner) handle(ctx context.Context, job *work.Job) error {
@@ -239,6 +394,18 @@ func (r *Runner) handle(ctx context.Context, job *work.Job) error {
 		r.log.Error("bad deploy job", "args", job.Args, "err", err)
 		return nil
 	}
+	// Marked active before the claim so recovery never takes a row this
+	// process is about to run for an orphan.
+	r.mu.Lock()
+	r.active[id]++
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		if r.active[id]--; r.active[id] <= 0 {
+			delete(r.active, id)
+		}
+		r.mu.Unlock()
+	}()
 	d, err := r.store.ClaimDeployment(ctx, id, r.workerID)
 	switch {
 	case errors.Is(err, db.ErrNotFound):

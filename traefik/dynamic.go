@@ -53,13 +53,21 @@ type middleware struct {
 	RedirectScheme *redirectScheme `yaml:"redirectScheme,omitempty"`
 	BasicAuth      *basicAuth      `yaml:"basicAuth,omitempty"`
 	Headers        *headers        `yaml:"headers,omitempty"`
+	Retry          *retry          `yaml:"retry,omitempty"`
+}
+
+// retry reissues a request that got no answer (connection refused or reset)
+// to the load balancer, which then picks another server.
+type retry struct {
+	Attempts        int    `yaml:"attempts"`
+	InitialInterval string `yaml:"initialInterval,omitempty"`
 }
 
 func (m *middleware) kinds() int {
 	n := 0
 	for _, set := range []bool{
 		m.StripPrefix != nil, m.AddPrefix != nil, m.RedirectRegex != nil,
-		m.RedirectScheme != nil, m.BasicAuth != nil, m.Headers != nil,
+		m.RedirectScheme != nil, m.BasicAuth != nil, m.Headers != nil, m.Retry != nil,
 	} {
 		if set {
 			n++

@@ -38,6 +38,7 @@ func addName(app string, id int64) string      { return fmt.Sprintf("%s-addprefi
 func redirectName(app string, id int64) string { return fmt.Sprintf("%s-redirect-%d", app, id) }
 func authName(app string) string               { return app + "-auth" }
 func headersName(app string) string            { return app + "-headers" }
+func retryName(app string) string              { return app + "-retry" }
 func httpsRedirectName(app string) string      { return app + "-https-redirect" }
 
 // Render returns the dynamic-configuration file for app: a marker comment
@@ -148,6 +149,13 @@ func addDomain(h *httpConfig, app App, d Domain, appMiddlewares []string) {
 	h.Services[svc] = &service{LoadBalancer: newLoadBalancer(app, d)}
 
 	chain := append(pathMiddlewares(h, app.Name, d), appMiddlewares...)
+	// Retry runs last, next to the load balancer: during a rolling update a
+	// request that reaches a stopping task (connection refused or reset
+	// before any answer) is sent again and lands on a live one. Together with
+	// health-checked start-first updates this is what makes redeploys lose
+	// no request, also where Swarm uses DNS round-robin instead of a VIP.
+	h.Middlewares[retryName(app.Name)] = &middleware{Retry: &retry{Attempts: 4, InitialInterval: "50ms"}}
+	chain = append(chain, retryName(app.Name))
 	rule := ruleFor(d)
 	if !d.HTTPS {
 		h.Routers[RouterName(app.Name, d.ID, EntryPointWeb)] = &router{
