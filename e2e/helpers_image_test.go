@@ -129,21 +129,12 @@ func imgNewDatabase(t *testing.T) string {
 	return u.String()
 }
 
-// imgRedisURL is the test Redis (DOKPLOY_TEST_REDIS_URL, default the local
-// one) with database 15: the container runs the deploy worker, which must not
-// take jobs queued on database 0 by a dokploy running on this host.
-func imgRedisURL(t *testing.T) string {
-	t.Helper()
-	base := os.Getenv("DOKPLOY_TEST_REDIS_URL")
-	if base == "" {
-		base = "redis://127.0.0.1:6379/0"
+// imgRedisURL is the test Redis: DOKPLOY_TEST_REDIS_URL, default the local one.
+func imgRedisURL() string {
+	if v := os.Getenv("DOKPLOY_TEST_REDIS_URL"); v != "" {
+		return v
 	}
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatalf("parse %s: %v", base, err)
-	}
-	u.Path = "/15"
-	return u.String()
+	return "redis://127.0.0.1:6379/0"
 }
 
 // imgMB formats a byte count in (decimal) megabytes.

@@ -113,9 +113,11 @@ func TestImage(t *testing.T) {
 			"-e", "DOKPLOY_SECRET_KEY=" + imgRandHex(t, 24), // 48 chars
 			"-e", "DOKPLOY_DATABASE_URL=" + dbURL,
 			"-e", "DOKPLOY_PUBLIC_URL=http://" + addr,
-			"-e", "DOKPLOY_REDIS_URL=" + imgRedisURL(t),
-			// Not read by the binary yet; isolates the queue once it is.
+			"-e", "DOKPLOY_REDIS_URL=" + imgRedisURL(),
+			// Its own queue: the worker must not take jobs of other dokploys.
 			"-e", "DOKPLOY_REDIS_NAMESPACE=dokploy-img-" + imgRandHex(t, 4),
+			// Leave the host's one dokploy-traefik container alone.
+			"-e", "DOKPLOY_TRAEFIK=off",
 			imgTag,
 		}
 		if out, err := imgDocker(ctx, args...); err != nil {

@@ -603,12 +603,14 @@ func TestResilience_KillMidBuild(t *testing.T) {
 	t.Parallel()
 	c := resNewCluster(t, dbtest.NewDatabaseURL(t), dbtest.RedisURL())
 	image := resScratchImage(t)
-	repo := resGitRepo(t, "FROM scratch\nCOPY app /app\nRUN [\"/app\", \"-sleep\", \"120s\"]\nENTRYPOINT [\"/app\"]\n")
+	// The ENV makes the layer under the hanging step unique to this test, so
+	// containers built on it can only be this build's.
+	repo := resGitRepo(t, "FROM scratch\nCOPY app /app\nENV RES_KILL="+srvRandomHex(6)+"\nRUN [\"/app\", \"-sleep\", \"120s\"]\nENTRYPOINT [\"/app\"]\n")
 
 	first := c.serve(t, "serve#1", "DOKPLOY_WORKER=true")
 	c.login(t)
 	project := c.newProject(t)
-	slowApp, _ := c.newApp(t, project, map[string]any{"type": "git", "url": repo, "branch": "main", "context": ".", "dockerfile": "Dockerfile"})
+	slowApp, slowName := c.newApp(t, project, map[string]any{"type": "git", "url": repo, "branch": "main", "context": ".", "dockerfile": "Dockerfile"})
 	nextApp, _ := c.newApp(t, project, map[string]any{"type": "image", "image": image})
 
 	slow := c.deploy(t, slowApp)
@@ -617,13 +619,18 @@ func TestResilience_KillMidBuild(t *testing.T) {
 	if d := c.deployment(t, queued); d.Status != "queued" {
 		t.Fatalf("second deployment is %s with concurrency 1 while a build runs, want queued", d.Status)
 	}
-	m := resRunningIn.FindStringSubmatch(buildLog)
+	// The last build container is the hanging step's.
+	all := resRunningIn.FindAllStringSubmatch(buildLog, -1)
+	var m []string
+	if len(all) > 0 {
+		m = all[len(all)-1]
+	}
 	if m == nil {
 		t.Fatalf("no build container in the log:\n%s", buildLog)
 	}
 	buildContainer := m[1]
 	var parentLayer string
-	if layers := resLayer.FindAllStringSubmatch(buildLog[:strings.Index(buildLog, m[0])], -1); len(layers) > 0 {
+	if layers := resLayer.FindAllStringSubmatch(buildLog[:strings.LastIndex(buildLog, m[0])], -1); len(layers) > 0 {
 		parentLayer = layers[len(layers)-1][1]
 	}
 
@@ -645,6 +652,16 @@ func TestResilience_KillMidBuild(t *testing.T) {
 		t.Errorf("interrupted deployment: status %s error %q, want error mentioning it was interrupted", d.Status, d.Error)
 	}
 	t.Logf("interrupted deployment reason: %q", d.Error)
+	if l := c.logs(t, slow); !strings.Contains(l, "ERROR: interrupted") {
+		t.Errorf("the interrupted deployment's log does not say so:\n%s", l)
+	}
+	var app struct {
+		Status string `json:"status"`
+	}
+	c.mustAPI(t, "GET", fmt.Sprintf("/api/v1/applications/%d", slowApp), nil, http.StatusOK, &app)
+	if app.Status == "deploying" {
+		t.Errorf("app of the interrupted deployment still says deploying")
+	}
 
 	// The build's container is gone: the engine stops a build whose client
 	// went away, and recovery removes what is left.
@@ -666,8 +683,12 @@ func TestResilience_KillMidBuild(t *testing.T) {
 			t.Errorf("containers from the interrupted build's layer %s remain: %s", parentLayer, ids)
 		}
 	}
-	if out, _ := exec.Command("docker", "image", "ls", "-q", "--filter", "label=dokploy.deployment="+strconv.FormatInt(slow, 10)).CombinedOutput(); strings.TrimSpace(string(out)) != "" {
-		t.Logf("images labelled with the interrupted deployment: %s", out)
+	buildTag := fmt.Sprintf("%s:%d", slowName, slow)
+	if out, _ := exec.Command("docker", "image", "ls", "-q", "--filter", "reference="+buildTag).CombinedOutput(); strings.TrimSpace(string(out)) != "" {
+		t.Errorf("the interrupted build's image %s exists: %s", buildTag, out)
+	}
+	if out, _ := exec.Command("docker", "image", "ls", "-aq", "--filter", "label=dokploy.build="+buildTag).CombinedOutput(); strings.TrimSpace(string(out)) != "" {
+		t.Errorf("images of the interrupted build %s remain: %s", buildTag, out)
 	}
 
 	// The deployment queued behind it still runs.
@@ -682,16 +703,29 @@ func TestResilience_KillMidBuild(t *testing.T) {
 }
 
 // TestResilience_RedisRestartLosesNoQueuedDeploy kills a private Redis while
-// deployments are queued behind a slow build and starts it again empty: the
-// server keeps running, health says redis is down meanwhile, and every
-// queued deployment is re-enqueued from PostgreSQL and runs.
+// deployments are queued behind a slow build and starts it again, empty
+// (no persistence) or from its append-only file (as make run configures
+// it): the server keeps running, health says redis is down meanwhile, and
+// every queued deployment runs exactly once, re-enqueued from PostgreSQL
+// when Redis lost it.
 func TestResilience_RedisRestartLosesNoQueuedDeploy(t *testing.T) {
 	dbtest.Integration(t)
 	t.Parallel()
-	rds := resStartRedis(t, false)
+	for _, aof := range []bool{false, true} {
+		name := map[bool]string{false: "Empty", true: "AppendOnly"}[aof]
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			resRedisRestart(t, aof)
+		})
+	}
+}
+
+func resRedisRestart(t *testing.T, appendonly bool) {
+	rds := resStartRedis(t, appendonly)
 	c := resNewCluster(t, dbtest.NewDatabaseURL(t), rds.URL)
 	image := resScratchImage(t)
-	repo := resGitRepo(t, "FROM scratch\nCOPY app /app\nRUN [\"/app\", \"-sleep\", \"12s\"]\nENV PORT=8080\nENTRYPOINT [\"/app\"]\n")
+	// The ENV keeps the build cache from skipping the slow step.
+	repo := resGitRepo(t, "FROM scratch\nCOPY app /app\nENV RES_REDIS="+srvRandomHex(6)+"\nRUN [\"/app\", \"-sleep\", \"12s\"]\nENV PORT=8080\nENTRYPOINT [\"/app\"]\n")
 
 	p := c.serve(t, "serve", "DOKPLOY_WORKER=true")
 	c.login(t)
@@ -730,7 +764,7 @@ func TestResilience_RedisRestartLosesNoQueuedDeploy(t *testing.T) {
 		t.Fatalf("server exited while Redis was down: %v\n%s", p.waitErr, p.log.String())
 	}
 
-	rds.start(t) // empty: no persistence
+	rds.start(t) // empty, or replaying its append-only file
 	t.Logf("/api/health 200 %s after Redis came back (down for %s)",
 		c.waitHealth(t, p, http.StatusOK, "", 30*time.Second).Round(time.Millisecond), time.Since(down).Round(time.Second))
 	back := time.Now()
@@ -894,5 +928,71 @@ func TestResilience_TwoWorkerProcesses(t *testing.T) {
 	}
 	if overlap != 0 {
 		t.Errorf("%d pairs of deployments of one app overlapped", overlap)
+	}
+}
+
+// TestResilience_DeadWorkerRecoveredByLiveOne runs two `dokploy worker`
+// processes with concurrency 1 and kills (-9) the one running a hanging
+// build: the surviving worker, which keeps running, marks the deployment
+// interrupted and frees the concurrency slot the dead one held, so the
+// deployment queued behind it runs.
+func TestResilience_DeadWorkerRecoveredByLiveOne(t *testing.T) {
+	dbtest.Integration(t)
+	t.Parallel()
+	c := resNewCluster(t, dbtest.NewDatabaseURL(t), dbtest.RedisURL())
+	image := resScratchImage(t)
+	repo := resGitRepo(t, "FROM scratch\nCOPY app /app\nENV RES_DEAD="+srvRandomHex(6)+"\nRUN [\"/app\", \"-sleep\", \"120s\"]\nENTRYPOINT [\"/app\"]\n")
+
+	c.serve(t, "serve", "DOKPLOY_WORKER=false")
+	workers := []*resProc{c.worker(t, "worker#1"), c.worker(t, "worker#2")}
+	started := time.Now()
+	c.login(t)
+	project := c.newProject(t)
+	slowApp, _ := c.newApp(t, project, map[string]any{"type": "git", "url": repo, "branch": "main", "context": ".", "dockerfile": "Dockerfile"})
+	nextApp, _ := c.newApp(t, project, map[string]any{"type": "image", "image": image})
+	slow := c.deploy(t, slowApp)
+	c.waitLog(t, slow, "sleeping", 90*time.Second)
+	queued := c.deploy(t, nextApp)
+
+	var workerID string
+	if err := c.db.QueryRow(`SELECT worker_id FROM deployments WHERE id = $1`, slow).Scan(&workerID); err != nil {
+		t.Fatal(err)
+	}
+	var victim, survivor *resProc
+	for i, w := range workers {
+		if strings.Contains(workerID, fmt.Sprintf("-%d-", w.cmd.Process.Pid)) {
+			victim, survivor = w, workers[1-i]
+		}
+	}
+	if victim == nil {
+		t.Fatalf("deployment %d runs on %q, which is neither worker", slow, workerID)
+	}
+	// The survivor's own pool start-up (when gocraft/work reaps dead pools
+	// once) is long past: recovery must come from its running loops.
+	if wait := 15*time.Second - time.Since(started); wait > 0 {
+		time.Sleep(wait)
+	}
+	if d := c.deployment(t, queued); d.Status != "queued" {
+		t.Fatalf("second deployment is %s with concurrency 1 while a build runs, want queued", d.Status)
+	}
+	victim.kill9(t)
+	killed := time.Now()
+	for c.countRunning(t) > 0 {
+		if time.Since(killed) > resRecoverWithin {
+			t.Fatalf("a deployment is still running %s after the worker was killed; survivor output:\n%s", resRecoverWithin, survivor.log.String())
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	t.Logf("no deployment running %s after kill -9 of %s", time.Since(killed).Round(time.Millisecond), victim.name)
+	if d := c.deployment(t, slow); d.Status != "error" || !strings.Contains(d.Error, "interrupted") {
+		t.Errorf("interrupted deployment: %s %q", d.Status, d.Error)
+	}
+	got := c.waitFinished(t, queued, resDeployWithin)
+	if got.Status != "done" {
+		t.Errorf("queued deployment: %s %q; log:\n%s", got.Status, got.Error, c.logs(t, queued))
+	}
+	t.Logf("queued deployment done %s after the kill", time.Since(killed).Round(time.Millisecond))
+	if !survivor.alive() {
+		t.Errorf("the surviving worker exited: %v", survivor.waitErr)
 	}
 }

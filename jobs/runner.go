@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -178,6 +179,7 @@ func (r *Runner) requeueLoop(ctx context.Context) {
 		if err := r.recoverInterrupted(ctx); err != nil && ctx.Err() == nil {
 			r.log.Warn("recover interrupted deployments", "err", err)
 		}
+		r.reapDeadPools(ctx)
 		r.requeue(ctx)
 		r.restoreConcurrency(ctx)
 		select {
@@ -198,6 +200,55 @@ func (r *Runner) requeue(ctx context.Context) {
 		// that slips through is harmless because claiming is atomic.
 		if err := r.Enqueue(ctx, d.ID); err != nil {
 			r.log.Warn("re-enqueue deployment", "deployment", d.ID, "err", err)
+		}
+	}
+}
+
+// poolDeadAfter is how old a gocraft/work pool heartbeat (written every 5
+// s) must be for the pool to count as dead.
+const poolDeadAfter = 20 * time.Second
+
+// reapDeadPool releases what one dead gocraft/work pool holds, atomically
+// and only if its heartbeat is still stale (two reapers never release twice):
+// its in-progress jobs go back to the queue (claiming is atomic, so a job
+// whose deployment already ran is dropped) and its share of the concurrency
+// lock is returned.
+var reapDeadPool = redis.NewScript(6, `
+local hb = redis.call('hget', KEYS[2], 'heartbeat_at')
+if not hb or tonumber(hb) + tonumber(ARGV[3]) > tonumber(ARGV[2]) then return 0 end
+while redis.call('rpoplpush', KEYS[3], KEYS[4]) do end
+local n = tonumber(redis.call('hget', KEYS[6], ARGV[1]))
+if n and n > 0 then
+  redis.call('decrby', KEYS[5], n)
+  if tonumber(redis.call('get', KEYS[5]) or '0') < 0 then redis.call('set', KEYS[5], 0) end
+end
+redis.call('hdel', KEYS[6], ARGV[1])
+redis.call('del', KEYS[2])
+redis.call('srem', KEYS[1], ARGV[1])
+return 1`)
+
+// reapDeadPools frees concurrency slots held by worker processes that died
+// (kill -9): gocraft/work only reaps dead pools when a pool starts and then
+// every 10 minutes, so with a limit of 1 a dead worker would stall the queue
+// of every live one until then.
+func (r *Runner) reapDeadPools(ctx context.Context) {
+	conn, err := r.opts.Redis.GetContext(ctx)
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	ns := strings.TrimSuffix(r.opts.Namespace, ":") + ":" // as gocraft/work spells its keys
+	pools, err := redis.Strings(conn.Do("SMEMBERS", ns+"worker_pools"))
+	if err != nil {
+		return
+	}
+	jobs := ns + "jobs:" + deployJob
+	for _, id := range pools {
+		reaped, err := redis.Int(reapDeadPool.Do(conn, ns+"worker_pools", ns+"worker_pools:"+id,
+			jobs+":"+id+":inprogress", jobs, jobs+":lock", jobs+":lock_info",
+			id, time.Now().Unix(), int(poolDeadAfter.Seconds())))
+		if err == nil && reaped == 1 {
+			r.log.Warn("released the jobs of a dead worker pool", "pool", id)
 		}
 	}
 }

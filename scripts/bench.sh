@@ -12,8 +12,10 @@
 #
 # Knobs: BENCH_RUNS (5), BENCH_SETTLE seconds before reading idle RSS (10),
 # PGHOST/PGPORT/PGUSER/PGPASSWORD (the server scripts/provision.sh starts),
-# BENCH_REDIS_URL (redis://127.0.0.1:6379/15: a database of its own, so the
-# deploy worker cannot take jobs of a dokploy using database 0).
+# BENCH_REDIS_URL (redis://127.0.0.1:6379/0). Each server gets a Redis
+# namespace of its own (its worker takes no other dokploy's jobs) and runs
+# with DOKPLOY_TRAEFIK=off: the numbers are the control plane's own, and the
+# host's one dokploy-traefik container is left alone.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -24,7 +26,7 @@ RUNS="${BENCH_RUNS:-5}"
 SETTLE="${BENCH_SETTLE:-10}"
 HEALTH_TIMEOUT_S=60
 export PGHOST="${PGHOST:-127.0.0.1}" PGPORT="${PGPORT:-5432}" PGUSER="${PGUSER:-dokploy}" PGPASSWORD="${PGPASSWORD:-dokploy}"
-REDIS_URL="${BENCH_REDIS_URL:-redis://127.0.0.1:6379/15}"
+REDIS_URL="${BENCH_REDIS_URL:-redis://127.0.0.1:6379/0}"
 IMAGE="dokploy:latest"
 BIN="$ROOT/bin/dokploy"
 
@@ -128,6 +130,8 @@ start_server() {
     DOKPLOY_SECRET_KEY="$(rand_hex 24)"
     DOKPLOY_DATABASE_URL="$db_url"
     DOKPLOY_REDIS_URL="$REDIS_URL"
+    DOKPLOY_REDIS_NAMESPACE="dokploy-bench-$(rand_hex 4)"
+    DOKPLOY_TRAEFIK=off
   )
   [ -n "${DOCKER_HOST:-}" ] && envs+=(DOCKER_HOST="$DOCKER_HOST")
   t0="$(now_ns)"
@@ -175,6 +179,7 @@ mb() { awk -v b="$1" 'BEGIN { printf "%.1f MB", b / 1000000 }'; }
 kb_mib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
 
 # --- (b) start-up time -------------------------------------------------------
+load_before="$(cut -d' ' -f1 /proc/loadavg)"
 cold=()
 log "start-up, fresh database each time (runs migrations): $RUNS runs"
 for i in $(seq 1 "$RUNS"); do
@@ -218,17 +223,22 @@ if docker info >/dev/null 2>&1; then
 fi
 
 # --- report ------------------------------------------------------------------------
+load_after="$(cut -d' ' -f1 /proc/loadavg)"
+busy_note=""
+if awk -v a="$load_before" -v b="$load_after" -v n="$(nproc)" 'BEGIN { exit !(a > n / 2 || b > n / 2) }'; then
+  busy_note=$'\n> The machine was busy (load '"$load_before → $load_after"$' on '"$(nproc)"$' CPUs): start-up times are inflated; run again on an idle machine.\n'
+fi
 version="$("$BIN" version 2>/dev/null | awk '{ print $2 }')"
 cat <<EOF
 
 ## dokploy: light by design
 
-$(date -u +%Y-%m-%d) · $(nproc) CPU · $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM · $(go version 2>/dev/null | awk '{ print $3 }') · dokploy ${version:-?}
-
+$(date -u +%Y-%m-%d) · $(nproc) CPU · $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM · $(go version 2>/dev/null | awk '{ print $3 }') · dokploy ${version:-?} · load $load_before → $load_after
+${busy_note}
 | metric | value |
 | --- | --- |
-| start-up to first 200 from /api/health, fresh database (runs migrations) | ${cold_med} ms median of ${RUNS} (${cold_min}–${cold_max} ms) |
-| start-up to first 200 from /api/health, migrated database | ${warm_med} ms median of ${RUNS} (${warm_min}–${warm_max} ms) |
+| start-up (exec to first 200 from /api/health), fresh database: runs migrations | ${cold_med} ms median of ${RUNS} (${cold_min}–${cold_max} ms) |
+| start-up (exec to first 200 from /api/health), migrated database | ${warm_med} ms median of ${RUNS} (${warm_min}–${warm_max} ms) |
 | idle RSS after ${SETTLE} s (VmRSS) | $(kb_mib "$rss_kb") |
 | of which heap and stacks (RssAnon) / mapped binary (RssFile) | $(kb_mib "$anon_kb") / $(kb_mib "$file_kb") |
 | peak RSS (VmHWM) | $(kb_mib "$hwm_kb") |
