@@ -3,6 +3,7 @@ package handlers
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"sort"
 	"strconv"
@@ -440,11 +441,17 @@ func (h *Handler) triggerDeploy(c echo.Context, a *db.App, trigger, by string) (
 	if err != nil {
 		return nil, err
 	}
-	if err := h.runner.Enqueue(c.Request().Context(), d.ID); err != nil {
-		// The row stays queued; the runner re-enqueues queued rows from PostgreSQL.
-		return d, fmt.Errorf("deployment %d queued in the database but not in Redis: %w", d.ID, err)
-	}
+	h.enqueue(c, d)
 	return d, nil
+}
+
+// enqueue hands a queued deployment to the workers. If Redis is down the row
+// stays queued in PostgreSQL and the workers' re-enqueue loop picks it up
+// once Redis is back, so the request still succeeds.
+func (h *Handler) enqueue(c echo.Context, d *db.Deployment) {
+	if err := h.runner.Enqueue(c.Request().Context(), d.ID); err != nil {
+		slog.Warn("deployment queued in PostgreSQL only; it starts when Redis is back", "deployment", d.ID, "err", err)
+	}
 }
 
 func (h *Handler) deployApp(c echo.Context) error {

@@ -211,9 +211,7 @@ func (h *Handler) queueRollback(c echo.Context, by string) (*db.Deployment, erro
 	if err != nil {
 		return nil, err
 	}
-	if err := h.runner.Enqueue(c.Request().Context(), d.ID); err != nil {
-		return d, fmt.Errorf("rollback %d queued in the database but not in Redis: %w", d.ID, err)
-	}
+	h.enqueue(c, d)
 	return d, nil
 }
 
