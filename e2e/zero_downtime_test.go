@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -55,7 +56,7 @@ func TestZeroDowntimeRedeploys(t *testing.T) {
 	}
 	t.Cleanup(runner.StopWorker)
 
-	deploy := func(version string) {
+	deploy := func(version string) *db.Deployment {
 		t.Helper()
 		if err := env.store.SetAppVariables(ctx, app.ID, db.VarEnv, []db.Variable{{Key: "MESSAGE", Value: version}, {Key: "PORT", Value: "8080"}}); err != nil {
 			t.Fatal(err)
@@ -71,11 +72,7 @@ func TestZeroDowntimeRedeploys(t *testing.T) {
 		for {
 			got, _ := env.store.Deployment(ctx, d.ID)
 			if got.Finished() {
-				if got.Status != db.DeployDone {
-					lines, _ := env.store.Logs(ctx, d.ID, 0, 1000)
-					t.Fatalf("deploy %s: %s %q (%d log lines)", version, got.Status, got.Error, len(lines))
-				}
-				return
+				return got
 			}
 			if time.Now().After(deadline) {
 				t.Fatalf("deploy %s still %s", version, got.Status)
@@ -83,7 +80,13 @@ func TestZeroDowntimeRedeploys(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
-	deploy("v0")
+	mustDeploy := func(version string) {
+		t.Helper()
+		if d := deploy(version); d.Status != db.DeployDone {
+			t.Fatalf("deploy %s: %s %q", version, d.Status, d.Error)
+		}
+	}
+	mustDeploy("v0")
 	env.waitFor("first version", host, "/", nil, routeStatus(200, "v0"))
 
 	// Four clients in a loop, bounded by count and time.
@@ -132,7 +135,7 @@ func TestZeroDowntimeRedeploys(t *testing.T) {
 	var cutovers []time.Duration
 	for _, v := range []string{"v1", "v2", "v3"} {
 		requested := time.Now()
-		deploy(v)
+		mustDeploy(v)
 		// Keep the load on a little after the roll-out for the old task's stop.
 		time.Sleep(2 * time.Second)
 		mu.Lock()
@@ -143,11 +146,30 @@ func TestZeroDowntimeRedeploys(t *testing.T) {
 		}
 		cutovers = append(cutovers, seen.Sub(requested))
 	}
+
+	// A version that never gets healthy (it answers 200; the check now
+	// wants 418) fails, is rolled back, and never takes a single request:
+	// v3 keeps answering throughout.
+	a, _ = env.store.App(ctx, app.ID)
+	a.HealthStatus = 418
+	if err := env.store.UpdateApp(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if d := deploy("never-healthy"); d.Status != db.DeployError || !strings.Contains(d.Error, "health check") {
+		t.Fatalf("unhealthy version: %s %q", d.Status, d.Error)
+	}
+	time.Sleep(2 * time.Second)
+	mu.Lock()
+	_, leaked := firstSeen["never-healthy"]
+	mu.Unlock()
+	if leaked {
+		t.Error("the never-healthy version answered requests")
+	}
 	close(stop)
 	wg.Wait()
 
 	sort.Slice(cutovers, func(i, j int) bool { return cutovers[i] < cutovers[j] })
-	t.Logf("redeploys: 3, requests: %d, failed: %d, deploy request → new version serving: median %s (min %s, max %s)",
+	t.Logf("redeploys: 3 + 1 rolled back, requests: %d, failed: %d, deploy request → new version serving: median %s (min %s, max %s)",
 		total.Load(), failed.Load(), cutovers[1].Round(time.Millisecond), cutovers[0].Round(time.Millisecond), cutovers[2].Round(time.Millisecond))
 	if failed.Load() != 0 {
 		if len(failures) > 10 {
