@@ -111,10 +111,16 @@ func (s *Store) Deployment(ctx context.Context, id int64) (*Deployment, error) {
 	return &d, notFound(err)
 }
 
-// Deployments lists an app's deployments, newest first.
+// Deployments lists an app's newest deployments.
 func (s *Store) Deployments(ctx context.Context, appID int64, limit int) ([]Deployment, error) {
+	return s.DeploymentsPage(ctx, appID, limit, 0)
+}
+
+// DeploymentsPage lists an app's deployments, newest first, one page.
+func (s *Store) DeploymentsPage(ctx context.Context, appID int64, limit, offset int) ([]Deployment, error) {
 	out := []Deployment{}
-	err := s.db.SelectContext(ctx, &out, deploymentSelect+` WHERE d.app_id = $1 ORDER BY d.id DESC LIMIT $2`, appID, limit)
+	err := s.db.SelectContext(ctx, &out, deploymentSelect+` WHERE d.app_id = $1 ORDER BY d.id DESC LIMIT $2 OFFSET $3`,
+		appID, limit, offset)
 	return out, err
 }
 

@@ -64,19 +64,24 @@ func pageParams(c echo.Context) (limit, offset int) {
 	return limit, offset
 }
 
+// pageOf answers one page of an already loaded list, never null.
+func pageOf[T any](c echo.Context, items []T) map[string]any {
+	limit, offset := pageParams(c)
+	total := len(items)
+	page := items[min(offset, total):min(offset+limit, total)]
+	if page == nil {
+		page = []T{}
+	}
+	return map[string]any{"items": page, "limit": limit, "offset": offset, "total": total}
+}
+
 func (h *Handler) apiListProjects(c echo.Context) error {
 	projects, err := h.store.Projects(c.Request().Context())
 	if err != nil {
 		return err
 	}
 	// Projects are few; paging the loaded list keeps one query for envs.
-	limit, offset := pageParams(c)
-	total := len(projects)
-	projects = projects[min(offset, total):min(offset+limit, total)]
-	if projects == nil {
-		projects = []db.Project{}
-	}
-	return c.JSON(http.StatusOK, map[string]any{"items": projects, "limit": limit, "offset": offset, "total": total})
+	return c.JSON(http.StatusOK, pageOf(c, projects))
 }
 
 func (h *Handler) apiCreateProject(c echo.Context) error {
@@ -491,14 +496,10 @@ func (h *Handler) apiListDeployments(c echo.Context) error {
 		return err
 	}
 	limit, offset := pageParams(c)
-	// Deployments takes only a limit: fetch through the page and drop the
-	// rows before it; offsets are capped so a request stays bounded.
-	offset = min(offset, maxDeploymentOffset)
-	deps, err := h.store.Deployments(c.Request().Context(), a.ID, offset+limit)
+	deps, err := h.store.DeploymentsPage(c.Request().Context(), a.ID, limit, offset)
 	if err != nil {
 		return err
 	}
-	deps = deps[min(offset, len(deps)):]
 	return c.JSON(http.StatusOK, map[string]any{"items": deps, "limit": limit, "offset": offset})
 }
 
@@ -558,9 +559,6 @@ func (h *Handler) apiCancelDeployment(c echo.Context) error {
 	}
 	return c.JSON(http.StatusOK, d)
 }
-
-// maxDeploymentOffset bounds how deep a deployments page may start.
-const maxDeploymentOffset = 10000
 
 func (h *Handler) apiGetProject(c echo.Context) error {
 	id, err := idParam(c)
@@ -630,13 +628,7 @@ func (h *Handler) apiListEnvironments(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	envs := p.Environments
-	limit, offset := pageParams(c)
-	envs = envs[min(offset, len(envs)):min(offset+limit, len(envs))]
-	if envs == nil {
-		envs = []db.Environment{}
-	}
-	return c.JSON(http.StatusOK, map[string]any{"items": envs, "limit": limit, "offset": offset, "total": len(p.Environments)})
+	return c.JSON(http.StatusOK, pageOf(c, p.Environments))
 }
 
 func (h *Handler) apiCreateEnvironment(c echo.Context) error {
@@ -790,13 +782,7 @@ func (h *Handler) apiListTokens(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	limit, offset := pageParams(c)
-	total := len(tokens)
-	tokens = tokens[min(offset, total):min(offset+limit, total)]
-	if tokens == nil {
-		tokens = []db.APIToken{}
-	}
-	return c.JSON(http.StatusOK, map[string]any{"items": tokens, "limit": limit, "offset": offset, "total": total})
+	return c.JSON(http.StatusOK, pageOf(c, tokens))
 }
 
 // apiCreateToken answers with the token in clear: the only time it is shown.

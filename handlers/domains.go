@@ -462,8 +462,16 @@ func (h *Handler) createDomain(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	return h.submitDomain(c, a, newDomain(a, 0), h.store.CreateDomain, "added; no redeploy needed.",
+		func(p *domainsPanel, form *views.Form) { p.Form = form })
+}
+
+// submitDomain parses and validates a domain form, saves it with save,
+// applies the routing change and re-renders the panel; keepForm puts an
+// invalid form back where the user typed it.
+func (h *Handler) submitDomain(c echo.Context, a *db.App, d *db.Domain, save func(context.Context, *db.Domain) error,
+	done string, keepForm func(*domainsPanel, *views.Form)) error {
 	ctx := c.Request().Context()
-	d := newDomain(a, 0)
 	form := views.NewForm()
 	formToDomain(c, d, form)
 	if form.Valid() {
@@ -475,18 +483,18 @@ func (h *Handler) createDomain(c echo.Context) error {
 	}
 	msg, failed := "", ""
 	if form.Valid() {
-		if err := h.store.CreateDomain(ctx, d); errors.Is(err, db.ErrConflict) {
+		if err := save(ctx, d); errors.Is(err, db.ErrConflict) {
 			form.Errors["host"] = d.Host + pathSuffix(d.Path) + " was just claimed by another domain"
 		} else if err != nil {
 			return err
 		} else {
-			msg, failed = "Domain "+displayHost(d.Host)+pathSuffix(d.Path)+" added; no redeploy needed.", h.syncRouting(ctx)
+			msg, failed = "Domain "+displayHost(d.Host)+pathSuffix(d.Path)+" "+done, h.syncRouting(ctx)
 		}
 	}
 	return h.renderDomainsPanel(c, a, func(p *domainsPanel) {
 		p.Section, p.Message, p.Error = "domains", msg, failed
 		if !form.Valid() {
-			p.Form = form
+			keepForm(p, form)
 		}
 	})
 }
@@ -514,32 +522,8 @@ func (h *Handler) updateDomain(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
-	form := views.NewForm()
-	formToDomain(c, d, form)
-	if form.Valid() {
-		errs, err := h.validateDomain(ctx, a, d)
-		if err != nil {
-			return err
-		}
-		mergeErrors(form, errs)
-	}
-	msg, failed := "", ""
-	if form.Valid() {
-		if err := h.store.UpdateDomain(ctx, d); errors.Is(err, db.ErrConflict) {
-			form.Errors["host"] = d.Host + pathSuffix(d.Path) + " was just claimed by another domain"
-		} else if err != nil {
-			return err
-		} else {
-			msg, failed = "Domain "+displayHost(d.Host)+pathSuffix(d.Path)+" saved.", h.syncRouting(ctx)
-		}
-	}
-	return h.renderDomainsPanel(c, a, func(p *domainsPanel) {
-		p.Section, p.Message, p.Error = "domains", msg, failed
-		if !form.Valid() {
-			p.EditID, p.EditForm = d.ID, form
-		}
-	})
+	return h.submitDomain(c, a, d, h.store.UpdateDomain, "saved.",
+		func(p *domainsPanel, form *views.Form) { p.EditID, p.EditForm = d.ID, form })
 }
 
 func (h *Handler) deleteDomain(c echo.Context) error {

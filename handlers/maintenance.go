@@ -100,20 +100,6 @@ func (h *Handler) pruneNow(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	p.Message = fmt.Sprintf("Removed %d image(s) and freed %s of build cache.", rep.Images, humanBytes(int64(rep.BuildCacheFreed)))
+	p.Message = fmt.Sprintf("Removed %d image(s) and freed %s of build cache.", rep.Images, views.HumanBytes(int64(rep.BuildCacheFreed)))
 	return h.partial(c, http.StatusOK, "settings_maintenance", p)
-}
-
-// humanBytes formats a size for people.
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

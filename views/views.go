@@ -101,7 +101,7 @@ var funcs = template.FuncMap{
 		return m
 	},
 	"firstLine": func(s string) string { return strings.SplitN(s, "\n", 2)[0] },
-	"bytes":     humanBytes,
+	"bytes":     HumanBytes,
 }
 
 // New parses every template.
@@ -150,8 +150,8 @@ func execute(w io.Writer, t *template.Template, name string, data any) error {
 	return err
 }
 
-// humanBytes formats a size for people (1.5 GiB).
-func humanBytes(n int64) string {
+// HumanBytes formats a size for people (1.5 GiB).
+func HumanBytes(n int64) string {
 	const unit = 1024
 	if n < unit {
 		return fmt.Sprintf("%d B", n)
