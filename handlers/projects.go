@@ -164,13 +164,22 @@ func (h *Handler) renameProject(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	return h.submitProjectName(c, id, "a project with this name already exists",
+		func(name string) error { return h.store.RenameProject(c.Request().Context(), id, name) },
+		func(p *projectPage, form *views.Form) { p.Rename = form })
+}
+
+// submitProjectName validates the "name" field, saves it and re-renders the
+// project page body, with the form and its message back in place on failure.
+func (h *Handler) submitProjectName(c echo.Context, projectID int64, conflict string, save func(name string) error,
+	keepForm func(*projectPage, *views.Form)) error {
 	form := views.NewForm()
 	name := strings.TrimSpace(c.FormValue("name"))
 	form.Values["name"] = name
 	if err := validateDisplayName(name); err != nil {
 		form.Errors["name"] = err.Error()
-	} else if err := h.store.RenameProject(c.Request().Context(), id, name); errors.Is(err, db.ErrConflict) {
-		form.Errors["name"] = "a project with this name already exists"
+	} else if err := save(name); errors.Is(err, db.ErrConflict) {
+		form.Errors["name"] = conflict
 	} else if err != nil {
 		return err
 	}
@@ -178,9 +187,9 @@ func (h *Handler) renameProject(c echo.Context) error {
 	if !form.Valid() {
 		status = http.StatusUnprocessableEntity
 	}
-	return h.renderProject(c, id, status, func(p *projectPage) {
+	return h.renderProject(c, projectID, status, func(p *projectPage) {
 		if !form.Valid() {
-			p.Rename = form
+			keepForm(p, form)
 		}
 	})
 }
@@ -205,25 +214,12 @@ func (h *Handler) createEnvironment(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	form := views.NewForm()
-	name := strings.TrimSpace(c.FormValue("name"))
-	form.Values["name"] = name
-	if err := validateDisplayName(name); err != nil {
-		form.Errors["name"] = err.Error()
-	} else if _, err := h.store.CreateEnvironment(c.Request().Context(), id, name); errors.Is(err, db.ErrConflict) {
-		form.Errors["name"] = "this project already has an environment with this name"
-	} else if err != nil {
-		return err
-	}
-	status := http.StatusOK
-	if !form.Valid() {
-		status = http.StatusUnprocessableEntity
-	}
-	return h.renderProject(c, id, status, func(p *projectPage) {
-		if !form.Valid() {
-			p.EnvForm = form
-		}
-	})
+	return h.submitProjectName(c, id, "this project already has an environment with this name",
+		func(name string) error {
+			_, err := h.store.CreateEnvironment(c.Request().Context(), id, name)
+			return err
+		},
+		func(p *projectPage, form *views.Form) { p.EnvForm = form })
 }
 
 func (h *Handler) renameEnvironment(c echo.Context) error {
