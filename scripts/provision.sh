@@ -63,7 +63,13 @@ if ! "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT"; then
   runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_DATA/server.log" -w \
     -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k /tmp" start >/dev/null
 fi
-psql_su() { runuser -u postgres -- psql -h /tmp -p "$PG_PORT" -v ON_ERROR_STOP=1 -qtA "$@"; }
+# Our cluster listens on a socket in /tmp; a cluster the distribution started
+# itself (Debian does on systemd hosts) uses /var/run/postgresql. Use either.
+PG_SOCK=/tmp
+for dir in /tmp /var/run/postgresql; do
+  if [ -S "$dir/.s.PGSQL.$PG_PORT" ]; then PG_SOCK="$dir"; break; fi
+done
+psql_su() { runuser -u postgres -- psql -h "$PG_SOCK" -p "$PG_PORT" -v ON_ERROR_STOP=1 -qtA "$@"; }
 if [ "$(psql_su -c "SELECT 1 FROM pg_roles WHERE rolname='dokploy'")" != 1 ]; then
   psql_su -c "CREATE ROLE dokploy LOGIN CREATEDB PASSWORD 'dokploy'"
 fi
