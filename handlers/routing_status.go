@@ -1,0 +1,161 @@
+package handlers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"dokploy/db"
+	"dokploy/traefik"
+)
+
+// DomainStatus is one domain's state and, for errors, Traefik's message.
+type DomainStatus struct {
+	State  string
+	Detail string
+}
+
+// Final reports whether the state will not change without a user action,
+// so the page can stop polling.
+func (s DomainStatus) Final() bool { return s.State != StatePending && s.State != StateNoCert }
+
+// Status asks Traefik's API about each domain's routers (appName is the
+// app's slug, or dashboardApp). One API call serves all domains.
+func (r *Routing) Status(ctx context.Context, appName string, domains []db.Domain) map[int64]DomainStatus {
+	out := make(map[int64]DomainStatus, len(domains))
+	var names []string
+	for _, d := range domains {
+		if d.Enabled {
+			names = append(names, domainRouters(appName, d)...)
+		}
+	}
+	var states map[string]traefik.RouterState
+	var routers map[string]traefik.RouterStatus
+	var apiErr error
+	if !r.Managed() {
+		apiErr = errors.New("Traefik is not managed by this dashboard (DOKPLOY_TRAEFIK=off)")
+	} else if len(names) > 0 {
+		ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		defer cancel()
+		routers, apiErr = r.routers(ctx)
+		states = routerStates(routers, names)
+	}
+	var issued map[string]bool
+	for _, d := range domains {
+		switch {
+		case !d.Enabled:
+			out[d.ID] = DomainStatus{State: StateDisabled}
+		case apiErr != nil:
+			out[d.ID] = DomainStatus{State: StateUnknown, Detail: apiErr.Error()}
+		default:
+			if issued == nil && d.HTTPS && d.Certificate == db.CertLetsEncrypt {
+				issued = r.issuedHosts()
+			}
+			out[d.ID] = domainStatus(appName, d, states, routers, issued)
+		}
+	}
+	return out
+}
+
+func (r *Routing) routers(ctx context.Context) (map[string]traefik.RouterStatus, error) {
+	list, err := r.opts.API.Routers(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("Traefik's API does not answer: %w", err)
+	}
+	out := make(map[string]traefik.RouterStatus, len(list))
+	for _, rt := range list {
+		out[rt.Name] = rt
+	}
+	return out, nil
+}
+
+func routerStates(routers map[string]traefik.RouterStatus, names []string) map[string]traefik.RouterState {
+	out := make(map[string]traefik.RouterState, len(names))
+	for _, n := range names {
+		rt, ok := routers[n+"@file"]
+		switch {
+		case !ok:
+			out[n] = traefik.StateMissing
+		case rt.Status == "enabled" && len(rt.Errors) == 0:
+			out[n] = traefik.StateEnabled
+		case rt.Status == "warning":
+			out[n] = traefik.StateWarning
+		default:
+			out[n] = traefik.StateError
+		}
+	}
+	return out
+}
+
+func domainRouters(appName string, d db.Domain) []string {
+	names := []string{traefik.RouterName(appName, d.ID, traefik.EntryPointWeb)}
+	if d.HTTPS {
+		names = append(names, traefik.RouterName(appName, d.ID, traefik.EntryPointWebSecure))
+	}
+	return names
+}
+
+func domainStatus(appName string, d db.Domain, states map[string]traefik.RouterState, routers map[string]traefik.RouterStatus, issued map[string]bool) DomainStatus {
+	for _, n := range domainRouters(appName, d) {
+		switch states[n] {
+		case traefik.StateMissing:
+			return DomainStatus{State: StatePending, Detail: "Traefik has not loaded router " + n + " yet"}
+		case traefik.StateError, traefik.StateWarning:
+			return DomainStatus{State: StateError, Detail: strings.Join(routers[n+"@file"].Errors, "; ")}
+		}
+	}
+	switch {
+	case !d.HTTPS:
+		return DomainStatus{State: StateActive}
+	case d.Certificate == db.CertLetsEncrypt && issued[d.Host]:
+		return DomainStatus{State: StateIssued}
+	case d.Certificate == db.CertLetsEncrypt:
+		return DomainStatus{State: StateNoCert, Detail: "Traefik asks the ACME server when the first HTTPS request arrives; the host must resolve to this server"}
+	case d.Certificate == db.CertCustom:
+		return DomainStatus{State: StateActive, Detail: "uploaded certificate"}
+	}
+	return DomainStatus{State: StateActive, Detail: "HTTPS with Traefik's default certificate"}
+}
+
+// issuedHosts reads the hosts Traefik holds ACME certificates for from
+// acme.json: the API does not expose certificates.
+func (r *Routing) issuedHosts() map[string]bool {
+	out := map[string]bool{}
+	data, err := os.ReadFile(filepath.Join(r.opts.ConfigDir, acmeFile))
+	if err != nil {
+		return out
+	}
+	var store map[string]struct {
+		Certificates []struct {
+			Domain struct {
+				Main string   `json:"main"`
+				SANs []string `json:"sans"`
+			} `json:"domain"`
+		} `json:"Certificates"`
+	}
+	if json.Unmarshal(data, &store) != nil {
+		return out
+	}
+	for _, c := range store[traefik.ResolverLetsEncrypt].Certificates {
+		out[c.Domain.Main] = true
+		for _, s := range c.Domain.SANs {
+			out[s] = true
+		}
+	}
+	return out
+}
+
+// Ping reports whether Traefik's API answers.
+func (r *Routing) Ping(ctx context.Context) error {
+	if !r.Managed() {
+		return errors.New("not managed (DOKPLOY_TRAEFIK=off)")
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	return r.opts.API.Ping(ctx)
+}
