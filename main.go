@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"golang.org/x/term"
 
 	"dokploy/db"
 	"dokploy/handlers"
@@ -291,6 +292,9 @@ func adminCmd(cfg config, args []string, stdin io.Reader, stdout io.Writer) erro
 	return withFlags(stdout, args[1:], "admin "+args[0], func(fs *flag.FlagSet) {
 		fs.StringVar(&email, "email", "", "admin email address")
 	}, func() error {
+		if email == "" {
+			return errors.New("--email is required, e.g. dokploy admin " + args[0] + " --email you@example.com")
+		}
 		if err := handlers.ValidateEmail(email); err != nil {
 			return err
 		}
@@ -327,11 +331,31 @@ func adminCmd(cfg config, args []string, stdin io.Reader, stdout io.Writer) erro
 	})
 }
 
+// readPassword reads the password from stdin: typed without echo and
+// confirmed on a terminal, or the first line of piped input.
 func readPassword(r io.Reader) (string, error) {
-	if f, ok := r.(*os.File); ok {
-		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
-			fmt.Fprint(os.Stderr, "Password: ")
+	if f, ok := r.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		ask := func(prompt string) (string, error) {
+			fmt.Fprint(os.Stderr, prompt)
+			b, err := term.ReadPassword(int(f.Fd()))
+			fmt.Fprintln(os.Stderr)
+			return string(b), err
 		}
+		password, err := ask("Password: ")
+		if err != nil {
+			return "", err
+		}
+		if err := db.ValidatePassword(password); err != nil {
+			return "", err
+		}
+		again, err := ask("Repeat password: ")
+		if err != nil {
+			return "", err
+		}
+		if again != password {
+			return "", errors.New("the passwords do not match")
+		}
+		return password, nil
 	}
 	line, err := bufio.NewReader(r).ReadString('\n')
 	if err != nil && !errors.Is(err, io.EOF) {

@@ -69,5 +69,5 @@ func (s *Store) DeleteCertificate(ctx context.Context, id int64) error {
 	if _, err := s.Certificate(ctx, id); err != nil {
 		return err
 	}
-	return fmt.Errorf("the certificate is used by a domain; change that domain first: %w", ErrConflict)
+	return conflictf("the certificate is used by a domain; change that domain first")
 }

@@ -28,6 +28,15 @@ var ErrNotFound = errors.New("not found")
 // ErrConflict is returned when a unique constraint rejects a write.
 var ErrConflict = errors.New("already exists")
 
+// conflictError is a conflict with its own whole-sentence message; it
+// matches ErrConflict with errors.Is.
+type conflictError struct{ msg string }
+
+func (e conflictError) Error() string        { return e.msg }
+func (e conflictError) Is(target error) bool { return target == ErrConflict }
+
+func conflictf(format string, args ...any) error { return conflictError{fmt.Sprintf(format, args...)} }
+
 // Store gives typed access to every table. Secrets pass through cipher.
 type Store struct {
 	db     *sqlx.DB

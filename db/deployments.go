@@ -65,7 +65,7 @@ func (s *Store) CreateDeployment(ctx context.Context, appID int64, trigger, trig
 // successful deployment back into service, without a build.
 func (s *Store) CreateRollback(ctx context.Context, from *Deployment, triggeredBy string) (*Deployment, error) {
 	if from.Status != DeployDone || from.Image == "" {
-		return nil, fmt.Errorf("only a successful deployment can be rolled back to: %w", ErrConflict)
+		return nil, conflictf("only a successful deployment can be rolled back to")
 	}
 	return s.queueDeployment(ctx, &Deployment{
 		AppID: from.AppID, Trigger: "rollback", TriggeredBy: triggeredBy, RollbackOf: &from.ID,
@@ -205,7 +205,7 @@ func (s *Store) RequestCancel(ctx context.Context, id int64) (string, error) {
 			if _, err := s.Deployment(ctx, id); err != nil {
 				return "", err
 			}
-			return "", fmt.Errorf("deployment already finished: %w", ErrConflict)
+			return "", conflictf("deployment already finished")
 		}
 		return "", err
 	}

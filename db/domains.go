@@ -242,7 +242,7 @@ func (s *Store) SetAppHeaders(ctx context.Context, appID int64, kind string, hea
 		_, err := tx.ExecContext(ctx, `INSERT INTO app_headers (app_id, kind, name, value) VALUES ($1, $2, $3, $4)`,
 			appID, kind, h.Name, h.Value)
 		if isUniqueViolation(err) {
-			return fmt.Errorf("header %s is listed twice: %w", h.Name, ErrConflict)
+			return conflictf("header %s is listed twice", h.Name)
 		}
 		if err != nil {
 			return err

@@ -90,7 +90,7 @@ func (s *Store) SetAppPorts(ctx context.Context, appID int64, ports []Port) erro
 			INSERT INTO app_ports (app_id, published, target, protocol, mode) VALUES ($1, $2, $3, $4, $5)`,
 			appID, p.Published, p.Target, p.Protocol, p.Mode)
 		if isUniqueViolation(err) {
-			return fmt.Errorf("port %d/%s is already published by another app: %w", p.Published, p.Protocol, ErrConflict)
+			return conflictf("port %d/%s is already published by another app", p.Published, p.Protocol)
 		}
 		if err != nil {
 			return err

@@ -9,7 +9,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"mime"
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -115,6 +117,10 @@ func verifyShared(sent, header, secret string) error {
 // parseDelivery turns a body into events, one per ref it names (Bitbucket
 // can report several branches in one push; the others report one).
 func parseDelivery(provider string, r *http.Request, body []byte) ([]pushEvent, error) {
+	body, err := formPayload(r, body)
+	if err != nil {
+		return nil, err
+	}
 	switch provider {
 	case providerGitHub:
 		return parseGitHub(r.Header.Get("X-GitHub-Event"), body)
@@ -295,3 +301,18 @@ func parseDockerHub(body []byte) ([]pushEvent, error) {
 }
 
 func isZeroSHA(s string) bool { return s != "" && strings.Trim(s, "0") == "" }
+
+// formPayload unwraps GitHub's and Gitea's "application/x-www-form-urlencoded"
+// content type (GitHub's default), which sends the JSON as the payload field.
+// Signatures cover the raw body, so this runs after verification.
+func formPayload(r *http.Request, body []byte) ([]byte, error) {
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if ct != "application/x-www-form-urlencoded" {
+		return body, nil
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil || form.Get("payload") == "" {
+		return nil, errors.New("form-encoded delivery without a payload field; set the webhook's content type to application/json")
+	}
+	return []byte(form.Get("payload")), nil
+}

@@ -966,3 +966,21 @@ func TestWebhook_BurstCollapsesIntoOneRunningOneQueued(t *testing.T) {
 	}
 	t.Logf("%d of %d deployments ran; %d were superseded while queued", ran, n, n-ran)
 }
+
+// GitHub's default content type sends the JSON as a form field; the
+// signature covers the form-encoded body.
+func TestWebhook_GitHubFormEncodedPush(t *testing.T) {
+	t.Parallel()
+	f := newWebhookFixture(t, nil)
+	push := githubPush(t, "refs/heads/main", "Form-encoded push")
+	form := []byte(url.Values{"payload": {string(push)}}.Encode())
+	headers := append(githubHeaders("push", f.hook.Secret, form), "Content-Type", "application/x-www-form-urlencoded")
+	res, body := f.deliver(form, headers...)
+	dep := f.wantDeployed(res, body, 1, sha(2))
+	if dep.CommitMessage != "Form-encoded push" {
+		t.Errorf("queued deployment shows %q", dep.CommitMessage)
+	}
+	empty := []byte("other=1")
+	res, body = f.deliver(empty, append(githubHeaders("push", f.hook.Secret, empty), "Content-Type", "application/x-www-form-urlencoded")...)
+	f.wantOutcome(res, body, http.StatusBadRequest, db.DeliveryRejected, "application/json", 2)
+}
