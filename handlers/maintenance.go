@@ -32,7 +32,7 @@ func (h *Handler) loadMaintenance(c echo.Context) (*maintenancePanel, error) {
 	p.Form.Values["image_retention"] = strconv.Itoa(limits.ImageRetention)
 	for key, d := range map[string]time.Duration{"timeout_clone": limits.Clone, "timeout_build": limits.Build,
 		"timeout_pull": limits.Pull, "timeout_converge": limits.Converge} {
-		p.Form.Values[key] = d.String()
+		p.Form.Values[key] = shortDuration(d)
 	}
 	if du, err := h.runner.DiskUsage(c.Request().Context()); err != nil {
 		p.DiskError = "Docker did not answer: " + err.Error()
@@ -102,4 +102,16 @@ func (h *Handler) pruneNow(c echo.Context) error {
 	}
 	p.Message = fmt.Sprintf("Removed %d image(s) and freed %s of build cache.", rep.Images, views.HumanBytes(int64(rep.BuildCacheFreed)))
 	return h.partial(c, http.StatusOK, "settings_maintenance", p)
+}
+
+// shortDuration shows 5m and 1h rather than Go's 5m0s and 1h0m0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
