@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -57,7 +58,7 @@ var envVars = []envVar{
 	{"DOKPLOY_TRAEFIK_HTTP_PORT", "80", "host port Traefik's HTTP entry point is published on"},
 	{"DOKPLOY_TRAEFIK_HTTPS_PORT", "443", "host port Traefik's HTTPS entry point is published on"},
 	{"DOKPLOY_TRAEFIK_API_URL", "http://127.0.0.1:8089", "Traefik's API as the control plane reaches it; published on 127.0.0.1 only"},
-	{"DOKPLOY_PROBE_BINARY", "", "host path of a static dokploy binary mounted into app containers for HTTP health checks (default: this binary)"},
+	{"DOKPLOY_PROBE_BINARY", "", "host path of a static dokploy binary mounted into app containers for HTTP health checks; by default this binary is copied to <data dir>/probe/dokploy"},
 	{"DOKPLOY_REDIS_NAMESPACE", "dokploy", "prefix of every Redis key; instances sharing a Redis and a database must use the same one"},
 }
 
@@ -224,23 +225,38 @@ func printEnvHelp(w io.Writer) {
 		if def == "" {
 			def = "(none)"
 		}
-		fmt.Fprintf(w, "  %-24s %s\n  %-24s default: %s\n", e.Name, e.Usage, "", def)
+		fmt.Fprintf(w, "  %-28s %s\n  %-28s default: %s\n", e.Name, e.Usage, "", def)
 	}
 }
 
-// probeBinary is the binary app containers run as their HTTP health check:
-// this very executable unless the operator points elsewhere (needed when
-// dokploy itself runs in a container, whose paths the host does not see).
-func (c config) probeBinary() string {
+// probeBinary returns the host path of the binary app containers run as
+// their HTTP health check. Unless the operator names one, this executable is
+// copied into the data directory: a stable path that survives `make clean`
+// or a new build, and that the host sees at the same path when dokploy runs
+// in a container with the data directory mounted where it lives.
+func (c config) probeBinary() (string, error) {
 	if c.ProbeBinary != "" {
-		return c.ProbeBinary
+		return c.ProbeBinary, nil
 	}
 	exe, err := os.Executable()
 	if err != nil {
-		return ""
+		return "", err
 	}
-	if resolved, err := filepath.EvalSymlinks(exe); err == nil {
-		return resolved
+	src, err := os.ReadFile(exe)
+	if err != nil {
+		return "", err
 	}
-	return exe
+	dst := filepath.Join(c.DataDir, "probe", "dokploy")
+	if cur, err := os.ReadFile(dst); err == nil && bytes.Equal(cur, src) {
+		return dst, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return "", err
+	}
+	// Write beside and rename: a running health check keeps its old file.
+	tmp := dst + ".tmp"
+	if err := os.WriteFile(tmp, src, 0o755); err != nil {
+		return "", err
+	}
+	return dst, os.Rename(tmp, dst)
 }

@@ -153,7 +153,11 @@ func serve(cfg config, web bool) error {
 	if err != nil {
 		return err
 	}
-	runner := jobs.NewRunner(jobs.Options{Store: store, Redis: redisPool, Docker: docker, Logger: slog.Default(), Namespace: cfg.Namespace, ProbeBinary: cfg.probeBinary()})
+	probe, err := cfg.probeBinary()
+	if err != nil {
+		slog.Warn("HTTP health checks unavailable: cannot install the probe binary", "err", err)
+	}
+	runner := jobs.NewRunner(jobs.Options{Store: store, Redis: redisPool, Docker: docker, Logger: slog.Default(), Namespace: cfg.Namespace, ProbeBinary: probe})
 	if cfg.RunWorker || !web {
 		if err := runner.StartWorker(ctx); err != nil {
 			return err

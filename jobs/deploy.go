@@ -332,7 +332,7 @@ func (r *Runner) buildFromGit(ctx context.Context, d *db.Deployment, a *db.App, 
 	for _, v := range buildArgs {
 		args[v.Key] = v.Value
 	}
-	log(fmt.Sprintf("Building %s (context %s, Dockerfile %s)", imageRef, a.GitContext, a.GitDockerfile))
+	log(fmt.Sprintf("Build context %s, Dockerfile %s", a.GitContext, a.GitDockerfile))
 	err = step(ctx, limits.Build, "the build", func(ctx context.Context) error {
 		_, err := r.docker.Build(ctx, BuildSpec{
 			Dir: dir, ContextPath: a.GitContext, Dockerfile: a.GitDockerfile, Target: a.BuildTarget,
