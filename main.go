@@ -233,6 +233,9 @@ func startRouting(ctx context.Context, cfg config, store *db.Store, docker *jobs
 			_, err := docker.EnsureTraefik(ctx, s, logf)
 			return err
 		}
+		opts.RecentLog = func(ctx context.Context) (string, error) {
+			return docker.TraefikLog(ctx, jobs.TraefikContainer, 400)
+		}
 		opts.Listen = fmt.Sprintf("http :%d, https :%d, API %s (loopback only)", cfg.TraefikHTTPPort, cfg.TraefikHTTPSPort, cfg.TraefikAPIURL)
 	}
 	routing, err := handlers.NewRouting(opts)

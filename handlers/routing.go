@@ -61,6 +61,9 @@ type RoutingOptions struct {
 	// Restart recreates Traefik so it reads a changed static configuration;
 	// nil when Traefik is not managed by this process.
 	Restart func(ctx context.Context, configHash string) error
+	// RecentLog returns Traefik's recent output, where ACME failures are
+	// reported (its API does not); nil when Traefik is not managed.
+	RecentLog func(ctx context.Context) (string, error)
 	// Listen describes where Traefik listens, for the settings page.
 	Listen string
 	Logger *slog.Logger

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -46,6 +47,7 @@ func (r *Routing) Status(ctx context.Context, appName string, domains []db.Domai
 		states = routerStates(routers, names)
 	}
 	var issued map[string]bool
+	var acmeErrors map[string]string
 	for _, d := range domains {
 		switch {
 		case !d.Enabled:
@@ -56,7 +58,17 @@ func (r *Routing) Status(ctx context.Context, appName string, domains []db.Domai
 			if issued == nil && d.HTTPS && d.Certificate == db.CertLetsEncrypt {
 				issued = r.issuedHosts()
 			}
-			out[d.ID] = domainStatus(appName, d, states, routers, issued)
+			st := domainStatus(appName, d, states, routers, issued)
+			if st.State == StateNoCert {
+				if acmeErrors == nil {
+					acmeErrors = r.acmeErrors(ctx)
+				}
+				if msg, ok := acmeErrors[d.Host]; ok {
+					st = DomainStatus{State: StateError, Detail: "the certificate could not be issued: " + msg +
+						" (the host must resolve to this server and port 80 must be reachable; Traefik retries on the next HTTPS request)"}
+				}
+			}
+			out[d.ID] = st
 		}
 	}
 	return out
@@ -158,4 +170,32 @@ func (r *Routing) Ping(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	return r.opts.API.Ping(ctx)
+}
+
+// acmeErrorLine matches Traefik's log line for a failed certificate order.
+var acmeErrorLine = regexp.MustCompile(`Unable to obtain ACME certificate for domains.*?error="((?:[^"\\]|\\.)*)".*?domains=\[([^\]]*)\]`)
+
+// acmeErrors maps hosts to the latest ACME failure in Traefik's log.
+func (r *Routing) acmeErrors(ctx context.Context) map[string]string {
+	out := map[string]string{}
+	if r.opts.RecentLog == nil {
+		return out
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	log, err := r.opts.RecentLog(ctx)
+	if err != nil {
+		return out
+	}
+	for _, line := range strings.Split(log, "\n") {
+		m := acmeErrorLine.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		msg := strings.ReplaceAll(m[1], `\"`, `"`)
+		for _, host := range strings.Split(m[2], ",") {
+			out[strings.Trim(strings.TrimSpace(host), `"`)] = msg
+		}
+	}
+	return out
 }

@@ -1,18 +1,21 @@
 package jobs
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/pkg/stdcopy"
 	"github.com/docker/go-connections/nat"
 )
 
@@ -210,4 +213,22 @@ func traefikSpecHash(cfg *container.Config, host *container.HostConfig, imageID,
 		host.PortBindings, host.ExtraHosts, configHash})
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:12])
+}
+
+// TraefikLog returns the last lines of the Traefik container's output. ACME
+// failures appear only there: Traefik's API does not report them.
+func (d *Docker) TraefikLog(ctx context.Context, name string, tail int) (string, error) {
+	if name == "" {
+		name = TraefikContainer
+	}
+	rc, err := d.cli.ContainerLogs(ctx, name, container.LogsOptions{ShowStdout: true, ShowStderr: true, Tail: strconv.Itoa(tail)})
+	if err != nil {
+		return "", err
+	}
+	defer rc.Close()
+	var buf bytes.Buffer
+	if _, err := stdcopy.StdCopy(&buf, &buf, io.LimitReader(rc, 4<<20)); err != nil {
+		return "", err
+	}
+	return buf.String(), nil
 }
