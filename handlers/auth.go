@@ -118,6 +118,10 @@ func (h *Handler) requireUser(next echo.HandlerFunc) echo.HandlerFunc {
 		if currentUser(c) != nil {
 			return next(c)
 		}
+		// Unknown /api paths reach this group's catch-all: answer like an API.
+		if strings.HasPrefix(c.Request().URL.Path, "/api/") {
+			return apiError(http.StatusNotFound, "", "no such endpoint; the API is described at /api/openapi.json")
+		}
 		target := "/login"
 		if h.SetupLink() != "" {
 			target = "/setup"

@@ -26,6 +26,7 @@ func (h *Handler) routes(e *echo.Echo) {
 	// Called by git hosts, registries and CI: authenticated by the URL token
 	// and the app's secret, outside session and API-token auth, exempt from CSRF.
 	e.POST("/api/deploy/:token", h.receiveWebhook)
+	e.GET("/api/deploy/:token", webhookNeedsPOST)
 
 	e.GET("/login", h.showLoginPage)
 	e.POST("/login", h.login)

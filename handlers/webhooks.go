@@ -176,3 +176,10 @@ func readCapped(r *http.Request, limit int64) ([]byte, error) {
 func (h *Handler) webhookURL(w *db.Webhook) string {
 	return strings.TrimSuffix(h.opts.PublicURL, "/") + "/api/deploy/" + w.Token
 }
+
+// webhookNeedsPOST answers a browser or a misconfigured hook that GETs the
+// deploy URL.
+func webhookNeedsPOST(c echo.Context) error {
+	c.Response().Header().Set("Allow", http.MethodPost)
+	return apiError(http.StatusMethodNotAllowed, "", "deploy webhooks are POST requests; configure your git host or CI to POST to this URL")
+}

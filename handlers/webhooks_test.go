@@ -984,3 +984,24 @@ func TestWebhook_GitHubFormEncodedPush(t *testing.T) {
 	res, body = f.deliver(empty, append(githubHeaders("push", f.hook.Secret, empty), "Content-Type", "application/x-www-form-urlencoded")...)
 	f.wantOutcome(res, body, http.StatusBadRequest, db.DeliveryRejected, "application/json", 2)
 }
+
+func TestWebhook_GETAndUnknownAPIPaths(t *testing.T) {
+	t.Parallel()
+	f := newWebhookFixture(t, nil)
+	b := f.browser()
+	res := b.get("/api/deploy/" + f.hook.Token)
+	if res.Code != http.StatusMethodNotAllowed || !strings.Contains(res.Body, "POST") {
+		t.Errorf("GET webhook URL: %d %s", res.Code, res.Body)
+	}
+	res = b.get("/api/nothing-here")
+	if res.Code != http.StatusNotFound || !strings.Contains(res.Body, `"error"`) {
+		t.Errorf("unknown API path without a session: %d %s", res.Code, res.Body)
+	}
+	res = b.get("/api/v1/nothing-here")
+	if res.Code != http.StatusUnauthorized || !strings.Contains(res.Body, `"error"`) {
+		t.Errorf("unknown /api/v1 path without a token: %d %s", res.Code, res.Body)
+	}
+	if f.deploymentCount() != 0 {
+		t.Error("a GET must not deploy")
+	}
+}
