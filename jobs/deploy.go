@@ -207,9 +207,6 @@ func (r *Runner) deploy(ctx context.Context, d *db.Deployment, logw *deployLog) 
 		return r.docker.DeployService(ctx, spec, log)
 	})
 	if err != nil {
-		if a.CurrentImage != "" {
-			r.waitForRollback(ctx, a.AppName, log)
-		}
 		if a.SourceType == db.SourceGit && d.RollbackOf == nil {
 			r.removeImageTag(imageRef)
 		}
@@ -223,42 +220,6 @@ func (r *Runner) deploy(ctx context.Context, d *db.Deployment, logw *deployLog) 
 	}
 	r.pruneImages(ctx, a, limits.ImageRetention, log)
 	return nil
-}
-
-// waitForRollback waits until Swarm has put the previous version back and
-// it runs again, so a failed deployment ends only once the old version
-// serves (with host-mode ports the update stopped it first).
-func (r *Runner) waitForRollback(ctx context.Context, name string, log LogFunc) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
-	defer cancel()
-	announced := false
-	for {
-		st, err := r.docker.ServiceInfo(ctx, name)
-		switch {
-		case err != nil || !st.Exists:
-			return
-		case strings.HasPrefix(st.UpdateState, "rollback_paused"):
-			log("Swarm paused the rollback: check the service's tasks (docker service ps " + name + ")")
-			return
-		case st.UpdateState == "rollback_completed" && st.Running >= st.Replicas:
-			if announced {
-				log("The previous version is serving again.")
-			}
-			return
-		case !strings.HasPrefix(st.UpdateState, "rollback"):
-			return // no rollback under way: nothing to wait for
-		}
-		if !announced {
-			log("Swarm is rolling back to the previous version…")
-			announced = true
-		}
-		select {
-		case <-ctx.Done():
-			log("The rollback is still running; the previous version will serve again once it completes.")
-			return
-		case <-time.After(500 * time.Millisecond):
-		}
-	}
 }
 
 // step runs one stage of a deployment under its own deadline, so a hung

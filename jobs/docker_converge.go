@@ -63,7 +63,9 @@ func (d *Docker) waitConverged(ctx context.Context, serviceID string, spec Servi
 			failedSeen[t.ID] = t
 		}
 		if st.rollback != nil {
-			return d.taskFailure(ctx, spec.Name, d.latestFailedTask(ctx, serviceID, spec.Image, failedSeen), st.rollback.Message)
+			failure := d.taskFailure(ctx, spec.Name, d.latestFailedTask(ctx, serviceID, spec.Image, failedSeen), st.rollback.Message)
+			d.awaitRollback(ctx, spec.Name, log)
+			return failure
 		}
 		if len(st.failed) >= maxTaskFailures {
 			return d.taskFailure(ctx, spec.Name, latest(st.failed), "")
@@ -249,4 +251,40 @@ func shortID(id string) string {
 		return id[:12]
 	}
 	return id
+}
+
+// awaitRollback waits until Swarm has put the previous version back and it
+// runs again, so a failed update returns only once the old version serves
+// (with host-mode ports the update had stopped it first).
+func (d *Docker) awaitRollback(ctx context.Context, name string, log LogFunc) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	defer cancel()
+	announced := false
+	for {
+		st, err := d.ServiceInfo(ctx, name)
+		switch {
+		case err != nil || !st.Exists:
+			return
+		case strings.HasPrefix(st.UpdateState, "rollback_paused"):
+			log.line("Swarm paused the rollback: check the service's tasks (docker service ps " + name + ")")
+			return
+		case st.UpdateState == "rollback_completed" && st.Running >= st.Replicas:
+			if announced {
+				log.line("The previous version is serving again.")
+			}
+			return
+		case !strings.HasPrefix(st.UpdateState, "rollback"):
+			return // no rollback under way: nothing to wait for
+		}
+		if !announced {
+			log.line("Swarm is rolling back to the previous version…")
+			announced = true
+		}
+		select {
+		case <-ctx.Done():
+			log.line("The rollback is still running; the previous version will serve again once it completes.")
+			return
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
 }
