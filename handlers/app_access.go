@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -20,27 +21,39 @@ func (h *Handler) addBasicAuthUser(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	user, password := strings.TrimSpace(c.FormValue("username")), c.FormValue("password")
+	user := strings.TrimSpace(c.FormValue("username"))
 	msg, perr := "", ""
+	problem, err := h.saveBasicAuthUser(ctx, a, user, c.FormValue("password"))
 	switch {
-	case len(password) < 8 || len(password) > 72:
-		perr = "The password must be 8 to 72 characters (bcrypt's limit)."
+	case err != nil:
+		return err
+	case problem != "":
+		perr = problem
 	default:
-		hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
-		if err != nil {
-			return err
-		}
-		if err := traefik.ValidateBasicAuthUser(traefik.BasicAuthUser{Username: user, PasswordHash: string(hash)}); err != nil {
-			perr = "Username " + fieldMessage(err) + "."
-		} else if err := h.store.AddBasicAuthUser(ctx, a.ID, user, string(hash)); errors.Is(err, db.ErrConflict) {
-			perr = "User " + user + " already exists."
-		} else if err != nil {
-			return err
-		} else {
-			msg, perr = "User "+user+" added: every domain of this app now asks for a password.", h.syncRouting(ctx)
-		}
+		msg, perr = "User "+user+" added: every domain of this app now asks for a password.", h.syncRouting(ctx)
 	}
 	return h.renderDomainsPanel(c, a, func(p *domainsPanel) { p.Section, p.Message, p.Error = "auth", msg, perr })
+}
+
+// saveBasicAuthUser hashes and stores a basic-auth user. problem is a
+// message for the person when the input is refused; err is a failure.
+func (h *Handler) saveBasicAuthUser(ctx context.Context, a *db.App, user, password string) (problem string, err error) {
+	if len(password) < 8 || len(password) > 72 {
+		return "The password must be 8 to 72 characters (bcrypt's limit).", nil
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	if err != nil {
+		return "", err
+	}
+	if err := traefik.ValidateBasicAuthUser(traefik.BasicAuthUser{Username: user, PasswordHash: string(hash)}); err != nil {
+		return "Username " + fieldMessage(err) + ".", nil
+	}
+	if err := h.store.AddBasicAuthUser(ctx, a.ID, user, string(hash)); errors.Is(err, db.ErrConflict) {
+		return "User " + user + " already exists.", nil
+	} else if err != nil {
+		return "", err
+	}
+	return "", nil
 }
 
 func (h *Handler) deleteBasicAuthUser(c echo.Context) error {
@@ -68,14 +81,22 @@ func (h *Handler) addRedirect(c echo.Context) error {
 	rd := &db.Redirect{AppID: a.ID, Regex: strings.TrimSpace(c.FormValue("regex")),
 		Replacement: strings.TrimSpace(c.FormValue("replacement")), Permanent: c.FormValue("permanent") == "on"}
 	msg, perr := "", ""
-	if err := traefik.ValidateRedirect(toTraefikRedirect(db.Redirect{ID: 1, Regex: rd.Regex, Replacement: rd.Replacement})); err != nil {
-		perr = "Redirect not saved: " + err.Error()
-	} else if err := h.store.CreateRedirect(ctx, rd); err != nil {
+	if problem, err := h.saveRedirect(ctx, rd); err != nil {
 		return err
+	} else if problem != "" {
+		perr = problem
 	} else {
 		msg, perr = "Redirect added.", h.syncRouting(ctx)
 	}
 	return h.renderDomainsPanel(c, a, func(p *domainsPanel) { p.Section, p.Message, p.Error = "redirects", msg, perr })
+}
+
+// saveRedirect validates and stores a regex redirect (see saveBasicAuthUser).
+func (h *Handler) saveRedirect(ctx context.Context, rd *db.Redirect) (problem string, err error) {
+	if err := traefik.ValidateRedirect(toTraefikRedirect(db.Redirect{ID: 1, Regex: rd.Regex, Replacement: rd.Replacement})); err != nil {
+		return "Redirect not saved: " + err.Error(), nil
+	}
+	return "", h.store.CreateRedirect(ctx, rd)
 }
 
 func (h *Handler) deleteRedirect(c echo.Context) error {

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -18,12 +19,7 @@ func (h *Handler) generateDeployKey(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	private, public, err := jobs.GenerateDeployKey()
-	if err != nil {
-		return err
-	}
-	priv := string(private)
-	if err := h.store.SetAppSecrets(c.Request().Context(), a.ID, db.SecretUpdate{GitSSHKey: &priv, GitSSHPublicKey: &public}); err != nil {
+	if _, err := h.newDeployKey(c.Request().Context(), a); err != nil {
 		return err
 	}
 	if a, err = h.store.App(c.Request().Context(), a.ID); err != nil {
@@ -131,4 +127,27 @@ func (h *Handler) showAppLivePartial(c echo.Context) error {
 		return err
 	}
 	return h.partial(c, http.StatusOK, "app_live", p)
+}
+
+// newDeployKey replaces the app's SSH deploy key and returns its public
+// half; the private key is stored encrypted and never shown.
+func (h *Handler) newDeployKey(ctx context.Context, a *db.App) (string, error) {
+	private, public, err := jobs.GenerateDeployKey()
+	if err != nil {
+		return "", err
+	}
+	priv := string(private)
+	return public, h.store.SetAppSecrets(ctx, a.ID, db.SecretUpdate{GitSSHKey: &priv, GitSSHPublicKey: &public})
+}
+
+func (h *Handler) apiGenerateDeployKey(c echo.Context) error {
+	a, err := h.loadApp(c)
+	if err != nil {
+		return err
+	}
+	public, err := h.newDeployKey(c.Request().Context(), a)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]string{"public_key": public})
 }

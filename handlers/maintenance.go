@@ -51,26 +51,44 @@ func (h *Handler) showMaintenancePartial(c echo.Context) error {
 }
 
 // updateMaintenance saves image retention and the per-step deadlines.
-func (h *Handler) updateMaintenance(c echo.Context) error {
-	form := views.NewForm()
-	values := map[string]string{}
-	n, err := strconv.Atoi(strings.TrimSpace(c.FormValue("image_retention")))
-	form.Values["image_retention"] = c.FormValue("image_retention")
-	if err != nil || n < 1 || n > 100 {
-		form.Errors["image_retention"] = "keep between 1 and 100 images per app"
-	} else {
-		values[db.SettingImageRetention] = strconv.Itoa(n)
-	}
-	for _, key := range []string{db.SettingCloneTimeout, db.SettingBuildTimeout, db.SettingPullTimeout, db.SettingConvergeTimeout} {
-		v := strings.TrimSpace(c.FormValue(key))
-		form.Values[key] = v
+// deployLimitKeys are the settings of the deploy-limits form and API.
+var deployLimitKeys = []string{db.SettingImageRetention, db.SettingCloneTimeout, db.SettingBuildTimeout,
+	db.SettingPullTimeout, db.SettingConvergeTimeout}
+
+// checkDeployLimits validates submitted deploy limits (only the keys
+// present) and returns the values to store and one message per bad field.
+func checkDeployLimits(in map[string]string) (values, errs map[string]string) {
+	values, errs = map[string]string{}, map[string]string{}
+	for key, v := range in {
+		v = strings.TrimSpace(v)
+		if key == db.SettingImageRetention {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 100 {
+				errs[key] = "keep between 1 and 100 images per app"
+				continue
+			}
+			values[key] = strconv.Itoa(n)
+			continue
+		}
 		d, err := time.ParseDuration(v)
 		if err != nil || d < 5*time.Second || d > 24*time.Hour {
-			form.Errors[key] = "a duration between 5s and 24h, like 90s, 10m or 1h"
+			errs[key] = "a duration between 5s and 24h, like 90s, 10m or 1h"
 			continue
 		}
 		values[key] = d.String()
 	}
+	return values, errs
+}
+
+func (h *Handler) updateMaintenance(c echo.Context) error {
+	form := views.NewForm()
+	in := map[string]string{}
+	for _, key := range deployLimitKeys {
+		in[key] = c.FormValue(key)
+		form.Values[key] = c.FormValue(key)
+	}
+	values, errs := checkDeployLimits(in)
+	form.Errors = errs
 	if form.Valid() {
 		for k, v := range values {
 			if err := h.store.SetSetting(c.Request().Context(), k, v); err != nil {

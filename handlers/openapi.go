@@ -110,6 +110,19 @@ func exampleToken() map[string]any {
 	return map[string]any{"id": 2, "name": "ci", "prefix": "dkp_AbC123", "created_at": exampleTime, "last_used_at": nil}
 }
 
+func exampleDeploySettings() map[string]any {
+	return map[string]any{"deploy_concurrency": 1, "image_retention": 10, "timeout_clone": "5m", "timeout_build": "30m",
+		"timeout_pull": "10m", "timeout_converge": "5m"}
+}
+
+func exampleRedirect() map[string]any {
+	return map[string]any{"id": 1, "regex": "^https?://www\\.example\\.com/(.*)", "replacement": "https://example.com/${1}", "permanent": true}
+}
+
+func exampleHeaders() map[string]any {
+	return map[string]any{"response": map[string]any{"X-Frame-Options": "DENY"}, "request": map[string]any{"X-Forwarded-Prefix": "/shop"}}
+}
+
 func examplePage(items ...any) map[string]any {
 	return map[string]any{"items": items, "limit": 50, "offset": 0}
 }
@@ -216,6 +229,35 @@ func apiOperations() []apiOperation {
 		{Method: "PATCH", Path: "/api/v1/settings", Tag: "System", Summary: "Change ACME (Let's Encrypt) settings; only sent fields change",
 			Status: 200, Body: map[string]any{"acme_email": "ops@example.com", "acme_server": "", "acme_ca_bundle": ""},
 			Response: map[string]any{"acme_email": "ops@example.com", "acme_server": "", "acme_ca_bundle": ""}, Errors: []int{400, 401, 422, 503}},
+		{Method: "GET", Path: "/api/v1/settings/deploy", Tag: "System", Summary: "Deploy queue concurrency, image retention and step deadlines",
+			Status: 200, Response: exampleDeploySettings(), Errors: []int{401}},
+		{Method: "PATCH", Path: "/api/v1/settings/deploy", Tag: "System", Summary: "Change deploy settings; only sent fields change",
+			Notes:  "Deadlines are durations between 5s and 24h (90s, 10m, 1h); concurrency 1–16; retention 1–100 images per app.",
+			Status: 200, Body: map[string]any{"deploy_concurrency": 2, "timeout_build": "45m"}, Response: exampleDeploySettings(),
+			Errors: []int{400, 401, 422}},
+
+		{Method: "GET", Path: "/api/v1/applications/{id}/basic-auth", Tag: "Access", Summary: "List the app's HTTP basic-auth users (never their passwords)",
+			Status: 200, Response: map[string]any{"items": []any{map[string]any{"id": 1, "username": "alice"}}}, Errors: notFound},
+		{Method: "POST", Path: "/api/v1/applications/{id}/basic-auth", Tag: "Access", Summary: "Add a basic-auth user; every domain of the app then asks for a password",
+			Notes:  "The password (8–72 characters) is stored as a bcrypt hash. Applies without a redeploy.",
+			Status: 201, Body: map[string]any{"username": "alice", "password": "correct horse"}, Response: map[string]any{"id": 1, "username": "alice"},
+			Errors: []int{400, 401, 404, 409, 422}},
+		{Method: "DELETE", Path: "/api/v1/applications/{id}/basic-auth/{uid}", Tag: "Access", Summary: "Remove a basic-auth user",
+			Status: 200, Response: map[string]any{"deleted": 1}, Errors: notFound},
+		{Method: "GET", Path: "/api/v1/applications/{id}/redirects", Tag: "Access", Summary: "List the app's regex redirects",
+			Status: 200, Response: map[string]any{"items": []any{exampleRedirect()}}, Errors: notFound},
+		{Method: "POST", Path: "/api/v1/applications/{id}/redirects", Tag: "Access", Summary: "Add a regex redirect (e.g. www to apex)",
+			Status: 201, Body: map[string]any{"regex": "^https?://www\\.example\\.com/(.*)", "replacement": "https://example.com/${1}", "permanent": true},
+			Response: exampleRedirect(), Errors: []int{400, 401, 404, 422}},
+		{Method: "DELETE", Path: "/api/v1/applications/{id}/redirects/{rid}", Tag: "Access", Summary: "Remove a redirect",
+			Status: 200, Response: map[string]any{"deleted": 1}, Errors: notFound},
+		{Method: "GET", Path: "/api/v1/applications/{id}/headers", Tag: "Access", Summary: "Extra response headers and headers sent to the app",
+			Status: 200, Response: exampleHeaders(), Errors: notFound},
+		{Method: "PUT", Path: "/api/v1/applications/{id}/headers", Tag: "Access", Summary: "Replace the extra headers; an empty value removes that header",
+			Status: 200, Body: exampleHeaders(), Response: exampleHeaders(), Errors: []int{400, 401, 404, 422}},
+		{Method: "POST", Path: "/api/v1/applications/{id}/deploy-key", Tag: "Applications", Summary: "Generate a new SSH deploy key; add the public key to the repository",
+			Notes:  "The private key is stored encrypted and never shown; the old key stops working.",
+			Status: 200, Response: map[string]any{"public_key": "ssh-ed25519 AAAAC3Nz… dokploy"}, Errors: notFound},
 
 		{Method: "GET", Path: "/api/v1/tokens", Tag: "Tokens", Summary: "List your API tokens", Paginated: true, Status: 200,
 			Response: examplePage(exampleToken()), Errors: []int{401}},
