@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -58,6 +59,9 @@ func serveGitSSH(t *testing.T, root string, allowed ssh.PublicKey) string {
 	t.Helper()
 	gitBin, err := exec.LookPath("git")
 	if err != nil {
+		if os.Getenv("DOKPLOY_INTEGRATION") == "1" {
+			t.Fatalf("git binary needed to serve the SSH test repository: %v", err)
+		}
 		t.Skip("git binary not installed")
 	}
 	_, hostPriv, err := ed25519.GenerateKey(rand.Reader)

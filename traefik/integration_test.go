@@ -24,7 +24,15 @@ import (
 func TestIntegration_Traefik(t *testing.T) {
 	bin := os.Getenv("DOKPLOY_TRAEFIK_BIN")
 	if bin == "" {
+		// Under `make test` (DOKPLOY_INTEGRATION=1) a missing Traefik is a
+		// failure, not a reason to skip.
+		if os.Getenv("DOKPLOY_INTEGRATION") == "1" {
+			t.Fatal("DOKPLOY_TRAEFIK_BIN is not set: run make test, which builds Traefik (scripts/build-traefik.sh)")
+		}
 		t.Skip("DOKPLOY_TRAEFIK_BIN is not set")
+	}
+	if _, err := os.Stat(bin); err != nil {
+		t.Fatalf("DOKPLOY_TRAEFIK_BIN=%s: %v", bin, err)
 	}
 	tr := startTraefik(t, bin)
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
