@@ -77,7 +77,7 @@ func deployRun(t *testing.T, appName, message string) *deployFlow {
 			t.Errorf("remove images %s: %v", appName, err)
 		}
 	})
-	repoURL := deployServeRepo(t, message)
+	repoURL := deployServeRepo(t, deployServerDockerfile(message))
 	srv := srvStart(t, "DOKPLOY_WORKER=true")
 	b := browserOpen(t, srv.URL)
 	f := &deployFlow{srv: srv, b: b, appName: appName, port: srvFreePort(t)}
@@ -417,10 +417,10 @@ func deployNewAppName(t *testing.T, prefix string) string {
 	return prefix + srvRandomHex(4)
 }
 
-// deployServeRepo commits a Dockerfile (FROM scratch, the static test app,
-// PORT=8080 and MESSAGE=message) to a bare repository and serves it over
-// git's smart HTTP protocol on 127.0.0.1; it returns the clone URL.
-func deployServeRepo(t *testing.T, message string) string {
+// deployServeRepo commits the static test app and dockerfile to a bare
+// repository and serves it over git's smart HTTP protocol on 127.0.0.1; it
+// returns the clone URL.
+func deployServeRepo(t *testing.T, dockerfile string) string {
 	t.Helper()
 	if _, err := os.Stat(deployGitBackend); err != nil {
 		t.Fatalf("git-http-backend needed for the fixture repository: %v", err)
@@ -432,12 +432,11 @@ func deployServeRepo(t *testing.T, message string) string {
 	deployGit(t, "", "init", "-q", "--bare", "-b", "main", bare)
 	deployGit(t, bare, "config", "http.receivepack", "false")
 	deployBuildTestApp(t, filepath.Join(work, "app"))
-	dockerfile := fmt.Sprintf("FROM scratch\nCOPY app /app\nENV PORT=8080 MESSAGE=%s\nENTRYPOINT [\"/app\"]\n", message)
 	if err := os.WriteFile(filepath.Join(work, "Dockerfile"), []byte(dockerfile), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	deployGit(t, work, "add", "-A")
-	deployGit(t, work, "commit", "-q", "-m", "Serve "+message)
+	deployGit(t, work, "commit", "-q", "-m", "fixture")
 	deployGit(t, work, "push", "-q", bare, "main")
 	srv := httptest.NewServer(&cgi.Handler{
 		Path: deployGitBackend,
@@ -445,6 +444,11 @@ func deployServeRepo(t *testing.T, message string) string {
 	})
 	t.Cleanup(srv.Close)
 	return srv.URL + "/app.git"
+}
+
+// deployServerDockerfile runs the test app answering message on port 8080.
+func deployServerDockerfile(message string) string {
+	return fmt.Sprintf("FROM scratch\nCOPY app /app\nENV PORT=8080 MESSAGE=%s\nENTRYPOINT [\"/app\"]\n", message)
 }
 
 func deployGit(t *testing.T, dir string, args ...string) {

@@ -13,8 +13,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/cgi"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -434,29 +432,6 @@ func resScratchImage(t *testing.T) string {
 	return tag
 }
 
-// resGitRepo serves a repository holding the test app and dockerfile over
-// git's smart HTTP protocol on 127.0.0.1 and returns the clone URL.
-func resGitRepo(t *testing.T, dockerfile string) string {
-	t.Helper()
-	root := t.TempDir()
-	work, bare := filepath.Join(root, "work"), filepath.Join(root, "srv", "app.git")
-	deployGit(t, "", "init", "-q", "-b", "main", work)
-	deployGit(t, "", "init", "-q", "--bare", "-b", "main", bare)
-	deployBuildTestApp(t, filepath.Join(work, "app"))
-	if err := os.WriteFile(filepath.Join(work, "Dockerfile"), []byte(dockerfile), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	deployGit(t, work, "add", "-A")
-	deployGit(t, work, "commit", "-q", "-m", "resilience fixture")
-	deployGit(t, work, "push", "-q", bare, "main")
-	srv := httptest.NewServer(&cgi.Handler{
-		Path: deployGitBackend,
-		Env:  []string{"GIT_PROJECT_ROOT=" + filepath.Join(root, "srv"), "GIT_HTTP_EXPORT_ALL=1"},
-	})
-	t.Cleanup(srv.Close)
-	return srv.URL + "/app.git"
-}
-
 // resPostgres is a private PostgreSQL server the test may stop and start.
 type resPostgres struct {
 	dir, sock string
@@ -605,7 +580,7 @@ func TestResilience_KillMidBuild(t *testing.T) {
 	image := resScratchImage(t)
 	// The ENV makes the layer under the hanging step unique to this test, so
 	// containers built on it can only be this build's.
-	repo := resGitRepo(t, "FROM scratch\nCOPY app /app\nENV RES_KILL="+srvRandomHex(6)+"\nRUN [\"/app\", \"-sleep\", \"120s\"]\nENTRYPOINT [\"/app\"]\n")
+	repo := deployServeRepo(t, "FROM scratch\nCOPY app /app\nENV RES_KILL="+srvRandomHex(6)+"\nRUN [\"/app\", \"-sleep\", \"120s\"]\nENTRYPOINT [\"/app\"]\n")
 
 	first := c.serve(t, "serve#1", "DOKPLOY_WORKER=true")
 	c.login(t)
@@ -725,7 +700,7 @@ func resRedisRestart(t *testing.T, appendonly bool) {
 	c := resNewCluster(t, dbtest.NewDatabaseURL(t), rds.URL)
 	image := resScratchImage(t)
 	// The ENV keeps the build cache from skipping the slow step.
-	repo := resGitRepo(t, "FROM scratch\nCOPY app /app\nENV RES_REDIS="+srvRandomHex(6)+"\nRUN [\"/app\", \"-sleep\", \"12s\"]\nENV PORT=8080\nENTRYPOINT [\"/app\"]\n")
+	repo := deployServeRepo(t, "FROM scratch\nCOPY app /app\nENV RES_REDIS="+srvRandomHex(6)+"\nRUN [\"/app\", \"-sleep\", \"12s\"]\nENV PORT=8080\nENTRYPOINT [\"/app\"]\n")
 
 	p := c.serve(t, "serve", "DOKPLOY_WORKER=true")
 	c.login(t)
@@ -941,7 +916,7 @@ func TestResilience_DeadWorkerRecoveredByLiveOne(t *testing.T) {
 	t.Parallel()
 	c := resNewCluster(t, dbtest.NewDatabaseURL(t), dbtest.RedisURL())
 	image := resScratchImage(t)
-	repo := resGitRepo(t, "FROM scratch\nCOPY app /app\nENV RES_DEAD="+srvRandomHex(6)+"\nRUN [\"/app\", \"-sleep\", \"120s\"]\nENTRYPOINT [\"/app\"]\n")
+	repo := deployServeRepo(t, "FROM scratch\nCOPY app /app\nENV RES_DEAD="+srvRandomHex(6)+"\nRUN [\"/app\", \"-sleep\", \"120s\"]\nENTRYPOINT [\"/app\"]\n")
 
 	c.serve(t, "serve", "DOKPLOY_WORKER=false")
 	workers := []*resProc{c.worker(t, "worker#1"), c.worker(t, "worker#2")}

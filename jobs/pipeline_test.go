@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/cgi"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -56,34 +54,25 @@ func newPipeline(t *testing.T) *pipeline {
 	return &pipeline{t: t, store: store, runner: runner, docker: docker, git: newDeployRepo(t)}
 }
 
-// deployRepo is a repository served over git's smart HTTP protocol by
-// git-http-backend, with a working copy the test commits to.
+// deployRepo is a repository served over git's smart HTTP protocol (see
+// serveGit), with a working copy the test commits to.
 type deployRepo struct {
-	t      *testing.T
-	work   string
-	URL    string
-	appBin []byte
+	t    *testing.T
+	work string
+	URL  string
 }
 
 func newDeployRepo(t *testing.T) *deployRepo {
 	t.Helper()
-	backend := "/usr/lib/git-core/git-http-backend"
-	if _, err := os.Stat(backend); err != nil {
-		t.Fatalf("git-http-backend needed for the fixture server: %v", err)
-	}
 	root := t.TempDir()
 	work := filepath.Join(root, "work")
 	bare := filepath.Join(root, "srv", "app.git")
 	runGit(t, "", "init", "-q", "-b", "main", work)
 	runGit(t, "", "init", "-q", "--bare", "-b", "main", bare)
 	runGit(t, bare, "config", "http.receivepack", "false")
-	srv := httptest.NewServer(&cgi.Handler{
-		Path: backend,
-		Env:  []string{"GIT_PROJECT_ROOT=" + filepath.Join(root, "srv"), "GIT_HTTP_EXPORT_ALL=1"},
-	})
-	t.Cleanup(srv.Close)
+	url := serveGit(t, filepath.Join(root, "srv"), nil) + "/app.git"
 	buildTestApp(t, work)
-	return &deployRepo{t: t, work: work, URL: srv.URL + "/app.git"}
+	return &deployRepo{t: t, work: work, URL: url}
 }
 
 func runGit(t *testing.T, dir string, args ...string) string {
