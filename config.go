@@ -1,8 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -242,12 +242,14 @@ func (c config) probeBinary() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	src, err := os.ReadFile(exe)
+	dst := filepath.Join(c.DataDir, "probe", "dokploy")
+	// Compare by hash, streamed: reading the ~20 MB binary into memory at
+	// every start would double the control plane's idle footprint.
+	want, err := fileSHA256(exe)
 	if err != nil {
 		return "", err
 	}
-	dst := filepath.Join(c.DataDir, "probe", "dokploy")
-	if cur, err := os.ReadFile(dst); err == nil && bytes.Equal(cur, src) {
+	if have, err := fileSHA256(dst); err == nil && have == want {
 		return dst, nil
 	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
@@ -255,8 +257,38 @@ func (c config) probeBinary() (string, error) {
 	}
 	// Write beside and rename: a running health check keeps its old file.
 	tmp := dst + ".tmp"
-	if err := os.WriteFile(tmp, src, 0o755); err != nil {
+	if err := copyFile(exe, tmp, 0o755); err != nil {
 		return "", err
 	}
 	return dst, os.Rename(tmp, dst)
+}
+
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func copyFile(src, dst string, mode os.FileMode) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }
