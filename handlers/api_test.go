@@ -188,6 +188,9 @@ func TestAPI_CreateAppRejectsBadInput(t *testing.T) {
 
 	res, body := app.apiJSON(http.MethodPost, "/api/v1/applications", token, gitAppBody(p.ID, "web"))
 	wantStatus(t, res, http.StatusCreated)
+	if body["app_name"] != "web" {
+		t.Fatalf("created app: %v", body)
+	}
 	res, body = app.apiJSON(http.MethodPost, "/api/v1/applications", token, gitAppBody(p.ID, "web"))
 	wantAPIError(t, res, body, http.StatusConflict, "app_name")
 

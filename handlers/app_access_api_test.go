@@ -46,7 +46,7 @@ func TestAPI_AccessOptionsReachTraefikFile(t *testing.T) {
 
 	res, body = b.apiJSON(http.MethodPost, base+"/redirects", token, map[string]any{
 		"regex": `^https?://www\.access\.example\.com/(.*)`, "replacement": "https://access.example.com/${1}", "permanent": true})
-	if res.Code != http.StatusCreated {
+	if res.Code != http.StatusCreated || body["permanent"] != true || body["id"] == nil {
 		t.Fatalf("add redirect: %d %s", res.Code, res.Body)
 	}
 	if f := a.file("access-api"); !strings.Contains(f, "redirectRegex") {
