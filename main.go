@@ -27,6 +27,7 @@ import (
 	"dokploy/db"
 	"dokploy/handlers"
 	"dokploy/jobs"
+	"dokploy/jobs/routing"
 	"dokploy/traefik"
 	"dokploy/views"
 )
@@ -205,7 +206,7 @@ func serve(cfg config, web bool) error {
 // missing), its container (unless DOKPLOY_TRAEFIK=off) and the dynamic
 // directory, reconciled with the database. A Traefik that fails to start
 // is logged, not fatal: the dashboard stays usable and shows the problem.
-func startRouting(ctx context.Context, cfg config, store *db.Store, docker *jobs.Docker) (*handlers.Routing, error) {
+func startRouting(ctx context.Context, cfg config, store *db.Store, docker *jobs.Docker) (*routing.Service, error) {
 	_, port, err := net.SplitHostPort(cfg.Addr)
 	if err != nil || port == "" {
 		port = "3000"
@@ -214,7 +215,7 @@ func startRouting(ctx context.Context, cfg config, store *db.Store, docker *jobs
 	if err != nil {
 		return nil, err
 	}
-	opts := handlers.RoutingOptions{
+	opts := routing.Options{
 		Store:       store,
 		ConfigDir:   filepath.Join(cfg.DataDir, "traefik"),
 		TraefikPath: jobs.TraefikConfigPath,
@@ -227,40 +228,50 @@ func startRouting(ctx context.Context, cfg config, store *db.Store, docker *jobs
 	logf := func(line string) { slog.Info(line, "component", "traefik") }
 	if cfg.Traefik == "on" {
 		opts.API = &traefik.Client{BaseURL: cfg.TraefikAPIURL, HTTP: &http.Client{Timeout: 5 * time.Second}}
-		opts.Restart = func(ctx context.Context, configHash string) error {
-			s := spec
-			s.ConfigHash = configHash
-			_, err := docker.EnsureTraefik(ctx, s, logf)
-			return err
-		}
-		opts.RecentLog = func(ctx context.Context) (string, error) {
-			return docker.TraefikLog(ctx, jobs.TraefikContainer, 400)
-		}
+		opts.Traefik = traefikContainer{docker: docker, spec: spec, log: logf}
 		opts.Listen = fmt.Sprintf("http :%d, https :%d, API %s (loopback only)", cfg.TraefikHTTPPort, cfg.TraefikHTTPSPort, cfg.TraefikAPIURL)
 	}
-	routing, err := handlers.NewRouting(opts)
+	svc, err := routing.New(opts)
 	if err != nil {
 		return nil, err
 	}
-	hash, err := routing.WriteStaticConfig(ctx, false)
+	hash, err := svc.WriteStaticConfig(ctx, false)
 	if err != nil {
 		return nil, fmt.Errorf("traefik static config: %w", err)
 	}
 	if cfg.Traefik == "on" {
-		if err := opts.Restart(ctx, hash); err != nil {
+		if err := opts.Traefik.Restart(ctx, hash); err != nil {
 			slog.Error("Traefik is not running: domains will not be served until this is fixed", "err", err)
 		} else {
 			slog.Info("traefik is up", "container", jobs.TraefikContainer, "listen", opts.Listen, "config", opts.ConfigDir)
 		}
 	} else {
-		slog.Warn("Traefik is off (DOKPLOY_TRAEFIK=off): domain files are written but nothing serves them", "dir", routing.DynamicDir())
+		slog.Warn("Traefik is off (DOKPLOY_TRAEFIK=off): domain files are written but nothing serves them", "dir", svc.DynamicDir())
 	}
-	rep, err := routing.Sync(ctx)
+	rep, err := svc.Sync(ctx)
 	if err != nil {
 		slog.Error("routing reconcile at start failed; the other apps were applied", "err", err)
 	}
 	slog.Info("routing reconciled", "written", len(rep.Written), "unchanged", len(rep.Unchanged), "removed", rep.Removed, "foreign", rep.Foreign)
-	return routing, nil
+	return svc, nil
+}
+
+// traefikContainer is the routing service's door to the Traefik container.
+type traefikContainer struct {
+	docker *jobs.Docker
+	spec   jobs.TraefikSpec
+	log    jobs.LogFunc
+}
+
+func (t traefikContainer) Restart(ctx context.Context, configHash string) error {
+	s := t.spec
+	s.ConfigHash = configHash
+	_, err := t.docker.EnsureTraefik(ctx, s, t.log)
+	return err
+}
+
+func (t traefikContainer) RecentLog(ctx context.Context) (string, error) {
+	return t.docker.TraefikLog(ctx, jobs.TraefikContainer, 400)
 }
 
 func migrateCmd(cfg config, args []string) error {

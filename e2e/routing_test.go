@@ -28,8 +28,8 @@ import (
 
 	"dokploy/db"
 	"dokploy/db/dbtest"
-	"dokploy/handlers"
 	"dokploy/jobs"
+	"dokploy/jobs/routing"
 	"dokploy/traefik"
 )
 
@@ -44,7 +44,7 @@ type routeEnv struct {
 	t         testing.TB
 	id        string
 	store     *db.Store
-	routing   *handlers.Routing
+	routing   *routing.Service
 	docker    *jobs.Docker
 	httpPort  int
 	httpsPort int
@@ -278,15 +278,10 @@ func routeSetup(t testing.TB) *routeEnv {
 		}
 		_ = docker.RemoveTraefik(context.Background(), spec.Name)
 	})
-	env.routing, err = handlers.NewRouting(handlers.RoutingOptions{
+	env.routing, err = routing.New(routing.Options{
 		Store: env.store, ConfigDir: spec.ConfigDir, TraefikPath: jobs.TraefikConfigPath,
-		API: &traefik.Client{BaseURL: fmt.Sprintf("http://127.0.0.1:%d", env.apiPort), HTTP: &http.Client{Timeout: 5 * time.Second}},
-		Restart: func(ctx context.Context, hash string) error {
-			s := spec
-			s.ConfigHash = hash
-			_, err := docker.EnsureTraefik(ctx, s, func(l string) { t.Log(l) })
-			return err
-		},
+		API:     &traefik.Client{BaseURL: fmt.Sprintf("http://127.0.0.1:%d", env.apiPort), HTTP: &http.Client{Timeout: 5 * time.Second}},
+		Traefik: routeTraefik{docker: docker, spec: spec, log: func(l string) { t.Log(l) }},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -295,7 +290,7 @@ func routeSetup(t testing.TB) *routeEnv {
 	defer cancel()
 	// The product's settings path: writes traefik.yml (Pebble as the ACME
 	// server, its CA trusted) and (re)creates the container.
-	if err := env.routing.SetACME(ctx, handlers.ACMESettings{
+	if err := env.routing.SetACME(ctx, routing.ACMESettings{
 		Email: "ops@example.com", Server: "https://" + env.pebble + ":14000/dir", CABundle: string(ca.pem),
 	}); err != nil {
 		t.Fatal(err)
@@ -483,7 +478,7 @@ func (e *routeEnv) pebbleRoot() *x509.CertPool {
 	return pool
 }
 
-func (e *routeEnv) domainState(app string, d *db.Domain) handlers.DomainStatus {
+func (e *routeEnv) domainState(app string, d *db.Domain) routing.DomainStatus {
 	return e.routing.Status(context.Background(), e.apps[app].AppName, []db.Domain{*d})[d.ID]
 }
 
@@ -495,7 +490,7 @@ func TestRouting(t *testing.T) {
 		env.t = t
 		d := env.addDomain("a", db.Domain{Host: env.host("new")})
 		env.waitFor("add", env.host("new"), "/", nil, routeStatus(200, "hello from a path=/"))
-		if st := env.domainState("a", d); st.State != handlers.StateActive {
+		if st := env.domainState("a", d); st.State != routing.StateActive {
 			t.Errorf("status after serving = %+v, want active", st)
 		}
 		if err := env.store.DeleteDomain(ctx, d.ID); err != nil {
@@ -558,11 +553,11 @@ func TestRouting(t *testing.T) {
 		}
 		env.waitHTTPS(env.host("acme"), env.pebbleRoot(), "hello from a", 90*time.Second)
 		deadline := time.Now().Add(20 * time.Second)
-		for env.domainState("a", d).State != handlers.StateIssued && time.Now().Before(deadline) {
+		for env.domainState("a", d).State != routing.StateIssued && time.Now().Before(deadline) {
 			time.Sleep(200 * time.Millisecond)
 		}
-		if st := env.domainState("a", d); st.State != handlers.StateIssued {
-			t.Errorf("status = %+v, want %q", st, handlers.StateIssued)
+		if st := env.domainState("a", d); st.State != routing.StateIssued {
+			t.Errorf("status = %+v, want %q", st, routing.StateIssued)
 		}
 	})
 
@@ -664,4 +659,22 @@ func BenchmarkRouteDomainChange(b *testing.B) {
 	b.ReportMetric(float64(p50.Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(p95.Microseconds())/1000, "p95-ms")
 	b.Logf("domain change → served, %d changes: p50 %v, p95 %v, min %v, max %v", changes, p50, p95, took[0], took[changes-1])
+}
+
+// routeTraefik restarts the test's Traefik container.
+type routeTraefik struct {
+	docker *jobs.Docker
+	spec   jobs.TraefikSpec
+	log    jobs.LogFunc
+}
+
+func (r routeTraefik) Restart(ctx context.Context, hash string) error {
+	s := r.spec
+	s.ConfigHash = hash
+	_, err := r.docker.EnsureTraefik(ctx, s, r.log)
+	return err
+}
+
+func (r routeTraefik) RecentLog(ctx context.Context) (string, error) {
+	return r.docker.TraefikLog(ctx, r.spec.Name, 400)
 }

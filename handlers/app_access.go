@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 
+	"dokploy/jobs/routing"
+
 	"github.com/labstack/echo/v4"
 	"golang.org/x/crypto/bcrypt"
 
@@ -93,7 +95,7 @@ func (h *Handler) addRedirect(c echo.Context) error {
 
 // saveRedirect validates and stores a regex redirect (see saveBasicAuthUser).
 func (h *Handler) saveRedirect(ctx context.Context, rd *db.Redirect) (problem string, err error) {
-	if err := traefik.ValidateRedirect(toTraefikRedirect(db.Redirect{ID: 1, Regex: rd.Regex, Replacement: rd.Replacement})); err != nil {
+	if err := traefik.ValidateRedirect(routing.ToTraefikRedirect(db.Redirect{ID: 1, Regex: rd.Regex, Replacement: rd.Replacement})); err != nil {
 		return "Redirect not saved: " + err.Error(), nil
 	}
 	return "", h.store.CreateRedirect(ctx, rd)

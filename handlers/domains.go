@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 
+	"dokploy/jobs/routing"
+
 	"github.com/labstack/echo/v4"
 	"golang.org/x/net/idna"
 
@@ -96,7 +98,7 @@ func (h *Handler) validateRendered(ctx context.Context, owner *db.App, d *db.Dom
 	errs := map[string]string{}
 	// Without routing (tests) the domain is checked on its own, which still
 	// applies every per-domain rule of the renderer.
-	app := traefik.App{Name: dashboardApp, Upstreams: []string{"http://host.docker.internal:3000"}}
+	app := traefik.App{Name: routing.DashboardApp, Upstreams: []string{"http://host.docker.internal:3000"}}
 	if owner != nil {
 		app = traefik.App{Name: owner.AppName}
 	}
@@ -120,7 +122,7 @@ func (h *Handler) validateRendered(ctx context.Context, owner *db.App, d *db.Dom
 			idx = i
 		}
 	}
-	td := toTraefikDomain(cand, jobs.TraefikConfigPath)
+	td := routing.ToTraefikDomain(cand, jobs.TraefikConfigPath)
 	if idx == len(app.Domains) {
 		app.Domains = append(app.Domains, td)
 	} else {
@@ -175,7 +177,7 @@ func (h *Handler) syncRouting(ctx context.Context) string {
 type domainRow struct {
 	db.Domain
 	Display string // the host as the user typed it (Unicode), for IDNs
-	Status  DomainStatus
+	Status  routing.DomainStatus
 	Form    *views.Form // its edit form
 }
 
@@ -225,7 +227,7 @@ func (h *Handler) loadDomainsPanel(c echo.Context, a *db.App) (*domainsPanel, er
 }
 
 func (h *Handler) domainRows(ctx context.Context, appName string, domains []db.Domain) ([]domainRow, bool) {
-	states := h.routing.statusOrUnknown(ctx, appName, domains)
+	states := h.routing.Status(ctx, appName, domains)
 	rows := make([]domainRow, len(domains))
 	polling := false
 	for i, d := range domains {
@@ -233,18 +235,6 @@ func (h *Handler) domainRows(ctx context.Context, appName string, domains []db.D
 		polling = polling || !states[d.ID].Final()
 	}
 	return rows, polling
-}
-
-// statusOrUnknown is Status, tolerating a nil Routing.
-func (r *Routing) statusOrUnknown(ctx context.Context, appName string, domains []db.Domain) map[int64]DomainStatus {
-	if r == nil {
-		out := map[int64]DomainStatus{}
-		for _, d := range domains {
-			out[d.ID] = DomainStatus{State: StateUnknown, Detail: "routing is not configured"}
-		}
-		return out
-	}
-	return r.Status(ctx, appName, domains)
 }
 
 // displayHost shows a punycode host as Unicode (xn--bcher-kva.example →

@@ -55,7 +55,7 @@ func (h *Handler) apiListDomains(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	states := h.routing.statusOrUnknown(c.Request().Context(), a.AppName, domains)
+	states := h.routing.Status(c.Request().Context(), a.AppName, domains)
 	items := make([]domainJSON, 0, len(domains))
 	for _, d := range domains {
 		items = append(items, domainJSON{Domain: d, Status: states[d.ID].State, StatusDetail: states[d.ID].Detail})
@@ -117,7 +117,7 @@ func (h *Handler) apiSaveDomain(c echo.Context, a *db.App, d *db.Domain, create 
 	if _, err := h.routing.Sync(ctx); err != nil {
 		return fmt.Errorf("domain saved but routing not applied: %w", err)
 	}
-	st := h.routing.statusOrUnknown(ctx, a.AppName, []db.Domain{*d})[d.ID]
+	st := h.routing.Status(ctx, a.AppName, []db.Domain{*d})[d.ID]
 	return c.JSON(status, domainJSON{Domain: *d, Status: st.State, StatusDetail: st.Detail})
 }
 

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"dokploy/jobs/routing"
 )
 
 // selfSignedPEM returns a self-signed certificate for host, valid now.
@@ -80,7 +82,7 @@ func TestDomainAPI_CreateListPatchDelete(t *testing.T) {
 	res, out := a.apiJSON(http.MethodPost, base, token, map[string]any{
 		"host": "Shop.Example.com", "path": "/", "strip_path": false, "port": 8080, "https": true, "certificate": "letsencrypt"})
 	wantStatus(t, res, http.StatusCreated)
-	if out["host"] != "shop.example.com" || out["status"] != StatePending {
+	if out["host"] != "shop.example.com" || out["status"] != routing.StatePending {
 		t.Fatalf("created = %v", out)
 	}
 	id := int64(out["id"].(float64))
@@ -229,14 +231,14 @@ func TestDomainAPI_ACMESettings(t *testing.T) {
 	res, out = a.apiJSON(http.MethodPatch, "/api/v1/settings", token, map[string]any{
 		"acme_email": "ops@example.com", "acme_server": "staging", "acme_ca_bundle": string(selfSignedPEM(t, "ca.test"))})
 	wantStatus(t, res, http.StatusOK)
-	if out["acme_server"] != ACMEStaging {
+	if out["acme_server"] != routing.ACMEStaging {
 		t.Errorf("acme_server = %v", out["acme_server"])
 	}
-	data, err := os.ReadFile(filepath.Join(a.routing.ConfigDir(), staticFile))
+	data, err := os.ReadFile(filepath.Join(a.routing.ConfigDir(), routing.StaticFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustContain(t, string(data), "email: ops@example.com", "caServer: "+ACMEStaging)
+	mustContain(t, string(data), "email: ops@example.com", "caServer: "+routing.ACMEStaging)
 	if len(a.restarts) != 1 {
 		t.Errorf("Traefik restarted %d times, want 1", len(a.restarts))
 	}
@@ -271,7 +273,7 @@ func TestDomainUI_PanelAddEditRemove(t *testing.T) {
 	if err != nil || len(d) != 1 {
 		t.Fatalf("domains = %v, %v", d, err)
 	}
-	a.fake.set(fmt.Sprintf("shop-d%d-web", d[0].ID), "enabled")
+	a.fake.Set(fmt.Sprintf("shop-d%d-web", d[0].ID), "enabled")
 	res = b.get(fmt.Sprintf("/apps/%d/domains/status", app.ID))
 	wantStatus(t, res, http.StatusOK)
 	mustContain(t, res.Body, `hx-swap-oob="true"`, "active")
@@ -321,7 +323,7 @@ func TestDomainUI_SettingsRoutingSection(t *testing.T) {
 
 	res = b.postHTMX("/settings/dashboard-domain", url.Values{"host": {"panel.example.com"}, "https": {"on"}, "certificate": {"letsencrypt"}})
 	wantStatus(t, res, http.StatusOK)
-	mustContain(t, a.file(dashboardApp), "Host(`panel.example.com`)", "host.docker.internal:3000")
+	mustContain(t, a.file(routing.DashboardApp), "Host(`panel.example.com`)", "host.docker.internal:3000")
 
 	// An app cannot take the dashboard's address.
 	token := a.apiToken2()

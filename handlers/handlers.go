@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"sync"
 
+	"dokploy/jobs/routing"
+
 	"github.com/labstack/echo/v4"
 
 	"dokploy/db"
@@ -31,7 +33,7 @@ type Handler struct {
 	limiter *loginLimiter
 	// dummyHash is checked against when the email is unknown.
 	dummyHash string
-	routing   *Routing // Traefik's files and status; nil routes nothing (tests)
+	routing   *routing.Service // Traefik's files and status; nil routes nothing (tests)
 
 	setupMu    sync.Mutex
 	setupToken string // one-time token printed at start while no admin exists
@@ -46,7 +48,7 @@ const dummyPasswordHash = "$argon2id$v=19$m=19456,t=2,p=1$DDxTEkZ4xD/eMt+18QMd3A
 type Option func(*Handler)
 
 // WithRouting makes domain changes apply to Traefik's configuration.
-func WithRouting(r *Routing) Option { return func(h *Handler) { h.routing = r } }
+func WithRouting(r *routing.Service) Option { return func(h *Handler) { h.routing = r } }
 
 // New builds a Handler.
 func New(opts Options, store *db.Store, renderer *views.Renderer, runner *jobs.Runner, extra ...Option) *Handler {

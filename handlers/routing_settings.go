@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"dokploy/jobs/routing"
+
 	"github.com/labstack/echo/v4"
 
 	"dokploy/db"
@@ -17,7 +19,7 @@ import (
 
 // validateACME checks and normalizes ACME settings; "production" and
 // "staging" name Let's Encrypt's directories.
-func validateACME(a *ACMESettings) map[string]string {
+func validateACME(a *routing.ACMESettings) map[string]string {
 	errs := map[string]string{}
 	a.Email, a.Server = strings.TrimSpace(a.Email), strings.TrimSpace(a.Server)
 	if a.Email != "" {
@@ -26,10 +28,10 @@ func validateACME(a *ACMESettings) map[string]string {
 		}
 	}
 	switch a.Server {
-	case "", "production", ACMEProduction:
+	case "", "production", routing.ACMEProduction:
 		a.Server = ""
 	case "staging":
-		a.Server = ACMEStaging
+		a.Server = routing.ACMEStaging
 	default:
 		if !strings.HasPrefix(a.Server, "https://") || strings.ContainsAny(a.Server, " \t\n\"'`{}") || len(a.Server) > 500 {
 			errs["acme_server"] = `acme_server must be "production", "staging" or an https:// directory URL`
@@ -78,7 +80,7 @@ func (h *Handler) apiUpdateSettings(c echo.Context) error {
 
 // routingSettings is the data of the "settings_routing" partial.
 type routingSettings struct {
-	ACME      ACMESettings
+	ACME      routing.ACMESettings
 	ACMEMode  string // production, staging or custom
 	ACMEForm  *views.Form
 	Dashboard []domainRow
@@ -112,7 +114,7 @@ func (h *Handler) loadRoutingSettings(c echo.Context) (*routingSettings, error) 
 	switch p.ACME.Server {
 	case "":
 		p.ACMEMode = "production"
-	case ACMEStaging:
+	case routing.ACMEStaging:
 		p.ACMEMode = "staging"
 	default:
 		p.ACMEMode = "custom"
@@ -121,14 +123,14 @@ func (h *Handler) loadRoutingSettings(c echo.Context) (*routingSettings, error) 
 	if err != nil {
 		return nil, err
 	}
-	p.Dashboard, _ = h.domainRows(ctx, dashboardApp, domains)
+	p.Dashboard, _ = h.domainRows(ctx, routing.DashboardApp, domains)
 	if len(domains) > 0 {
 		p.DashForm = domainToForm(&domains[0])
 	}
 	if p.Certs, err = h.store.Certificates(ctx); err != nil {
 		return nil, err
 	}
-	p.Managed, p.Listen, p.Dir = h.routing.Managed(), h.routing.opts.Listen, h.routing.DynamicDir()
+	p.Managed, p.Listen, p.Dir = h.routing.Managed(), h.routing.Listen(), h.routing.DynamicDir()
 	if err := h.routing.Ping(ctx); err != nil {
 		p.PingError = err.Error()
 	}
@@ -161,7 +163,7 @@ func (h *Handler) updateACME(c echo.Context) error {
 	if h.routing == nil {
 		return echo.NewHTTPError(http.StatusServiceUnavailable, "Routing is not configured.")
 	}
-	a := ACMESettings{Email: c.FormValue("acme_email"), Server: c.FormValue("acme_mode"), CABundle: c.FormValue("acme_ca_bundle")}
+	a := routing.ACMESettings{Email: c.FormValue("acme_email"), Server: c.FormValue("acme_mode"), CABundle: c.FormValue("acme_ca_bundle")}
 	if a.Server == "custom" {
 		a.Server = c.FormValue("acme_server")
 	}
@@ -194,13 +196,13 @@ func (h *Handler) updateDashboardDomain(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	d := newDomain(nil, h.routing.dashboardPort())
+	d := newDomain(nil, h.routing.DashboardPort())
 	if len(current) > 0 {
 		d = &current[0]
 	}
 	form := views.NewForm()
 	formToDomain(c, d, form)
-	d.Path, d.InternalPath, d.StripPath, d.Enabled, d.Port = "/", "/", false, true, h.routing.dashboardPort()
+	d.Path, d.InternalPath, d.StripPath, d.Enabled, d.Port = "/", "/", false, true, h.routing.DashboardPort()
 	msg, failed := "", ""
 	switch {
 	case d.Host == "" && d.ID != 0:

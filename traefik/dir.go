@@ -208,7 +208,7 @@ func (d *Dir) write(app string, data []byte) (bool, error) {
 	if err := d.refuseForeign(app); err != nil {
 		return false, err
 	}
-	if err := writeAtomic(d.path, target, tmpPrefix+app+"-*"+tmpSuffix, data); err != nil {
+	if err := writeAtomic(d.path, target, tmpPrefix+app+"-*"+tmpSuffix, data, 0o644); err != nil {
 		return false, fmt.Errorf("traefik: write %s: %w", app, err)
 	}
 	return true, nil
@@ -248,11 +248,22 @@ func (d *Dir) removeFile(name string) error {
 	return syncDir(d.path)
 }
 
-// writeAtomic writes data to a temp file in dir, fsyncs it, makes it
-// world-readable (Traefik may run as another user), renames it over target
-// and fsyncs dir so the rename survives a crash. Traefik's watcher therefore
-// only ever sees the old or the new complete file.
-func writeAtomic(dir, target, pattern string, data []byte) (err error) {
+// WriteFile replaces path with data atomically, unless it already holds
+// exactly that: data goes to a temp file in the same directory (named
+// .dokploy-*.tmp, which Traefik ignores), is fsynced, gets mode, is renamed
+// over path, and the directory is fsynced so the rename survives a crash.
+// Readers such as Traefik's watcher only ever see the old or the new
+// complete file. It is the one atomic write of the project.
+func WriteFile(path string, data []byte, mode os.FileMode) error {
+	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
+		return nil
+	}
+	return writeAtomic(filepath.Dir(path), path, tmpPrefix+"*"+tmpSuffix, data, mode)
+}
+
+// writeAtomic writes data to a temp file in dir named after pattern and
+// renames it over target; see WriteFile.
+func writeAtomic(dir, target, pattern string, data []byte, mode os.FileMode) (err error) {
 	f, err := os.CreateTemp(dir, pattern)
 	if err != nil {
 		return err
@@ -270,7 +281,7 @@ func writeAtomic(dir, target, pattern string, data []byte) (err error) {
 	if err = f.Sync(); err != nil {
 		return err
 	}
-	if err = f.Chmod(0o644); err != nil {
+	if err = f.Chmod(mode); err != nil {
 		return err
 	}
 	if err = f.Close(); err != nil {

@@ -1,4 +1,4 @@
-package handlers
+package routing
 
 import (
 	"context"
@@ -11,7 +11,7 @@ const traefikACMEFailure = `2026-11-25T19:32:07Z ERR Unable to obtain ACME certi
 
 func TestACMEErrorsFromTraefikLog(t *testing.T) {
 	log := "2026-11-25T19:32:05Z INF Starting provider\n" + traefikACMEFailure + "\n"
-	r := &Routing{opts: RoutingOptions{RecentLog: func(context.Context) (string, error) { return log, nil }}}
+	r := &Service{opts: Options{Traefik: logOnly(log)}}
 	got := r.acmeErrors(context.Background())
 	msg, ok := got["shop.localtest.me"]
 	if !ok || !strings.Contains(msg, "no such host") || !strings.Contains(msg, `Get "https://acme-v02`) {
@@ -20,8 +20,15 @@ func TestACMEErrorsFromTraefikLog(t *testing.T) {
 	if len(got) != 1 {
 		t.Errorf("only the failing host should be listed: %q", got)
 	}
-	none := &Routing{}
+	none := &Service{}
 	if len(none.acmeErrors(context.Background())) != 0 {
 		t.Error("without a log source there are no errors")
 	}
 }
+
+// logOnly is a Traefik container whose log is fixed.
+type logOnly string
+
+func (l logOnly) Restart(context.Context, string) error { return nil }
+
+func (l logOnly) RecentLog(context.Context) (string, error) { return string(l), nil }

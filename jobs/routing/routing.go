@@ -1,7 +1,6 @@
-package handlers
+package routing
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -19,9 +18,9 @@ import (
 
 // Settings keys of the ACME resolver.
 const (
-	settingACMEEmail    = "acme_email"
-	settingACMEServer   = "acme_server"    // directory URL; "" is Let's Encrypt production
-	settingACMECABundle = "acme_ca_bundle" // PEM trusted for the ACME server's own HTTPS
+	SettingACMEEmail    = "acme_email"
+	SettingACMEServer   = "acme_server"    // directory URL; "" is Let's Encrypt production
+	SettingACMECABundle = "acme_ca_bundle" // PEM trusted for the ACME server's own HTTPS
 )
 
 // Well-known ACME directories offered in the settings.
@@ -30,21 +29,21 @@ const (
 	ACMEStaging    = "https://acme-staging-v02.api.letsencrypt.org/directory"
 )
 
-// dashboardApp names the dashboard's routing file and objects. User app
+// DashboardApp names the dashboard's routing file and objects. User app
 // names may not start with "dokploy" (validateAppName), so it cannot clash.
-const dashboardApp = "dokploy"
+const DashboardApp = "dokploy"
 
 // Layout of the Traefik config directory, relative to its root.
 const (
-	staticFile = "traefik.yml"
+	StaticFile = "traefik.yml"
 	dynamicDir = "dynamic"
-	acmeFile   = "acme/acme.json"
+	ACMEFile   = "acme/acme.json"
 	certsDir   = "certs"
 	caFile     = "ca/acme-ca.pem"
 )
 
-// RoutingOptions configures NewRouting.
-type RoutingOptions struct {
+// Options configures New.
+type Options struct {
 	Store *db.Store
 	// ConfigDir is the host directory with traefik.yml, dynamic/, acme/,
 	// certs/ and ca/. It is created when missing.
@@ -58,23 +57,20 @@ type RoutingOptions struct {
 	// DashboardUpstream is how Traefik reaches the control plane for the
 	// dashboard's own domain, e.g. http://host.docker.internal:3000.
 	DashboardUpstream string
-	// Restart recreates Traefik so it reads a changed static configuration;
-	// nil when Traefik is not managed by this process.
-	Restart func(ctx context.Context, configHash string) error
-	// RecentLog returns Traefik's recent output, where ACME failures are
-	// reported (its API does not); nil when Traefik is not managed.
-	RecentLog func(ctx context.Context) (string, error)
+	// Traefik is the container Traefik runs in; nil when this process
+	// does not manage it (nothing is restarted, no log is read).
+	Traefik Traefik
 	// Listen describes where Traefik listens, for the settings page.
 	Listen string
 	Logger *slog.Logger
 }
 
-// Routing keeps Traefik's file-provider directory equal to the database:
+// Service keeps Traefik's file-provider directory equal to the database:
 // every app's file is rendered in full from its rows (traefik.Render),
 // checked and written atomically (traefik.Dir), and our stale files are
 // removed. Sync is called at start and after every routing change.
-type Routing struct {
-	opts RoutingOptions
+type Service struct {
+	opts Options
 	dir  *traefik.Dir
 
 	syncMu sync.Mutex // one Sync at a time: a later snapshot never loses to an earlier one
@@ -84,8 +80,8 @@ type Routing struct {
 	err    error
 }
 
-// NewRouting prepares the config directory layout.
-func NewRouting(opts RoutingOptions) (*Routing, error) {
+// New prepares the config directory layout.
+func New(opts Options) (*Service, error) {
 	if opts.ConfigDir == "" || opts.Store == nil {
 		return nil, errors.New("routing: ConfigDir and Store are required")
 	}
@@ -95,23 +91,26 @@ func NewRouting(opts RoutingOptions) (*Routing, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	for _, d := range []string{dynamicDir, filepath.Dir(acmeFile), certsDir, filepath.Dir(caFile)} {
+	for _, d := range []string{dynamicDir, filepath.Dir(ACMEFile), certsDir, filepath.Dir(caFile)} {
 		if err := os.MkdirAll(filepath.Join(opts.ConfigDir, d), 0o755); err != nil {
 			return nil, fmt.Errorf("routing: %w", err)
 		}
 	}
-	return &Routing{opts: opts, dir: traefik.NewDir(filepath.Join(opts.ConfigDir, dynamicDir))}, nil
+	return &Service{opts: opts, dir: traefik.NewDir(filepath.Join(opts.ConfigDir, dynamicDir))}, nil
 }
 
 // DynamicDir is the host path of the watched directory.
-func (r *Routing) DynamicDir() string { return r.dir.Path() }
+func (r *Service) DynamicDir() string { return r.dir.Path() }
 
 // ConfigDir is the host path of Traefik's configuration.
-func (r *Routing) ConfigDir() string { return r.opts.ConfigDir }
+func (r *Service) ConfigDir() string { return r.opts.ConfigDir }
 
-// dashboardPort is the control plane's port in DashboardUpstream (3000
+// Listen describes where Traefik listens, for the settings page.
+func (r *Service) Listen() string { return r.opts.Listen }
+
+// DashboardPort is the control plane's port in DashboardUpstream (3000
 // when it has none), stored on the dashboard's domain rows.
-func (r *Routing) dashboardPort() int {
+func (r *Service) DashboardPort() int {
 	if u, err := url.Parse(r.opts.DashboardUpstream); err == nil {
 		if p, err := strconv.Atoi(u.Port()); err == nil {
 			return p
@@ -120,15 +119,25 @@ func (r *Routing) dashboardPort() int {
 	return 3000
 }
 
+// Traefik is the container Traefik runs in, managed by the Docker package
+// (jobs/docker.Traefik); declared here, where it is used.
+type Traefik interface {
+	// Restart recreates Traefik so it reads a changed static configuration.
+	Restart(ctx context.Context, configHash string) error
+	// RecentLog returns Traefik's recent output, where ACME failures are
+	// reported (its API does not).
+	RecentLog(ctx context.Context) (string, error)
+}
+
 // Managed reports whether this process runs Traefik (and can read its API).
-func (r *Routing) Managed() bool { return r != nil && r.opts.API != nil }
+func (r *Service) Managed() bool { return r != nil && r.opts.API != nil }
 
 // Sync brings the dynamic directory to the database's state: custom
 // certificate files first (a route must never name a missing file), then
 // every app's file. An app whose rows fail validation keeps its last good
-// file and is reported; it never blocks the others. A nil Routing does
+// file and is reported; it never blocks the others. A nil Service does
 // nothing, so handlers work without Traefik in tests.
-func (r *Routing) Sync(ctx context.Context) (traefik.Report, error) {
+func (r *Service) Sync(ctx context.Context) (traefik.Report, error) {
 	if r == nil {
 		return traefik.Report{}, nil
 	}
@@ -146,7 +155,7 @@ func (r *Routing) Sync(ctx context.Context) (traefik.Report, error) {
 	return rep, err
 }
 
-func (r *Routing) sync(ctx context.Context) (traefik.Report, error) {
+func (r *Service) sync(ctx context.Context) (traefik.Report, error) {
 	apps, certs, err := r.loadAll(ctx)
 	if err != nil {
 		return traefik.Report{}, err
@@ -158,7 +167,7 @@ func (r *Routing) sync(ctx context.Context) (traefik.Report, error) {
 }
 
 // LastSync returns the last Sync's report, when it ran and its error.
-func (r *Routing) LastSync() (traefik.Report, time.Time, error) {
+func (r *Service) LastSync() (traefik.Report, time.Time, error) {
 	if r == nil {
 		return traefik.Report{}, time.Time{}, nil
 	}
@@ -176,7 +185,7 @@ type routingRows struct {
 	headers   []db.Header
 }
 
-func (r *Routing) loadRows(ctx context.Context) (*routingRows, error) {
+func (r *Service) loadRows(ctx context.Context) (*routingRows, error) {
 	s := r.opts.Store
 	var rows routingRows
 	var err error
@@ -200,7 +209,7 @@ func (r *Routing) loadRows(ctx context.Context) (*routingRows, error) {
 
 // loadAll maps every app (and the dashboard) to a traefik.App and returns
 // the IDs of certificates their enabled custom domains use.
-func (r *Routing) loadAll(ctx context.Context) ([]traefik.App, map[int64]bool, error) {
+func (r *Service) loadAll(ctx context.Context) ([]traefik.App, map[int64]bool, error) {
 	rows, err := r.loadRows(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -213,7 +222,7 @@ func (r *Routing) loadAll(ctx context.Context) ([]traefik.App, map[int64]bool, e
 	for i, a := range rows.apps {
 		byApp[a.ID] = &apps[i]
 	}
-	dash := traefik.App{Name: dashboardApp, Upstreams: []string{r.opts.DashboardUpstream}}
+	dash := traefik.App{Name: DashboardApp, Upstreams: []string{r.opts.DashboardUpstream}}
 	certs := map[int64]bool{}
 	for _, d := range rows.domains {
 		target := &dash
@@ -222,7 +231,7 @@ func (r *Routing) loadAll(ctx context.Context) ([]traefik.App, map[int64]bool, e
 				continue // app deleted between the two queries
 			}
 		}
-		target.Domains = append(target.Domains, r.toTraefikDomain(d))
+		target.Domains = append(target.Domains, r.ToTraefikDomain(d))
 		if d.Enabled && d.Certificate == db.CertCustom && d.CertificateID != nil {
 			certs[*d.CertificateID] = true
 		}
@@ -234,7 +243,7 @@ func (r *Routing) loadAll(ctx context.Context) ([]traefik.App, map[int64]bool, e
 	}
 	for _, rd := range rows.redirects {
 		if a := byApp[rd.AppID]; a != nil {
-			a.Redirects = append(a.Redirects, toTraefikRedirect(rd))
+			a.Redirects = append(a.Redirects, ToTraefikRedirect(rd))
 		}
 	}
 	for _, h := range rows.headers {
@@ -249,7 +258,7 @@ func (r *Routing) loadAll(ctx context.Context) ([]traefik.App, map[int64]bool, e
 }
 
 // AppConfig builds the traefik.App of one app from the database.
-func (r *Routing) AppConfig(ctx context.Context, a *db.App) (traefik.App, error) {
+func (r *Service) AppConfig(ctx context.Context, a *db.App) (traefik.App, error) {
 	s := r.opts.Store
 	out := traefik.App{Name: a.AppName}
 	domains, err := s.AppDomains(ctx, a.ID)
@@ -257,7 +266,7 @@ func (r *Routing) AppConfig(ctx context.Context, a *db.App) (traefik.App, error)
 		return out, err
 	}
 	for _, d := range domains {
-		out.Domains = append(out.Domains, r.toTraefikDomain(d))
+		out.Domains = append(out.Domains, r.ToTraefikDomain(d))
 	}
 	users, err := s.AppBasicAuth(ctx, a.ID)
 	if err != nil {
@@ -271,7 +280,7 @@ func (r *Routing) AppConfig(ctx context.Context, a *db.App) (traefik.App, error)
 		return out, err
 	}
 	for _, rd := range redirects {
-		out.Redirects = append(out.Redirects, toTraefikRedirect(rd))
+		out.Redirects = append(out.Redirects, ToTraefikRedirect(rd))
 	}
 	headers, err := s.AppHeaders(ctx, a.ID)
 	if err != nil {
@@ -284,33 +293,33 @@ func (r *Routing) AppConfig(ctx context.Context, a *db.App) (traefik.App, error)
 }
 
 // DashboardConfig builds the dashboard's traefik.App.
-func (r *Routing) DashboardConfig(ctx context.Context) (traefik.App, error) {
-	out := traefik.App{Name: dashboardApp, Upstreams: []string{r.opts.DashboardUpstream}}
+func (r *Service) DashboardConfig(ctx context.Context) (traefik.App, error) {
+	out := traefik.App{Name: DashboardApp, Upstreams: []string{r.opts.DashboardUpstream}}
 	domains, err := r.opts.Store.DashboardDomains(ctx)
 	for _, d := range domains {
-		out.Domains = append(out.Domains, r.toTraefikDomain(d))
+		out.Domains = append(out.Domains, r.ToTraefikDomain(d))
 	}
 	return out, err
 }
 
-func (r *Routing) toTraefikDomain(d db.Domain) traefik.Domain {
-	return toTraefikDomain(d, r.opts.TraefikPath)
+func (r *Service) ToTraefikDomain(d db.Domain) traefik.Domain {
+	return ToTraefikDomain(d, r.opts.TraefikPath)
 }
 
-// toTraefikDomain maps a row; certificate files are named under root, the
+// ToTraefikDomain maps a row; certificate files are named under root, the
 // config directory as Traefik sees it.
-func toTraefikDomain(d db.Domain, root string) traefik.Domain {
+func ToTraefikDomain(d db.Domain, root string) traefik.Domain {
 	out := traefik.Domain{
 		ID: d.ID, Host: d.Host, Path: d.Path, StripPath: d.StripPath, InternalPath: d.InternalPath,
 		Port: d.Port, HTTPS: d.HTTPS, Certificate: d.Certificate, Enabled: d.Enabled,
 	}
 	if d.Certificate == db.CertCustom && d.CertificateID != nil {
-		out.CertFile, out.KeyFile = certPaths(root, *d.CertificateID)
+		out.CertFile, out.KeyFile = CertPaths(root, *d.CertificateID)
 	}
 	return out
 }
 
-func toTraefikRedirect(rd db.Redirect) traefik.Redirect {
+func ToTraefikRedirect(rd db.Redirect) traefik.Redirect {
 	return traefik.Redirect{ID: rd.ID, Regex: rd.Regex, Replacement: rd.Replacement, Permanent: rd.Permanent}
 }
 
@@ -325,8 +334,8 @@ func addHeader(a *traefik.App, h db.Header) {
 	(*m)[h.Name] = h.Value
 }
 
-// certPaths returns the certificate and key file of certificate id under root.
-func certPaths(root string, id int64) (string, string) {
+// CertPaths returns the certificate and key file of certificate id under root.
+func CertPaths(root string, id int64) (string, string) {
 	dir := filepath.Join(root, certsDir, strconv.FormatInt(id, 10))
 	return filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 }
@@ -334,7 +343,7 @@ func certPaths(root string, id int64) (string, string) {
 // writeCertificates writes the files of every certificate in use and
 // removes those of certificates no enabled domain uses. Keys are decrypted
 // only here, because Traefik can only read them from files.
-func (r *Routing) writeCertificates(ctx context.Context, inUse map[int64]bool) error {
+func (r *Service) writeCertificates(ctx context.Context, inUse map[int64]bool) error {
 	var errs []error
 	for id := range inUse {
 		c, err := r.opts.Store.Certificate(ctx, id)
@@ -347,12 +356,12 @@ func (r *Routing) writeCertificates(ctx context.Context, inUse map[int64]bool) e
 			errs = append(errs, fmt.Errorf("certificate %d: %w", id, err))
 			continue
 		}
-		certPath, keyPath := certPaths(r.opts.ConfigDir, id)
+		certPath, keyPath := CertPaths(r.opts.ConfigDir, id)
 		if err := os.MkdirAll(filepath.Dir(certPath), 0o700); err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		errs = append(errs, writeFileAtomic(certPath, []byte(c.CertPEM), 0o644), writeFileAtomic(keyPath, []byte(key), 0o600))
+		errs = append(errs, traefik.WriteFile(certPath, []byte(c.CertPEM), 0o644), traefik.WriteFile(keyPath, []byte(key), 0o600))
 	}
 	entries, err := os.ReadDir(filepath.Join(r.opts.ConfigDir, certsDir))
 	if err != nil {
@@ -366,34 +375,6 @@ func (r *Routing) writeCertificates(ctx context.Context, inUse map[int64]bool) e
 		errs = append(errs, os.RemoveAll(filepath.Join(r.opts.ConfigDir, certsDir, e.Name())))
 	}
 	return errors.Join(errs...)
-}
-
-// writeFileAtomic replaces path with data unless it already holds it.
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
-		return nil
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), ".dokploy-*.tmp")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name()) // no-op after the rename
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }
 
 // Domain states shown on the app page, in the order a domain goes through.

@@ -1,4 +1,4 @@
-package handlers
+package routing
 
 import (
 	"context"
@@ -26,9 +26,16 @@ type DomainStatus struct {
 func (s DomainStatus) Final() bool { return s.State != StatePending && s.State != StateNoCert }
 
 // Status asks Traefik's API about each domain's routers (appName is the
-// app's slug, or dashboardApp). One API call serves all domains.
-func (r *Routing) Status(ctx context.Context, appName string, domains []db.Domain) map[int64]DomainStatus {
+// app's slug, or DashboardApp). One API call serves all domains.
+// A nil Service reports every domain as unknown.
+func (r *Service) Status(ctx context.Context, appName string, domains []db.Domain) map[int64]DomainStatus {
 	out := make(map[int64]DomainStatus, len(domains))
+	if r == nil {
+		for _, d := range domains {
+			out[d.ID] = DomainStatus{State: StateUnknown, Detail: "routing is not configured"}
+		}
+		return out
+	}
 	var names []string
 	for _, d := range domains {
 		if d.Enabled {
@@ -74,7 +81,7 @@ func (r *Routing) Status(ctx context.Context, appName string, domains []db.Domai
 	return out
 }
 
-func (r *Routing) routers(ctx context.Context) (map[string]traefik.RouterStatus, error) {
+func (r *Service) routers(ctx context.Context) (map[string]traefik.RouterStatus, error) {
 	list, err := r.opts.API.Routers(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("Traefik's API does not answer: %w", err)
@@ -136,9 +143,9 @@ func domainStatus(appName string, d db.Domain, states map[string]traefik.RouterS
 
 // issuedHosts reads the hosts Traefik holds ACME certificates for from
 // acme.json: the API does not expose certificates.
-func (r *Routing) issuedHosts() map[string]bool {
+func (r *Service) issuedHosts() map[string]bool {
 	out := map[string]bool{}
-	data, err := os.ReadFile(filepath.Join(r.opts.ConfigDir, acmeFile))
+	data, err := os.ReadFile(filepath.Join(r.opts.ConfigDir, ACMEFile))
 	if err != nil {
 		return out
 	}
@@ -163,7 +170,7 @@ func (r *Routing) issuedHosts() map[string]bool {
 }
 
 // Ping reports whether Traefik's API answers.
-func (r *Routing) Ping(ctx context.Context) error {
+func (r *Service) Ping(ctx context.Context) error {
 	if !r.Managed() {
 		return errors.New("not managed (DOKPLOY_TRAEFIK=off)")
 	}
@@ -176,14 +183,14 @@ func (r *Routing) Ping(ctx context.Context) error {
 var acmeErrorLine = regexp.MustCompile(`Unable to obtain ACME certificate for domains.*?error="((?:[^"\\]|\\.)*)".*?domains=\[([^\]]*)\]`)
 
 // acmeErrors maps hosts to the latest ACME failure in Traefik's log.
-func (r *Routing) acmeErrors(ctx context.Context) map[string]string {
+func (r *Service) acmeErrors(ctx context.Context) map[string]string {
 	out := map[string]string{}
-	if r.opts.RecentLog == nil {
+	if r.opts.Traefik == nil {
 		return out
 	}
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	log, err := r.opts.RecentLog(ctx)
+	log, err := r.opts.Traefik.RecentLog(ctx)
 	if err != nil {
 		return out
 	}

@@ -1,4 +1,4 @@
-package handlers
+package routing
 
 import (
 	"context"
@@ -20,25 +20,25 @@ type ACMESettings struct {
 }
 
 // ACME loads the ACME settings.
-func (r *Routing) ACME(ctx context.Context) (ACMESettings, error) {
+func (r *Service) ACME(ctx context.Context) (ACMESettings, error) {
 	var out ACMESettings
 	var err error
 	s := r.opts.Store
-	if out.Email, err = s.Setting(ctx, settingACMEEmail, ""); err != nil {
+	if out.Email, err = s.Setting(ctx, SettingACMEEmail, ""); err != nil {
 		return out, err
 	}
-	if out.Server, err = s.Setting(ctx, settingACMEServer, ""); err != nil {
+	if out.Server, err = s.Setting(ctx, SettingACMEServer, ""); err != nil {
 		return out, err
 	}
-	out.CABundle, err = s.Setting(ctx, settingACMECABundle, "")
+	out.CABundle, err = s.Setting(ctx, SettingACMECABundle, "")
 	return out, err
 }
 
 // SetACME saves validated ACME settings, rewrites the static configuration
 // and restarts Traefik so it takes effect (Traefik reads it only at start).
-func (r *Routing) SetACME(ctx context.Context, a ACMESettings) error {
+func (r *Service) SetACME(ctx context.Context, a ACMESettings) error {
 	s := r.opts.Store
-	for k, v := range map[string]string{settingACMEEmail: a.Email, settingACMEServer: a.Server, settingACMECABundle: a.CABundle} {
+	for k, v := range map[string]string{SettingACMEEmail: a.Email, SettingACMEServer: a.Server, SettingACMECABundle: a.CABundle} {
 		if err := s.SetSetting(ctx, k, v); err != nil {
 			return err
 		}
@@ -47,8 +47,8 @@ func (r *Routing) SetACME(ctx context.Context, a ACMESettings) error {
 	if err != nil {
 		return err
 	}
-	if r.opts.Restart != nil {
-		return r.opts.Restart(ctx, hash)
+	if r.opts.Traefik != nil {
+		return r.opts.Traefik.Restart(ctx, hash)
 	}
 	return nil
 }
@@ -57,8 +57,8 @@ func (r *Routing) SetACME(ctx context.Context, a ACMESettings) error {
 // (and the ACME CA bundle) when force is set or the file is missing. It
 // returns a hash of what is on disk, which changes exactly when Traefik
 // must be restarted to see new static settings.
-func (r *Routing) WriteStaticConfig(ctx context.Context, force bool) (string, error) {
-	path := filepath.Join(r.opts.ConfigDir, staticFile)
+func (r *Service) WriteStaticConfig(ctx context.Context, force bool) (string, error) {
+	path := filepath.Join(r.opts.ConfigDir, StaticFile)
 	if _, err := os.Stat(path); err == nil && !force {
 		return r.staticHash()
 	}
@@ -68,13 +68,13 @@ func (r *Routing) WriteStaticConfig(ctx context.Context, force bool) (string, er
 	}
 	opts := traefik.StaticOptions{
 		DynamicDir:   filepath.Join(r.opts.TraefikPath, dynamicDir),
-		ACMEStorage:  filepath.Join(r.opts.TraefikPath, acmeFile),
+		ACMEStorage:  filepath.Join(r.opts.TraefikPath, ACMEFile),
 		ACMEEmail:    a.Email,
 		ACMECAServer: a.Server,
 	}
 	ca := filepath.Join(r.opts.ConfigDir, caFile)
 	if a.CABundle != "" {
-		if err := writeFileAtomic(ca, []byte(a.CABundle), 0o644); err != nil {
+		if err := traefik.WriteFile(ca, []byte(a.CABundle), 0o644); err != nil {
 			return "", err
 		}
 		// Keep trusting public CAs too, so switching back to a public
@@ -88,15 +88,15 @@ func (r *Routing) WriteStaticConfig(ctx context.Context, force bool) (string, er
 	if err != nil {
 		return "", err
 	}
-	if err := writeFileAtomic(path, data, 0o644); err != nil {
+	if err := traefik.WriteFile(path, data, 0o644); err != nil {
 		return "", err
 	}
 	return r.staticHash()
 }
 
-func (r *Routing) staticHash() (string, error) {
+func (r *Service) staticHash() (string, error) {
 	h := sha256.New()
-	for _, name := range []string{staticFile, caFile} {
+	for _, name := range []string{StaticFile, caFile} {
 		data, err := os.ReadFile(filepath.Join(r.opts.ConfigDir, name))
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return "", err
