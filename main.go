@@ -27,6 +27,7 @@ import (
 	"dokploy/db"
 	"dokploy/handlers"
 	"dokploy/jobs"
+	"dokploy/jobs/ops"
 	"dokploy/jobs/routing"
 	"dokploy/traefik"
 	"dokploy/views"
@@ -313,7 +314,7 @@ func adminCmd(cfg config, args []string, stdin io.Reader, stdout io.Writer) erro
 		if email == "" {
 			return errors.New("--email is required, e.g. dokploy admin " + args[0] + " --email you@example.com")
 		}
-		if err := handlers.ValidateEmail(email); err != nil {
+		if err := ops.ValidateEmail(email); err != nil {
 			return err
 		}
 		password, err := readPassword(stdin)

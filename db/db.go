@@ -38,16 +38,75 @@ func (e conflictError) Is(target error) bool { return target == ErrConflict }
 func conflictf(format string, args ...any) error { return conflictError{fmt.Sprintf(format, args...)} }
 
 // Store gives typed access to every table. Secrets pass through cipher.
+// A Store made by InTx runs every method inside that one transaction.
 type Store struct {
-	db     *sqlx.DB
+	db     queryer  // conn, or tx inside InTx
+	conn   *sqlx.DB // the pool
+	tx     *sqlx.Tx // set inside InTx
 	cipher *Cipher
 }
 
-// NewStore wraps an open database.
-func NewStore(db *sqlx.DB, cipher *Cipher) *Store { return &Store{db: db, cipher: cipher} }
+// queryer is what *sqlx.DB and *sqlx.Tx both offer.
+type queryer interface {
+	sqlx.ExtContext
+	GetContext(ctx context.Context, dest any, query string, args ...any) error
+	SelectContext(ctx context.Context, dest any, query string, args ...any) error
+}
 
-// DB exposes the handle for health checks and tests.
-func (s *Store) DB() *sqlx.DB { return s.db }
+// NewStore wraps an open database.
+func NewStore(db *sqlx.DB, cipher *Cipher) *Store { return &Store{db: db, conn: db, cipher: cipher} }
+
+// DB exposes the pool for tests.
+func (s *Store) DB() *sqlx.DB { return s.conn }
+
+// InTx runs fn with a Store whose every method runs in one transaction,
+// committed when fn returns nil and rolled back otherwise, so an operation
+// of several writes happens entirely or not at all. Inside a transaction
+// it simply calls fn.
+func (s *Store) InTx(ctx context.Context, fn func(tx *Store) error) error {
+	if s.tx != nil {
+		return fn(s)
+	}
+	tx, err := s.conn.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	if err := fn(&Store{db: tx, conn: s.conn, tx: tx, cipher: s.cipher}); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// txn is a method's own transaction, or its share of the caller's InTx
+// (then Commit and Rollback are left to InTx).
+type txn struct {
+	*sqlx.Tx
+	shared bool
+}
+
+func (t txn) Commit() error {
+	if t.shared {
+		return nil
+	}
+	return t.Tx.Commit()
+}
+
+func (t txn) Rollback() error {
+	if t.shared {
+		return nil
+	}
+	return t.Tx.Rollback()
+}
+
+// begin starts a method's transaction (see txn).
+func (s *Store) begin(ctx context.Context) (txn, error) {
+	if s.tx != nil {
+		return txn{Tx: s.tx, shared: true}, nil
+	}
+	tx, err := s.conn.BeginTxx(ctx, nil)
+	return txn{Tx: tx}, err
+}
 
 // Open connects to PostgreSQL and checks the connection, turning driver
 // errors into a message that names the address and what to check.

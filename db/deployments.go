@@ -75,7 +75,7 @@ func (s *Store) CreateRollback(ctx context.Context, from *Deployment, triggeredB
 
 func (s *Store) queueDeployment(ctx context.Context, n *Deployment) (*Deployment, error) {
 	appID := n.AppID
-	tx, err := s.db.BeginTxx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +140,7 @@ var ErrAppBusy = fmt.Errorf("another deployment of this app is running")
 // superseded or claimed elsewhere) and ErrAppBusy when the app already has a
 // running deployment: one app never runs two deployments at once.
 func (s *Store) ClaimDeployment(ctx context.Context, id int64, workerID string) (*Deployment, error) {
-	tx, err := s.db.BeginTxx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return nil, err
 	}

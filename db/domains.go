@@ -230,7 +230,7 @@ func (s *Store) AllHeaders(ctx context.Context) ([]Header, error) {
 // SetAppHeaders replaces an app's headers of one kind in one transaction,
 // so a reader never sees half a list.
 func (s *Store) SetAppHeaders(ctx context.Context, appID int64, kind string, headers []Header) error {
-	tx, err := s.db.BeginTxx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return err
 	}

@@ -29,7 +29,7 @@ const DefaultEnvironment = "production"
 
 // CreateProject inserts a project with its default environment.
 func (s *Store) CreateProject(ctx context.Context, name, description string) (*Project, error) {
-	tx, err := s.db.BeginTxx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return nil, err
 	}

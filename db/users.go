@@ -95,7 +95,7 @@ func (s *Store) CreateUser(ctx context.Context, email, passwordHash string) (*Us
 // CreateFirstUser creates a user only while no user exists, so two racing
 // setup requests cannot both become the first admin.
 func (s *Store) CreateFirstUser(ctx context.Context, email, passwordHash string) (*User, error) {
-	tx, err := s.db.BeginTxx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -132,7 +132,7 @@ func (s *Store) UserByID(ctx context.Context, id int64) (*User, error) {
 
 // SetPassword replaces a user's password and ends all their sessions.
 func (s *Store) SetPassword(ctx context.Context, userID int64, passwordHash string) error {
-	tx, err := s.db.BeginTxx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return err
 	}

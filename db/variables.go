@@ -40,7 +40,7 @@ func (s *Store) AppVariables(ctx context.Context, appID int64, kind string) ([]V
 
 // SetAppVariables replaces all variables of one kind in one transaction.
 func (s *Store) SetAppVariables(ctx context.Context, appID int64, kind string, vars []Variable) error {
-	tx, err := s.db.BeginTxx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return err
 	}
@@ -77,7 +77,7 @@ func (s *Store) AppPorts(ctx context.Context, appID int64) ([]Port, error) {
 
 // SetAppPorts replaces an app's published ports.
 func (s *Store) SetAppPorts(ctx context.Context, appID int64, ports []Port) error {
-	tx, err := s.db.BeginTxx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return err
 	}

@@ -14,10 +14,10 @@ import (
 func TestAPIFlow_ProjectAppDeployLogs(t *testing.T) {
 	t.Parallel()
 	app := newTestApp(t)
-	if err := app.h.runner.StartWorker(context.Background()); err != nil {
+	if err := app.h.Runner.StartWorker(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(app.h.runner.StopWorker)
+	t.Cleanup(app.h.Runner.StopWorker)
 	bootstrap := app.apiToken()
 	call := func(token, method, path string, body any, want int) map[string]any {
 		t.Helper()

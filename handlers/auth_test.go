@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"dokploy/db"
+	"dokploy/handlers/web"
 )
 
 func TestSetup_RefusesWithoutOrWithWrongToken(t *testing.T) {
@@ -69,7 +70,7 @@ func TestSetup_CreatesAdminSignsInAndClosesForGood(t *testing.T) {
 	if res.Code != http.StatusSeeOther || res.location() != "/" {
 		t.Fatalf("setup: want 303 to /, got %d %q: %s", res.Code, res.location(), res.Body)
 	}
-	ck := res.setCookie(sessionCookie)
+	ck := res.setCookie(web.SessionCookie)
 	if ck == "" {
 		t.Fatal("setup did not set a session cookie")
 	}
@@ -173,7 +174,7 @@ func TestLogin_WrongPasswordIs401WithMessage(t *testing.T) {
 	if v, _ := res.doc(t).Find(`input[name=email]`).Attr("value"); v != adminEmail {
 		t.Errorf("email not kept in the form: %q", v)
 	}
-	if b.cookie(sessionCookie) != "" {
+	if b.cookie(web.SessionCookie) != "" {
 		t.Fatal("failed login set a session cookie")
 	}
 	// Unknown accounts get the same answer.
@@ -192,7 +193,7 @@ func TestLogin_SuccessShowsDashboardWithSafeCookie(t *testing.T) {
 	if res.Code != http.StatusSeeOther || res.location() != "/" {
 		t.Fatalf("login: want 303 /, got %d %q: %s", res.Code, res.location(), res.Body)
 	}
-	ck := res.setCookie(sessionCookie)
+	ck := res.setCookie(web.SessionCookie)
 	if !strings.Contains(ck, "HttpOnly") || !strings.Contains(ck, "SameSite=Lax") || strings.Contains(ck, "Secure") {
 		t.Errorf("session cookie flags wrong over http: %q", ck)
 	}
@@ -208,7 +209,7 @@ func TestLogin_SuccessShowsDashboardWithSafeCookie(t *testing.T) {
 	tls := app.browser()
 	res = tls.postForm("/login", url.Values{"email": {adminEmail}, "password": {adminPassword}}, "X-Forwarded-Proto", "https")
 	wantStatus(t, res, http.StatusSeeOther)
-	if ck := res.setCookie(sessionCookie); !strings.Contains(ck, "Secure") || !strings.Contains(ck, "HttpOnly") {
+	if ck := res.setCookie(web.SessionCookie); !strings.Contains(ck, "Secure") || !strings.Contains(ck, "HttpOnly") {
 		t.Errorf("session cookie over https must be Secure and HttpOnly: %q", ck)
 	}
 }
@@ -218,7 +219,7 @@ func TestLogout_DeletesSessionServerSide(t *testing.T) {
 	app := newTestApp(t)
 	app.setupAdmin()
 	b := app.login(adminEmail, adminPassword)
-	old := b.cookie(sessionCookie)
+	old := b.cookie(web.SessionCookie)
 	if old == "" {
 		t.Fatal("no session cookie after login")
 	}
@@ -233,13 +234,13 @@ func TestLogout_DeletesSessionServerSide(t *testing.T) {
 	// Replaying the old cookie value (as a thief would) no longer works.
 	thief := app.browser()
 	req := thief.newRequest(http.MethodGet, "/", nil)
-	req.AddCookie(&http.Cookie{Name: sessionCookie, Value: old})
+	req.AddCookie(&http.Cookie{Name: web.SessionCookie, Value: old})
 	res = thief.do(req)
 	if res.Code != http.StatusSeeOther || res.location() != "/login" {
 		t.Fatalf("old session cookie still works: %d %q", res.Code, res.location())
 	}
 	req = thief.newRequest(http.MethodGet, "/api/v1/projects", nil)
-	req.AddCookie(&http.Cookie{Name: sessionCookie, Value: old})
+	req.AddCookie(&http.Cookie{Name: web.SessionCookie, Value: old})
 	wantStatus(t, thief.do(req), http.StatusUnauthorized)
 }
 
@@ -251,13 +252,13 @@ func TestSettings_RevokeSessionEndsThatBrowsersAccess(t *testing.T) {
 	phone := app.login(adminEmail, adminPassword)
 	wantStatus(t, phone.get("/"), http.StatusOK)
 
-	phoneID := db.SessionIDFor(phone.cookie(sessionCookie))
+	phoneID := db.SessionIDFor(phone.cookie(web.SessionCookie))
 	page := laptop.get("/settings")
 	wantStatus(t, page, http.StatusOK)
 	revokePath := "/settings/sessions/" + phoneID + "/revoke"
 	mustContain(t, page.Body, revokePath, "this session")
 	// The current session is marked, not offered for revocation.
-	mustNotContain(t, page.Body, "/settings/sessions/"+db.SessionIDFor(laptop.cookie(sessionCookie))+"/revoke")
+	mustNotContain(t, page.Body, "/settings/sessions/"+db.SessionIDFor(laptop.cookie(web.SessionCookie))+"/revoke")
 
 	res := laptop.postHTMX(revokePath, nil)
 	wantStatus(t, res, http.StatusOK)
@@ -283,7 +284,7 @@ func TestLogin_RateLimitPerAccount(t *testing.T) {
 	res := b.postForm("/login", url.Values{"email": {adminEmail}, "password": {adminPassword}})
 	wantStatus(t, res, http.StatusTooManyRequests)
 	mustContain(t, res.Body, "Too many")
-	if b.cookie(sessionCookie) != "" {
+	if b.cookie(web.SessionCookie) != "" {
 		t.Fatal("a blocked login still started a session")
 	}
 	// The block is per account: another account from the same IP is not blocked yet.

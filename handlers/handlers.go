@@ -1,6 +1,9 @@
-// Package handlers serves the dashboard pages, HTMX partials, the JSON API
-// and the health endpoint. Handlers parse, validate, call the store or the
-// job runner, and render; errors are turned into responses in one place.
+// Package handlers is the web layer's root: the route table, the
+// middleware (request ids, CSRF, sessions, API tokens, rate limits), sign-in
+// and setup, and the error funnel that turns every error into a page, a
+// partial or JSON. The pages live in handlers/pages, the JSON API in
+// handlers/api, webhook payload parsing in handlers/webhook; both
+// front-ends call the operations of jobs/ops.
 package handlers
 
 import (
@@ -14,7 +17,11 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"dokploy/db"
+	"dokploy/handlers/api"
+	"dokploy/handlers/pages"
+	"dokploy/handlers/web"
 	"dokploy/jobs"
+	"dokploy/jobs/ops"
 	"dokploy/views"
 )
 
@@ -26,14 +33,12 @@ type Options struct {
 
 // Handler holds the dependencies of every route.
 type Handler struct {
-	opts    Options
-	store   *db.Store
-	views   *views.Renderer
-	runner  *jobs.Runner
+	*web.Deps
+	pages   *pages.Handler
+	api     *api.Handler
 	limiter *loginLimiter
 	// dummyHash is checked against when the email is unknown.
 	dummyHash string
-	routing   *routing.Service // Traefik's files and status; nil routes nothing (tests)
 
 	setupMu    sync.Mutex
 	setupToken string // one-time token printed at start while no admin exists
@@ -48,20 +53,23 @@ const dummyPasswordHash = "$argon2id$v=19$m=19456,t=2,p=1$DDxTEkZ4xD/eMt+18QMd3A
 type Option func(*Handler)
 
 // WithRouting makes domain changes apply to Traefik's configuration.
-func WithRouting(r *routing.Service) Option { return func(h *Handler) { h.routing = r } }
+func WithRouting(r *routing.Service) Option { return func(h *Handler) { h.Routing = r } }
 
 // New builds a Handler.
 func New(opts Options, store *db.Store, renderer *views.Renderer, runner *jobs.Runner, extra ...Option) *Handler {
-	h := &Handler{opts: opts, store: store, views: renderer, runner: runner, limiter: newLoginLimiter(), dummyHash: dummyPasswordHash}
+	d := &web.Deps{PublicURL: opts.PublicURL, Version: opts.Version, Store: store, Views: renderer, Runner: runner}
+	h := &Handler{Deps: d, limiter: newLoginLimiter(), dummyHash: dummyPasswordHash}
 	for _, o := range extra {
 		o(h)
 	}
+	d.Ops = ops.New(store, runner, d.Routing)
+	h.pages, h.api = pages.New(d), api.New(d)
 	return h
 }
 
 // PrepareSetup creates the one-time setup token when no admin exists yet.
 func (h *Handler) PrepareSetup(ctx context.Context) error {
-	n, err := h.store.CountUsers(ctx)
+	n, err := h.Store.CountUsers(ctx)
 	if err != nil {
 		return err
 	}
@@ -80,7 +88,7 @@ func (h *Handler) SetupLink() string {
 	if h.setupToken == "" {
 		return ""
 	}
-	return h.opts.PublicURL + "/setup?token=" + h.setupToken
+	return h.PublicURL + "/setup?token=" + h.setupToken
 }
 
 // checkSetupToken compares in constant time; the empty token never matches.

@@ -27,9 +27,9 @@ func (h *Handler) health(c echo.Context) error {
 		}
 		out[name] = componentHealth{OK: true}
 	}
-	check("postgres", h.store.DB().PingContext(ctx))
-	check("redis", h.runner.PingRedis(ctx))
-	swarm, err := h.runner.PingDocker(ctx)
+	check("postgres", h.Store.DB().PingContext(ctx))
+	check("redis", h.Runner.PingRedis(ctx))
+	swarm, err := h.Runner.PingDocker(ctx)
 	dh := componentHealth{OK: err == nil, Swarm: &swarm}
 	if err != nil {
 		dh.Error = err.Error()
@@ -44,5 +44,5 @@ func (h *Handler) health(c echo.Context) error {
 			down = append(down, name)
 		}
 	}
-	return c.JSON(status, map[string]any{"status": map[bool]string{true: "ok", false: "degraded"}[status == http.StatusOK], "down": down, "components": out, "version": h.opts.Version})
+	return c.JSON(status, map[string]any{"status": map[bool]string{true: "ok", false: "degraded"}[status == http.StatusOK], "down": down, "components": out, "version": h.Version})
 }

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"dokploy/jobs/ops"
 	"dokploy/jobs/routing"
 	"dokploy/traefik/traefiktest"
 
@@ -40,7 +41,8 @@ func newRoutingApp(t *testing.T) *routingApp {
 		t.Fatal(err)
 	}
 	a.routing = r
-	a.h.routing = r // the router reads h.routing per request
+	// The front-ends share one Deps, read per request.
+	a.h.Routing, a.h.Ops = r, ops.New(a.store, a.h.Runner, r)
 	return a
 }
 

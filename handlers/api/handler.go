@@ -1,0 +1,9 @@
+package api
+
+import "dokploy/handlers/web"
+
+// Handler serves the JSON API under /api/v1, its OpenAPI document and the deploy webhooks.
+type Handler struct{ *web.Deps }
+
+// New builds a Handler.
+func New(d *web.Deps) *Handler { return &Handler{Deps: d} }

@@ -1,0 +1,445 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"dokploy/views"
+)
+
+// Operation documents one route. The OpenAPI document and the API page
+// are both built from apiOperations, and TestOpenAPI_MatchesRoutes checks
+// the list against the registered routes, so the three cannot drift apart.
+type Operation struct {
+	Method    string
+	Path      string // OpenAPI form: /applications/{id}
+	Tag       string
+	Summary   string
+	Notes     string
+	Public    bool // no API token needed
+	Paginated bool // takes limit and offset
+	Body      any  // example request body; nil when there is none
+	Status    int  // success status
+	Response  any  // example response body; nil for none (204) or plain text
+	Text      bool // the response is text/plain
+	Errors    []int
+}
+
+const exampleTime = "2026-01-02T15:04:05Z"
+
+func exampleProject() map[string]any {
+	return map[string]any{"id": 1, "name": "shop", "description": "Online shop", "created_at": exampleTime,
+		"environments": []any{exampleEnvironment()}}
+}
+
+func exampleEnvironment() map[string]any {
+	return map[string]any{"id": 1, "project_id": 1, "name": "production", "created_at": exampleTime}
+}
+
+func exampleWebhook() map[string]any {
+	return map[string]any{"url": "https://dokploy.example.com/api/deploy/3q2-Xk…", "deploy_on": "push",
+		"watch_paths": []any{"src/**", "Dockerfile"}, "auto_deploy": true, "secret_set": true}
+}
+
+func exampleApp() map[string]any {
+	return map[string]any{
+		"id": 7, "environment_id": 1, "project_id": 1, "environment": "production", "name": "Shop web", "app_name": "shop-web",
+		"port": 3000, "replicas": 1, "memory_limit_mb": 512, "cpu_limit": 0.5, "status": "running",
+		"current_image": "shop-web:42", "current_commit": "9fceb02d0ae598e95dc970b74767f19372d61af8",
+		"created_at": exampleTime, "updated_at": exampleTime,
+		"source": map[string]any{"type": "git", "url": "https://github.com/acme/shop.git", "branch": "main",
+			"context": ".", "dockerfile": "Dockerfile", "target": "", "no_cache": false, "token_set": true, "deploy_public_key": ""},
+		"env_keys":    []any{"DATABASE_URL", "NODE_ENV"},
+		"ports":       []any{map[string]any{"published": 8080, "target": 3000, "protocol": "tcp", "mode": "host"}},
+		"webhook_url": "https://dokploy.example.com/api/deploy/3q2-Xk…",
+		"webhook":     exampleWebhook(),
+	}
+}
+
+func exampleAppInput() map[string]any {
+	return map[string]any{
+		"project_id": 1, "environment": "production", "name": "Shop web", "app_name": "shop-web",
+		"source": map[string]any{"type": "git", "url": "https://github.com/acme/shop.git", "branch": "main",
+			"context": ".", "dockerfile": "Dockerfile", "token": "ghp_…"},
+		"port": 3000, "replicas": 1, "memory_limit_mb": 512, "cpu_limit": 0.5,
+		"env":        map[string]any{"NODE_ENV": "production"},
+		"build_args": map[string]any{"NPM_TOKEN": "…"},
+		"ports":      []any{map[string]any{"published": 8080, "target": 3000, "protocol": "tcp", "mode": "host"}},
+		"deploy_on":  "push", "watch_paths": []any{"src/**"}, "auto_deploy": true, "webhook_secret": "a-long-random-secret",
+	}
+}
+
+func exampleDeployment() map[string]any {
+	return map[string]any{"id": 42, "application_id": 7, "app_name": "shop-web", "status": "queued", "trigger": "api",
+		"triggered_by": "token ci", "error": "", "commit": "", "commit_message": "", "image": "",
+		"created_at": exampleTime, "started_at": nil, "finished_at": nil, "rollback_of": nil}
+}
+
+func exampleDelivery() map[string]any {
+	return map[string]any{"id": 3, "application_id": 7, "created_at": exampleTime, "provider": "github", "event": "push",
+		"ref": "refs/heads/main", "commit": "9fceb02d0ae598e95dc970b74767f19372d61af8", "commit_message": "Fix checkout",
+		"outcome": "deployed", "reason": "", "deployment_id": 42}
+}
+
+func exampleDomainInput() map[string]any {
+	return map[string]any{"host": "shop.example.com", "path": "/", "strip_path": false, "internal_path": "/", "port": 3000,
+		"https": true, "certificate": "letsencrypt", "enabled": true}
+}
+
+func exampleDomain() map[string]any {
+	d := exampleDomainInput()
+	for k, v := range map[string]any{"id": 5, "app_id": 7, "certificate_id": nil, "created_at": exampleTime, "updated_at": exampleTime,
+		"status": "active"} {
+		d[k] = v
+	}
+	return d
+}
+
+func exampleCertificate() map[string]any {
+	return map[string]any{"id": 1, "name": "wildcard", "hosts": []any{"*.example.com"}, "not_after": exampleTime, "created_at": exampleTime}
+}
+
+func exampleToken() map[string]any {
+	return map[string]any{"id": 2, "name": "ci", "prefix": "dkp_AbC123", "created_at": exampleTime, "last_used_at": nil}
+}
+
+func exampleDeploySettings() map[string]any {
+	return map[string]any{"deploy_concurrency": 1, "image_retention": 10, "timeout_clone": "5m", "timeout_build": "30m",
+		"timeout_pull": "10m", "timeout_converge": "5m"}
+}
+
+func exampleRedirect() map[string]any {
+	return map[string]any{"id": 1, "regex": "^https?://www\\.example\\.com/(.*)", "replacement": "https://example.com/${1}", "permanent": true}
+}
+
+func exampleHeaders() map[string]any {
+	return map[string]any{"response": map[string]any{"X-Frame-Options": "DENY"}, "request": map[string]any{"X-Forwarded-Prefix": "/shop"}}
+}
+
+func examplePage(items ...any) map[string]any {
+	return map[string]any{"items": items, "limit": 50, "offset": 0}
+}
+
+// Operations lists every documented route.
+func Operations() []Operation {
+	notFound := []int{401, 404}
+	write := []int{400, 401, 404, 422}
+	created := exampleToken()
+	created["token"] = "dkp_AbC123…"
+	return []Operation{
+		{Method: "GET", Path: "/api/health", Tag: "System", Summary: "Health of PostgreSQL, Redis and Docker", Public: true, Status: 200,
+			Response: map[string]any{"status": "ok", "components": map[string]any{"postgres": map[string]any{"ok": true}}}},
+		{Method: "GET", Path: "/api/openapi.json", Tag: "System", Summary: "This OpenAPI document", Public: true, Status: 200},
+		{Method: "POST", Path: "/api/deploy/{token}", Tag: "Webhooks", Summary: "Deploy webhook for git hosts, registries and CI", Public: true,
+			Notes: "Provider is recognised from X-GitHub-Event, X-Gitlab-Event, X-Gitea-Event, X-Event-Key (Bitbucket) or a Docker Hub body; " +
+				"anything else is a generic call that needs no body. When the app has a secret: GitHub X-Hub-Signature-256, Gitea X-Gitea-Signature, " +
+				"Bitbucket X-Hub-Signature (HMAC-SHA256 of the body), GitLab X-Gitlab-Token, Docker Hub and CI X-Dokploy-Secret or ?secret=. " +
+				"Answers 202 when a deployment was queued, 200 with a reason when ignored (wrong branch, tag vs push, watch paths, [skip ci], ping), " +
+				"401 on a bad or missing signature, 404 for an unknown token, 413 for bodies over 5 MB.",
+			Body: map[string]any{"ref": "refs/heads/main", "after": "9fceb02…", "head_commit": map[string]any{"id": "9fceb02…", "message": "Fix checkout"},
+				"commits": []any{map[string]any{"id": "9fceb02…", "added": []any{}, "modified": []any{"src/app.js"}, "removed": []any{}}}},
+			Status: 202, Response: map[string]any{"outcome": "deployed", "deployment_id": 42, "delivery_id": 3}, Errors: []int{400, 401, 404, 413}},
+
+		{Method: "GET", Path: "/api/v1/projects", Tag: "Projects", Summary: "List projects with their environments", Paginated: true, Status: 200,
+			Response: examplePage(exampleProject()), Errors: []int{401}},
+		{Method: "POST", Path: "/api/v1/projects", Tag: "Projects", Summary: "Create a project (with a production environment)", Status: 201,
+			Body: map[string]any{"name": "shop", "description": "Online shop"}, Response: exampleProject(), Errors: []int{400, 401, 409, 422}},
+		{Method: "GET", Path: "/api/v1/projects/{id}", Tag: "Projects", Summary: "Get a project", Status: 200, Response: exampleProject(), Errors: notFound},
+		{Method: "PATCH", Path: "/api/v1/projects/{id}", Tag: "Projects", Summary: "Rename a project", Status: 200,
+			Body: map[string]any{"name": "storefront"}, Response: exampleProject(), Errors: []int{400, 401, 404, 409, 422}},
+		{Method: "DELETE", Path: "/api/v1/projects/{id}", Tag: "Projects", Summary: "Delete an empty project", Status: 204,
+			Notes: "409 while the project still has applications.", Errors: []int{401, 404, 409}},
+
+		{Method: "GET", Path: "/api/v1/projects/{id}/environments", Tag: "Environments", Summary: "List a project's environments", Paginated: true,
+			Status: 200, Response: examplePage(exampleEnvironment()), Errors: notFound},
+		{Method: "POST", Path: "/api/v1/projects/{id}/environments", Tag: "Environments", Summary: "Create an environment", Status: 201,
+			Body: map[string]any{"name": "staging"}, Response: exampleEnvironment(), Errors: []int{400, 401, 404, 409, 422}},
+		{Method: "PATCH", Path: "/api/v1/projects/{id}/environments/{env_id}", Tag: "Environments", Summary: "Rename an environment", Status: 200,
+			Body: map[string]any{"name": "preview"}, Response: exampleEnvironment(), Errors: []int{400, 401, 404, 409, 422}},
+		{Method: "DELETE", Path: "/api/v1/projects/{id}/environments/{env_id}", Tag: "Environments", Summary: "Delete an empty environment",
+			Status: 204, Notes: "409 while the environment still has applications.", Errors: []int{401, 404, 409}},
+
+		{Method: "GET", Path: "/api/v1/applications", Tag: "Applications", Summary: "List applications", Paginated: true, Status: 200,
+			Response: examplePage(exampleApp()), Errors: []int{401}},
+		{Method: "POST", Path: "/api/v1/applications", Tag: "Applications", Summary: "Create an application", Status: 201,
+			Notes: "source.type is git (url, branch, context, dockerfile, target, no_cache, token) or image (image, registry{server,username,password}). " +
+				"409 when app_name is taken.",
+			Body: exampleAppInput(), Response: exampleApp(), Errors: []int{400, 401, 409, 422}},
+		{Method: "GET", Path: "/api/v1/applications/{id}", Tag: "Applications", Summary: "Get an application (secrets only as *_set)", Status: 200,
+			Response: exampleApp(), Errors: notFound},
+		{Method: "PATCH", Path: "/api/v1/applications/{id}", Tag: "Applications", Summary: "Change settings, source, resources, env, ports or webhook settings",
+			Notes: "Only sent fields change; env, build_args and ports replace the whole list. webhook_secret \"\" turns signature checks off. " +
+				"app_name and the project cannot change.",
+			Status: 200, Body: map[string]any{"replicas": 2, "deploy_on": "tag", "watch_paths": []any{"src/**", "!src/**/*.md"}, "auto_deploy": true,
+				"webhook_secret": "a-long-random-secret"}, Response: exampleApp(), Errors: write},
+		{Method: "DELETE", Path: "/api/v1/applications/{id}", Tag: "Applications", Summary: "Delete an application with its service and images",
+			Status: 204, Errors: []int{401, 404, 502}},
+		{Method: "POST", Path: "/api/v1/applications/{id}/deploy", Tag: "Deployments", Summary: "Queue a deployment", Status: 202,
+			Notes: "A queued deployment of the same app is superseded by the new one.", Response: exampleDeployment(), Errors: notFound},
+		{Method: "POST", Path: "/api/v1/applications/{id}/stop", Tag: "Applications", Summary: "Scale the service to zero", Status: 200,
+			Response: exampleApp(), Errors: []int{401, 404, 502}},
+		{Method: "POST", Path: "/api/v1/applications/{id}/start", Tag: "Applications", Summary: "Scale the service back to its replicas", Status: 200,
+			Response: exampleApp(), Errors: []int{401, 404, 502}},
+		{Method: "POST", Path: "/api/v1/applications/{id}/restart", Tag: "Applications", Summary: "Replace the running tasks without a rebuild", Status: 200,
+			Response: exampleApp(), Errors: []int{401, 404, 502}},
+		{Method: "GET", Path: "/api/v1/applications/{id}/env", Tag: "Applications", Summary: "Get environment variables with their values", Status: 200,
+			Response: map[string]any{"env": map[string]any{"NODE_ENV": "production"}}, Errors: notFound},
+		{Method: "PUT", Path: "/api/v1/applications/{id}/env", Tag: "Applications", Summary: "Replace every environment variable", Status: 200,
+			Notes: "Takes effect on the next deployment.", Body: map[string]any{"env": map[string]any{"NODE_ENV": "production", "LOG_LEVEL": "info"}},
+			Response: map[string]any{"env": map[string]any{"LOG_LEVEL": "info", "NODE_ENV": "production"}}, Errors: write},
+		{Method: "GET", Path: "/api/v1/applications/{id}/webhook", Tag: "Webhooks", Summary: "Get the webhook URL, settings and secret", Status: 200,
+			Response: func() map[string]any { w := exampleWebhook(); w["secret"] = "a-long-random-secret"; return w }(), Errors: notFound},
+		{Method: "POST", Path: "/api/v1/applications/{id}/webhook/rotate", Tag: "Webhooks", Summary: "Replace the webhook URL token", Status: 200,
+			Notes: "The old URL stops working at once.", Response: exampleWebhook(), Errors: notFound},
+		{Method: "GET", Path: "/api/v1/applications/{id}/webhook/deliveries", Tag: "Webhooks", Summary: "List webhook deliveries, newest first",
+			Paginated: true, Status: 200, Response: examplePage(exampleDelivery()), Errors: notFound},
+		{Method: "GET", Path: "/api/v1/applications/{id}/deployments", Tag: "Deployments", Summary: "List an application's deployments, newest first",
+			Paginated: true, Status: 200, Response: examplePage(exampleDeployment()), Errors: notFound},
+		{Method: "GET", Path: "/api/v1/deployments/{id}", Tag: "Deployments", Summary: "Get a deployment", Status: 200,
+			Notes: "status is queued, running, done, error or cancelled.", Response: exampleDeployment(), Errors: notFound},
+		{Method: "GET", Path: "/api/v1/deployments/{id}/logs", Tag: "Deployments", Summary: "Deployment log as plain text", Status: 200, Text: true,
+			Errors: notFound},
+		{Method: "POST", Path: "/api/v1/deployments/{id}/cancel", Tag: "Deployments", Summary: "Cancel a queued or running deployment", Status: 200,
+			Response: exampleDeployment(), Errors: []int{401, 404, 409}},
+		{Method: "POST", Path: "/api/v1/deployments/{id}/rollback", Tag: "Deployments", Summary: "Put a successful deployment's image back into service",
+			Status: 202, Response: exampleDeployment(), Errors: []int{401, 404, 409}},
+
+		{Method: "GET", Path: "/api/v1/applications/{id}/domains", Tag: "Domains", Summary: "List an application's domains with their routing status",
+			Status: 200, Response: map[string]any{"items": []any{exampleDomain()}}, Errors: notFound},
+		{Method: "POST", Path: "/api/v1/applications/{id}/domains", Tag: "Domains", Summary: "Add a domain and apply routing", Status: 201,
+			Notes: "certificate is letsencrypt, none or custom (then certificate_id). 409 when the host and path are claimed by another domain.",
+			Body:  exampleDomainInput(), Response: exampleDomain(), Errors: []int{400, 401, 404, 409, 422}},
+		{Method: "PATCH", Path: "/api/v1/domains/{id}", Tag: "Domains", Summary: "Change a domain; only sent fields change", Status: 200,
+			Body: map[string]any{"https": false, "certificate": "none"}, Response: exampleDomain(), Errors: []int{400, 401, 404, 409, 422}},
+		{Method: "DELETE", Path: "/api/v1/domains/{id}", Tag: "Domains", Summary: "Remove a domain", Status: 204, Errors: notFound},
+		{Method: "GET", Path: "/api/v1/certificates", Tag: "Domains", Summary: "List uploaded certificates", Status: 200,
+			Response: map[string]any{"items": []any{exampleCertificate()}}, Errors: []int{401}},
+		{Method: "POST", Path: "/api/v1/certificates", Tag: "Domains", Summary: "Upload a certificate and its key (PEM)", Status: 201,
+			Body:     map[string]any{"name": "wildcard", "cert": "-----BEGIN CERTIFICATE-----\n…", "key": "-----BEGIN PRIVATE KEY-----\n…"},
+			Response: exampleCertificate(), Errors: []int{400, 401, 409, 422}},
+		{Method: "DELETE", Path: "/api/v1/certificates/{id}", Tag: "Domains", Summary: "Delete a certificate no domain uses", Status: 204,
+			Errors: []int{401, 404, 409}},
+		{Method: "PATCH", Path: "/api/v1/settings", Tag: "System", Summary: "Change ACME (Let's Encrypt) settings; only sent fields change",
+			Status: 200, Body: map[string]any{"acme_email": "ops@example.com", "acme_server": "", "acme_ca_bundle": ""},
+			Response: map[string]any{"acme_email": "ops@example.com", "acme_server": "", "acme_ca_bundle": ""}, Errors: []int{400, 401, 422, 503}},
+		{Method: "GET", Path: "/api/v1/settings/deploy", Tag: "System", Summary: "Deploy queue concurrency, image retention and step deadlines",
+			Status: 200, Response: exampleDeploySettings(), Errors: []int{401}},
+		{Method: "PATCH", Path: "/api/v1/settings/deploy", Tag: "System", Summary: "Change deploy settings; only sent fields change",
+			Notes:  "Deadlines are durations between 5s and 24h (90s, 10m, 1h); concurrency 1–16; retention 1–100 images per app.",
+			Status: 200, Body: map[string]any{"deploy_concurrency": 2, "timeout_build": "45m"}, Response: exampleDeploySettings(),
+			Errors: []int{400, 401, 422}},
+
+		{Method: "GET", Path: "/api/v1/applications/{id}/basic-auth", Tag: "Access", Summary: "List the app's HTTP basic-auth users (never their passwords)",
+			Status: 200, Response: map[string]any{"items": []any{map[string]any{"id": 1, "username": "alice"}}}, Errors: notFound},
+		{Method: "POST", Path: "/api/v1/applications/{id}/basic-auth", Tag: "Access", Summary: "Add a basic-auth user; every domain of the app then asks for a password",
+			Notes:  "The password (8–72 characters) is stored as a bcrypt hash. Applies without a redeploy.",
+			Status: 201, Body: map[string]any{"username": "alice", "password": "correct horse"}, Response: map[string]any{"id": 1, "username": "alice"},
+			Errors: []int{400, 401, 404, 409, 422}},
+		{Method: "DELETE", Path: "/api/v1/applications/{id}/basic-auth/{uid}", Tag: "Access", Summary: "Remove a basic-auth user",
+			Status: 200, Response: map[string]any{"deleted": 1}, Errors: notFound},
+		{Method: "GET", Path: "/api/v1/applications/{id}/redirects", Tag: "Access", Summary: "List the app's regex redirects",
+			Status: 200, Response: map[string]any{"items": []any{exampleRedirect()}}, Errors: notFound},
+		{Method: "POST", Path: "/api/v1/applications/{id}/redirects", Tag: "Access", Summary: "Add a regex redirect (e.g. www to apex)",
+			Status: 201, Body: map[string]any{"regex": "^https?://www\\.example\\.com/(.*)", "replacement": "https://example.com/${1}", "permanent": true},
+			Response: exampleRedirect(), Errors: []int{400, 401, 404, 422}},
+		{Method: "DELETE", Path: "/api/v1/applications/{id}/redirects/{rid}", Tag: "Access", Summary: "Remove a redirect",
+			Status: 200, Response: map[string]any{"deleted": 1}, Errors: notFound},
+		{Method: "GET", Path: "/api/v1/applications/{id}/headers", Tag: "Access", Summary: "Extra response headers and headers sent to the app",
+			Status: 200, Response: exampleHeaders(), Errors: notFound},
+		{Method: "PUT", Path: "/api/v1/applications/{id}/headers", Tag: "Access", Summary: "Replace the extra headers; an empty value removes that header",
+			Status: 200, Body: exampleHeaders(), Response: exampleHeaders(), Errors: []int{400, 401, 404, 422}},
+		{Method: "POST", Path: "/api/v1/applications/{id}/deploy-key", Tag: "Applications", Summary: "Generate a new SSH deploy key; add the public key to the repository",
+			Notes:  "The private key is stored encrypted and never shown; the old key stops working.",
+			Status: 200, Response: map[string]any{"public_key": "ssh-ed25519 AAAAC3Nz… dokploy"}, Errors: notFound},
+
+		{Method: "GET", Path: "/api/v1/tokens", Tag: "Tokens", Summary: "List your API tokens", Paginated: true, Status: 200,
+			Response: examplePage(exampleToken()), Errors: []int{401}},
+		{Method: "POST", Path: "/api/v1/tokens", Tag: "Tokens", Summary: "Create an API token; the answer is the only time it is shown", Status: 201,
+			Body: map[string]any{"name": "ci"}, Response: created, Errors: []int{400, 401, 422}},
+		{Method: "DELETE", Path: "/api/v1/tokens/{id}", Tag: "Tokens", Summary: "Revoke an API token", Status: 204, Errors: notFound},
+	}
+}
+
+var pathParamRe = regexp.MustCompile(`\{([a-z_]+)\}`)
+
+// openAPISpec builds the OpenAPI 3 document from apiOperations.
+func (h *Handler) Spec() map[string]any {
+	paths := map[string]map[string]any{}
+	for _, op := range Operations() {
+		if paths[op.Path] == nil {
+			paths[op.Path] = map[string]any{}
+		}
+		paths[op.Path][strings.ToLower(op.Method)] = op.openAPI()
+	}
+	errSchema := map[string]any{"type": "object", "required": []any{"error"}, "properties": map[string]any{
+		"error": map[string]any{"type": "string", "description": "What went wrong, for people"},
+		"field": map[string]any{"type": "string", "description": "The request field at fault, when there is one"},
+	}}
+	return map[string]any{
+		"openapi": "3.0.3",
+		"info": map[string]any{"title": "dokploy API", "version": h.Version,
+			"description": "Automation API of this dokploy instance. Authenticate with `Authorization: Bearer <token>` or `x-api-key: <token>` " +
+				"(create tokens under Settings or POST /api/v1/tokens). Errors are JSON {\"error\", \"field\"} with a 4xx status; " +
+				"list endpoints take limit (1-100, default 50) and offset."},
+		"servers":  []any{map[string]any{"url": strings.TrimSuffix(h.PublicURL, "/")}},
+		"security": []any{map[string]any{"bearerAuth": []any{}}, map[string]any{"apiKey": []any{}}},
+		"components": map[string]any{
+			"securitySchemes": map[string]any{
+				"bearerAuth": map[string]any{"type": "http", "scheme": "bearer"},
+				"apiKey":     map[string]any{"type": "apiKey", "in": "header", "name": "x-api-key"},
+			},
+			"schemas": map[string]any{"Error": errSchema},
+		},
+		"paths": paths,
+	}
+}
+
+func (op Operation) openAPI() map[string]any {
+	out := map[string]any{
+		"operationId": op.operationID(),
+		"summary":     op.Summary,
+		"tags":        []any{op.Tag},
+	}
+	if op.Notes != "" {
+		out["description"] = op.Notes
+	}
+	if op.Public {
+		out["security"] = []any{}
+	}
+	var params []any
+	for _, m := range pathParamRe.FindAllStringSubmatch(op.Path, -1) {
+		schema := map[string]any{"type": "integer", "format": "int64"}
+		if m[1] == "token" {
+			schema = map[string]any{"type": "string"}
+		}
+		params = append(params, map[string]any{"name": m[1], "in": "path", "required": true, "schema": schema})
+	}
+	if op.Paginated {
+		params = append(params,
+			map[string]any{"name": "limit", "in": "query", "schema": map[string]any{"type": "integer", "minimum": 1, "maximum": 100, "default": 50}},
+			map[string]any{"name": "offset", "in": "query", "schema": map[string]any{"type": "integer", "minimum": 0, "default": 0}})
+	}
+	if params != nil {
+		out["parameters"] = params
+	}
+	if op.Body != nil {
+		out["requestBody"] = map[string]any{"required": op.Method != "POST" || !op.Public, "content": map[string]any{
+			"application/json": map[string]any{"schema": schemaOf(op.Body), "example": op.Body}}}
+	}
+	ok := map[string]any{"description": http.StatusText(op.Status)}
+	switch {
+	case op.Text:
+		ok["content"] = map[string]any{"text/plain": map[string]any{"schema": map[string]any{"type": "string"}}}
+	case op.Response != nil:
+		ok["content"] = map[string]any{"application/json": map[string]any{"schema": schemaOf(op.Response), "example": op.Response}}
+	}
+	responses := map[string]any{strconv.Itoa(op.Status): ok}
+	for _, code := range op.Errors {
+		responses[strconv.Itoa(code)] = map[string]any{"description": http.StatusText(code), "content": map[string]any{
+			"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/Error"}}}}
+	}
+	out["responses"] = responses
+	return out
+}
+
+// operationID turns "POST /api/v1/applications/{id}/deploy" into
+// "postApplicationsIdDeploy".
+func (op Operation) operationID() string {
+	var b strings.Builder
+	b.WriteString(strings.ToLower(op.Method))
+	p := strings.TrimPrefix(strings.TrimPrefix(op.Path, "/api/v1"), "/api")
+	for _, part := range strings.FieldsFunc(p, func(r rune) bool { return r == '/' || r == '{' || r == '}' || r == '_' || r == '.' }) {
+		b.WriteString(strings.ToUpper(part[:1]) + part[1:])
+	}
+	return b.String()
+}
+
+// schemaOf derives a JSON schema from an example value.
+func schemaOf(v any) map[string]any {
+	switch x := v.(type) {
+	case nil:
+		return map[string]any{"nullable": true}
+	case bool:
+		return map[string]any{"type": "boolean"}
+	case int, int64:
+		return map[string]any{"type": "integer"}
+	case float64:
+		return map[string]any{"type": "number"}
+	case string:
+		return map[string]any{"type": "string"}
+	case []any:
+		items := map[string]any{}
+		if len(x) > 0 {
+			items = schemaOf(x[0])
+		}
+		return map[string]any{"type": "array", "items": items}
+	case map[string]any:
+		props := map[string]any{}
+		for k, val := range x {
+			props[k] = schemaOf(val)
+		}
+		return map[string]any{"type": "object", "properties": props}
+	}
+	return map[string]any{}
+}
+
+func (h *Handler) OpenAPIDocument(c echo.Context) error {
+	c.Response().Header().Set("Access-Control-Allow-Origin", "*") // readable by API tools in the browser
+	return c.JSON(http.StatusOK, h.Spec())
+}
+
+// apiPageGroup is one tag's operations on the API page.
+type apiPageGroup struct {
+	Tag string
+	Ops []apiPageOp
+}
+
+type apiPageOp struct {
+	Operation
+	BodyJSON     string
+	ResponseJSON string
+	Anchor       string
+}
+
+func prettyJSON(v any) string {
+	if v == nil {
+		return ""
+	}
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}
+
+func (h *Handler) ShowAPIPage(c echo.Context) error {
+	order := []string{"Projects", "Environments", "Applications", "Deployments", "Domains", "Webhooks", "Tokens", "System"}
+	byTag := map[string][]apiPageOp{}
+	for _, op := range Operations() {
+		byTag[op.Tag] = append(byTag[op.Tag], apiPageOp{Operation: op, BodyJSON: prettyJSON(op.Body),
+			ResponseJSON: prettyJSON(op.Response), Anchor: op.operationID()})
+	}
+	for tag := range byTag {
+		if !slices.Contains(order, tag) {
+			order = append(order, tag) // a new tag still shows, last
+		}
+	}
+	var groups []apiPageGroup
+	for _, tag := range order {
+		ops := byTag[tag]
+		if len(ops) == 0 {
+			continue
+		}
+		sort.SliceStable(ops, func(i, j int) bool { return ops[i].Path < ops[j].Path })
+		groups = append(groups, apiPageGroup{Tag: tag, Ops: ops})
+	}
+	data := map[string]any{"Groups": groups, "BaseURL": strings.TrimSuffix(h.PublicURL, "/")}
+	return h.Page(c, http.StatusOK, "api", &views.Page{Title: "API", Active: "api", Data: data})
+}

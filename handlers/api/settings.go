@@ -1,0 +1,89 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+
+	"dokploy/handlers/web"
+	"dokploy/jobs/ops"
+
+	"github.com/labstack/echo/v4"
+
+	"dokploy/db"
+)
+
+// deploySettingsJSON is the body and answer of /api/v1/settings/deploy.
+type deploySettingsJSON struct {
+	DeployConcurrency *int    `json:"deploy_concurrency"`
+	ImageRetention    *int    `json:"image_retention"`
+	TimeoutClone      *string `json:"timeout_clone"`
+	TimeoutBuild      *string `json:"timeout_build"`
+	TimeoutPull       *string `json:"timeout_pull"`
+	TimeoutConverge   *string `json:"timeout_converge"`
+}
+
+func (h *Handler) GetDeploySettings(c echo.Context) error {
+	ctx := c.Request().Context()
+	n, err := h.Store.DeployConcurrency(ctx)
+	if err != nil {
+		return err
+	}
+	l, err := h.Store.DeployLimits(ctx)
+	if err != nil {
+		return err
+	}
+	clone, build, pull, converge := ops.ShortDuration(l.Clone), ops.ShortDuration(l.Build), ops.ShortDuration(l.Pull), ops.ShortDuration(l.Converge)
+	return c.JSON(http.StatusOK, deploySettingsJSON{DeployConcurrency: &n, ImageRetention: &l.ImageRetention,
+		TimeoutClone: &clone, TimeoutBuild: &build, TimeoutPull: &pull, TimeoutConverge: &converge})
+}
+
+// UpdateDeploySettings changes the queue's concurrency, image retention
+// and step deadlines; fields left out keep their value.
+func (h *Handler) UpdateDeploySettings(c echo.Context) error {
+	var in deploySettingsJSON
+	if err := bindStrict(c, &in); err != nil {
+		return err
+	}
+	limits := map[string]string{}
+	if in.ImageRetention != nil {
+		limits[db.SettingImageRetention] = strconv.Itoa(*in.ImageRetention)
+	}
+	for key, v := range map[string]*string{db.SettingCloneTimeout: in.TimeoutClone, db.SettingBuildTimeout: in.TimeoutBuild,
+		db.SettingPullTimeout: in.TimeoutPull, db.SettingConvergeTimeout: in.TimeoutConverge} {
+		if v != nil {
+			limits[key] = *v
+		}
+	}
+	if err := h.Ops.SetDeploySettings(c.Request().Context(), in.DeployConcurrency, limits); err != nil {
+		return err
+	}
+	return h.GetDeploySettings(c)
+}
+
+func (h *Handler) UpdateSettings(c echo.Context) error {
+	if h.Routing == nil {
+		return web.Error(http.StatusServiceUnavailable, "", "routing is not configured")
+	}
+	ctx := c.Request().Context()
+	cur, err := h.Routing.ACME(ctx)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Email    *string `json:"acme_email"`
+		Server   *string `json:"acme_server"`
+		CABundle *string `json:"acme_ca_bundle"`
+	}
+	if err := bindStrict(c, &in); err != nil {
+		return err
+	}
+	setIf(&cur.Email, in.Email)
+	setIf(&cur.Server, in.Server)
+	setIf(&cur.CABundle, in.CABundle)
+	err = h.Ops.SetACME(ctx, &cur)
+	if err != nil && !ops.IsNotRouted(err) {
+		return err
+	}
+	body := map[string]any{"acme_email": cur.Email, "acme_server": cur.Server, "acme_ca_bundle": cur.CABundle}
+	return routed(c, err, http.StatusOK, body)
+}

@@ -1,0 +1,201 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"dokploy/handlers/webhook"
+
+	"dokploy/handlers/web"
+
+	"github.com/labstack/echo/v4"
+
+	"dokploy/db"
+)
+
+// maxWebhookBody caps a delivery's body. Push events are a few kilobytes
+// (GitHub lists at most 20 commits with their files); 5 MB leaves room for
+// monorepo pushes while keeping a flood of large bodies cheap to refuse.
+// The global 6 MB BodyLimit still applies first to anything larger.
+const maxWebhookBody = 5 << 20
+
+// webhookResult is the JSON body of every 2xx answer of the endpoint.
+type webhookResult struct {
+	Outcome      string `json:"outcome"`
+	Reason       string `json:"reason,omitempty"`
+	DeploymentID *int64 `json:"deployment_id,omitempty"`
+	DeliveryID   int64  `json:"delivery_id"`
+	Message      string `json:"message,omitempty"`
+}
+
+// ReceiveWebhook is POST /api/deploy/:token, called by git hosts, registries
+// and CI. It only records the delivery and queues a deployment, so a burst
+// of pushes is accepted quickly; the queue collapses them into the newest.
+func (h *Handler) ReceiveWebhook(c echo.Context) error {
+	ctx := c.Request().Context()
+	hook, err := h.Store.WebhookByToken(ctx, c.Param("token"))
+	if errors.Is(err, db.ErrNotFound) {
+		return web.Error(http.StatusNotFound, "", "unknown webhook token: copy the URL again from the app's page")
+	}
+	if err != nil {
+		return err
+	}
+	app, err := h.Store.App(ctx, hook.AppID)
+	if err != nil {
+		return err
+	}
+	r := c.Request()
+	d := &db.Delivery{AppID: app.ID, Provider: webhook.DetectProvider(r.Header)}
+	d.Event = webhook.EventHeader(d.Provider, r.Header)
+	body, err := readCapped(r, maxWebhookBody)
+	if err != nil {
+		return h.rejectDelivery(c, d, http.StatusRequestEntityTooLarge, err.Error())
+	}
+	if d.Provider == webhook.ProviderGeneric && webhook.LooksLikeDockerHub(body) {
+		d.Provider = webhook.ProviderDockerHub
+	}
+	if hook.HasSecret() {
+		if err := webhook.Verify(d.Provider, r, body, hook.Secret); err != nil {
+			return h.rejectDelivery(c, d, http.StatusUnauthorized, err.Error())
+		}
+	}
+	events, err := webhook.Parse(d.Provider, r, body)
+	if err != nil {
+		return h.rejectDelivery(c, d, http.StatusBadRequest, err.Error())
+	}
+	ev, reason := webhook.ChooseEvent(app, hook, events)
+	d.Event, d.Ref, d.CommitSHA, d.CommitMessage = ev.Event, ev.Ref, ev.Commit, db.ClipText(ev.Message, 500)
+	if ev.Image != "" {
+		d.Ref = ev.Image + ":" + ev.Tag
+	}
+	if ev.Ping {
+		d.Outcome, d.Reason = db.DeliveryIgnored, "ping: the webhook reaches dokploy"
+		if err := h.Store.RecordDelivery(ctx, d); err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, webhookResult{Outcome: d.Outcome, Reason: d.Reason, DeliveryID: d.ID, Message: "pong"})
+	}
+	if reason != "" {
+		d.Outcome, d.Reason = db.DeliveryIgnored, reason
+		if err := h.Store.RecordDelivery(ctx, d); err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, webhookResult{Outcome: d.Outcome, Reason: reason, DeliveryID: d.ID})
+	}
+	return h.deployFromWebhook(c, app, d, webhook.WatchNote(hook, ev))
+}
+
+// deployFromWebhook queues the deployment and records the delivery.
+func (h *Handler) deployFromWebhook(c echo.Context, app *db.App, d *db.Delivery, note string) error {
+	ctx := c.Request().Context()
+	dep, err := h.Store.CreateDeployment(ctx, app.ID, "webhook", d.Provider)
+	if err != nil {
+		return err
+	}
+	// Show the pushed commit while queued; the runner overwrites it with
+	// what it actually cloned (the branch head, at least this commit).
+	if d.CommitSHA != "" || d.CommitMessage != "" {
+		if err := h.Store.SetDeploymentSource(ctx, dep.ID, db.ClipText(d.CommitSHA, 80), d.CommitMessage, ""); err != nil {
+			return err
+		}
+	}
+	d.Outcome, d.Reason, d.DeploymentID = db.DeliveryDeployed, note, &dep.ID
+	if err := h.Runner.Enqueue(ctx, dep.ID); err != nil {
+		// The row is queued in PostgreSQL; the runner re-enqueues it from there.
+		d.Reason = strings.TrimSpace(note + " (queue unavailable; the runner picks it up from the database)")
+	}
+	if err := h.Store.RecordDelivery(ctx, d); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusAccepted, webhookResult{Outcome: d.Outcome, Reason: d.Reason, DeploymentID: &dep.ID, DeliveryID: d.ID})
+}
+
+// rejectDelivery records a refused delivery and answers with the error.
+func (h *Handler) rejectDelivery(c echo.Context, d *db.Delivery, status int, reason string) error {
+	d.Outcome, d.Reason = db.DeliveryRejected, reason
+	if err := h.Store.RecordDelivery(c.Request().Context(), d); err != nil {
+		return err
+	}
+	return web.Error(status, "", reason)
+}
+
+// readCapped reads the whole body or fails once it passes limit bytes.
+func readCapped(r *http.Request, limit int64) ([]byte, error) {
+	tooLarge := fmt.Errorf("body larger than %d MB", limit>>20)
+	if r.ContentLength > limit {
+		return nil, tooLarge
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if err != nil {
+		var maxErr *http.MaxBytesError
+		if errors.As(err, &maxErr) {
+			return nil, tooLarge
+		}
+		return nil, fmt.Errorf("reading body: %w", err)
+	}
+	if int64(len(body)) > limit {
+		return nil, tooLarge
+	}
+	return body, nil
+}
+
+// webhookURL is the address to paste into the git host.
+func (h *Handler) webhookURL(w *db.Webhook) string {
+	return strings.TrimSuffix(h.PublicURL, "/") + "/api/deploy/" + w.Token
+}
+
+// WebhookNeedsPOST answers a browser or a misconfigured hook that GETs the
+// deploy URL.
+func WebhookNeedsPOST(c echo.Context) error {
+	c.Response().Header().Set("Allow", http.MethodPost)
+	return web.Error(http.StatusMethodNotAllowed, "", "deploy webhooks are POST requests; configure your git host or CI to POST to this URL")
+}
+
+// GetWebhook shows the webhook settings with the secret, so scripts can
+// configure the git host; changes go through PATCH /applications/{id}.
+func (h *Handler) GetWebhook(c echo.Context) error {
+	a, err := h.LoadApp(c)
+	if err != nil {
+		return err
+	}
+	hook, err := h.Store.AppWebhook(c.Request().Context(), a.ID)
+	if err != nil {
+		return err
+	}
+	out := h.webhookToJSON(hook)
+	out.Secret = hook.Secret
+	return c.JSON(http.StatusOK, out)
+}
+
+func (h *Handler) RotateWebhook(c echo.Context) error {
+	a, err := h.LoadApp(c)
+	if err != nil {
+		return err
+	}
+	hook, err := h.Ops.RotateWebhookToken(c.Request().Context(), a)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, h.webhookToJSON(hook))
+}
+
+func (h *Handler) ListDeliveries(c echo.Context) error {
+	a, err := h.LoadApp(c)
+	if err != nil {
+		return err
+	}
+	limit, offset := pageParams(c)
+	items, err := h.Store.Deliveries(c.Request().Context(), a.ID, limit, offset)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"items": items, "limit": limit, "offset": offset})
+}
+
+// NoSuchEndpoint answers unknown /api paths like the API, not with a page.
+func NoSuchEndpoint(echo.Context) error {
+	return web.Error(http.StatusNotFound, "", "no such endpoint; the API is described at /api/openapi.json")
+}

@@ -1,0 +1,161 @@
+package pages
+
+import (
+	"errors"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+
+	"dokploy/jobs/ops"
+
+	"github.com/labstack/echo/v4"
+
+	"dokploy/db"
+)
+
+// UpdateAppEnv saves the variable list: edited rows (blank value keeps the
+// stored one), removed rows, and an optional pasted .env block merged last.
+func (h *Handler) UpdateAppEnv(c echo.Context) error {
+	a, err := h.LoadApp(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	current, err := h.Store.AppVariables(ctx, a.ID, db.VarEnv)
+	if err != nil {
+		return err
+	}
+	old := map[string]string{}
+	for _, v := range current {
+		old[v.Key] = v.Value
+	}
+	params, err := c.FormParams()
+	if err != nil {
+		return err
+	}
+	removed := map[string]bool{}
+	for _, k := range params["delete"] {
+		removed[k] = true
+	}
+	var vars []db.Variable
+	keys, values := params["key"], params["value"]
+	for i, k := range keys {
+		k = strings.TrimSpace(k)
+		if k == "" || removed[k] {
+			continue
+		}
+		v := ""
+		if i < len(values) {
+			v = values[i]
+		}
+		if prev, ok := old[k]; ok && v == "" {
+			v = prev
+		}
+		vars = append(vars, db.Variable{Key: k, Value: v})
+	}
+	problem := ""
+	pasted, perr := ops.ParseDotEnv(c.FormValue("dotenv"))
+	if perr != nil {
+		problem = perr.Error()
+	} else if _, problem, err = outcome(h.Ops.SetEnv(ctx, a, mergeVariables(vars, pasted)), ""); err != nil {
+		return err
+	}
+	p, err := h.loadAppPage(c, a)
+	if err != nil {
+		return err
+	}
+	if problem != "" {
+		p.EnvError = problem + ". Nothing was saved."
+		return h.Partial(c, http.StatusUnprocessableEntity, "app_env", p)
+	}
+	p.Saved = "Variables saved. Deploy to apply them."
+	return h.Partial(c, http.StatusOK, "app_env", p)
+}
+
+// mergeVariables sets each of extra on base, keeping base's order.
+func mergeVariables(base, extra []db.Variable) []db.Variable {
+	idx := map[string]int{}
+	for i, v := range base {
+		idx[v.Key] = i
+	}
+	for _, v := range extra {
+		if i, ok := idx[v.Key]; ok {
+			base[i].Value = v.Value
+			continue
+		}
+		idx[v.Key] = len(base)
+		base = append(base, v)
+	}
+	return base
+}
+
+func (h *Handler) RevealAppEnv(c echo.Context) error {
+	a, err := h.LoadApp(c)
+	if err != nil {
+		return err
+	}
+	vars, err := h.Store.AppVariables(c.Request().Context(), a.ID, db.VarEnv)
+	if err != nil {
+		return err
+	}
+	key := c.FormValue("key")
+	for _, v := range vars {
+		if v.Key == key {
+			return h.Partial(c, http.StatusOK, "env_revealed", v)
+		}
+	}
+	return echo.NewHTTPError(http.StatusNotFound, "No variable "+key+".")
+}
+
+func (h *Handler) UpdateAppPorts(c echo.Context) error {
+	a, err := h.LoadApp(c)
+	if err != nil {
+		return err
+	}
+	params, err := c.FormParams()
+	if err != nil {
+		return err
+	}
+	var ports []db.Port
+	var perr error
+	pub, tgt, proto, mode := params["published"], params["target"], params["protocol"], params["mode"]
+	for i := range pub {
+		if strings.TrimSpace(pub[i]) == "" {
+			continue
+		}
+		p := db.Port{Protocol: at(proto, i, "tcp"), Mode: at(mode, i, "host")}
+		var e1, e2 error
+		p.Published, e1 = strconv.Atoi(strings.TrimSpace(pub[i]))
+		p.Target, e2 = strconv.Atoi(strings.TrimSpace(at(tgt, i, "")))
+		if e1 != nil || e2 != nil {
+			perr = errors.New("ports must be whole numbers")
+			break
+		}
+		ports = append(ports, p)
+	}
+	sort.Slice(ports, func(i, j int) bool { return ports[i].Published < ports[j].Published })
+	problem := ""
+	if perr != nil {
+		problem = perr.Error()
+	} else if _, problem, err = outcome(h.Ops.SetPorts(c.Request().Context(), a, ports), ""); err != nil {
+		return err
+	}
+	p, err := h.loadAppPage(c, a)
+	if err != nil {
+		return err
+	}
+	if problem != "" {
+		p.PortsError = problem + ". Nothing was saved."
+		return h.Partial(c, http.StatusUnprocessableEntity, "app_ports", p)
+	}
+	p.Saved = "Ports saved. Deploy to apply them."
+	return h.Partial(c, http.StatusOK, "app_ports", p)
+}
+
+func at(s []string, i int, def string) string {
+	if i < len(s) && s[i] != "" {
+		return s[i]
+	}
+	return def
+}

@@ -1,0 +1,212 @@
+package pages
+
+import (
+	"bufio"
+	"fmt"
+	"html"
+	"net/http"
+	"strconv"
+	"time"
+
+	"dokploy/handlers/web"
+
+	"github.com/labstack/echo/v4"
+
+	"dokploy/db"
+	"dokploy/views"
+)
+
+type deploymentPage struct {
+	Deployment *db.Deployment
+	App        *db.App
+	CSRF       string
+}
+
+func (h *Handler) loadDeployment(c echo.Context) (*deploymentPage, error) {
+	id, err := web.IDParam(c)
+	if err != nil {
+		return nil, err
+	}
+	d, err := h.Store.Deployment(c.Request().Context(), id)
+	if err != nil {
+		return nil, err
+	}
+	a, err := h.Store.App(c.Request().Context(), d.AppID)
+	if err != nil {
+		return nil, err
+	}
+	p := &deploymentPage{Deployment: d, App: a}
+	p.CSRF = web.CSRF(c)
+	return p, nil
+}
+
+func (h *Handler) ShowDeploymentPage(c echo.Context) error {
+	p, err := h.loadDeployment(c)
+	if err != nil {
+		return err
+	}
+	title := fmt.Sprintf("Deployment #%d · %s", p.Deployment.ID, p.App.Name)
+	return h.Page(c, http.StatusOK, "deployment", &views.Page{Title: title, Active: "projects", Data: p})
+}
+
+func (h *Handler) ShowDeploymentStatusPartial(c echo.Context) error {
+	p, err := h.loadDeployment(c)
+	if err != nil {
+		return err
+	}
+	return h.Partial(c, http.StatusOK, "deployment_status", p)
+}
+
+func (h *Handler) CancelDeployment(c echo.Context) error {
+	id, err := web.IDParam(c)
+	if err != nil {
+		return err
+	}
+	if _, err := h.Ops.CancelDeployment(c.Request().Context(), id); err != nil {
+		return err
+	}
+	return h.ShowDeploymentStatusPartial(c)
+}
+
+// sseWriter writes Server-Sent Events.
+type sseWriter struct {
+	w http.ResponseWriter
+	f http.Flusher
+}
+
+func startSSE(c echo.Context) (*sseWriter, error) {
+	w := c.Response()
+	f, ok := w.Writer.(http.Flusher)
+	if !ok {
+		return nil, echo.NewHTTPError(http.StatusInternalServerError, "streaming unsupported")
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	f.Flush()
+	return &sseWriter{w: w, f: f}, nil
+}
+
+// send writes one event; data must be a single line.
+func (s *sseWriter) send(id, event, data string) error {
+	if id != "" {
+		if _, err := fmt.Fprintf(s.w, "id: %s\n", id); err != nil {
+			return err
+		}
+	}
+	if _, err := fmt.Fprintf(s.w, "event: %s\ndata: %s\n\n", event, data); err != nil {
+		return err
+	}
+	s.f.Flush()
+	return nil
+}
+
+func logLineHTML(line string) string {
+	return `<div class="line">` + html.EscapeString(line) + `</div>`
+}
+
+// StreamDeploymentLogs sends stored lines in order, then new ones as the
+// worker stores them. Each event's id is the line's sequence number, so a
+// reconnecting browser resumes after Last-Event-ID without gaps or repeats.
+func (h *Handler) StreamDeploymentLogs(c echo.Context) error {
+	id, err := web.IDParam(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	after := 0
+	if v := c.Request().Header.Get("Last-Event-ID"); v != "" {
+		after, _ = strconv.Atoi(v)
+	} else if v := c.QueryParam("after"); v != "" {
+		after, _ = strconv.Atoi(v)
+	}
+	sse, err := startSSE(c)
+	if err != nil {
+		return err
+	}
+	tick := time.NewTicker(300 * time.Millisecond)
+	defer tick.Stop()
+	keepalive := time.Now()
+	for {
+		lines, err := h.Store.Logs(ctx, id, after, 500)
+		if err != nil {
+			return nil // client gone or database down; the browser reconnects
+		}
+		for _, l := range lines {
+			if err := sse.send(strconv.Itoa(l.Seq), "line", logLineHTML(l.Line)); err != nil {
+				return nil
+			}
+			after = l.Seq
+		}
+		if len(lines) == 500 {
+			continue
+		}
+		d, err := h.Store.Deployment(ctx, id)
+		if err != nil {
+			return nil
+		}
+		if d.Finished() {
+			// Re-read once: lines stored between the two queries must not be lost.
+			if more, _ := h.Store.Logs(ctx, id, after, 1); len(more) == 0 {
+				_ = sse.send("", "eof", d.Status)
+				return nil
+			}
+			continue
+		}
+		if time.Since(keepalive) > 15*time.Second {
+			if _, err := fmt.Fprint(sse.w, ": keepalive\n\n"); err != nil {
+				return nil
+			}
+			sse.f.Flush()
+			keepalive = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+// StreamRuntimeLogs follows the service's container output.
+func (h *Handler) StreamRuntimeLogs(c echo.Context) error {
+	a, err := h.LoadApp(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	sse, err := startSSE(c)
+	if err != nil {
+		return err
+	}
+	rc, err := h.Runner.RuntimeLogs(ctx, a.AppName, 200)
+	if err != nil {
+		_ = sse.send("", "line", logLineHTML("No runtime logs: "+err.Error()))
+		_ = sse.send("", "eof", "")
+		return nil
+	}
+	defer rc.Close()
+	sc := bufio.NewScanner(rc)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		if err := sse.send("", "line", logLineHTML(sc.Text())); err != nil {
+			return nil
+		}
+	}
+	_ = sse.send("", "eof", "")
+	return nil
+}
+
+func (h *Handler) RollbackDeployment(c echo.Context) error {
+	id, err := web.IDParam(c)
+	if err != nil {
+		return err
+	}
+	d, err := h.Ops.Rollback(c.Request().Context(), id, web.CurrentUser(c).Email)
+	if err != nil {
+		return err
+	}
+	return web.Redirect(c, fmt.Sprintf("/deployments/%d", d.ID))
+}

@@ -1,0 +1,242 @@
+package pages
+
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	"dokploy/handlers/web"
+
+	"github.com/labstack/echo/v4"
+
+	"dokploy/db"
+	"dokploy/views"
+)
+
+// dashboard is what the dashboard and its project list partial show.
+type dashboard struct {
+	Projects []projectCard
+	Form     *views.Form
+	CSRF     string
+}
+
+type projectCard struct {
+	db.Project
+	Apps []db.App
+}
+
+func (h *Handler) loadDashboard(ctx context.Context) (*dashboard, error) {
+	projects, err := h.Store.Projects(ctx)
+	if err != nil {
+		return nil, err
+	}
+	apps, err := h.Store.Apps(ctx)
+	if err != nil {
+		return nil, err
+	}
+	byProject := map[int64][]db.App{}
+	for _, a := range apps {
+		byProject[a.ProjectID] = append(byProject[a.ProjectID], a)
+	}
+	d := &dashboard{Form: views.NewForm()}
+	for _, p := range projects {
+		d.Projects = append(d.Projects, projectCard{Project: p, Apps: byProject[p.ID]})
+	}
+	return d, nil
+}
+
+func (h *Handler) ShowDashboardPage(c echo.Context) error {
+	d, err := h.loadDashboard(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	d.CSRF = web.CSRF(c)
+	return h.Page(c, http.StatusOK, "dashboard", &views.Page{Title: "Projects", Active: "projects", Data: d})
+}
+
+func (h *Handler) CreateProject(c echo.Context) error {
+	ctx := c.Request().Context()
+	form := views.NewForm()
+	form.Values["name"] = strings.TrimSpace(c.FormValue("name"))
+	if _, err := h.Ops.CreateProject(ctx, form.Values["name"], ""); err != nil && !formErrors(form, err) {
+		return err
+	}
+	d, err := h.loadDashboard(ctx)
+	if err != nil {
+		return err
+	}
+	d.CSRF = web.CSRF(c)
+	if !form.Valid() {
+		d.Form = form
+		if !web.IsHTMX(c) { // a plain form post needs the whole page, not the fragment
+			return h.Page(c, http.StatusUnprocessableEntity, "dashboard", &views.Page{Title: "Projects", Active: "projects", Data: d})
+		}
+		return h.Partial(c, http.StatusUnprocessableEntity, "projects_section", d)
+	}
+	if !web.IsHTMX(c) {
+		return c.Redirect(http.StatusSeeOther, "/")
+	}
+	return h.Partial(c, http.StatusOK, "projects_section", d)
+}
+
+// projectPage is the data of a project's page.
+type projectPage struct {
+	Project  *db.Project
+	Envs     []envSection
+	Rename   *views.Form
+	EnvForm  *views.Form
+	AppForm  *views.Form
+	CSRF     string
+	Deletion string
+}
+
+type envSection struct {
+	db.Environment
+	Apps []db.App
+}
+
+func (h *Handler) loadProjectPage(c echo.Context, id int64) (*projectPage, error) {
+	ctx := c.Request().Context()
+	p, err := h.Store.Project(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	apps, err := h.Store.AppsInProject(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	page := &projectPage{Project: p, Rename: views.NewForm(), EnvForm: views.NewForm(), AppForm: newAppForm()}
+	page.CSRF = web.CSRF(c)
+	page.Rename.Values["name"] = p.Name
+	for _, e := range p.Environments {
+		sec := envSection{Environment: e}
+		for _, a := range apps {
+			if a.EnvironmentID == e.ID {
+				sec.Apps = append(sec.Apps, a)
+			}
+		}
+		page.Envs = append(page.Envs, sec)
+	}
+	return page, nil
+}
+
+func newAppForm() *views.Form {
+	f := views.NewForm()
+	f.Values["source_type"] = db.SourceGit
+	f.Values["git_branch"] = "main"
+	f.Values["git_context"] = "."
+	f.Values["git_dockerfile"] = "Dockerfile"
+	f.Values["port"] = "3000"
+	f.Values["replicas"] = "1"
+	return f
+}
+
+func (h *Handler) ShowProjectPage(c echo.Context) error {
+	id, err := web.IDParam(c)
+	if err != nil {
+		return err
+	}
+	page, err := h.loadProjectPage(c, id)
+	if err != nil {
+		return err
+	}
+	return h.Page(c, http.StatusOK, "project", &views.Page{Title: page.Project.Name, Active: "projects", Data: page})
+}
+
+// renderProject re-renders the whole project body after an in-place change.
+func (h *Handler) renderProject(c echo.Context, id int64, status int, mutate func(*projectPage)) error {
+	page, err := h.loadProjectPage(c, id)
+	if err != nil {
+		return err
+	}
+	if mutate != nil {
+		mutate(page)
+	}
+	return h.Partial(c, status, "project_body", page)
+}
+
+func (h *Handler) RenameProject(c echo.Context) error {
+	id, err := web.IDParam(c)
+	if err != nil {
+		return err
+	}
+	return h.submitProjectName(c, id,
+		func(name string) error { return h.Ops.RenameProject(c.Request().Context(), id, name) },
+		func(p *projectPage, form *views.Form) { p.Rename = form })
+}
+
+// submitProjectName saves the "name" field with save (an operation that
+// validates it) and re-renders the project page body, with the form and
+// its message back in place on failure.
+func (h *Handler) submitProjectName(c echo.Context, projectID int64, save func(name string) error,
+	keepForm func(*projectPage, *views.Form)) error {
+	form := views.NewForm()
+	name := strings.TrimSpace(c.FormValue("name"))
+	form.Values["name"] = name
+	if err := save(name); err != nil && !formErrors(form, err) {
+		return err
+	}
+	status := http.StatusOK
+	if !form.Valid() {
+		status = http.StatusUnprocessableEntity
+	}
+	return h.renderProject(c, projectID, status, func(p *projectPage) {
+		if !form.Valid() {
+			keepForm(p, form)
+		}
+	})
+}
+
+func (h *Handler) DeleteProject(c echo.Context) error {
+	id, err := web.IDParam(c)
+	if err != nil {
+		return err
+	}
+	if err := h.Ops.DeleteProject(c.Request().Context(), id); err != nil {
+		return err
+	}
+	return web.Redirect(c, "/")
+}
+
+func (h *Handler) CreateEnvironment(c echo.Context) error {
+	id, err := web.IDParam(c)
+	if err != nil {
+		return err
+	}
+	return h.submitProjectName(c, id,
+		func(name string) error {
+			_, err := h.Ops.CreateEnvironment(c.Request().Context(), id, name)
+			return err
+		},
+		func(p *projectPage, form *views.Form) { p.EnvForm = form })
+}
+
+func (h *Handler) RenameEnvironment(c echo.Context) error {
+	id, err := web.IDParam(c)
+	if err != nil {
+		return err
+	}
+	env, err := h.Store.Environment(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	if err := h.Ops.RenameEnvironment(c.Request().Context(), env, c.FormValue("name")); err != nil {
+		return err
+	}
+	return h.renderProject(c, env.ProjectID, http.StatusOK, nil)
+}
+
+func (h *Handler) DeleteEnvironment(c echo.Context) error {
+	id, err := web.IDParam(c)
+	if err != nil {
+		return err
+	}
+	env, err := h.Store.Environment(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	if err := h.Ops.DeleteEnvironment(c.Request().Context(), env); err != nil {
+		return err
+	}
+	return h.renderProject(c, env.ProjectID, http.StatusOK, nil)
+}

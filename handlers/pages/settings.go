@@ -1,0 +1,124 @@
+package pages
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"dokploy/handlers/web"
+
+	"github.com/labstack/echo/v4"
+
+	"dokploy/db"
+	"dokploy/views"
+)
+
+type settingsPage struct {
+	Tokens         []db.APIToken
+	NewToken       string
+	TokenForm      *views.Form
+	Sessions       []db.Session
+	CurrentSession string
+	Concurrency    int
+	ConcurrencyMsg string
+	ConcurrencyErr string
+	CSRF           string
+}
+
+func (h *Handler) loadSettings(c echo.Context) (*settingsPage, error) {
+	ctx := c.Request().Context()
+	u := web.CurrentUser(c)
+	p := &settingsPage{TokenForm: views.NewForm()}
+	var err error
+	if p.Tokens, err = h.Store.APITokens(ctx, u.ID); err != nil {
+		return nil, err
+	}
+	if p.Sessions, err = h.Store.SessionsByUser(ctx, u.ID); err != nil {
+		return nil, err
+	}
+	if ck, err := c.Cookie(web.SessionCookie); err == nil {
+		p.CurrentSession = db.SessionIDFor(ck.Value)
+	}
+	if p.Concurrency, err = h.Store.DeployConcurrency(ctx); err != nil {
+		return nil, err
+	}
+	p.CSRF = web.CSRF(c)
+	return p, nil
+}
+
+func (h *Handler) ShowSettingsPage(c echo.Context) error {
+	p, err := h.loadSettings(c)
+	if err != nil {
+		return err
+	}
+	return h.Page(c, http.StatusOK, "settings", &views.Page{Title: "Settings", Active: "settings", Data: p})
+}
+
+func (h *Handler) UpdateConcurrency(c echo.Context) error {
+	n, err := strconv.Atoi(strings.TrimSpace(c.FormValue("deploy_concurrency")))
+	if err != nil {
+		n = 0 // refused by SetConcurrency with its message
+	}
+	msg, perr, err := outcome(h.Ops.SetDeploySettings(c.Request().Context(), &n, nil), "Saved: up to "+strconv.Itoa(n)+" deployments run at once.")
+	if err != nil {
+		return err
+	}
+	p, err := h.loadSettings(c)
+	if err != nil {
+		return err
+	}
+	p.ConcurrencyMsg, p.ConcurrencyErr = msg, perr
+	status := http.StatusOK
+	if perr != "" {
+		status = http.StatusUnprocessableEntity
+	}
+	return h.Partial(c, status, "settings_concurrency", p)
+}
+
+func (h *Handler) CreateToken(c echo.Context) error {
+	form := views.NewForm()
+	form.Values["name"] = strings.TrimSpace(c.FormValue("name"))
+	_, clear, err := h.Ops.CreateAPIToken(c.Request().Context(), web.CurrentUser(c).ID, form.Values["name"])
+	if err != nil && !formErrors(form, err) {
+		return err
+	}
+	p, err := h.loadSettings(c)
+	if err != nil {
+		return err
+	}
+	p.NewToken = clear
+	if !form.Valid() {
+		p.TokenForm = form // keep the input only when it needs fixing
+	}
+	status := http.StatusOK
+	if !form.Valid() {
+		status = http.StatusUnprocessableEntity
+	}
+	return h.Partial(c, status, "settings_tokens", p)
+}
+
+func (h *Handler) RevokeToken(c echo.Context) error {
+	id, err := web.IDParam(c)
+	if err != nil {
+		return err
+	}
+	if err := h.Ops.RevokeAPIToken(c.Request().Context(), web.CurrentUser(c).ID, id); err != nil {
+		return err
+	}
+	p, err := h.loadSettings(c)
+	if err != nil {
+		return err
+	}
+	return h.Partial(c, http.StatusOK, "settings_tokens", p)
+}
+
+func (h *Handler) RevokeSession(c echo.Context) error {
+	if err := h.Store.RevokeSession(c.Request().Context(), web.CurrentUser(c).ID, c.Param("id")); err != nil {
+		return err
+	}
+	p, err := h.loadSettings(c)
+	if err != nil {
+		return err
+	}
+	return h.Partial(c, http.StatusOK, "settings_sessions", p)
+}

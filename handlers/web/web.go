@@ -1,0 +1,154 @@
+// Package web is what the two front-ends share: the dependencies of a
+// request, the signed-in user, rendering into a buffer, path parameters
+// and the error values the error funnel (package handlers) turns into
+// responses. It knows nothing of routes.
+package web
+
+import (
+	"bytes"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"dokploy/db"
+	"dokploy/jobs"
+	"dokploy/jobs/ops"
+	"dokploy/jobs/routing"
+	"dokploy/views"
+)
+
+// SessionCookie holds a browser's session token.
+const SessionCookie = "dokploy_session"
+
+// Keys of values the middleware stores on the request context.
+const (
+	CtxUser      = "user"
+	CtxCSRF      = "csrf"
+	CtxViaToken  = "via_token"
+	CtxTokenName = "token_name"
+	CtxRequestID = "request_id"
+	ctxFrontEnd  = "front_end"
+)
+
+// Deps are the dependencies of every handler, shared by both front-ends.
+type Deps struct {
+	PublicURL string
+	Version   string
+	Store     *db.Store
+	Views     *views.Renderer
+	Runner    *jobs.Runner
+	Routing   *routing.Service // nil routes nothing (tests)
+	Ops       *ops.Service
+}
+
+// CurrentUser is the signed-in user (session or API token), or nil.
+func CurrentUser(c echo.Context) *db.User {
+	u, _ := c.Get(CtxUser).(*db.User)
+	return u
+}
+
+// CSRF is the request's CSRF token, for forms.
+func CSRF(c echo.Context) string {
+	s, _ := c.Get(CtxCSRF).(string)
+	return s
+}
+
+// IsHTMX reports whether HTMX sent the request.
+func IsHTMX(c echo.Context) bool { return c.Request().Header.Get("HX-Request") == "true" }
+
+// Redirect works for plain forms and HTMX requests alike.
+func Redirect(c echo.Context, to string) error {
+	if IsHTMX(c) {
+		c.Response().Header().Set("HX-Redirect", to)
+		return c.NoContent(http.StatusOK)
+	}
+	return c.Redirect(http.StatusSeeOther, to)
+}
+
+// IDParam parses the :id path parameter.
+func IDParam(c echo.Context) (int64, error) { return PathID(c, "id") }
+
+// PathID parses a positive numeric path parameter; anything else is 404.
+func PathID(c echo.Context, name string) (int64, error) {
+	id, err := strconv.ParseInt(c.Param(name), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, echo.NewHTTPError(http.StatusNotFound, "Not found.")
+	}
+	return id, nil
+}
+
+// LoadApp loads the app named by the :id path parameter.
+func (d *Deps) LoadApp(c echo.Context) (*db.App, error) {
+	id, err := IDParam(c)
+	if err != nil {
+		return nil, err
+	}
+	return d.Store.App(c.Request().Context(), id)
+}
+
+// LoadAppDomain loads the :id domain and its app (not the dashboard's
+// domains, which belong to the settings).
+func (d *Deps) LoadAppDomain(c echo.Context) (*db.Domain, *db.App, error) {
+	id, err := IDParam(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	return d.Ops.AppDomain(c.Request().Context(), id)
+}
+
+// Page renders a full page into a buffer first, so a template error
+// becomes a logged 500 from the error funnel, never a half-written 200.
+func (d *Deps) Page(c echo.Context, status int, name string, p *views.Page) error {
+	p.CSRF = CSRF(c)
+	p.Version = d.Version
+	if u := CurrentUser(c); u != nil {
+		p.User = u
+	}
+	var buf bytes.Buffer
+	if err := d.Views.Page(&buf, name, p); err != nil {
+		return err
+	}
+	return c.HTMLBlob(status, buf.Bytes())
+}
+
+// Partial renders an HTMX partial, buffered like Page.
+func (d *Deps) Partial(c echo.Context, status int, name string, data any) error {
+	var buf bytes.Buffer
+	if err := d.Views.Partial(&buf, name, data); err != nil {
+		return err
+	}
+	return c.HTMLBlob(status, buf.Bytes())
+}
+
+// WebhookURL is the deploy webhook address of w.
+func (d *Deps) WebhookURL(w *db.Webhook) string {
+	return strings.TrimSuffix(d.PublicURL, "/") + "/api/deploy/" + w.Token
+}
+
+// APIError is the JSON error body of every API response.
+type APIError struct {
+	Status  int    `json:"-"`
+	Message string `json:"error"`
+	Field   string `json:"field,omitempty"`
+}
+
+func (e *APIError) Error() string { return e.Message }
+
+// Error returns an error the funnel answers with status, field and msg.
+func Error(status int, field, msg string) error {
+	return &APIError{Status: status, Field: field, Message: msg}
+}
+
+// APIFrontEnd marks a route group as the JSON API, so the error funnel
+// answers its errors with JSON (and the rest with pages or partials).
+func APIFrontEnd(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		c.Set(ctxFrontEnd, "api")
+		return next(c)
+	}
+}
+
+// IsAPI reports whether the request was routed to the JSON API.
+func IsAPI(c echo.Context) bool { return c.Get(ctxFrontEnd) == "api" }

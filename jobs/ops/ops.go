@@ -1,0 +1,24 @@
+// Package ops holds the writes both front-ends offer, one function per
+// operation: it validates, writes in one transaction, then does the side
+// effects (routing sync, enqueue) and returns typed errors. The pages and
+// the JSON API only translate their input into an operation's arguments
+// and its errors into their responses, so the two cannot drift.
+package ops
+
+import (
+	"dokploy/db"
+	"dokploy/jobs"
+	"dokploy/jobs/routing"
+)
+
+// Service runs operations.
+type Service struct {
+	store   *db.Store
+	runner  *jobs.Runner
+	routing *routing.Service // nil routes nothing (tests)
+}
+
+// New builds a Service; routing may be nil.
+func New(store *db.Store, runner *jobs.Runner, routing *routing.Service) *Service {
+	return &Service{store: store, runner: runner, routing: routing}
+}

@@ -1,0 +1,237 @@
+package ops
+
+import (
+	"errors"
+	"fmt"
+	"net/mail"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+
+	"dokploy/db"
+	"dokploy/jobs"
+)
+
+var (
+	displayNameRe = regexp.MustCompile(`^[\p{L}\p{N}][\p{L}\p{N} ._-]*$`)
+	appNameRe     = regexp.MustCompile(`^[a-z]([a-z0-9-]*[a-z0-9])?$`)
+	envKeyRe      = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+)
+
+// ValidateEmail accepts a plain address (no display name).
+func ValidateEmail(s string) error {
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Address != s || len(s) > 254 {
+		return errors.New("enter a valid email address like you@example.com")
+	}
+	return nil
+}
+
+// ValidateDisplayName checks names of projects, environments and apps:
+// letters, digits, spaces, dot, dash, underscore; no shell metacharacters.
+func ValidateDisplayName(s string) error {
+	switch {
+	case s == "":
+		return errors.New("name is required")
+	case utf8.RuneCountInString(s) > 64:
+		return errors.New("name must be at most 64 characters")
+	case !displayNameRe.MatchString(s):
+		return errors.New("name may contain only letters, digits, spaces, dot, dash and underscore, and must start with a letter or digit")
+	}
+	return nil
+}
+
+// ValidateAppName checks the appName slug: a DNS label, since it names the
+// Swarm service, its DNS entry on the overlay network and its images.
+func ValidateAppName(s string) error {
+	switch {
+	case s == "":
+		return errors.New("app name is required")
+	case len(s) > 48:
+		return errors.New("app name must be at most 48 characters")
+	case !appNameRe.MatchString(s):
+		return errors.New("app name must be lowercase letters, digits and dashes, start with a letter and not end with a dash")
+	case strings.HasPrefix(s, "dokploy"):
+		return errors.New(`app names starting with "dokploy" are reserved`)
+	}
+	return nil
+}
+
+// ValidateRelPath checks a path inside the checkout (build context, Dockerfile).
+func ValidateRelPath(s, what string) error {
+	switch {
+	case s == "":
+		return fmt.Errorf("%s is required", what)
+	case len(s) > 255:
+		return fmt.Errorf("%s must be at most 255 characters", what)
+	case strings.HasPrefix(s, "/"):
+		return fmt.Errorf("%s must be relative to the repository root, not absolute", what)
+	case strings.ContainsAny(s, "\x00\n\r\\"):
+		return fmt.Errorf("%s contains characters that are not allowed", what)
+	}
+	for _, part := range strings.Split(s, "/") {
+		if part == ".." {
+			return fmt.Errorf("%s must stay inside the repository (no ..)", what)
+		}
+	}
+	return nil
+}
+
+// ValidateApp checks every field of an app and returns one message per field.
+func ValidateApp(a *db.App) map[string]string {
+	errs := map[string]string{}
+	add := func(field string, err error) {
+		if err != nil {
+			errs[field] = err.Error()
+		}
+	}
+	add("name", ValidateDisplayName(a.Name))
+	add("app_name", ValidateAppName(a.AppName))
+	switch a.SourceType {
+	case db.SourceGit:
+		add("git_url", jobs.ValidateGitURL(a.GitURL))
+		add("git_branch", jobs.ValidateBranch(a.GitBranch))
+		add("git_context", ValidateRelPath(a.GitContext, "build context"))
+		add("git_dockerfile", ValidateRelPath(a.GitDockerfile, "Dockerfile path"))
+		if a.BuildTarget != "" && !appNameRe.MatchString(strings.ToLower(a.BuildTarget)) {
+			errs["build_target"] = "build target must be a stage name (letters, digits, dashes)"
+		}
+	case db.SourceImage:
+		add("image", jobs.ValidateImageRef(a.Image))
+		if a.RegistryServer != "" && (strings.ContainsAny(a.RegistryServer, " /\\@\x00") || len(a.RegistryServer) > 253) {
+			errs["registry_server"] = "registry must be a host name like ghcr.io or registry.example.com:5000"
+		}
+		if len(a.RegistryUsername) > 200 || strings.ContainsAny(a.RegistryUsername, "\n\r\x00") {
+			errs["registry_username"] = "registry username is invalid"
+		}
+	default:
+		errs["source_type"] = `source must be "git" or "image"`
+	}
+	if a.Port < 1 || a.Port > 65535 {
+		errs["port"] = "port must be between 1 and 65535"
+	}
+	if a.Replicas < 0 || a.Replicas > 100 {
+		errs["replicas"] = "replicas must be between 0 and 100"
+	}
+	if a.MemoryLimitMB < 0 || a.MemoryLimitMB > 1024*1024 {
+		errs["memory_limit_mb"] = "memory limit must be between 0 (no limit) and 1048576 MB"
+	} else if a.MemoryLimitMB > 0 && a.MemoryLimitMB < 6 {
+		errs["memory_limit_mb"] = "memory limit must be at least 6 MB (Docker's minimum)"
+	}
+	if a.CPULimit < 0 || a.CPULimit > 512 {
+		errs["cpu_limit"] = "CPU limit must be between 0 (no limit) and 512"
+	}
+	validateHealth(a, errs)
+	return errs
+}
+
+// validateHealth checks the HTTP health check and shutdown settings; zero
+// values mean "use the default".
+func validateHealth(a *db.App, errs map[string]string) {
+	if a.HealthPath != "" {
+		if err := ValidateURLPath(a.HealthPath); err != nil {
+			errs["health_path"] = err.Error()
+		}
+	}
+	between := func(field string, v, lo, hi int, msg string) {
+		if v != 0 && (v < lo || v > hi) {
+			errs[field] = msg
+		}
+	}
+	between("health_port", a.HealthPort, 1, 65535, "health check port must be between 1 and 65535 (0 = the container port)")
+	between("health_status", a.HealthStatus, 100, 599, "expected status must be an HTTP status code like 200")
+	between("health_interval", a.HealthInterval, 1, 3600, "interval must be between 1 and 3600 seconds")
+	between("health_timeout", a.HealthTimeout, 1, 600, "timeout must be between 1 and 600 seconds")
+	between("health_retries", a.HealthRetries, 1, 100, "retries must be between 1 and 100")
+	between("health_start_period", a.HealthStartPeriod, 0, 3600, "start period must be between 0 and 3600 seconds")
+	between("stop_grace_period", a.StopGracePeriod, 0, 3600, "stop grace period must be between 0 and 3600 seconds")
+	if a.HealthPort < 0 || a.HealthInterval < 0 || a.HealthTimeout < 0 || a.HealthRetries < 0 || a.HealthStartPeriod < 0 || a.StopGracePeriod < 0 {
+		errs["health_path"] = "health check numbers cannot be negative"
+	}
+}
+
+// ValidateURLPath accepts an absolute URL path without spaces, quotes or
+// control characters (it ends up in a command line, as an argument).
+func ValidateURLPath(p string) error {
+	if !strings.HasPrefix(p, "/") || len(p) > 512 {
+		return errors.New("path must start with / (at most 512 characters)")
+	}
+	for _, r := range p {
+		if r <= ' ' || r == 0x7f || strings.ContainsRune("\"'`<>\\{}|^", r) {
+			return fmt.Errorf("path contains %q, which is not allowed in a URL path", r)
+		}
+	}
+	return nil
+}
+
+// ValidateVariables checks keys and sizes of env vars or build args.
+func ValidateVariables(vars []db.Variable) error {
+	seen := map[string]bool{}
+	if len(vars) > 500 {
+		return errors.New("at most 500 variables")
+	}
+	for _, v := range vars {
+		switch {
+		case !envKeyRe.MatchString(v.Key) || len(v.Key) > 128:
+			return fmt.Errorf("%q is not a valid variable name (letters, digits, underscore; not starting with a digit)", v.Key)
+		case seen[v.Key]:
+			return fmt.Errorf("variable %s is defined twice", v.Key)
+		case len(v.Value) > 64*1024:
+			return fmt.Errorf("value of %s is longer than 64 KiB", v.Key)
+		case strings.ContainsRune(v.Value, 0):
+			return fmt.Errorf("value of %s contains a NUL byte", v.Key)
+		}
+		seen[v.Key] = true
+	}
+	return nil
+}
+
+// ParseDotEnv reads a pasted .env block: KEY=VALUE lines, optional
+// "export ", comments, and single- or double-quoted values.
+func ParseDotEnv(text string) ([]db.Variable, error) {
+	var out []db.Variable
+	for i, line := range strings.Split(strings.ReplaceAll(text, "\r\n", "\n"), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		line = strings.TrimPrefix(line, "export ")
+		key, value, ok := strings.Cut(line, "=")
+		if !ok {
+			return nil, fmt.Errorf("line %d: expected KEY=VALUE", i+1)
+		}
+		key = strings.TrimSpace(key)
+		value = strings.TrimSpace(value)
+		if n := len(value); n >= 2 && (value[0] == '"' && value[n-1] == '"' || value[0] == '\'' && value[n-1] == '\'') {
+			quote := value[0]
+			value = value[1 : n-1]
+			if quote == '"' {
+				value = strings.NewReplacer(`\n`, "\n", `\"`, `"`, `\\`, `\`).Replace(value)
+			}
+		}
+		out = append(out, db.Variable{Key: key, Value: value})
+	}
+	return out, ValidateVariables(out)
+}
+
+// ValidatePorts checks published ports.
+func ValidatePorts(ports []db.Port) error {
+	seen := map[string]bool{}
+	for _, p := range ports {
+		key := fmt.Sprintf("%d/%s", p.Published, p.Protocol)
+		switch {
+		case p.Published < 1 || p.Published > 65535 || p.Target < 1 || p.Target > 65535:
+			return fmt.Errorf("ports must be between 1 and 65535 (got %d:%d)", p.Published, p.Target)
+		case p.Protocol != "tcp" && p.Protocol != "udp":
+			return fmt.Errorf("protocol must be tcp or udp (got %q)", p.Protocol)
+		case p.Mode != "host" && p.Mode != "ingress":
+			return fmt.Errorf("mode must be host or ingress (got %q)", p.Mode)
+		case p.Published == 80 || p.Published == 443 || p.Published == 3000:
+			return fmt.Errorf("port %d is used by dokploy or Traefik", p.Published)
+		case seen[key]:
+			return fmt.Errorf("port %s is listed twice", key)
+		}
+		seen[key] = true
+	}
+	return nil
+}
