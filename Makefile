@@ -6,14 +6,17 @@ TRAEFIK_VERSION ?= v3.6.12
 TRAEFIK_BIN ?= /var/cache/dokploy/traefik-$(TRAEFIK_VERSION)
 PEBBLE_VERSION ?= v2.10.1
 PEBBLE_BIN ?= /var/cache/dokploy/bin/pebble
+GOLANGCI_LINT_VERSION ?= v2.15.0
+GOLANGCI_LINT_BIN ?= /var/cache/dokploy/bin/golangci-lint-$(GOLANGCI_LINT_VERSION)
 
-.PHONY: run test build image provision provision-test traefik pebble vet bench bench-routing clean
+.PHONY: run test build image provision provision-test traefik pebble vet lint bench bench-routing clean
 
 run: provision build
 	./bin/dokploy serve
 
 test: provision-test traefik pebble
 	go vet ./...
+	@$(MAKE) --no-print-directory lint
 	DOKPLOY_INTEGRATION=1 \
 	DOKPLOY_TRAEFIK_BIN=$(TRAEFIK_BIN) \
 	DOKPLOY_PEBBLE_BIN=$(PEBBLE_BIN) \
@@ -47,6 +50,11 @@ bench-routing:
 
 vet:
 	go vet ./...
+
+# golangci-lint at a pinned version (config: .golangci.yml), built once into the cache.
+lint:
+	@bash scripts/build-lint.sh $(GOLANGCI_LINT_VERSION) $(GOLANGCI_LINT_BIN) >/dev/null
+	$(GOLANGCI_LINT_BIN) run ./...
 
 bench:
 	bash scripts/bench.sh
