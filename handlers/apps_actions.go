@@ -9,7 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"dokploy/db"
-	"dokploy/jobs"
+	"dokploy/jobs/git"
 )
 
 // generateDeployKey creates an SSH key pair for cloning a private repository;
@@ -132,7 +132,7 @@ func (h *Handler) showAppLivePartial(c echo.Context) error {
 // newDeployKey replaces the app's SSH deploy key and returns its public
 // half; the private key is stored encrypted and never shown.
 func (h *Handler) newDeployKey(ctx context.Context, a *db.App) (string, error) {
-	private, public, err := jobs.GenerateDeployKey()
+	private, public, err := git.GenerateDeployKey()
 	if err != nil {
 		return "", err
 	}

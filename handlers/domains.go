@@ -13,7 +13,7 @@ import (
 	"golang.org/x/net/idna"
 
 	"dokploy/db"
-	"dokploy/jobs"
+	"dokploy/jobs/docker"
 	"dokploy/traefik"
 	"dokploy/views"
 )
@@ -120,7 +120,7 @@ func (h *Handler) validateRendered(ctx context.Context, owner *db.App, d *db.Dom
 			idx = i
 		}
 	}
-	td := toTraefikDomain(cand, jobs.TraefikConfigPath)
+	td := toTraefikDomain(cand, docker.TraefikConfigPath)
 	if idx == len(app.Domains) {
 		app.Domains = append(app.Domains, td)
 	} else {
