@@ -46,8 +46,16 @@ type Store struct {
 // NewStore wraps an open database.
 func NewStore(db *sqlx.DB, cipher *Cipher) *Store { return &Store{db: db, cipher: cipher} }
 
-// DB exposes the handle for health checks and tests.
+// DB exposes the handle to tests; code outside db/ uses Store methods.
 func (s *Store) DB() *sqlx.DB { return s.db }
+
+// Ping checks that PostgreSQL answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping database: %w", err)
+	}
+	return nil
+}
 
 // Open connects to PostgreSQL and checks the connection, turning driver
 // errors into a message that names the address and what to check.

@@ -27,7 +27,7 @@ func (h *Handler) health(c echo.Context) error {
 		}
 		out[name] = componentHealth{OK: true}
 	}
-	check("postgres", h.store.DB().PingContext(ctx))
+	check("postgres", h.store.Ping(ctx))
 	check("redis", h.runner.PingRedis(ctx))
 	swarm, err := h.runner.PingDocker(ctx)
 	dh := componentHealth{OK: err == nil, Swarm: &swarm}

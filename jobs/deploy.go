@@ -105,17 +105,13 @@ func (r *Runner) watchCancel(ctx context.Context, id int64, cancel context.Cance
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			var row struct {
-				Cancel bool   `db:"cancel_requested"`
-				Status string `db:"status"`
-			}
-			err := r.store.DB().GetContext(ctx, &row, `SELECT cancel_requested, status FROM deployments WHERE id = $1`, id)
+			cancelRequested, status, err := r.store.CancelState(ctx, id)
 			switch {
 			case err != nil: // database unreachable: keep going
-			case row.Cancel:
+			case cancelRequested:
 				cancel(errUserCancelled)
 				return
-			case row.Status != db.DeployRunning:
+			case status != db.DeployRunning:
 				cancel(errTakenOver)
 				return
 			}

@@ -114,8 +114,7 @@ func (r *Runner) registryTrusted(conn redis.Conn) (bool, error) {
 }
 
 func (r *Runner) recoverInterrupted(ctx context.Context) error {
-	var running []db.Deployment
-	err := r.store.DB().SelectContext(ctx, &running, `SELECT id, worker_id FROM deployments WHERE status = 'running'`)
+	running, err := r.store.RunningDeployments(ctx)
 	if err != nil || len(running) == 0 {
 		return err
 	}
@@ -186,8 +185,8 @@ func (r *Runner) recordUnrecorded(ctx context.Context) {
 // appendLog adds a line after the last one of a deployment whose own log
 // writer is gone.
 func (r *Runner) appendLog(ctx context.Context, id int64, line string) {
-	var last int
-	if err := r.store.DB().GetContext(ctx, &last, `SELECT coalesce(max(seq), 0) FROM deployment_logs WHERE deployment_id = $1`, id); err != nil {
+	last, err := r.store.LastLogSeq(ctx, id)
+	if err != nil {
 		return
 	}
 	_ = r.store.AppendLogs(ctx, id, last+1, []string{line})
