@@ -630,3 +630,28 @@ func (r *logRecorder) all() string {
 func (r *logRecorder) contains(s string) bool {
 	return strings.Contains(r.all(), s)
 }
+
+func TestBuildContainerFromLog(t *testing.T) {
+	for line, want := range map[string]string{
+		" ---> Running in 0123456789ab": "0123456789ab",
+		" ---> 0123456789ab":            "",
+		"Step 1/2 : FROM scratch":       "",
+	} {
+		id, ok := BuildContainerFromLog(line)
+		if id != want || ok != (want != "") {
+			t.Errorf("BuildContainerFromLog(%q) = %q, %v; want %q", line, id, ok, want)
+		}
+	}
+}
+
+func TestSwarmServiceSpec_BindMounts(t *testing.T) {
+	spec := swarmServiceSpec(ServiceSpec{Name: "web", Image: "web:1", Replicas: 1,
+		Mounts: []BindMount{{Source: "/usr/local/bin/dokploy", Target: "/.dokploy/probe", ReadOnly: true}}}, nil, false)
+	got := spec.TaskTemplate.ContainerSpec.Mounts
+	if len(got) != 1 || got[0].Type != "bind" || got[0].Source != "/usr/local/bin/dokploy" || got[0].Target != "/.dokploy/probe" || !got[0].ReadOnly {
+		t.Errorf("mounts %+v", got)
+	}
+	if spec := swarmServiceSpec(ServiceSpec{Name: "web", Image: "web:1"}, nil, false); spec.TaskTemplate.ContainerSpec.Mounts != nil {
+		t.Errorf("no mounts asked, got %+v", spec.TaskTemplate.ContainerSpec.Mounts)
+	}
+}
