@@ -27,6 +27,7 @@ import (
 	"dokploy/db"
 	"dokploy/handlers"
 	"dokploy/jobs"
+	"dokploy/jobs/docker"
 	"dokploy/jobs/ops"
 	"dokploy/jobs/routing"
 	"dokploy/traefik"
@@ -151,7 +152,7 @@ func serve(cfg config, web bool) error {
 		return err
 	}
 	defer redisPool.Close()
-	docker, err := jobs.NewDocker(jobs.DockerOptions{EndpointMode: cfg.EndpointMode})
+	dk, err := docker.New(docker.Options{EndpointMode: cfg.EndpointMode})
 	if err != nil {
 		return err
 	}
@@ -159,7 +160,7 @@ func serve(cfg config, web bool) error {
 	if err != nil {
 		slog.Warn("HTTP health checks unavailable: cannot install the probe binary", "err", err)
 	}
-	runner := jobs.NewRunner(jobs.Options{Store: store, Redis: redisPool, Docker: docker, Logger: slog.Default(), Namespace: cfg.Namespace, ProbeBinary: probe})
+	runner := jobs.NewRunner(jobs.Options{Store: store, Redis: redisPool, Docker: dk, Logger: slog.Default(), Namespace: cfg.Namespace, ProbeBinary: probe})
 	if cfg.RunWorker || !web {
 		if err := runner.StartWorker(ctx); err != nil {
 			return err
@@ -176,7 +177,7 @@ func serve(cfg config, web bool) error {
 	if err != nil {
 		return err
 	}
-	routing, err := startRouting(ctx, cfg, store, docker)
+	routing, err := startRouting(ctx, cfg, store, dk)
 	if err != nil {
 		return err
 	}
@@ -207,7 +208,7 @@ func serve(cfg config, web bool) error {
 // missing), its container (unless DOKPLOY_TRAEFIK=off) and the dynamic
 // directory, reconciled with the database. A Traefik that fails to start
 // is logged, not fatal: the dashboard stays usable and shows the problem.
-func startRouting(ctx context.Context, cfg config, store *db.Store, docker *jobs.Docker) (*routing.Service, error) {
+func startRouting(ctx context.Context, cfg config, store *db.Store, dk *docker.Docker) (*routing.Service, error) {
 	_, port, err := net.SplitHostPort(cfg.Addr)
 	if err != nil || port == "" {
 		port = "3000"
@@ -219,17 +220,17 @@ func startRouting(ctx context.Context, cfg config, store *db.Store, docker *jobs
 	opts := routing.Options{
 		Store:       store,
 		ConfigDir:   filepath.Join(cfg.DataDir, "traefik"),
-		TraefikPath: jobs.TraefikConfigPath,
+		TraefikPath: docker.TraefikConfigPath,
 		// Traefik runs in a container; the dashboard listens on the host.
 		DashboardUpstream: "http://host.docker.internal:" + port,
 		Logger:            slog.Default(),
 	}
-	spec := jobs.TraefikSpec{Image: cfg.TraefikImage, ConfigDir: opts.ConfigDir,
+	spec := docker.TraefikSpec{Image: cfg.TraefikImage, ConfigDir: opts.ConfigDir,
 		HTTPPort: cfg.TraefikHTTPPort, HTTPSPort: cfg.TraefikHTTPSPort, APIPort: apiPort}
 	logf := func(line string) { slog.Info(line, "component", "traefik") }
 	if cfg.Traefik == "on" {
 		opts.API = &traefik.Client{BaseURL: cfg.TraefikAPIURL, HTTP: &http.Client{Timeout: 5 * time.Second}}
-		opts.Traefik = traefikContainer{docker: docker, spec: spec, log: logf}
+		opts.Traefik = dk.Traefik(spec, logf)
 		opts.Listen = fmt.Sprintf("http :%d, https :%d, API %s (loopback only)", cfg.TraefikHTTPPort, cfg.TraefikHTTPSPort, cfg.TraefikAPIURL)
 	}
 	svc, err := routing.New(opts)
@@ -244,7 +245,7 @@ func startRouting(ctx context.Context, cfg config, store *db.Store, docker *jobs
 		if err := opts.Traefik.Restart(ctx, hash); err != nil {
 			slog.Error("Traefik is not running: domains will not be served until this is fixed", "err", err)
 		} else {
-			slog.Info("traefik is up", "container", jobs.TraefikContainer, "listen", opts.Listen, "config", opts.ConfigDir)
+			slog.Info("traefik is up", "container", docker.TraefikContainer, "listen", opts.Listen, "config", opts.ConfigDir)
 		}
 	} else {
 		slog.Warn("Traefik is off (DOKPLOY_TRAEFIK=off): domain files are written but nothing serves them", "dir", svc.DynamicDir())
@@ -255,24 +256,6 @@ func startRouting(ctx context.Context, cfg config, store *db.Store, docker *jobs
 	}
 	slog.Info("routing reconciled", "written", len(rep.Written), "unchanged", len(rep.Unchanged), "removed", rep.Removed, "foreign", rep.Foreign)
 	return svc, nil
-}
-
-// traefikContainer is the routing service's door to the Traefik container.
-type traefikContainer struct {
-	docker *jobs.Docker
-	spec   jobs.TraefikSpec
-	log    jobs.LogFunc
-}
-
-func (t traefikContainer) Restart(ctx context.Context, configHash string) error {
-	s := t.spec
-	s.ConfigHash = configHash
-	_, err := t.docker.EnsureTraefik(ctx, s, t.log)
-	return err
-}
-
-func (t traefikContainer) RecentLog(ctx context.Context) (string, error) {
-	return t.docker.TraefikLog(ctx, jobs.TraefikContainer, 400)
 }
 
 func migrateCmd(cfg config, args []string) error {

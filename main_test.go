@@ -14,6 +14,7 @@ import (
 	"dokploy/db/dbtest"
 	"dokploy/handlers"
 	"dokploy/jobs"
+	"dokploy/jobs/docker"
 	"dokploy/views"
 )
 
@@ -185,12 +186,12 @@ func newTestHandler(t *testing.T, store *db.Store) *handlers.Handler {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { pool.Close() })
-	docker, err := jobs.NewDocker(jobs.DockerOptions{})
+	dk, err := docker.New(docker.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { docker.Close() })
-	runner := jobs.NewRunner(jobs.Options{Store: store, Redis: pool, Docker: docker, Namespace: "dokploy-test-" + dbtest.RandomSuffix()})
+	t.Cleanup(func() { dk.Close() })
+	runner := jobs.NewRunner(jobs.Options{Store: store, Redis: pool, Docker: dk, Namespace: "dokploy-test-" + dbtest.RandomSuffix()})
 	renderer, err := views.New()
 	if err != nil {
 		t.Fatal(err)

@@ -108,6 +108,14 @@ func (s *Store) begin(ctx context.Context) (txn, error) {
 	return txn{Tx: tx}, err
 }
 
+// Ping checks that PostgreSQL answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.conn.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping database: %w", err)
+	}
+	return nil
+}
+
 // Open connects to PostgreSQL and checks the connection, turning driver
 // errors into a message that names the address and what to check.
 func Open(ctx context.Context, dsn string) (*sqlx.DB, error) {

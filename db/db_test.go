@@ -406,3 +406,47 @@ func TestLogs_AppendAndReadInOrder(t *testing.T) {
 		t.Error("appending an existing seq succeeded")
 	}
 }
+
+func TestRunnerQueries_CancelStateRunningAndLastLogSeq(t *testing.T) {
+	s := dbtest.NewStore(t)
+	ctx := context.Background()
+	if err := s.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	a := newApp(t, s, "web")
+	d, err := s.CreateDeployment(ctx, a.ID, "user", "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if running, err := s.RunningDeployments(ctx); err != nil || len(running) != 0 {
+		t.Fatalf("running before the claim: %v %v", running, err)
+	}
+	if _, err := s.ClaimDeployment(ctx, d.ID, "worker-1"); err != nil {
+		t.Fatal(err)
+	}
+	running, err := s.RunningDeployments(ctx)
+	if err != nil || len(running) != 1 || running[0].ID != d.ID || running[0].WorkerID != "worker-1" {
+		t.Fatalf("running: %+v %v", running, err)
+	}
+	if cancel, status, err := s.CancelState(ctx, d.ID); err != nil || cancel || status != db.DeployRunning {
+		t.Fatalf("cancel state: %v %q %v", cancel, status, err)
+	}
+	if _, err := s.RequestCancel(ctx, d.ID); err != nil {
+		t.Fatal(err)
+	}
+	if cancel, _, err := s.CancelState(ctx, d.ID); err != nil || !cancel {
+		t.Fatalf("cancel state after RequestCancel: %v %v", cancel, err)
+	}
+	if _, _, err := s.CancelState(ctx, 999999); !errors.Is(err, db.ErrNotFound) {
+		t.Errorf("cancel state of a missing deployment: %v", err)
+	}
+	if last, err := s.LastLogSeq(ctx, d.ID); err != nil || last != 0 {
+		t.Fatalf("last seq of an empty log: %d %v", last, err)
+	}
+	if err := s.AppendLogs(ctx, d.ID, 1, []string{"a", "b", "c"}); err != nil {
+		t.Fatal(err)
+	}
+	if last, err := s.LastLogSeq(ctx, d.ID); err != nil || last != 3 {
+		t.Fatalf("last seq: %d %v", last, err)
+	}
+}

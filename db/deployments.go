@@ -219,6 +219,31 @@ func (s *Store) CancelRequested(ctx context.Context, id int64) (bool, error) {
 	return v, notFound(err)
 }
 
+// CancelState is what a worker polls while it runs a deployment: whether
+// the user asked to stop and the row's status (anything but running means
+// another process took the deployment over).
+func (s *Store) CancelState(ctx context.Context, id int64) (cancelRequested bool, status string, err error) {
+	var row struct {
+		Cancel bool   `db:"cancel_requested"`
+		Status string `db:"status"`
+	}
+	err = s.db.GetContext(ctx, &row, `SELECT cancel_requested, status FROM deployments WHERE id = $1`, id)
+	if err != nil {
+		return false, "", fmt.Errorf("deployment %d cancel state: %w", id, notFound(err))
+	}
+	return row.Cancel, row.Status, nil
+}
+
+// RunningDeployments lists the deployments marked running, for recovery.
+// Only ID and WorkerID are set.
+func (s *Store) RunningDeployments(ctx context.Context) ([]Deployment, error) {
+	out := []Deployment{}
+	if err := s.db.SelectContext(ctx, &out, `SELECT id, worker_id FROM deployments WHERE status = 'running'`); err != nil {
+		return nil, fmt.Errorf("running deployments: %w", err)
+	}
+	return out, nil
+}
+
 // LogLine is one stored line of a deployment log.
 type LogLine struct {
 	Seq  int    `db:"seq" json:"seq"`
@@ -248,6 +273,16 @@ func (s *Store) Logs(ctx context.Context, deploymentID int64, afterSeq, limit in
 		SELECT seq, line FROM deployment_logs WHERE deployment_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
 		deploymentID, afterSeq, limit)
 	return out, err
+}
+
+// LastLogSeq returns the sequence number of a deployment's last log line,
+// 0 when it has none.
+func (s *Store) LastLogSeq(ctx context.Context, deploymentID int64) (int, error) {
+	var last int
+	if err := s.db.GetContext(ctx, &last, `SELECT coalesce(max(seq), 0) FROM deployment_logs WHERE deployment_id = $1`, deploymentID); err != nil {
+		return 0, fmt.Errorf("last log line of deployment %d: %w", deploymentID, err)
+	}
+	return last, nil
 }
 
 // ExpiredImages lists images of an app's successful deployments beyond the

@@ -18,7 +18,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"dokploy/db/dbtest"
-	"dokploy/jobs"
+	"dokploy/jobs/docker"
 )
 
 // Bounded waits of the deploy flow.
@@ -64,16 +64,16 @@ func deployRun(t *testing.T, appName, message string) *deployFlow {
 	if _, err := os.Stat(browserExecPath); err != nil {
 		t.Fatalf("Chromium is required for the browser tests (apt-get install chromium): %v", err)
 	}
-	docker := deployDocker(t)
+	dk := deployDocker(t)
 	// Registered before srvStart, so it runs after the server (and its
 	// worker) stopped: cleanups run in reverse order.
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), deployCleanTimeout)
 		defer cancel()
-		if err := docker.RemoveService(ctx, appName); err != nil {
+		if err := dk.RemoveService(ctx, appName); err != nil {
 			t.Errorf("remove service %s: %v", appName, err)
 		}
-		if err := docker.RemoveImages(ctx, appName); err != nil {
+		if err := dk.RemoveImages(ctx, appName); err != nil {
 			t.Errorf("remove images %s: %v", appName, err)
 		}
 	})
@@ -395,9 +395,9 @@ func deployWaitBody(ctx context.Context, url, want string) error {
 
 // deployDocker connects to the engine the server deploys to; the test
 // cleans up through it.
-func deployDocker(t *testing.T) *jobs.Docker {
+func deployDocker(t *testing.T) *docker.Docker {
 	t.Helper()
-	d, err := jobs.NewDocker(jobs.DockerOptions{})
+	d, err := docker.New(docker.Options{})
 	if err != nil {
 		t.Fatalf("connect to Docker: %v", err)
 	}

@@ -28,13 +28,13 @@ import (
 
 	"dokploy/db"
 	"dokploy/db/dbtest"
-	"dokploy/jobs"
+	"dokploy/jobs/docker"
 	"dokploy/jobs/routing"
 	"dokploy/traefik"
 )
 
 // These tests run the product's routing (store → handlers.Routing →
-// traefik.Dir → jobs.EnsureTraefik) against a real Traefik container, real
+// traefik.Dir → docker.EnsureTraefik) against a real Traefik container, real
 // swarm services on dokploy-network and a Pebble ACME server, all reached
 // only over 127.0.0.1. They skip unless DOKPLOY_INTEGRATION=1; with it set,
 // a missing image, binary or service fails them.
@@ -45,7 +45,7 @@ type routeEnv struct {
 	id        string
 	store     *db.Store
 	routing   *routing.Service
-	docker    *jobs.Docker
+	docker    *docker.Docker
 	httpPort  int
 	httpsPort int
 	apiPort   int
@@ -124,8 +124,8 @@ func routeScratchImage(t testing.TB, tag, binary string) {
 // from the cached binary like `make run` does.
 func routeTraefikImage(t testing.TB) {
 	t.Helper()
-	if exec.Command("docker", "image", "inspect", jobs.TraefikImage).Run() == nil ||
-		exec.Command("docker", "image", "inspect", jobs.TraefikLocalImage).Run() == nil {
+	if exec.Command("docker", "image", "inspect", docker.TraefikImage).Run() == nil ||
+		exec.Command("docker", "image", "inspect", docker.TraefikLocalImage).Run() == nil {
 		return
 	}
 	bin := os.Getenv("DOKPLOY_TRAEFIK_BIN")
@@ -229,7 +229,7 @@ func routeStartPebble(t testing.TB, env *routeEnv, ca *routeCA) {
 			t.Fatal(err)
 		}
 	}
-	routeRun(t, time.Minute, "", "docker", "run", "-d", "--name", env.pebble, "--network", jobs.DefaultNetwork,
+	routeRun(t, time.Minute, "", "docker", "run", "-d", "--name", env.pebble, "--network", docker.DefaultNetwork,
 		"-e", "PEBBLE_VA_ALWAYS_VALID=1", "-e", "PEBBLE_VA_NOSLEEP=1",
 		"-v", dir+":/config:ro", "-p", "127.0.0.1::15000", image, "-config", "/config/pebble-config.json")
 	t.Cleanup(func() { _ = exec.Command("docker", "rm", "-f", env.pebble).Run() })
@@ -248,12 +248,12 @@ func routeSetup(t testing.TB) *routeEnv {
 	env := &routeEnv{t: t, id: dbtest.RandomSuffix(), apps: map[string]*db.App{}}
 	env.pebble = "route-pebble-" + env.id
 	env.store = dbtest.NewStore(t)
-	docker, err := jobs.NewDocker(jobs.DockerOptions{EndpointMode: jobs.EndpointModeDNSRR})
+	dk, err := docker.New(docker.Options{EndpointMode: docker.EndpointModeDNSRR})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { docker.Close() })
-	env.docker = docker
+	t.Cleanup(func() { dk.Close() })
+	env.docker = dk
 	routeTraefikImage(t)
 
 	// The test app: a static server answering $MESSAGE (and the path it saw).
@@ -267,7 +267,7 @@ func routeSetup(t testing.TB) *routeEnv {
 	routeStartPebble(t, env, ca)
 
 	env.httpPort, env.httpsPort, env.apiPort = routeFreePort(t), routeFreePort(t), routeFreePort(t)
-	spec := jobs.TraefikSpec{
+	spec := docker.TraefikSpec{
 		Name: "route-traefik-" + env.id, ConfigDir: t.TempDir(), BindIP: "127.0.0.1",
 		HTTPPort: env.httpPort, HTTPSPort: env.httpsPort, APIPort: env.apiPort,
 	}
@@ -276,12 +276,12 @@ func routeSetup(t testing.TB) *routeEnv {
 			out, _ := exec.Command("docker", "logs", "--tail", "60", spec.Name).CombinedOutput()
 			t.Logf("traefik log:\n%s", out)
 		}
-		_ = docker.RemoveTraefik(context.Background(), spec.Name)
+		_ = dk.RemoveTraefik(context.Background(), spec.Name)
 	})
 	env.routing, err = routing.New(routing.Options{
-		Store: env.store, ConfigDir: spec.ConfigDir, TraefikPath: jobs.TraefikConfigPath,
+		Store: env.store, ConfigDir: spec.ConfigDir, TraefikPath: docker.TraefikConfigPath,
 		API:     &traefik.Client{BaseURL: fmt.Sprintf("http://127.0.0.1:%d", env.apiPort), HTTP: &http.Client{Timeout: 5 * time.Second}},
-		Traefik: routeTraefik{docker: docker, spec: spec, log: func(l string) { t.Log(l) }},
+		Traefik: dk.Traefik(spec, func(l string) { t.Log(l) }),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -313,10 +313,10 @@ func routeSetup(t testing.TB) *routeEnv {
 			t.Fatal(err)
 		}
 		env.apps[name] = a
-		svc := jobs.ServiceSpec{Name: a.AppName, Image: appImage, Replicas: 1, EndpointMode: jobs.EndpointModeDNSRR,
+		svc := docker.ServiceSpec{Name: a.AppName, Image: appImage, Replicas: 1, EndpointMode: docker.EndpointModeDNSRR,
 			Env: map[string]string{"MESSAGE": "hello from " + name, "PORT": "8080", "ECHO_REQUEST": "1"}, MonitorPeriod: time.Second}
-		t.Cleanup(func() { _ = docker.RemoveService(context.Background(), svc.Name) })
-		if err := docker.DeployService(ctx, svc, nil); err != nil {
+		t.Cleanup(func() { _ = dk.RemoveService(context.Background(), svc.Name) })
+		if err := dk.DeployService(ctx, svc, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -659,22 +659,4 @@ func BenchmarkRouteDomainChange(b *testing.B) {
 	b.ReportMetric(float64(p50.Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(p95.Microseconds())/1000, "p95-ms")
 	b.Logf("domain change → served, %d changes: p50 %v, p95 %v, min %v, max %v", changes, p50, p95, took[0], took[changes-1])
-}
-
-// routeTraefik restarts the test's Traefik container.
-type routeTraefik struct {
-	docker *jobs.Docker
-	spec   jobs.TraefikSpec
-	log    jobs.LogFunc
-}
-
-func (r routeTraefik) Restart(ctx context.Context, hash string) error {
-	s := r.spec
-	s.ConfigHash = hash
-	_, err := r.docker.EnsureTraefik(ctx, s, r.log)
-	return err
-}
-
-func (r routeTraefik) RecentLog(ctx context.Context) (string, error) {
-	return r.docker.TraefikLog(ctx, r.spec.Name, 400)
 }

@@ -27,7 +27,7 @@ func (h *Handler) health(c echo.Context) error {
 		}
 		out[name] = componentHealth{OK: true}
 	}
-	check("postgres", h.Store.DB().PingContext(ctx))
+	check("postgres", h.Store.Ping(ctx))
 	check("redis", h.Runner.PingRedis(ctx))
 	swarm, err := h.Runner.PingDocker(ctx)
 	dh := componentHealth{OK: err == nil, Swarm: &swarm}

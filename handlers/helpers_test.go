@@ -19,6 +19,7 @@ import (
 	"dokploy/db"
 	"dokploy/db/dbtest"
 	"dokploy/jobs"
+	"dokploy/jobs/docker"
 	"dokploy/views"
 )
 
@@ -51,12 +52,12 @@ func newTestApp(t *testing.T) *testApp {
 		deleteRedisNamespace(pool, ns)
 		pool.Close()
 	})
-	docker, err := jobs.NewDocker(jobs.DockerOptions{})
+	dk, err := docker.New(docker.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { docker.Close() })
-	runner := jobs.NewRunner(jobs.Options{Store: store, Redis: pool, Docker: docker, Namespace: ns})
+	t.Cleanup(func() { dk.Close() })
+	runner := jobs.NewRunner(jobs.Options{Store: store, Redis: pool, Docker: dk, Namespace: ns})
 	renderer, err := views.New()
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"dokploy/db"
 	"dokploy/db/dbtest"
 	"dokploy/jobs"
+	"dokploy/jobs/docker"
 	"dokploy/views"
 )
 
@@ -36,12 +37,12 @@ func benchmarkWebhook(b *testing.B, n int) {
 	}
 	ns := "dokploy-test-" + dbtest.RandomSuffix()
 	b.Cleanup(func() { deleteRedisNamespace(pool, ns); pool.Close() })
-	docker, err := jobs.NewDocker(jobs.DockerOptions{})
+	dk, err := docker.New(docker.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { docker.Close() })
-	runner := jobs.NewRunner(jobs.Options{Store: store, Redis: pool, Docker: docker, Namespace: ns})
+	b.Cleanup(func() { dk.Close() })
+	runner := jobs.NewRunner(jobs.Options{Store: store, Redis: pool, Docker: dk, Namespace: ns})
 	if err := runner.StartWorker(ctx); err != nil {
 		b.Fatal(err)
 	}

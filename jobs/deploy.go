@@ -9,10 +9,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/docker/docker/api/types/image"
-	"github.com/docker/docker/api/types/mount"
-
 	"dokploy/db"
+	"dokploy/jobs/docker"
+	"dokploy/jobs/git"
 )
 
 // errUserCancelled is the cause set when the user presses Cancel.
@@ -106,17 +105,13 @@ func (r *Runner) watchCancel(ctx context.Context, id int64, cancel context.Cance
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			var row struct {
-				Cancel bool   `db:"cancel_requested"`
-				Status string `db:"status"`
-			}
-			err := r.store.DB().GetContext(ctx, &row, `SELECT cancel_requested, status FROM deployments WHERE id = $1`, id)
+			cancelRequested, status, err := r.store.CancelState(ctx, id)
 			switch {
 			case err != nil: // database unreachable: keep going
-			case row.Cancel:
+			case cancelRequested:
 				cancel(errUserCancelled)
 				return
-			case row.Status != db.DeployRunning:
+			case status != db.DeployRunning:
 				cancel(errTakenOver)
 				return
 			}
@@ -168,9 +163,9 @@ func (r *Runner) deploy(ctx context.Context, d *db.Deployment, logw *deployLog) 
 	}
 
 	var imageRef, commit string
-	var auth *RegistryAuth
+	var auth *docker.RegistryAuth
 	if a.RegistryUsername != "" {
-		auth = &RegistryAuth{Username: a.RegistryUsername, Password: secrets.RegistryPassword, ServerAddress: a.RegistryServer}
+		auth = &docker.RegistryAuth{Username: a.RegistryUsername, Password: secrets.RegistryPassword, ServerAddress: a.RegistryServer}
 	}
 	switch {
 	case d.RollbackOf != nil:
@@ -239,8 +234,8 @@ func step(ctx context.Context, limit time.Duration, name string, fn func(context
 
 // ensureImage makes sure a rollback's image is present: built images must
 // still be on the node; registry images are pulled again if pruned.
-func (r *Runner) ensureImage(ctx context.Context, a *db.App, ref string, auth *RegistryAuth, log LogFunc) error {
-	if _, err := r.docker.cli.ImageInspect(ctx, ref); err == nil {
+func (r *Runner) ensureImage(ctx context.Context, a *db.App, ref string, auth *docker.RegistryAuth, log docker.LogFunc) error {
+	if r.docker.HasImage(ctx, ref) {
 		return nil
 	}
 	if a.SourceType == db.SourceImage {
@@ -251,7 +246,7 @@ func (r *Runner) ensureImage(ctx context.Context, a *db.App, ref string, auth *R
 
 // pruneImages removes built images of deployments older than the retention
 // window so the disk does not fill up; the running image is always kept.
-func (r *Runner) pruneImages(ctx context.Context, a *db.App, keep int, log LogFunc) {
+func (r *Runner) pruneImages(ctx context.Context, a *db.App, keep int, log docker.LogFunc) {
 	if a.SourceType != db.SourceGit {
 		return
 	}
@@ -269,16 +264,16 @@ func (r *Runner) pruneImages(ctx context.Context, a *db.App, keep int, log LogFu
 }
 
 // buildFromGit clones the branch and builds <appName>:<deployment id>.
-func (r *Runner) buildFromGit(ctx context.Context, d *db.Deployment, a *db.App, secrets db.AppSecrets, buildArgs []db.Variable, limits db.DeployLimits, log LogFunc) (string, string, error) {
+func (r *Runner) buildFromGit(ctx context.Context, d *db.Deployment, a *db.App, secrets db.AppSecrets, buildArgs []db.Variable, limits db.DeployLimits, log docker.LogFunc) (string, string, error) {
 	dir, err := os.MkdirTemp("", "dokploy-build-")
 	if err != nil {
 		return "", "", err
 	}
 	defer os.RemoveAll(dir)
-	var commit Commit
+	var commit git.Commit
 	err = step(ctx, limits.Clone, "cloning the repository", func(ctx context.Context) error {
 		var err error
-		commit, err = CloneRepo(ctx, GitSource{URL: a.GitURL, Branch: a.GitBranch, Token: secrets.GitToken, SSHPrivateKey: []byte(secrets.GitSSHKey)}, dir, log)
+		commit, err = r.git.Clone(ctx, git.Source{URL: a.GitURL, Branch: a.GitBranch, Token: secrets.GitToken, SSHPrivateKey: []byte(secrets.GitSSHKey)}, dir, git.LogFunc(log))
 		return err
 	})
 	if err != nil {
@@ -295,10 +290,10 @@ func (r *Runner) buildFromGit(ctx context.Context, d *db.Deployment, a *db.App, 
 	}
 	log(fmt.Sprintf("Build context %s, Dockerfile %s", a.GitContext, a.GitDockerfile))
 	err = step(ctx, limits.Build, "the build", func(ctx context.Context) error {
-		_, err := r.docker.Build(ctx, BuildSpec{
+		_, err := r.docker.Build(ctx, docker.BuildSpec{
 			Dir: dir, ContextPath: a.GitContext, Dockerfile: a.GitDockerfile, Target: a.BuildTarget,
 			BuildArgs: args, NoCache: a.BuildNoCache, Tags: []string{imageRef},
-			Labels: map[string]string{LabelApp: a.AppName, LabelDeployment: itoa(d.ID)},
+			Labels: map[string]string{docker.LabelApp: a.AppName, docker.LabelDeployment: itoa(d.ID)},
 		}, log)
 		return err
 	})
@@ -309,31 +304,31 @@ func (r *Runner) buildFromGit(ctx context.Context, d *db.Deployment, a *db.App, 
 }
 
 // serviceSpec turns the app's settings into the Swarm service spec.
-func (r *Runner) serviceSpec(ctx context.Context, a *db.App, d *db.Deployment, imageRef string, env []db.Variable) (ServiceSpec, error) {
+func (r *Runner) serviceSpec(ctx context.Context, a *db.App, d *db.Deployment, imageRef string, env []db.Variable) (docker.ServiceSpec, error) {
 	ports, err := r.store.AppPorts(ctx, a.ID)
 	if err != nil {
-		return ServiceSpec{}, err
+		return docker.ServiceSpec{}, err
 	}
 	envMap := map[string]string{}
 	for _, v := range env {
 		envMap[v.Key] = v.Value
 	}
-	spec := ServiceSpec{
+	spec := docker.ServiceSpec{
 		Name: a.AppName, Image: imageRef, Env: envMap, Replicas: uint64(a.Replicas),
 		MemoryBytes: int64(a.MemoryLimitMB) * 1024 * 1024, NanoCPUs: int64(a.CPULimit * 1e9),
-		Labels:      map[string]string{LabelDeployment: itoa(d.ID)},
+		Labels:      map[string]string{docker.LabelDeployment: itoa(d.ID)},
 		ForceUpdate: true,
 	}
 	for _, p := range ports {
-		spec.Ports = append(spec.Ports, PortSpec{Published: uint32(p.Published), Target: uint32(p.Target), Protocol: p.Protocol, Mode: p.Mode})
+		spec.Ports = append(spec.Ports, docker.PortSpec{Published: uint32(p.Published), Target: uint32(p.Target), Protocol: p.Protocol, Mode: p.Mode})
 	}
 	spec.StopGracePeriod = time.Duration(a.StopGracePeriod) * time.Second
 	if a.HealthPath != "" {
 		hc, mnt, err := r.httpHealthCheck(a)
 		if err != nil {
-			return ServiceSpec{}, err
+			return docker.ServiceSpec{}, err
 		}
-		spec.HealthCheck, spec.Mounts = hc, []mount.Mount{mnt}
+		spec.HealthCheck, spec.Mounts = hc, []docker.BindMount{mnt}
 	}
 	return spec, nil
 }
@@ -343,23 +338,23 @@ const probePath = "/.dokploy/probe"
 
 // httpHealthCheck turns the app's HTTP health check into a Swarm health
 // check run by the mounted probe binary.
-func (r *Runner) httpHealthCheck(a *db.App) (*HealthCheck, mount.Mount, error) {
+func (r *Runner) httpHealthCheck(a *db.App) (*docker.HealthCheck, docker.BindMount, error) {
 	if r.opts.ProbeBinary == "" {
-		return nil, mount.Mount{}, fmt.Errorf("HTTP health checks need the probe binary (DOKPLOY_PROBE_BINARY)")
+		return nil, docker.BindMount{}, fmt.Errorf("HTTP health checks need the probe binary (DOKPLOY_PROBE_BINARY)")
 	}
 	port := a.HealthPort
 	if port == 0 {
 		port = a.Port
 	}
 	url := fmt.Sprintf("http://127.0.0.1:%d%s", port, a.HealthPath)
-	hc := &HealthCheck{
+	hc := &docker.HealthCheck{
 		Test:        []string{"CMD", probePath, "probe", url, strconv.Itoa(a.HealthStatus)},
 		Interval:    time.Duration(a.HealthInterval) * time.Second,
 		Timeout:     time.Duration(a.HealthTimeout) * time.Second,
 		Retries:     a.HealthRetries,
 		StartPeriod: time.Duration(a.HealthStartPeriod) * time.Second,
 	}
-	mnt := mount.Mount{Type: mount.TypeBind, Source: r.opts.ProbeBinary, Target: probePath, ReadOnly: true}
+	mnt := docker.BindMount{Source: r.opts.ProbeBinary, Target: probePath, ReadOnly: true}
 	return hc, mnt, nil
 }
 
@@ -368,5 +363,10 @@ func (r *Runner) httpHealthCheck(a *db.App) (*HealthCheck, mount.Mount, error) {
 func (r *Runner) removeImageTag(ref string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	_, _ = r.docker.cli.ImageRemove(ctx, ref, image.RemoveOptions{PruneChildren: true})
+	_ = r.docker.RemoveImage(ctx, ref)
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
 }

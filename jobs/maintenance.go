@@ -5,49 +5,17 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/docker/docker/api/types"
-	"github.com/docker/docker/api/types/build"
-	"github.com/docker/docker/api/types/filters"
-
 	"dokploy/db"
+	"dokploy/jobs/docker"
 )
 
 // DiskUsage is the Docker engine's disk use, for the settings page.
-type DiskUsage struct {
-	Images, ImagesSize         int64
-	Reclaimable                int64 // size of images no container uses
-	BuildCache, BuildCacheSize int64
-	Containers                 int64
-	Volumes, VolumesSize       int64
-}
+type DiskUsage = docker.DiskUsage
 
 // DiskUsage asks the engine what its images, build cache, containers and
 // volumes take.
 func (r *Runner) DiskUsage(ctx context.Context) (DiskUsage, error) {
-	du, err := r.docker.cli.DiskUsage(ctx, types.DiskUsageOptions{})
-	if err != nil {
-		return DiskUsage{}, err
-	}
-	var out DiskUsage
-	for _, img := range du.Images {
-		out.Images++
-		out.ImagesSize += img.Size
-		if img.Containers == 0 {
-			out.Reclaimable += img.Size
-		}
-	}
-	for _, c := range du.BuildCache {
-		out.BuildCache++
-		out.BuildCacheSize += c.Size
-	}
-	out.Containers = int64(len(du.Containers))
-	for _, v := range du.Volumes {
-		out.Volumes++
-		if v.UsageData != nil && v.UsageData.Size > 0 {
-			out.VolumesSize += v.UsageData.Size
-		}
-	}
-	return out, nil
+	return r.docker.DiskUsage(ctx)
 }
 
 // PruneReport says what a prune removed.
@@ -82,17 +50,14 @@ func (r *Runner) Prune(ctx context.Context) (PruneReport, error) {
 			rep.Images++
 		}
 	}
-	dangling := filters.NewArgs(filters.Arg("dangling", "true"), filters.Arg("label", LabelApp))
-	if pr, err := r.docker.cli.ImagesPrune(ctx, dangling); err == nil {
-		rep.Images += len(pr.ImagesDeleted)
+	if n, err := r.docker.PruneDanglingImages(ctx, docker.LabelApp); err == nil {
+		rep.Images += n
 	}
-	cache, err := r.docker.cli.BuildCachePrune(ctx, build.CachePruneOptions{
-		Filters: filters.NewArgs(filters.Arg("until", "24h")),
-	})
+	freed, err := r.docker.PruneBuildCache(ctx, "24h")
 	if err != nil {
 		return rep, fmt.Errorf("prune build cache: %w", err)
 	}
-	rep.BuildCacheFreed = cache.SpaceReclaimed
+	rep.BuildCacheFreed = freed
 	return rep, nil
 }
 

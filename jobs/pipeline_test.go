@@ -15,11 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/filters"
-
 	"dokploy/db"
 	"dokploy/db/dbtest"
+	"dokploy/jobs/docker"
 )
 
 // pipeline is a real deploy stack for one test: fresh database, a private
@@ -28,7 +26,7 @@ type pipeline struct {
 	t      *testing.T
 	store  *db.Store
 	runner *Runner
-	docker *Docker
+	docker *docker.Docker
 	git    *deployRepo
 }
 
@@ -275,10 +273,10 @@ func TestPipeline_CancelSlowBuildLeavesNothingBehind(t *testing.T) {
 	}
 	t.Logf("cancelled within %s", time.Since(start).Round(time.Millisecond))
 	ctx := context.Background()
-	if _, err := p.docker.cli.ImageInspect(ctx, final.Image); err == nil {
+	if p.docker.HasImage(ctx, final.Image) {
 		t.Errorf("image %s of the cancelled build still exists", final.Image)
 	}
-	list, err := p.docker.cli.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("ancestor", final.Image))})
+	list, err := p.docker.ContainersFromImage(ctx, final.Image)
 	if err == nil && len(list) > 0 {
 		t.Errorf("%d containers of the cancelled build left behind", len(list))
 	}

@@ -7,12 +7,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/image"
 	"github.com/gomodule/redigo/redis"
 
 	"dokploy/db"
+	"dokploy/jobs/docker"
 )
 
 // Workers announce themselves in Redis with a short TTL, refreshed every
@@ -116,8 +114,7 @@ func (r *Runner) registryTrusted(conn redis.Conn) (bool, error) {
 }
 
 func (r *Runner) recoverInterrupted(ctx context.Context) error {
-	var running []db.Deployment
-	err := r.store.DB().SelectContext(ctx, &running, `SELECT id, worker_id FROM deployments WHERE status = 'running'`)
+	running, err := r.store.RunningDeployments(ctx)
 	if err != nil || len(running) == 0 {
 		return err
 	}
@@ -188,8 +185,8 @@ func (r *Runner) recordUnrecorded(ctx context.Context) {
 // appendLog adds a line after the last one of a deployment whose own log
 // writer is gone.
 func (r *Runner) appendLog(ctx context.Context, id int64, line string) {
-	var last int
-	if err := r.store.DB().GetContext(ctx, &last, `SELECT coalesce(max(seq), 0) FROM deployment_logs WHERE deployment_id = $1`, id); err != nil {
+	last, err := r.store.LastLogSeq(ctx, id)
+	if err != nil {
 		return
 	}
 	_ = r.store.AppendLogs(ctx, id, last+1, []string{line})
@@ -215,17 +212,20 @@ func (r *Runner) cleanupInterrupted(ctx context.Context, id int64) {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
 	for _, l := range lines {
-		if m := buildContainerLine.FindStringSubmatch(l.Line); m != nil {
-			_ = r.docker.cli.ContainerRemove(cctx, m[1], container.RemoveOptions{Force: true, RemoveVolumes: true})
+		if id, ok := docker.BuildContainerFromLog(l.Line); ok {
+			_ = r.docker.RemoveContainer(cctx, id)
 		}
 	}
 	if d.Image == "" || d.Image == a.CurrentImage {
 		return
 	}
 	// Not forced: an image a service still uses is kept.
-	_, _ = r.docker.cli.ImageRemove(cctx, d.Image, image.RemoveOptions{PruneChildren: true})
-	_, _ = r.docker.cli.ImagesPrune(cctx, filters.NewArgs(filters.Arg("dangling", "true"), filters.Arg("label", LabelBuild+"="+d.Image)))
+	_ = r.docker.RemoveImage(cctx, d.Image)
+	_, _ = r.docker.PruneDanglingImages(cctx, docker.LabelBuild+"="+d.Image)
 }
+
+// cleanupTimeout bounds the cleanup after an interrupted deployment.
+const cleanupTimeout = 30 * time.Second
 
 // poolDeadAfter is how old a gocraft/work pool heartbeat (written every 5
 // s) must be for the pool to count as dead.

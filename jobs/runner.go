@@ -27,9 +27,12 @@ const (
 
 // Options are the runner's dependencies.
 type Options struct {
-	Store  *db.Store
-	Redis  *redis.Pool
-	Docker *Docker
+	Store *db.Store
+	Redis *redis.Pool
+	// Docker is the container engine, normally a *docker.Docker.
+	Docker Engine
+	// Git clones git apps' repositories; git.Clone when nil.
+	Git    Cloner
 	Logger *slog.Logger
 	// DeployTimeout bounds one whole deployment (default 30 minutes).
 	DeployTimeout time.Duration
@@ -48,7 +51,8 @@ type Options struct {
 type Runner struct {
 	opts     Options
 	store    *db.Store
-	docker   *Docker
+	docker   Engine
+	git      Cloner
 	log      *slog.Logger
 	enqueuer *work.Enqueuer
 	workerID string
@@ -78,9 +82,12 @@ func NewRunner(opts Options) *Runner {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	if opts.Git == nil {
+		opts.Git = goGit{}
+	}
 	host, _ := os.Hostname()
 	return &Runner{
-		opts: opts, store: opts.Store, docker: opts.Docker, log: opts.Logger,
+		opts: opts, store: opts.Store, docker: opts.Docker, git: opts.Git, log: opts.Logger,
 		enqueuer: work.NewEnqueuer(opts.Namespace, opts.Redis),
 		workerID: fmt.Sprintf("%s-%d-%s", host, os.Getpid(), db.RandomToken()[:6]),
 		active:   map[int64]int{}, unrecorded: map[int64]outcome{},

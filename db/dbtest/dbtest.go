@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"testing"
@@ -49,14 +50,46 @@ func RandomSuffix() string {
 	return hex.EncodeToString(b)
 }
 
+// DatabaseURL returns the PostgreSQL server to test against.
+func DatabaseURL() string {
+	if v := os.Getenv("DOKPLOY_TEST_DATABASE_URL"); v != "" {
+		return v
+	}
+	return DefaultDatabaseURL
+}
+
+// Services gates fast tests that need PostgreSQL and Redis but not Docker:
+// with DOKPLOY_INTEGRATION=1 they always run (a missing service fails
+// them); otherwise they run when both servers accept connections and are
+// skipped when either does not.
+func Services(t testing.TB) {
+	t.Helper()
+	if os.Getenv("DOKPLOY_INTEGRATION") == "1" {
+		return
+	}
+	for name, raw := range map[string]string{"PostgreSQL": DatabaseURL(), "Redis": RedisURL()} {
+		u, err := url.Parse(raw)
+		if err != nil {
+			t.Skipf("%s URL %q: %v", name, raw, err)
+		}
+		conn, err := net.DialTimeout("tcp", u.Host, time.Second)
+		if err != nil {
+			t.Skipf("%s not reachable at %s (set DOKPLOY_INTEGRATION=1 to make this a failure): %v", name, u.Host, err)
+		}
+		conn.Close()
+	}
+}
+
 // NewDatabaseURL creates an empty database for one test and drops it after.
 func NewDatabaseURL(t testing.TB) string {
 	t.Helper()
 	Integration(t)
-	base := os.Getenv("DOKPLOY_TEST_DATABASE_URL")
-	if base == "" {
-		base = DefaultDatabaseURL
-	}
+	return newDatabaseURL(t)
+}
+
+func newDatabaseURL(t testing.TB) string {
+	t.Helper()
+	base := DatabaseURL()
 	admin, err := sqlx.Open("postgres", base)
 	if err != nil {
 		t.Fatalf("open %s: %v", base, err)
@@ -74,10 +107,25 @@ func NewDatabaseURL(t testing.TB) string {
 	return u.String()
 }
 
-// NewStore returns a migrated store on a fresh database.
+// NewStore returns a migrated store on a fresh database; the test runs only
+// with DOKPLOY_INTEGRATION=1.
 func NewStore(t testing.TB) *db.Store {
 	t.Helper()
-	dsn := NewDatabaseURL(t)
+	Integration(t)
+	return newStore(t)
+}
+
+// NewServicesStore is NewStore for tests gated by Services: they run
+// whenever PostgreSQL and Redis answer, without DOKPLOY_INTEGRATION.
+func NewServicesStore(t testing.TB) *db.Store {
+	t.Helper()
+	Services(t)
+	return newStore(t)
+}
+
+func newStore(t testing.TB) *db.Store {
+	t.Helper()
+	dsn := newDatabaseURL(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	conn, err := db.Open(ctx, dsn)

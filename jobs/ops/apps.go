@@ -7,7 +7,7 @@ import (
 	"log/slog"
 
 	"dokploy/db"
-	"dokploy/jobs"
+	"dokploy/jobs/git"
 )
 
 // AppExtras are the parts of an app stored beside its row. A nil field
@@ -254,7 +254,7 @@ func engine(err error) error {
 // NewDeployKey replaces the app's SSH deploy key and returns its public
 // half; the private key is stored encrypted and never shown.
 func (s *Service) NewDeployKey(ctx context.Context, a *db.App) (string, error) {
-	private, public, err := jobs.GenerateDeployKey()
+	private, public, err := git.GenerateDeployKey()
 	if err != nil {
 		return "", fmt.Errorf("generate deploy key: %w", err)
 	}

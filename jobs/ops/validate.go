@@ -9,7 +9,8 @@ import (
 	"unicode/utf8"
 
 	"dokploy/db"
-	"dokploy/jobs"
+	"dokploy/jobs/docker"
+	"dokploy/jobs/git"
 )
 
 var (
@@ -89,15 +90,15 @@ func ValidateApp(a *db.App) map[string]string {
 	add("app_name", ValidateAppName(a.AppName))
 	switch a.SourceType {
 	case db.SourceGit:
-		add("git_url", jobs.ValidateGitURL(a.GitURL))
-		add("git_branch", jobs.ValidateBranch(a.GitBranch))
+		add("git_url", git.ValidateURL(a.GitURL))
+		add("git_branch", git.ValidateBranch(a.GitBranch))
 		add("git_context", ValidateRelPath(a.GitContext, "build context"))
 		add("git_dockerfile", ValidateRelPath(a.GitDockerfile, "Dockerfile path"))
 		if a.BuildTarget != "" && !appNameRe.MatchString(strings.ToLower(a.BuildTarget)) {
 			errs["build_target"] = "build target must be a stage name (letters, digits, dashes)"
 		}
 	case db.SourceImage:
-		add("image", jobs.ValidateImageRef(a.Image))
+		add("image", docker.ValidateImageRef(a.Image))
 		if a.RegistryServer != "" && (strings.ContainsAny(a.RegistryServer, " /\\@\x00") || len(a.RegistryServer) > 253) {
 			errs["registry_server"] = "registry must be a host name like ghcr.io or registry.example.com:5000"
 		}

@@ -1,4 +1,4 @@
-package jobs
+package docker
 
 import (
 	"context"
@@ -64,11 +64,29 @@ type ServiceSpec struct {
 	Ports           []PortSpec
 	EndpointMode    string // "vip" or "dnsrr"; Docker.EndpointMode when empty
 	StopGracePeriod time.Duration
-	HealthCheck     *HealthCheck  // nil keeps the image's HEALTHCHECK
-	Mounts          []mount.Mount // e.g. the read-only health probe binary
-	ForceUpdate     bool          // roll out new tasks even if nothing changed
+	HealthCheck     *HealthCheck // nil keeps the image's HEALTHCHECK
+	Mounts          []BindMount  // e.g. the read-only health probe binary
+	ForceUpdate     bool         // roll out new tasks even if nothing changed
 	RegistryAuth    *RegistryAuth
 	MonitorPeriod   time.Duration // how long new tasks must stay up; 5s when zero
+}
+
+// BindMount is a host path mounted into a service's containers.
+type BindMount struct {
+	Source   string // host path
+	Target   string // path inside the container
+	ReadOnly bool
+}
+
+func bindMounts(in []BindMount) []mount.Mount {
+	if in == nil {
+		return nil
+	}
+	out := make([]mount.Mount, len(in))
+	for i, m := range in {
+		out[i] = mount.Mount{Type: mount.TypeBind, Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly}
+	}
+	return out
 }
 
 // ErrServiceFailed is returned (wrapped) when a service's tasks fail to start.
@@ -207,7 +225,7 @@ func swarmServiceSpec(spec ServiceSpec, endpoint *swarm.EndpointSpec, hostPorts 
 				Args:        spec.Args,
 				Env:         envList(spec.Env),
 				Healthcheck: healthConfig(spec.HealthCheck),
-				Mounts:      spec.Mounts,
+				Mounts:      bindMounts(spec.Mounts),
 			},
 			Resources: &swarm.ResourceRequirements{Limits: &swarm.Limit{
 				NanoCPUs:    spec.NanoCPUs,

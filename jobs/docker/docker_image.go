@@ -1,4 +1,4 @@
-package jobs
+package docker
 
 import (
 	"context"
@@ -14,6 +14,8 @@ import (
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/registry"
+
+	"dokploy/jobs/internal/linewriter"
 )
 
 // RegistryAuth holds credentials for a private registry. Never logged.
@@ -192,7 +194,7 @@ func decodeStream(r io.Reader, fn func(streamMessage)) error {
 // readBuildStream sends each output line of a build to log and returns the
 // image ID from the final aux message, or the build's error message.
 func readBuildStream(r io.Reader, log LogFunc) (imageID string, err error) {
-	lines := newLineWriter(log, time.Second)
+	lines := linewriter.New(log, time.Second)
 	pullStatus := map[string]string{} // FROM images pulled during the build
 	err = decodeStream(r, func(m streamMessage) {
 		if m.Stream != "" {

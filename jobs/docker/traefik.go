@@ -1,4 +1,4 @@
-package jobs
+package docker
 
 import (
 	"bytes"
@@ -231,4 +231,32 @@ func (d *Docker) TraefikLog(ctx context.Context, name string, tail int) (string,
 		return "", err
 	}
 	return buf.String(), nil
+}
+
+// Traefik manages the dokploy-traefik container for the routing service.
+type Traefik struct {
+	docker *Docker
+	spec   TraefikSpec
+	log    LogFunc
+}
+
+// Traefik returns the manager of the Traefik container spec describes;
+// progress lines go to log.
+func (d *Docker) Traefik(spec TraefikSpec, log LogFunc) *Traefik {
+	return &Traefik{docker: d, spec: spec, log: log}
+}
+
+// Restart makes the container run the static configuration whose hash is
+// configHash, recreating it when that (or anything else in the spec)
+// changed. See EnsureTraefik.
+func (t *Traefik) Restart(ctx context.Context, configHash string) error {
+	s := t.spec
+	s.ConfigHash = configHash
+	_, err := t.docker.EnsureTraefik(ctx, s, t.log)
+	return err
+}
+
+// RecentLog returns the container's last 400 lines of output.
+func (t *Traefik) RecentLog(ctx context.Context) (string, error) {
+	return t.docker.TraefikLog(ctx, t.spec.withDefaults().Name, 400)
 }

@@ -1,4 +1,4 @@
-package jobs
+package git
 
 import (
 	"context"
@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-git/go-git/v5"
+	gogit "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"golang.org/x/crypto/ssh"
@@ -57,12 +57,12 @@ func TestValidateGitURL(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := ValidateGitURL(tt.url)
+			err := ValidateURL(tt.url)
 			if tt.ok && err != nil {
-				t.Fatalf("ValidateGitURL(%q) = %v, want nil", tt.url, err)
+				t.Fatalf("ValidateURL(%q) = %v, want nil", tt.url, err)
 			}
-			if !tt.ok && !errors.Is(err, ErrInvalidGitURL) {
-				t.Fatalf("ValidateGitURL(%q) = %v, want ErrInvalidGitURL", tt.url, err)
+			if !tt.ok && !errors.Is(err, ErrInvalidURL) {
+				t.Fatalf("ValidateURL(%q) = %v, want ErrInvalidURL", tt.url, err)
 			}
 		})
 	}
@@ -160,9 +160,9 @@ func TestGitClone_RecordsHeadCommitShallow(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "code")
 	logs := &logRecorder{}
 
-	commit, err := CloneRepo(context.Background(), GitSource{URL: url + "/app.git", Branch: "main"}, dir, logs.log)
+	commit, err := Clone(context.Background(), Source{URL: url + "/app.git", Branch: "main"}, dir, logs.log)
 	if err != nil {
-		t.Fatalf("CloneRepo: %v", err)
+		t.Fatalf("Clone: %v", err)
 	}
 	if commit.SHA != fx.mainSHA {
 		t.Errorf("SHA = %s, want %s", commit.SHA, fx.mainSHA)
@@ -176,7 +176,7 @@ func TestGitClone_RecordsHeadCommitShallow(t *testing.T) {
 	if b, err := os.ReadFile(filepath.Join(dir, "README.md")); err != nil || string(b) != "v2\n" {
 		t.Errorf("README.md = %q, %v", b, err)
 	}
-	repo, err := git.PlainOpen(dir)
+	repo, err := gogit.PlainOpen(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,9 +191,9 @@ func TestGitClone_RecordsHeadCommitShallow(t *testing.T) {
 func TestGitClone_OtherBranch(t *testing.T) {
 	fx := newGitFixture(t)
 	url := serveGit(t, fx.root, nil)
-	commit, err := CloneRepo(context.Background(), GitSource{URL: url + "/app.git", Branch: "feature/x"}, t.TempDir()+"/c", nil)
+	commit, err := Clone(context.Background(), Source{URL: url + "/app.git", Branch: "feature/x"}, t.TempDir()+"/c", nil)
 	if err != nil {
-		t.Fatalf("CloneRepo: %v", err)
+		t.Fatalf("Clone: %v", err)
 	}
 	if commit.SHA != fx.featureSHA {
 		t.Errorf("SHA = %s, want %s", commit.SHA, fx.featureSHA)
@@ -203,7 +203,7 @@ func TestGitClone_OtherBranch(t *testing.T) {
 func TestGitClone_UnknownBranchIsClearError(t *testing.T) {
 	fx := newGitFixture(t)
 	url := serveGit(t, fx.root, nil)
-	_, err := CloneRepo(context.Background(), GitSource{URL: url + "/app.git", Branch: "nope"}, t.TempDir()+"/c", nil)
+	_, err := Clone(context.Background(), Source{URL: url + "/app.git", Branch: "nope"}, t.TempDir()+"/c", nil)
 	if !errors.Is(err, ErrBranchNotFound) || !strings.Contains(err.Error(), `branch "nope" not found`) {
 		t.Fatalf("err = %v, want branch not found", err)
 	}
@@ -212,7 +212,7 @@ func TestGitClone_UnknownBranchIsClearError(t *testing.T) {
 func TestGitClone_MissingRepoIsClearError(t *testing.T) {
 	fx := newGitFixture(t)
 	url := serveGit(t, fx.root, nil)
-	_, err := CloneRepo(context.Background(), GitSource{URL: url + "/missing.git", Branch: "main"}, t.TempDir()+"/c", nil)
+	_, err := Clone(context.Background(), Source{URL: url + "/missing.git", Branch: "main"}, t.TempDir()+"/c", nil)
 	if !errors.Is(err, ErrRepoNotFound) || !strings.Contains(err.Error(), "repository not found or not reachable") {
 		t.Fatalf("err = %v, want repository not found", err)
 	}
@@ -222,7 +222,7 @@ func TestGitClone_UnreachableHost(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	url := srv.URL
 	srv.Close() // nothing listens there any more
-	_, err := CloneRepo(context.Background(), GitSource{URL: url + "/app.git", Branch: "main"}, t.TempDir()+"/c", nil)
+	_, err := Clone(context.Background(), Source{URL: url + "/app.git", Branch: "main"}, t.TempDir()+"/c", nil)
 	if !errors.Is(err, ErrRepoNotFound) {
 		t.Fatalf("err = %v, want ErrRepoNotFound", err)
 	}
@@ -237,15 +237,15 @@ func TestGitClone_TokenAuth(t *testing.T) {
 	})
 
 	logs := &logRecorder{}
-	if _, err := CloneRepo(context.Background(), GitSource{URL: url + "/app.git", Branch: "main", Token: token}, t.TempDir()+"/ok", logs.log); err != nil {
+	if _, err := Clone(context.Background(), Source{URL: url + "/app.git", Branch: "main", Token: token}, t.TempDir()+"/ok", logs.log); err != nil {
 		t.Fatalf("clone with token: %v", err)
 	}
-	_, err := CloneRepo(context.Background(), GitSource{URL: url + "/app.git", Branch: "main", Token: "wrong"}, t.TempDir()+"/bad", logs.log)
-	if !errors.Is(err, ErrGitAuth) || !strings.HasPrefix(err.Error(), "authentication failed") {
+	_, err := Clone(context.Background(), Source{URL: url + "/app.git", Branch: "main", Token: "wrong"}, t.TempDir()+"/bad", logs.log)
+	if !errors.Is(err, ErrAuth) || !strings.HasPrefix(err.Error(), "authentication failed") {
 		t.Fatalf("wrong token: err = %v, want authentication failed", err)
 	}
 	// A token embedded in the URL must not leak through logs or errors either.
-	_, err = CloneRepo(context.Background(), GitSource{URL: strings.Replace(url, "://", "://oauth2:"+token+"-x@", 1) + "/app.git", Branch: "main"}, t.TempDir()+"/url", logs.log)
+	_, err = Clone(context.Background(), Source{URL: strings.Replace(url, "://", "://oauth2:"+token+"-x@", 1) + "/app.git", Branch: "main"}, t.TempDir()+"/url", logs.log)
 	if err == nil || strings.Contains(err.Error(), token) {
 		t.Fatalf("embedded wrong token: err = %v", err)
 	}
@@ -255,18 +255,18 @@ func TestGitClone_TokenAuth(t *testing.T) {
 }
 
 func TestGitClone_SSHWithoutKeyIsAuthError(t *testing.T) {
-	_, err := CloneRepo(context.Background(), GitSource{URL: "git@127.0.0.1:o/r.git", Branch: "main"}, t.TempDir()+"/c", nil)
-	if !errors.Is(err, ErrGitAuth) {
-		t.Fatalf("err = %v, want ErrGitAuth", err)
+	_, err := Clone(context.Background(), Source{URL: "git@127.0.0.1:o/r.git", Branch: "main"}, t.TempDir()+"/c", nil)
+	if !errors.Is(err, ErrAuth) {
+		t.Fatalf("err = %v, want ErrAuth", err)
 	}
 }
 
 func TestGitClone_RejectsBadInput(t *testing.T) {
 	dir := t.TempDir() + "/c"
-	if _, err := CloneRepo(context.Background(), GitSource{URL: "--upload-pack=touch /tmp/x", Branch: "main"}, dir, nil); !errors.Is(err, ErrInvalidGitURL) {
+	if _, err := Clone(context.Background(), Source{URL: "--upload-pack=touch /tmp/x", Branch: "main"}, dir, nil); !errors.Is(err, ErrInvalidURL) {
 		t.Errorf("bad URL: err = %v", err)
 	}
-	if _, err := CloneRepo(context.Background(), GitSource{URL: "https://example.com/o/r.git", Branch: "-x"}, dir, nil); !errors.Is(err, ErrInvalidBranch) {
+	if _, err := Clone(context.Background(), Source{URL: "https://example.com/o/r.git", Branch: "-x"}, dir, nil); !errors.Is(err, ErrInvalidBranch) {
 		t.Errorf("bad branch: err = %v", err)
 	}
 }
@@ -284,7 +284,7 @@ func TestGitClone_CancelAborts(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(200*time.Millisecond, cancel)
 	start := time.Now()
-	_, err := CloneRepo(ctx, GitSource{URL: srv.URL + "/app.git", Branch: "main"}, t.TempDir()+"/c", nil)
+	_, err := Clone(ctx, Source{URL: srv.URL + "/app.git", Branch: "main"}, t.TempDir()+"/c", nil)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
@@ -305,8 +305,8 @@ func newGitFixture(t *testing.T) gitFixture {
 	t.Helper()
 	root := t.TempDir()
 	dir := filepath.Join(root, "app.git")
-	repo, err := git.PlainInitWithOptions(dir, &git.PlainInitOptions{
-		InitOptions: git.InitOptions{DefaultBranch: plumbing.NewBranchReferenceName("main")},
+	repo, err := gogit.PlainInitWithOptions(dir, &gogit.PlainInitOptions{
+		InitOptions: gogit.InitOptions{DefaultBranch: plumbing.NewBranchReferenceName("main")},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -324,7 +324,7 @@ func newGitFixture(t *testing.T) gitFixture {
 			t.Fatal(err)
 		}
 		sig := &object.Signature{Name: "Test Author", Email: "author@example.com", When: time.Now()}
-		h, err := wt.Commit(msg, &git.CommitOptions{Author: sig})
+		h, err := wt.Commit(msg, &gogit.CommitOptions{Author: sig})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -332,11 +332,11 @@ func newGitFixture(t *testing.T) gitFixture {
 	}
 	commit("v1\n", "first commit")
 	mainSHA := commit("v2\n", "second commit\n\nwith a body\n")
-	if err := wt.Checkout(&git.CheckoutOptions{Branch: plumbing.NewBranchReferenceName("feature/x"), Create: true}); err != nil {
+	if err := wt.Checkout(&gogit.CheckoutOptions{Branch: plumbing.NewBranchReferenceName("feature/x"), Create: true}); err != nil {
 		t.Fatal(err)
 	}
 	featureSHA := commit("feature\n", "feature commit")
-	if err := wt.Checkout(&git.CheckoutOptions{Branch: plumbing.NewBranchReferenceName("main")}); err != nil {
+	if err := wt.Checkout(&gogit.CheckoutOptions{Branch: plumbing.NewBranchReferenceName("main")}); err != nil {
 		t.Fatal(err)
 	}
 	return gitFixture{root: root, mainSHA: mainSHA, featureSHA: featureSHA}
@@ -372,9 +372,9 @@ func serveGit(t *testing.T, root string, allow func(*http.Request) bool) string 
 	return srv.URL
 }
 
-func countCommits(t *testing.T, repo *git.Repository) int {
+func countCommits(t *testing.T, repo *gogit.Repository) int {
 	t.Helper()
-	iter, err := repo.Log(&git.LogOptions{})
+	iter, err := repo.Log(&gogit.LogOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

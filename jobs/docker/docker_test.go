@@ -1,4 +1,4 @@
-package jobs
+package docker
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -124,24 +125,24 @@ func TestDockerSwarmServiceSpec_UpdateOrder(t *testing.T) {
 
 func TestDockerEndpointMode_OverrideAndProbe(t *testing.T) {
 	proc := t.TempDir()
-	d := &Docker{opts: DockerOptions{ProcRoot: proc}}
+	d := &Docker{opts: Options{ProcRoot: proc}}
 	if got := d.EndpointMode(context.Background()); got != EndpointModeDNSRR {
 		t.Errorf("no IPVS: got %s", got)
 	}
 	mustWrite(t, filepath.Join(proc, "modules"), "nf_nat 1 0 - Live\nip_vs 2 0 - Live\n")
-	if got := (&Docker{opts: DockerOptions{ProcRoot: proc}}).EndpointMode(context.Background()); got != EndpointModeVIP {
+	if got := (&Docker{opts: Options{ProcRoot: proc}}).EndpointMode(context.Background()); got != EndpointModeVIP {
 		t.Errorf("ip_vs module: got %s", got)
 	}
-	if got := (&Docker{opts: DockerOptions{EndpointMode: EndpointModeDNSRR, ProcRoot: proc}}).EndpointMode(context.Background()); got != EndpointModeDNSRR {
+	if got := (&Docker{opts: Options{EndpointMode: EndpointModeDNSRR, ProcRoot: proc}}).EndpointMode(context.Background()); got != EndpointModeDNSRR {
 		t.Errorf("override: got %s", got)
 	}
-	if _, err := NewDocker(DockerOptions{EndpointMode: "bogus"}); err == nil {
-		t.Error("NewDocker accepted a bogus endpoint mode")
+	if _, err := New(Options{EndpointMode: "bogus"}); err == nil {
+		t.Error("New accepted a bogus endpoint mode")
 	}
 }
 
 func TestDockerBuild_MissingDockerfile(t *testing.T) {
-	d, err := NewDocker(DockerOptions{}) // no engine call happens
+	d, err := New(Options{}) // no engine call happens
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -474,7 +475,7 @@ func testDocker(t *testing.T) *Docker {
 	if os.Getenv("DOKPLOY_INTEGRATION") != "1" {
 		t.Skip("set DOKPLOY_INTEGRATION=1 to run Docker integration tests")
 	}
-	d, err := NewDocker(DockerOptions{EndpointMode: EndpointModeAuto})
+	d, err := New(Options{EndpointMode: EndpointModeAuto})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -495,7 +496,7 @@ func testName(t *testing.T) string {
 	_, _ = rand.Read(b)
 	name := "dokploy-test-" + hex.EncodeToString(b)
 	t.Cleanup(func() {
-		d, err := NewDocker(DockerOptions{})
+		d, err := New(Options{})
 		if err != nil {
 			return
 		}
@@ -527,7 +528,7 @@ func appContext(t *testing.T, dockerfile string) string {
 
 func buildTestApp(t *testing.T, dir string) {
 	t.Helper()
-	cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "app"), "./testdata/app")
+	cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "app"), "../testdata/app")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("build test app: %v\n%s", err, out)
@@ -605,5 +606,52 @@ func mustSymlink(t *testing.T, target, link string) {
 	t.Helper()
 	if err := os.Symlink(target, link); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// logRecorder collects LogFunc lines; safe for concurrent use.
+type logRecorder struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (r *logRecorder) log(line string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.lines = append(r.lines, line)
+}
+
+func (r *logRecorder) all() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return strings.Join(r.lines, "\n")
+}
+
+func (r *logRecorder) contains(s string) bool {
+	return strings.Contains(r.all(), s)
+}
+
+func TestBuildContainerFromLog(t *testing.T) {
+	for line, want := range map[string]string{
+		" ---> Running in 0123456789ab": "0123456789ab",
+		" ---> 0123456789ab":            "",
+		"Step 1/2 : FROM scratch":       "",
+	} {
+		id, ok := BuildContainerFromLog(line)
+		if id != want || ok != (want != "") {
+			t.Errorf("BuildContainerFromLog(%q) = %q, %v; want %q", line, id, ok, want)
+		}
+	}
+}
+
+func TestSwarmServiceSpec_BindMounts(t *testing.T) {
+	spec := swarmServiceSpec(ServiceSpec{Name: "web", Image: "web:1", Replicas: 1,
+		Mounts: []BindMount{{Source: "/usr/local/bin/dokploy", Target: "/.dokploy/probe", ReadOnly: true}}}, nil, false)
+	got := spec.TaskTemplate.ContainerSpec.Mounts
+	if len(got) != 1 || got[0].Type != "bind" || got[0].Source != "/usr/local/bin/dokploy" || got[0].Target != "/.dokploy/probe" || !got[0].ReadOnly {
+		t.Errorf("mounts %+v", got)
+	}
+	if spec := swarmServiceSpec(ServiceSpec{Name: "web", Image: "web:1"}, nil, false); spec.TaskTemplate.ContainerSpec.Mounts != nil {
+		t.Errorf("no mounts asked, got %+v", spec.TaskTemplate.ContainerSpec.Mounts)
 	}
 }

@@ -1,4 +1,4 @@
-package jobs
+package git
 
 import (
 	"crypto/ed25519"
@@ -16,7 +16,7 @@ const deployKeyComment = "dokploy-deploy-key"
 
 // GenerateDeployKey creates an ed25519 key pair. privatePEM is an OpenSSH
 // private key ("-----BEGIN OPENSSH PRIVATE KEY-----") to store encrypted and
-// pass as GitSource.SSHPrivateKey; authorizedKey is the one-line public key
+// pass as Source.SSHPrivateKey; authorizedKey is the one-line public key
 // ("ssh-ed25519 AAAA… dokploy-deploy-key") the user pastes into the git host.
 func GenerateDeployKey() (privatePEM []byte, authorizedKey string, err error) {
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)

@@ -1,4 +1,4 @@
-package jobs
+package git
 
 import (
 	"bytes"
@@ -30,7 +30,7 @@ func TestGitClone_SSHDeployKey(t *testing.T) {
 	addr := serveGitSSH(t, fx.root, pub)
 	url := "ssh://git@" + addr + "/app.git"
 
-	commit, err := CloneRepo(context.Background(), GitSource{URL: url, Branch: "main", SSHPrivateKey: priv}, t.TempDir()+"/c", nil)
+	commit, err := Clone(context.Background(), Source{URL: url, Branch: "main", SSHPrivateKey: priv}, t.TempDir()+"/c", nil)
 	if err != nil {
 		t.Fatalf("clone with deploy key: %v", err)
 	}
@@ -42,11 +42,11 @@ func TestGitClone_SSHDeployKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = CloneRepo(context.Background(), GitSource{URL: url, Branch: "main", SSHPrivateKey: other}, t.TempDir()+"/c", nil)
-	if !errors.Is(err, ErrGitAuth) {
-		t.Fatalf("unknown key: err = %v, want ErrGitAuth", err)
+	_, err = Clone(context.Background(), Source{URL: url, Branch: "main", SSHPrivateKey: other}, t.TempDir()+"/c", nil)
+	if !errors.Is(err, ErrAuth) {
+		t.Fatalf("unknown key: err = %v, want ErrAuth", err)
 	}
-	_, err = CloneRepo(context.Background(), GitSource{URL: url, Branch: "main", SSHPrivateKey: []byte("not a key")}, t.TempDir()+"/c", nil)
+	_, err = Clone(context.Background(), Source{URL: url, Branch: "main", SSHPrivateKey: []byte("not a key")}, t.TempDir()+"/c", nil)
 	if err == nil || !strings.Contains(err.Error(), "invalid SSH private key") {
 		t.Fatalf("garbage key: err = %v", err)
 	}

@@ -1,4 +1,4 @@
-package jobs
+package git
 
 import (
 	"errors"
@@ -9,9 +9,9 @@ import (
 	"unicode"
 )
 
-// ErrInvalidGitURL and ErrInvalidBranch are returned (wrapped) by the validators.
+// ErrInvalidURL and ErrInvalidBranch are returned (wrapped) by the validators.
 var (
-	ErrInvalidGitURL = errors.New("invalid git URL")
+	ErrInvalidURL    = errors.New("invalid git URL")
 	ErrInvalidBranch = errors.New("invalid branch name")
 )
 
@@ -27,54 +27,54 @@ var (
 // local paths are refused: they would read the control plane's own disk.
 var allowedGitSchemes = map[string]bool{"https": true, "http": true, "ssh": true, "git": true}
 
-// ValidateGitURL accepts https, http, ssh, git and scp-like URLs and refuses
+// ValidateURL accepts https, http, ssh, git and scp-like URLs and refuses
 // everything that could turn a URL into a command-line option or a command
 // (leading "-", ext::/fd:: helpers, whitespace, control characters), as well
 // as local paths and unknown schemes. go-git never shells out, but URLs are
 // stored and may one day reach a git binary, so they are checked strictly.
-func ValidateGitURL(raw string) error {
+func ValidateURL(raw string) error {
 	if raw == "" {
-		return fmt.Errorf("%w: empty", ErrInvalidGitURL)
+		return fmt.Errorf("%w: empty", ErrInvalidURL)
 	}
 	if strings.IndexFunc(raw, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {
-		return fmt.Errorf("%w: contains whitespace or control characters", ErrInvalidGitURL)
+		return fmt.Errorf("%w: contains whitespace or control characters", ErrInvalidURL)
 	}
 	if strings.HasPrefix(raw, "-") {
-		return fmt.Errorf("%w: must not start with '-'", ErrInvalidGitURL)
+		return fmt.Errorf("%w: must not start with '-'", ErrInvalidURL)
 	}
 	if transportHelper.MatchString(raw) {
-		return fmt.Errorf("%w: transport helpers (%s) are not allowed", ErrInvalidGitURL, raw[:strings.Index(raw, "::")+2])
+		return fmt.Errorf("%w: transport helpers (%s) are not allowed", ErrInvalidURL, raw[:strings.Index(raw, "::")+2])
 	}
 	if strings.Contains(raw, "://") {
 		return validateSchemeURL(raw)
 	}
 	if m := scpLike.FindStringSubmatch(raw); m != nil {
 		if strings.HasPrefix(m[3], "-") {
-			return fmt.Errorf("%w: path must not start with '-'", ErrInvalidGitURL)
+			return fmt.Errorf("%w: path must not start with '-'", ErrInvalidURL)
 		}
 		return nil
 	}
-	return fmt.Errorf("%w: unsupported URL %q (use https://, ssh://, git:// or git@host:owner/repo.git)", ErrInvalidGitURL, RedactURL(raw))
+	return fmt.Errorf("%w: unsupported URL %q (use https://, ssh://, git:// or git@host:owner/repo.git)", ErrInvalidURL, RedactURL(raw))
 }
 
 func validateSchemeURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return fmt.Errorf("%w: %s", ErrInvalidGitURL, redactError(err))
+		return fmt.Errorf("%w: %s", ErrInvalidURL, redactError(err))
 	}
 	scheme := strings.ToLower(u.Scheme)
 	if !allowedGitSchemes[scheme] {
-		return fmt.Errorf("%w: scheme %q is not allowed (use https, http, ssh or git)", ErrInvalidGitURL, u.Scheme)
+		return fmt.Errorf("%w: scheme %q is not allowed (use https, http, ssh or git)", ErrInvalidURL, u.Scheme)
 	}
 	host := u.Hostname()
 	if host == "" {
-		return fmt.Errorf("%w: missing host", ErrInvalidGitURL)
+		return fmt.Errorf("%w: missing host", ErrInvalidURL)
 	}
 	if strings.HasPrefix(host, "-") || (u.User != nil && strings.HasPrefix(u.User.Username(), "-")) {
-		return fmt.Errorf("%w: host and user must not start with '-'", ErrInvalidGitURL)
+		return fmt.Errorf("%w: host and user must not start with '-'", ErrInvalidURL)
 	}
 	if strings.Trim(u.Path, "/") == "" {
-		return fmt.Errorf("%w: missing repository path", ErrInvalidGitURL)
+		return fmt.Errorf("%w: missing repository path", ErrInvalidURL)
 	}
 	return nil
 }

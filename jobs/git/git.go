@@ -1,4 +1,6 @@
-package jobs
+// Package git clones repositories for builds (go-git, no git binary),
+// validates user-supplied URLs and branch names, and makes deploy keys.
+package git
 
 import (
 	"context"
@@ -9,22 +11,24 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-git/go-git/v5"
+	gogit "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
 	"golang.org/x/crypto/ssh"
+
+	"dokploy/jobs/internal/linewriter"
 )
 
 // DefaultTokenUsername is the basic-auth user sent with an access token over
 // HTTPS. GitHub, GitLab and Gitea all accept "oauth2" with an OAuth or
-// installation token; Bitbucket wants "x-token-auth" (set GitSource.Username).
+// installation token; Bitbucket wants "x-token-auth" (set Source.Username).
 const DefaultTokenUsername = "oauth2"
 
-// GitSource describes where to clone from. Token is used only for http(s)
+// Source describes where to clone from. Token is used only for http(s)
 // URLs and SSHPrivateKey only for ssh URLs; neither is ever logged.
-type GitSource struct {
+type Source struct {
 	URL           string
 	Branch        string
 	Token         string
@@ -39,39 +43,39 @@ type Commit struct {
 	Author  string // "Name <email>"
 }
 
-// Errors returned by CloneRepo, wrapped with details; test with errors.Is.
+// Errors returned by Clone, wrapped with details; test with errors.Is.
 var (
 	ErrRepoNotFound   = errors.New("repository not found or not reachable")
 	ErrBranchNotFound = errors.New("branch not found")
-	ErrGitAuth        = errors.New("authentication failed")
+	ErrAuth           = errors.New("authentication failed")
 )
 
-// CloneRepo makes a shallow, single-branch clone (depth 1) of src into dir,
+// Clone makes a shallow, single-branch clone (depth 1) of src into dir,
 // which must not exist or be empty; on failure go-git removes what it wrote.
 // It needs no git binary. Progress lines go to log. Cancelling ctx aborts the
 // transfer and the returned error satisfies errors.Is(err, ctx.Err()).
-func CloneRepo(ctx context.Context, src GitSource, dir string, log LogFunc) (Commit, error) {
-	if err := ValidateGitURL(src.URL); err != nil {
+func Clone(ctx context.Context, src Source, dir string, log LogFunc) (Commit, error) {
+	if err := ValidateURL(src.URL); err != nil {
 		return Commit{}, err
 	}
 	if err := ValidateBranch(src.Branch); err != nil {
 		return Commit{}, err
 	}
-	auth, err := gitAuth(src)
+	auth, err := authMethod(src)
 	if err != nil {
 		return Commit{}, err
 	}
 	safeURL := RedactURL(src.URL)
 	log.printf("Cloning %s (branch %s)", safeURL, src.Branch)
 
-	progress := newLineWriter(log, time.Second)
-	repo, err := git.PlainCloneContext(ctx, dir, false, &git.CloneOptions{
+	progress := linewriter.New(log, time.Second)
+	repo, err := gogit.PlainCloneContext(ctx, dir, false, &gogit.CloneOptions{
 		URL:           src.URL,
 		Auth:          auth,
 		ReferenceName: plumbing.NewBranchReferenceName(src.Branch),
 		SingleBranch:  true,
 		Depth:         1,
-		Tags:          git.NoTags,
+		Tags:          gogit.NoTags,
 		Progress:      progress,
 	})
 	progress.Flush()
@@ -86,8 +90,8 @@ func CloneRepo(ctx context.Context, src GitSource, dir string, log LogFunc) (Com
 	return commit, nil
 }
 
-// gitAuth picks the auth method for the URL's transport.
-func gitAuth(src GitSource) (transport.AuthMethod, error) {
+// authMethod picks the auth method for the URL's transport.
+func authMethod(src Source) (transport.AuthMethod, error) {
 	ep, err := transport.NewEndpoint(src.URL)
 	if err != nil {
 		return nil, fmt.Errorf("invalid git URL: %w", err)
@@ -106,7 +110,7 @@ func gitAuth(src GitSource) (transport.AuthMethod, error) {
 		if len(src.SSHPrivateKey) == 0 {
 			// Without this go-git would fall back to an SSH agent, which a
 			// server does not have, and fail with a confusing message.
-			return nil, fmt.Errorf("%w: an SSH URL needs a deploy key", ErrGitAuth)
+			return nil, fmt.Errorf("%w: an SSH URL needs a deploy key", ErrAuth)
 		}
 		user := ep.User
 		if user == "" {
@@ -134,7 +138,7 @@ func cloneError(ctx context.Context, err error, safeURL, branch string) error {
 	}
 	detail := redactError(err)
 	switch {
-	case errors.Is(err, git.NoMatchingRefSpecError{}),
+	case errors.Is(err, gogit.NoMatchingRefSpecError{}),
 		errors.Is(err, plumbing.ErrReferenceNotFound):
 		return &gitError{kind: ErrBranchNotFound, msg: fmt.Sprintf("branch %q not found in %s", branch, safeURL)}
 	case errors.Is(err, transport.ErrEmptyRemoteRepository):
@@ -143,7 +147,7 @@ func cloneError(ctx context.Context, err error, safeURL, branch string) error {
 		errors.Is(err, transport.ErrAuthorizationFailed),
 		errors.Is(err, transport.ErrInvalidAuthMethod),
 		strings.Contains(detail, "unable to authenticate"):
-		return &gitError{kind: ErrGitAuth, msg: fmt.Sprintf("authentication failed: %s (%s)", safeURL, detail)}
+		return &gitError{kind: ErrAuth, msg: fmt.Sprintf("authentication failed: %s (%s)", safeURL, detail)}
 	case errors.Is(err, transport.ErrRepositoryNotFound), isNetError(err):
 		return &gitError{kind: ErrRepoNotFound, msg: fmt.Sprintf("repository not found or not reachable: %s (%s)", safeURL, detail)}
 	}
@@ -180,7 +184,7 @@ func redactError(err error) string {
 	return msg
 }
 
-func headCommit(repo *git.Repository) (Commit, error) {
+func headCommit(repo *gogit.Repository) (Commit, error) {
 	head, err := repo.Head()
 	if err != nil {
 		return Commit{}, fmt.Errorf("read HEAD of clone: %w", err)
@@ -216,4 +220,24 @@ func RedactURL(raw string) string {
 func firstLine(s string) string {
 	line, _, _ := strings.Cut(s, "\n")
 	return line
+}
+
+// shortID is the first 12 characters of a hash.
+func shortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+// LogFunc receives one line of human-readable progress (no trailing
+// newline). Lines never contain secret values. A nil LogFunc discards
+// everything.
+type LogFunc func(line string)
+
+// printf formats a line and sends it to the log, tolerating a nil LogFunc.
+func (l LogFunc) printf(format string, args ...any) {
+	if l != nil {
+		l(fmt.Sprintf(format, args...))
+	}
 }

@@ -1,4 +1,6 @@
-package jobs
+// Package docker is the only door to the Docker Engine: image builds and
+// pulls, Swarm services, cleanup and the Traefik container.
+package docker
 
 import (
 	"context"
@@ -12,7 +14,7 @@ import (
 	"github.com/docker/docker/client"
 )
 
-// Endpoint modes accepted by DockerOptions.EndpointMode.
+// Endpoint modes accepted by Options.EndpointMode.
 const (
 	EndpointModeAuto  = "auto"
 	EndpointModeVIP   = "vip"
@@ -32,8 +34,8 @@ const (
 	LabelImageRepo  = "dokploy.image"      // repository (tag-less) of that build
 )
 
-// DockerOptions configures NewDocker.
-type DockerOptions struct {
+// Options configures New.
+type Options struct {
 	// EndpointMode is DOKPLOY_ENDPOINT_MODE: "auto" (or empty), "vip" or "dnsrr".
 	EndpointMode string
 	// ProcRoot is where the IPVS probe looks ("/proc" when empty). Point it
@@ -44,7 +46,7 @@ type DockerOptions struct {
 
 // Docker is the only door to the Docker Engine. The deploy lifecycle is:
 //
-//	CloneRepo → Build (or Pull) → DeployService (create/update, then wait for
+//	git.Clone → Build (or Pull) → DeployService (create/update, then wait for
 //	convergence) → later ScaleService / RestartService / ServiceInfo /
 //	ServiceLogs → RemoveService → RemoveImages.
 //
@@ -53,15 +55,15 @@ type DockerOptions struct {
 // Swarm services named after the app slug and labelled dokploy.app=<slug>.
 type Docker struct {
 	cli  *client.Client
-	opts DockerOptions
+	opts Options
 
 	modeOnce sync.Once
 	mode     string
 }
 
-// NewDocker connects to the engine named by DOCKER_HOST (or the default
+// New connects to the engine named by DOCKER_HOST (or the default
 // socket), negotiating the API version with whatever engine is running.
-func NewDocker(opts DockerOptions) (*Docker, error) {
+func New(opts Options) (*Docker, error) {
 	switch opts.EndpointMode {
 	case "", EndpointModeAuto, EndpointModeVIP, EndpointModeDNSRR:
 	default:
@@ -93,7 +95,7 @@ func (d *Docker) Ping(ctx context.Context) (swarmActive bool, err error) {
 }
 
 // EndpointMode returns "vip" or "dnsrr" for new services. An explicit
-// DockerOptions.EndpointMode wins; "auto" probes once and caches the answer.
+// Options.EndpointMode wins; "auto" probes once and caches the answer.
 //
 // VIP mode (and so the ingress routing mesh) needs the kernel's IPVS module
 // on the engine's host. The probe reads <ProcRoot>/net/ip_vs (present once the

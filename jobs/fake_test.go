@@ -1,0 +1,315 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"dokploy/jobs/docker"
+	"dokploy/jobs/git"
+)
+
+// fakeEngine is an in-memory Engine and Cloner for fast runner tests. It
+// records every call, can make a step fail, take time or wait for the test
+// to release it, and every waiting step ends when its ctx is cancelled,
+// returning an error that wraps ctx.Err() as the real engine does.
+type fakeEngine struct {
+	mu       sync.Mutex
+	calls    []fakeCall
+	images   map[string]bool
+	services map[string]docker.ServiceSpec
+	fail     map[string]error         // method → error it returns
+	delay    map[string]time.Duration // method → time it takes
+	gates    map[string]chan struct{} // method → closed when it may finish
+	active   map[string]int           // service → deployments in flight (Build..DeployService)
+	maxAct   map[string]int           // service → most seen at once
+	changed  chan struct{}            // closed and replaced on every call
+	entered  map[string]int           // method → calls started
+	finished map[string]int           // method → calls returned
+	byMethod map[string][]string      // method → args, in order
+}
+
+type fakeCall struct {
+	Method string
+	Arg    string
+}
+
+func newFakeEngine() *fakeEngine {
+	return &fakeEngine{
+		images: map[string]bool{}, services: map[string]docker.ServiceSpec{},
+		fail: map[string]error{}, delay: map[string]time.Duration{}, gates: map[string]chan struct{}{},
+		active: map[string]int{}, maxAct: map[string]int{}, changed: make(chan struct{}),
+		entered: map[string]int{}, finished: map[string]int{}, byMethod: map[string][]string{},
+	}
+}
+
+// Fail makes every later call of method return err (nil clears it).
+func (f *fakeEngine) Fail(method string, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.fail[method] = err
+}
+
+// Slow makes every later call of method take d.
+func (f *fakeEngine) Slow(method string, d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.delay[method] = d
+}
+
+// Hold makes calls of method wait until the returned release is called
+// (or their ctx ends).
+func (f *fakeEngine) Hold(method string) (release func()) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	gate := make(chan struct{})
+	f.gates[method] = gate
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			close(gate)
+			if f.gates[method] == gate {
+				delete(f.gates, method)
+			}
+		})
+	}
+}
+
+// Calls returns the arguments method was called with, in order.
+func (f *fakeEngine) Calls(method string) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.byMethod[method]...)
+}
+
+// MaxConcurrent is the most deployments of service seen in flight at once.
+func (f *fakeEngine) MaxConcurrent(service string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.maxAct[service]
+}
+
+// WaitEntered blocks until method has been entered n times.
+func (f *fakeEngine) WaitEntered(t *testing.T, method string, n int, within time.Duration) {
+	t.Helper()
+	deadline := time.After(within)
+	for {
+		f.mu.Lock()
+		got, ch := f.entered[method], f.changed
+		f.mu.Unlock()
+		if got >= n {
+			return
+		}
+		select {
+		case <-ch:
+		case <-deadline:
+			t.Fatalf("%s entered %d times, want %d within %s", method, got, n, within)
+		}
+	}
+}
+
+func (f *fakeEngine) notifyLocked() {
+	close(f.changed)
+	f.changed = make(chan struct{})
+}
+
+// step records a call and plays the configured behaviour.
+func (f *fakeEngine) step(ctx context.Context, method, arg string) error {
+	f.mu.Lock()
+	f.calls = append(f.calls, fakeCall{method, arg})
+	f.byMethod[method] = append(f.byMethod[method], arg)
+	f.entered[method]++
+	f.notifyLocked()
+	gate, delay, err := f.gates[method], f.delay[method], f.fail[method]
+	f.mu.Unlock()
+	defer func() {
+		f.mu.Lock()
+		f.finished[method]++
+		f.notifyLocked()
+		f.mu.Unlock()
+	}()
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return fmt.Errorf("fake %s: %w", method, ctx.Err())
+		}
+	}
+	if delay > 0 {
+		t := time.NewTimer(delay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return fmt.Errorf("fake %s: %w", method, ctx.Err())
+		}
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("fake %s: %w", method, ctx.Err())
+	}
+	return err
+}
+
+// begin and end bracket the part of a deployment that must never run twice
+// at once for one service.
+func (f *fakeEngine) begin(service string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.active[service]++
+	if f.active[service] > f.maxAct[service] {
+		f.maxAct[service] = f.active[service]
+	}
+}
+
+func (f *fakeEngine) end(service string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.active[service]--
+}
+
+func repoOf(ref string) string {
+	repo, _, _ := strings.Cut(ref, ":")
+	return repo
+}
+
+// Clone implements Cloner.
+func (f *fakeEngine) Clone(ctx context.Context, src git.Source, dir string, log git.LogFunc) (git.Commit, error) {
+	if err := f.step(ctx, "Clone", src.URL+"#"+src.Branch); err != nil {
+		return git.Commit{}, err
+	}
+	if log != nil {
+		log("fake clone of " + src.URL)
+	}
+	return git.Commit{SHA: "0123456789abcdef0123456789abcdef01234567", Message: "fake commit\n\nbody", Author: "t <t@example.com>"}, nil
+}
+
+func (f *fakeEngine) Ping(ctx context.Context) (bool, error) {
+	return true, f.step(ctx, "Ping", "")
+}
+
+func (f *fakeEngine) Build(ctx context.Context, spec docker.BuildSpec, log docker.LogFunc) (string, error) {
+	tag := strings.Join(spec.Tags, ",")
+	service := repoOf(spec.Tags[0])
+	f.begin(service)
+	defer f.end(service)
+	if log != nil {
+		log("fake build of " + tag)
+	}
+	if err := f.step(ctx, "Build", tag); err != nil {
+		return "", err
+	}
+	f.mu.Lock()
+	for _, t := range spec.Tags {
+		f.images[t] = true
+	}
+	f.mu.Unlock()
+	return "sha256:fake", nil
+}
+
+func (f *fakeEngine) Pull(ctx context.Context, ref string, _ *docker.RegistryAuth, _ docker.LogFunc) error {
+	if err := f.step(ctx, "Pull", ref); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	f.images[ref] = true
+	f.mu.Unlock()
+	return nil
+}
+
+func (f *fakeEngine) HasImage(ctx context.Context, ref string) bool {
+	_ = f.step(ctx, "HasImage", ref)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.images[ref]
+}
+
+func (f *fakeEngine) RemoveImage(ctx context.Context, ref string) error {
+	if err := f.step(ctx, "RemoveImage", ref); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.images, ref)
+	return nil
+}
+
+func (f *fakeEngine) RemoveImages(ctx context.Context, repo string) error {
+	if err := f.step(ctx, "RemoveImages", repo); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for ref := range f.images {
+		if repoOf(ref) == repo {
+			delete(f.images, ref)
+		}
+	}
+	return nil
+}
+
+func (f *fakeEngine) DeployService(ctx context.Context, spec docker.ServiceSpec, log docker.LogFunc) error {
+	f.begin(spec.Name)
+	defer f.end(spec.Name)
+	if log != nil {
+		log("fake roll-out of " + spec.Image)
+	}
+	if err := f.step(ctx, "DeployService", spec.Name+"="+spec.Image); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.services[spec.Name] = spec
+	return nil
+}
+
+func (f *fakeEngine) ScaleService(ctx context.Context, name string, replicas uint64) error {
+	return f.step(ctx, "ScaleService", fmt.Sprintf("%s=%d", name, replicas))
+}
+
+func (f *fakeEngine) RestartService(ctx context.Context, name string) error {
+	return f.step(ctx, "RestartService", name)
+}
+
+func (f *fakeEngine) RemoveService(ctx context.Context, name string) error {
+	if err := f.step(ctx, "RemoveService", name); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.services, name)
+	return nil
+}
+
+func (f *fakeEngine) ServiceLogs(ctx context.Context, name string, _ bool, _ int) (io.ReadCloser, error) {
+	if err := f.step(ctx, "ServiceLogs", name); err != nil {
+		return nil, err
+	}
+	return io.NopCloser(strings.NewReader("fake log of " + name + "\n")), nil
+}
+
+func (f *fakeEngine) RemoveContainer(ctx context.Context, id string) error {
+	return f.step(ctx, "RemoveContainer", id)
+}
+
+func (f *fakeEngine) PruneDanglingImages(ctx context.Context, label string) (int, error) {
+	return 0, f.step(ctx, "PruneDanglingImages", label)
+}
+
+func (f *fakeEngine) PruneBuildCache(ctx context.Context, until string) (uint64, error) {
+	return 0, f.step(ctx, "PruneBuildCache", until)
+}
+
+func (f *fakeEngine) DiskUsage(ctx context.Context) (docker.DiskUsage, error) {
+	return docker.DiskUsage{}, f.step(ctx, "DiskUsage", "")
+}
+
+var (
+	_ Engine = (*fakeEngine)(nil)
+	_ Cloner = (*fakeEngine)(nil)
+)
