@@ -79,7 +79,7 @@ func (s *Store) queueDeployment(ctx context.Context, n *Deployment) (*Deployment
 	if err != nil {
 		return nil, err
 	}
-	defer tx.Rollback()
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 	// Serialise concurrent requests for one app on its row.
 	var locked int64
 	if err := tx.GetContext(ctx, &locked, `SELECT id FROM applications WHERE id = $1 FOR UPDATE`, appID); err != nil {
@@ -144,7 +144,7 @@ func (s *Store) ClaimDeployment(ctx context.Context, id int64, workerID string) 
 	if err != nil {
 		return nil, err
 	}
-	defer tx.Rollback()
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 	var appID int64
 	err = tx.GetContext(ctx, &appID, `
 		SELECT a.id FROM applications a JOIN deployments d ON d.app_id = a.id

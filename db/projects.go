@@ -33,7 +33,7 @@ func (s *Store) CreateProject(ctx context.Context, name, description string) (*P
 	if err != nil {
 		return nil, err
 	}
-	defer tx.Rollback()
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 	var p Project
 	err = tx.GetContext(ctx, &p, `INSERT INTO projects (name, description) VALUES ($1, $2) RETURNING *`, name, description)
 	if isUniqueViolation(err) {

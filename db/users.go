@@ -99,7 +99,7 @@ func (s *Store) CreateFirstUser(ctx context.Context, email, passwordHash string)
 	if err != nil {
 		return nil, err
 	}
-	defer tx.Rollback()
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 	// Without the lock two concurrent statements both see an empty table
 	// (READ COMMITTED) and both insert. EXCLUSIVE blocks other writers, not readers.
 	if _, err := tx.ExecContext(ctx, `LOCK TABLE users IN EXCLUSIVE MODE`); err != nil {
@@ -136,7 +136,7 @@ func (s *Store) SetPassword(ctx context.Context, userID int64, passwordHash stri
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback()
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 	res, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = $2 WHERE id = $1`, userID, passwordHash)
 	if err != nil {
 		return err

@@ -44,7 +44,7 @@ func (s *Store) SetAppVariables(ctx context.Context, appID int64, kind string, v
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback()
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 	if _, err := tx.ExecContext(ctx, `DELETE FROM app_variables WHERE app_id = $1 AND kind = $2`, appID, kind); err != nil {
 		return err
 	}
@@ -81,7 +81,7 @@ func (s *Store) SetAppPorts(ctx context.Context, appID int64, ports []Port) erro
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback()
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 	if _, err := tx.ExecContext(ctx, `DELETE FROM app_ports WHERE app_id = $1`, appID); err != nil {
 		return err
 	}

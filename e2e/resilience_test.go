@@ -212,7 +212,7 @@ func (c *resCluster) health() (int, []string, string, error) {
 func (c *resCluster) waitHealth(t *testing.T, p *resProc, want int, downName string, within time.Duration) time.Duration {
 	t.Helper()
 	start := time.Now()
-	last := "no answer yet"
+	var last string
 	for {
 		code, down, body, err := c.health()
 		if err == nil && code == want && (downName == "" || strings.Contains(strings.Join(down, ","), downName)) {

@@ -295,7 +295,7 @@ func (s *srvServer) waitHealthy(t testing.TB, exited <-chan struct{}) {
 	t.Helper()
 	client := &http.Client{Timeout: 5 * time.Second}
 	deadline := time.Now().Add(srvHealthTimeout)
-	last := "no answer yet"
+	var last string
 	for {
 		resp, err := client.Get(s.URL + "/api/health")
 		if err == nil {

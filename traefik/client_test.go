@@ -15,7 +15,7 @@ func fakeAPI(t *testing.T, routers []map[string]any) *httptest.Server {
 	t.Helper()
 	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/ping" {
-			w.Write([]byte("OK"))
+			_, _ = w.Write([]byte("OK"))
 			return
 		}
 		if r.URL.Path != "/api/http/routers" {
@@ -38,7 +38,7 @@ func fakeAPI(t *testing.T, routers []map[string]any) *httptest.Server {
 			next = page + 1
 		}
 		w.Header().Set("X-Next-Page", strconv.Itoa(next))
-		json.NewEncoder(w).Encode(routers[start:end])
+		_ = json.NewEncoder(w).Encode(routers[start:end])
 	}))
 }
 
@@ -96,7 +96,7 @@ func TestClient_RouterState(t *testing.T) {
 func TestClient_Errors(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/api/http/routers" {
-			w.Write([]byte("not json"))
+			_, _ = w.Write([]byte("not json"))
 			return
 		}
 		http.Error(w, "boom", http.StatusInternalServerError)

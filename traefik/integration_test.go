@@ -187,8 +187,8 @@ func startTraefik(t *testing.T, bin string) *traefikProc {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
 		logFile.Close()
 	})
 	noProxy := &http.Transport{Proxy: nil, TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}

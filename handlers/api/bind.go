@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -37,19 +36,6 @@ func bindStrict(c echo.Context, v any) error {
 		return web.Error(http.StatusBadRequest, "", "request body must hold one JSON object")
 	}
 	return nil
-}
-
-// firstFieldError turns a validation map into one deterministic API error.
-func firstFieldError(errs map[string]string) error {
-	if len(errs) == 0 {
-		return nil
-	}
-	keys := make([]string, 0, len(errs))
-	for k := range errs {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return web.Error(http.StatusUnprocessableEntity, keys[0], errs[keys[0]])
 }
 
 func pageParams(c echo.Context) (limit, offset int) {

@@ -142,11 +142,6 @@ func readCapped(r *http.Request, limit int64) ([]byte, error) {
 	return body, nil
 }
 
-// webhookURL is the address to paste into the git host.
-func (h *Handler) webhookURL(w *db.Webhook) string {
-	return strings.TrimSuffix(h.PublicURL, "/") + "/api/deploy/" + w.Token
-}
-
 // WebhookNeedsPOST answers a browser or a misconfigured hook that GETs the
 // deploy URL.
 func WebhookNeedsPOST(c echo.Context) error {

@@ -193,10 +193,10 @@ func (h *Handler) submitDomain(c echo.Context, a *db.App, d *db.Domain, done str
 	msg, failed := "", ""
 	if form.Valid() {
 		err := h.Ops.SaveDomain(c.Request().Context(), a, d)
-		if formErrors(form, err) {
-			err = nil
-		} else if msg, failed, err = outcome(err, "Domain "+displayHost(d.Host)+ops.PathSuffix(d.Path)+" "+done); err != nil {
-			return err
+		if !formErrors(form, err) {
+			if msg, failed, err = outcome(err, "Domain "+displayHost(d.Host)+ops.PathSuffix(d.Path)+" "+done); err != nil {
+				return err
+			}
 		}
 	}
 	return h.renderDomainsPanel(c, a, func(p *domainsPanel) {

@@ -16,5 +16,7 @@ func TestWriter_SplitsLinesAndThrottlesProgress(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("lines %q, want %q", got, want)
 	}
-	New(nil, 0).Write([]byte("nil log discards\n"))
+	if _, err := New(nil, 0).Write([]byte("nil log discards\n")); err != nil {
+		t.Error(err)
+	}
 }
