@@ -88,52 +88,58 @@ type SecretUpdate struct {
 	RegistryPassword *string
 }
 
+// appSelect reads an app: its service row (environment, name) and its
+// own row, with the names of its project and environment.
 const appSelect = `
-	SELECT a.*, e.project_id, e.name AS environment_name, p.name AS project_name
+	SELECT a.*, s.environment_id, s.name AS app_name, e.project_id, e.name AS environment_name, p.name AS project_name
 	FROM applications a
-	JOIN environments e ON e.id = a.environment_id
+	JOIN services s ON s.id = a.id
+	JOIN environments e ON e.id = s.environment_id
 	JOIN projects p ON p.id = e.project_id`
 
-// CreateApp inserts a validated app and fills its generated fields.
+// CreateApp inserts a validated app (its service row first, which claims
+// the name across every kind) and fills its generated fields.
 func (s *Store) CreateApp(ctx context.Context, a *App) error {
-	var id int64
-	err := s.db.GetContext(ctx, &id, `
-		INSERT INTO applications (environment_id, name, app_name, source_type, git_url, git_branch, git_context,
-			git_dockerfile, build_target, build_no_cache, image, registry_server, registry_username,
-			port, replicas, memory_limit_mb, cpu_limit)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
-		RETURNING id`,
-		a.EnvironmentID, a.Name, a.AppName, a.SourceType, a.GitURL, a.GitBranch, a.GitContext,
-		a.GitDockerfile, a.BuildTarget, a.BuildNoCache, a.Image, a.RegistryServer, a.RegistryUsername,
-		a.Port, a.Replicas, a.MemoryLimitMB, a.CPULimit)
-	if err == nil {
+	return s.InTx(ctx, func(tx *Store) error {
+		id, err := tx.createService(ctx, KindApp, a.EnvironmentID, a.AppName)
+		if err != nil {
+			return err
+		}
+		_, err = tx.db.ExecContext(ctx, `
+			INSERT INTO applications (id, name, source_type, git_url, git_branch, git_context,
+				git_dockerfile, build_target, build_no_cache, image, registry_server, registry_username,
+				port, replicas, memory_limit_mb, cpu_limit)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+			id, a.Name, a.SourceType, a.GitURL, a.GitBranch, a.GitContext,
+			a.GitDockerfile, a.BuildTarget, a.BuildNoCache, a.Image, a.RegistryServer, a.RegistryUsername,
+			a.Port, a.Replicas, a.MemoryLimitMB, a.CPULimit)
+		if err != nil {
+			return fmt.Errorf("create app: %w", err)
+		}
 		a.ApplyHealthDefaults()
-		err = s.saveHealth(ctx, id, a)
-	}
-	if isUniqueViolation(err) {
-		return fmt.Errorf("app name %q: %w", a.AppName, ErrConflict)
-	}
-	if err != nil {
-		return err
-	}
-	fresh, err := s.App(ctx, id)
-	if err != nil {
-		return err
-	}
-	*a = *fresh
-	return nil
+		if err := tx.saveHealth(ctx, id, a); err != nil {
+			return err
+		}
+		fresh, err := tx.App(ctx, id)
+		if err != nil {
+			return err
+		}
+		*a = *fresh
+		return nil
+	})
 }
 
-// UpdateApp saves the user-editable fields. app_name is fixed after
-// creation: it names the Swarm service, images and routing files.
+// UpdateApp saves the user-editable fields. The app's name and
+// environment (its service row) are fixed after creation: the name names
+// the Swarm service, images and routing files.
 func (s *Store) UpdateApp(ctx context.Context, a *App) error {
 	res, err := s.db.ExecContext(ctx, `
-		UPDATE applications SET environment_id = $2, name = $3, source_type = $4, git_url = $5, git_branch = $6,
-			git_context = $7, git_dockerfile = $8, build_target = $9, build_no_cache = $10, image = $11,
-			registry_server = $12, registry_username = $13, port = $14, replicas = $15,
-			memory_limit_mb = $16, cpu_limit = $17, updated_at = now()
+		UPDATE applications SET name = $2, source_type = $3, git_url = $4, git_branch = $5,
+			git_context = $6, git_dockerfile = $7, build_target = $8, build_no_cache = $9, image = $10,
+			registry_server = $11, registry_username = $12, port = $13, replicas = $14,
+			memory_limit_mb = $15, cpu_limit = $16, updated_at = now()
 		WHERE id = $1`,
-		a.ID, a.EnvironmentID, a.Name, a.SourceType, a.GitURL, a.GitBranch, a.GitContext, a.GitDockerfile,
+		a.ID, a.Name, a.SourceType, a.GitURL, a.GitBranch, a.GitContext, a.GitDockerfile,
 		a.BuildTarget, a.BuildNoCache, a.Image, a.RegistryServer, a.RegistryUsername, a.Port, a.Replicas,
 		a.MemoryLimitMB, a.CPULimit)
 	if err := rowsOrNotFound(res, err); err != nil {
@@ -218,7 +224,7 @@ func (s *Store) App(ctx context.Context, id int64) (*App, error) {
 // AppByName loads an app by its appName.
 func (s *Store) AppByName(ctx context.Context, appName string) (*App, error) {
 	var a App
-	err := s.db.GetContext(ctx, &a, appSelect+` WHERE a.app_name = $1`, appName)
+	err := s.db.GetContext(ctx, &a, appSelect+` WHERE s.name = $1`, appName)
 	return &a, notFound(err)
 }
 
@@ -243,9 +249,10 @@ func (s *Store) AppsInProject(ctx context.Context, projectID int64) ([]App, erro
 	return out, err
 }
 
-// DeleteApp removes an app and, by cascade, its variables, ports and deployments.
+// DeleteApp removes an app's service and, by cascade, the app row, its
+// variables, ports, domains, webhooks and deployments.
 func (s *Store) DeleteApp(ctx context.Context, id int64) error {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM applications WHERE id = $1`, id)
+	res, err := s.db.ExecContext(ctx, `DELETE FROM services WHERE id = $1 AND kind = $2`, id, KindApp)
 	return rowsOrNotFound(res, err)
 }
 

@@ -19,7 +19,7 @@ const (
 // PostgreSQL is the record of the queue: Redis only carries ids.
 type Deployment struct {
 	ID              int64      `db:"id" json:"id"`
-	AppID           int64      `db:"app_id" json:"application_id"`
+	ServiceID       int64      `db:"service_id" json:"application_id"`
 	Status          string     `db:"status" json:"status"`
 	Trigger         string     `db:"trigger" json:"trigger"`
 	TriggeredBy     string     `db:"triggered_by" json:"triggered_by"`
@@ -53,12 +53,12 @@ func (d *Deployment) Duration() time.Duration {
 	return end.Sub(*d.StartedAt).Round(100 * time.Millisecond)
 }
 
-const deploymentSelect = `SELECT d.*, a.app_name FROM deployments d JOIN applications a ON a.id = d.app_id`
+const deploymentSelect = `SELECT d.*, s.name AS app_name FROM deployments d JOIN services s ON s.id = d.service_id`
 
 // CreateDeployment queues a deployment. Older queued deployments of the same
 // app collapse into this one: they are cancelled as superseded.
 func (s *Store) CreateDeployment(ctx context.Context, appID int64, trigger, triggeredBy string) (*Deployment, error) {
-	return s.queueDeployment(ctx, &Deployment{AppID: appID, Trigger: trigger, TriggeredBy: triggeredBy})
+	return s.queueDeployment(ctx, &Deployment{ServiceID: appID, Trigger: trigger, TriggeredBy: triggeredBy})
 }
 
 // CreateRollback queues a deployment that puts the image of an earlier
@@ -68,13 +68,13 @@ func (s *Store) CreateRollback(ctx context.Context, from *Deployment, triggeredB
 		return nil, conflictf("only a successful deployment can be rolled back to")
 	}
 	return s.queueDeployment(ctx, &Deployment{
-		AppID: from.AppID, Trigger: "rollback", TriggeredBy: triggeredBy, RollbackOf: &from.ID,
+		ServiceID: from.ServiceID, Trigger: "rollback", TriggeredBy: triggeredBy, RollbackOf: &from.ID,
 		Image: from.Image, CommitSHA: from.CommitSHA, CommitMessage: from.CommitMessage,
 	})
 }
 
 func (s *Store) queueDeployment(ctx context.Context, n *Deployment) (*Deployment, error) {
-	appID := n.AppID
+	appID := n.ServiceID
 	tx, err := s.begin(ctx)
 	if err != nil {
 		return nil, err
@@ -87,14 +87,14 @@ func (s *Store) queueDeployment(ctx context.Context, n *Deployment) (*Deployment
 	}
 	var id int64
 	if err := tx.GetContext(ctx, &id, `
-		INSERT INTO deployments (app_id, trigger, triggered_by, rollback_of, image, commit_sha, commit_message)
+		INSERT INTO deployments (service_id, trigger, triggered_by, rollback_of, image, commit_sha, commit_message)
 		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
 		appID, n.Trigger, n.TriggeredBy, n.RollbackOf, n.Image, n.CommitSHA, n.CommitMessage); err != nil {
 		return nil, err
 	}
 	if _, err := tx.ExecContext(ctx, `
 		UPDATE deployments SET status = 'cancelled', finished_at = now(), error = $3
-		WHERE app_id = $1 AND status = 'queued' AND id <> $2`,
+		WHERE service_id = $1 AND status = 'queued' AND id <> $2`,
 		appID, id, fmt.Sprintf("superseded by deployment #%d", id)); err != nil {
 		return nil, err
 	}
@@ -119,7 +119,7 @@ func (s *Store) Deployments(ctx context.Context, appID int64, limit int) ([]Depl
 // DeploymentsPage lists an app's deployments, newest first, one page.
 func (s *Store) DeploymentsPage(ctx context.Context, appID int64, limit, offset int) ([]Deployment, error) {
 	out := []Deployment{}
-	err := s.db.SelectContext(ctx, &out, deploymentSelect+` WHERE d.app_id = $1 ORDER BY d.id DESC LIMIT $2 OFFSET $3`,
+	err := s.db.SelectContext(ctx, &out, deploymentSelect+` WHERE d.service_id = $1 ORDER BY d.id DESC LIMIT $2 OFFSET $3`,
 		appID, limit, offset)
 	return out, err
 }
@@ -147,13 +147,13 @@ func (s *Store) ClaimDeployment(ctx context.Context, id int64, workerID string) 
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 	var appID int64
 	err = tx.GetContext(ctx, &appID, `
-		SELECT a.id FROM applications a JOIN deployments d ON d.app_id = a.id
+		SELECT a.id FROM applications a JOIN deployments d ON d.service_id = a.id
 		WHERE d.id = $1 AND d.status = 'queued' FOR UPDATE OF a`, id)
 	if err != nil {
 		return nil, notFound(err)
 	}
 	var running int
-	if err := tx.GetContext(ctx, &running, `SELECT count(*) FROM deployments WHERE app_id = $1 AND status = 'running'`, appID); err != nil {
+	if err := tx.GetContext(ctx, &running, `SELECT count(*) FROM deployments WHERE service_id = $1 AND status = 'running'`, appID); err != nil {
 		return nil, err
 	}
 	if running > 0 {
@@ -292,10 +292,10 @@ func (s *Store) ExpiredImages(ctx context.Context, appID int64, keep int) ([]str
 	err := s.db.SelectContext(ctx, &out, `
 		SELECT DISTINCT image FROM (
 			SELECT d.image FROM deployments d
-			WHERE d.app_id = $1 AND d.status = 'done' AND d.image <> ''
+			WHERE d.service_id = $1 AND d.status = 'done' AND d.image <> ''
 			ORDER BY d.id DESC OFFSET $2) old
 		WHERE image NOT IN (
-			SELECT image FROM deployments WHERE app_id = $1 AND status = 'done' AND image <> '' ORDER BY id DESC LIMIT $2)
+			SELECT image FROM deployments WHERE service_id = $1 AND status = 'done' AND image <> '' ORDER BY id DESC LIMIT $2)
 		AND image <> (SELECT current_image FROM applications WHERE id = $1)`, appID, keep)
 	return out, err
 }

@@ -14,17 +14,17 @@ const (
 	CertCustom      = "custom"
 )
 
-// Header kinds (app_headers.kind).
+// Header kinds (service_headers.kind).
 const (
 	HeaderResponse = "response" // added to what the client receives
 	HeaderRequest  = "request"  // added to what the app receives
 )
 
-// Domain is one public address routed through Traefik. AppID is nil for the
+// Domain is one public address routed through Traefik. ServiceID is nil for the
 // dashboard's own domain.
 type Domain struct {
 	ID            int64     `db:"id" json:"id"`
-	AppID         *int64    `db:"app_id" json:"app_id"`
+	ServiceID     *int64    `db:"service_id" json:"app_id"`
 	Host          string    `db:"host" json:"host"`
 	Path          string    `db:"path" json:"path"`
 	StripPath     bool      `db:"strip_path" json:"strip_path"`
@@ -39,17 +39,17 @@ type Domain struct {
 }
 
 // DomainClaim says who owns a host+path: an app, or the dashboard when
-// AppID is nil.
+// ServiceID is nil.
 type DomainClaim struct {
-	DomainID int64          `db:"id"`
-	AppID    *int64         `db:"app_id"`
-	AppName  sql.NullString `db:"app_name"` // the app's slug
-	Name     sql.NullString `db:"name"`     // the app's display name
+	DomainID  int64          `db:"id"`
+	ServiceID *int64         `db:"service_id"`
+	AppName   sql.NullString `db:"app_name"` // the app's slug
+	Name      sql.NullString `db:"name"`     // the app's display name
 }
 
 // Owner names the claimant for messages.
 func (c *DomainClaim) Owner() string {
-	if c.AppID == nil {
+	if c.ServiceID == nil {
 		return "the dashboard"
 	}
 	return fmt.Sprintf("app %q (%s)", c.Name.String, c.AppName.String)
@@ -58,14 +58,14 @@ func (c *DomainClaim) Owner() string {
 // AppDomains lists an app's domains in creation order.
 func (s *Store) AppDomains(ctx context.Context, appID int64) ([]Domain, error) {
 	var out []Domain
-	err := s.db.SelectContext(ctx, &out, `SELECT * FROM domains WHERE app_id = $1 ORDER BY id`, appID)
+	err := s.db.SelectContext(ctx, &out, `SELECT * FROM domains WHERE service_id = $1 ORDER BY id`, appID)
 	return out, err
 }
 
 // DashboardDomains lists the dashboard's own domains.
 func (s *Store) DashboardDomains(ctx context.Context) ([]Domain, error) {
 	var out []Domain
-	err := s.db.SelectContext(ctx, &out, `SELECT * FROM domains WHERE app_id IS NULL ORDER BY id`)
+	err := s.db.SelectContext(ctx, &out, `SELECT * FROM domains WHERE service_id IS NULL ORDER BY id`)
 	return out, err
 }
 
@@ -88,8 +88,8 @@ func (s *Store) Domain(ctx context.Context, id int64) (*Domain, error) {
 func (s *Store) DomainClaimFor(ctx context.Context, host, path string, exceptID int64) (*DomainClaim, error) {
 	var c DomainClaim
 	err := s.db.GetContext(ctx, &c, `
-		SELECT d.id, d.app_id, a.app_name, a.name
-		FROM domains d LEFT JOIN applications a ON a.id = d.app_id
+		SELECT d.id, d.service_id, s.name AS app_name, a.name
+		FROM domains d LEFT JOIN services s ON s.id = d.service_id LEFT JOIN applications a ON a.id = s.id
 		WHERE d.host = $1 AND d.path = $2 AND d.id <> $3`, host, path, exceptID)
 	return &c, notFound(err)
 }
@@ -98,10 +98,10 @@ func (s *Store) DomainClaimFor(ctx context.Context, host, path string, exceptID 
 // A host+path taken meanwhile by another domain returns ErrConflict.
 func (s *Store) CreateDomain(ctx context.Context, d *Domain) error {
 	err := s.db.GetContext(ctx, d, `
-		INSERT INTO domains (app_id, host, path, strip_path, internal_path, port, https, certificate, certificate_id, enabled)
+		INSERT INTO domains (service_id, host, path, strip_path, internal_path, port, https, certificate, certificate_id, enabled)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 		RETURNING *`,
-		d.AppID, d.Host, d.Path, d.StripPath, d.InternalPath, d.Port, d.HTTPS, d.Certificate, d.CertificateID, d.Enabled)
+		d.ServiceID, d.Host, d.Path, d.StripPath, d.InternalPath, d.Port, d.HTTPS, d.Certificate, d.CertificateID, d.Enabled)
 	if isUniqueViolation(err) {
 		return fmt.Errorf("domain %s%s: %w", d.Host, d.Path, ErrConflict)
 	}
@@ -131,7 +131,7 @@ func (s *Store) DeleteDomain(ctx context.Context, id int64) error {
 // BasicAuthUser is one user allowed through an app's basic auth.
 type BasicAuthUser struct {
 	ID           int64     `db:"id"`
-	AppID        int64     `db:"app_id"`
+	ServiceID    int64     `db:"service_id"`
 	Username     string    `db:"username"`
 	PasswordHash string    `db:"password_hash"`
 	CreatedAt    time.Time `db:"created_at"`
@@ -140,14 +140,14 @@ type BasicAuthUser struct {
 // AppBasicAuth lists an app's basic-auth users by name.
 func (s *Store) AppBasicAuth(ctx context.Context, appID int64) ([]BasicAuthUser, error) {
 	var out []BasicAuthUser
-	err := s.db.SelectContext(ctx, &out, `SELECT * FROM app_basic_auth WHERE app_id = $1 ORDER BY username`, appID)
+	err := s.db.SelectContext(ctx, &out, `SELECT * FROM service_basic_auth WHERE service_id = $1 ORDER BY username`, appID)
 	return out, err
 }
 
 // AllBasicAuth lists every app's basic-auth users.
 func (s *Store) AllBasicAuth(ctx context.Context) ([]BasicAuthUser, error) {
 	var out []BasicAuthUser
-	err := s.db.SelectContext(ctx, &out, `SELECT * FROM app_basic_auth ORDER BY app_id, username`)
+	err := s.db.SelectContext(ctx, &out, `SELECT * FROM service_basic_auth ORDER BY service_id, username`)
 	return out, err
 }
 
@@ -155,7 +155,7 @@ func (s *Store) AllBasicAuth(ctx context.Context) ([]BasicAuthUser, error) {
 // An existing username of the app returns ErrConflict.
 func (s *Store) AddBasicAuthUser(ctx context.Context, appID int64, username, hash string) error {
 	_, err := s.db.ExecContext(ctx, `
-		INSERT INTO app_basic_auth (app_id, username, password_hash) VALUES ($1, $2, $3)`, appID, username, hash)
+		INSERT INTO service_basic_auth (service_id, username, password_hash) VALUES ($1, $2, $3)`, appID, username, hash)
 	if isUniqueViolation(err) {
 		return fmt.Errorf("user %s: %w", username, ErrConflict)
 	}
@@ -164,14 +164,14 @@ func (s *Store) AddBasicAuthUser(ctx context.Context, appID int64, username, has
 
 // DeleteBasicAuthUser removes one of an app's users.
 func (s *Store) DeleteBasicAuthUser(ctx context.Context, appID, id int64) error {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM app_basic_auth WHERE app_id = $1 AND id = $2`, appID, id)
+	res, err := s.db.ExecContext(ctx, `DELETE FROM service_basic_auth WHERE service_id = $1 AND id = $2`, appID, id)
 	return rowsOrNotFound(res, err)
 }
 
 // Redirect is a regex redirect of an app.
 type Redirect struct {
 	ID          int64     `db:"id" json:"id"`
-	AppID       int64     `db:"app_id" json:"app_id"`
+	ServiceID   int64     `db:"service_id" json:"app_id"`
 	Regex       string    `db:"regex" json:"regex"`
 	Replacement string    `db:"replacement" json:"replacement"`
 	Permanent   bool      `db:"permanent" json:"permanent"`
@@ -181,49 +181,49 @@ type Redirect struct {
 // AppRedirects lists an app's redirects in the order they apply.
 func (s *Store) AppRedirects(ctx context.Context, appID int64) ([]Redirect, error) {
 	var out []Redirect
-	err := s.db.SelectContext(ctx, &out, `SELECT * FROM app_redirects WHERE app_id = $1 ORDER BY id`, appID)
+	err := s.db.SelectContext(ctx, &out, `SELECT * FROM service_redirects WHERE service_id = $1 ORDER BY id`, appID)
 	return out, err
 }
 
 // AllRedirects lists every app's redirects.
 func (s *Store) AllRedirects(ctx context.Context) ([]Redirect, error) {
 	var out []Redirect
-	err := s.db.SelectContext(ctx, &out, `SELECT * FROM app_redirects ORDER BY app_id, id`)
+	err := s.db.SelectContext(ctx, &out, `SELECT * FROM service_redirects ORDER BY service_id, id`)
 	return out, err
 }
 
 // CreateRedirect stores a validated redirect and fills its ID.
 func (s *Store) CreateRedirect(ctx context.Context, r *Redirect) error {
 	return s.db.GetContext(ctx, r, `
-		INSERT INTO app_redirects (app_id, regex, replacement, permanent) VALUES ($1, $2, $3, $4)
-		RETURNING *`, r.AppID, r.Regex, r.Replacement, r.Permanent)
+		INSERT INTO service_redirects (service_id, regex, replacement, permanent) VALUES ($1, $2, $3, $4)
+		RETURNING *`, r.ServiceID, r.Regex, r.Replacement, r.Permanent)
 }
 
 // DeleteRedirect removes one of an app's redirects.
 func (s *Store) DeleteRedirect(ctx context.Context, appID, id int64) error {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM app_redirects WHERE app_id = $1 AND id = $2`, appID, id)
+	res, err := s.db.ExecContext(ctx, `DELETE FROM service_redirects WHERE service_id = $1 AND id = $2`, appID, id)
 	return rowsOrNotFound(res, err)
 }
 
 // Header is one extra header of an app.
 type Header struct {
-	AppID int64  `db:"app_id" json:"-"`
-	Kind  string `db:"kind" json:"kind"`
-	Name  string `db:"name" json:"name"`
-	Value string `db:"value" json:"value"`
+	ServiceID int64  `db:"service_id" json:"-"`
+	Kind      string `db:"kind" json:"kind"`
+	Name      string `db:"name" json:"name"`
+	Value     string `db:"value" json:"value"`
 }
 
 // AppHeaders lists an app's extra headers by kind and name.
 func (s *Store) AppHeaders(ctx context.Context, appID int64) ([]Header, error) {
 	var out []Header
-	err := s.db.SelectContext(ctx, &out, `SELECT * FROM app_headers WHERE app_id = $1 ORDER BY kind, name`, appID)
+	err := s.db.SelectContext(ctx, &out, `SELECT * FROM service_headers WHERE service_id = $1 ORDER BY kind, name`, appID)
 	return out, err
 }
 
 // AllHeaders lists every app's extra headers.
 func (s *Store) AllHeaders(ctx context.Context) ([]Header, error) {
 	var out []Header
-	err := s.db.SelectContext(ctx, &out, `SELECT * FROM app_headers ORDER BY app_id, kind, name`)
+	err := s.db.SelectContext(ctx, &out, `SELECT * FROM service_headers ORDER BY service_id, kind, name`)
 	return out, err
 }
 
@@ -235,11 +235,11 @@ func (s *Store) SetAppHeaders(ctx context.Context, appID int64, kind string, hea
 		return err
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	if _, err := tx.ExecContext(ctx, `DELETE FROM app_headers WHERE app_id = $1 AND kind = $2`, appID, kind); err != nil {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM service_headers WHERE service_id = $1 AND kind = $2`, appID, kind); err != nil {
 		return err
 	}
 	for _, h := range headers {
-		_, err := tx.ExecContext(ctx, `INSERT INTO app_headers (app_id, kind, name, value) VALUES ($1, $2, $3, $4)`,
+		_, err := tx.ExecContext(ctx, `INSERT INTO service_headers (service_id, kind, name, value) VALUES ($1, $2, $3, $4)`,
 			appID, kind, h.Name, h.Value)
 		if isUniqueViolation(err) {
 			return conflictf("header %s is listed twice", h.Name)

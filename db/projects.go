@@ -97,7 +97,7 @@ var ErrNotEmpty = fmt.Errorf("still has applications; delete them first")
 func (s *Store) DeleteProject(ctx context.Context, id int64) error {
 	var n int
 	if err := s.db.GetContext(ctx, &n, `
-		SELECT count(*) FROM applications a JOIN environments e ON e.id = a.environment_id WHERE e.project_id = $1`, id); err != nil {
+		SELECT count(*) FROM services s JOIN environments e ON e.id = s.environment_id WHERE e.project_id = $1`, id); err != nil {
 		return err
 	}
 	if n > 0 {
@@ -143,7 +143,7 @@ func (s *Store) RenameEnvironment(ctx context.Context, id int64, name string) er
 // DeleteEnvironment deletes an empty environment.
 func (s *Store) DeleteEnvironment(ctx context.Context, id int64) error {
 	var n int
-	if err := s.db.GetContext(ctx, &n, `SELECT count(*) FROM applications WHERE environment_id = $1`, id); err != nil {
+	if err := s.db.GetContext(ctx, &n, `SELECT count(*) FROM services WHERE environment_id = $1`, id); err != nil {
 		return err
 	}
 	if n > 0 {

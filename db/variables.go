@@ -24,7 +24,7 @@ func (s *Store) AppVariables(ctx context.Context, appID int64, kind string) ([]V
 		ValueEnc []byte `db:"value_enc"`
 	}{}
 	if err := s.db.SelectContext(ctx, &rows, `
-		SELECT key, value_enc FROM app_variables WHERE app_id = $1 AND kind = $2 ORDER BY position`, appID, kind); err != nil {
+		SELECT key, value_enc FROM service_variables WHERE service_id = $1 AND kind = $2 ORDER BY position`, appID, kind); err != nil {
 		return nil, err
 	}
 	out := make([]Variable, len(rows))
@@ -45,12 +45,12 @@ func (s *Store) SetAppVariables(ctx context.Context, appID int64, kind string, v
 		return err
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	if _, err := tx.ExecContext(ctx, `DELETE FROM app_variables WHERE app_id = $1 AND kind = $2`, appID, kind); err != nil {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM service_variables WHERE service_id = $1 AND kind = $2`, appID, kind); err != nil {
 		return err
 	}
 	for i, v := range vars {
 		if _, err := tx.ExecContext(ctx, `
-			INSERT INTO app_variables (app_id, kind, key, value_enc, position) VALUES ($1, $2, $3, $4, $5)`,
+			INSERT INTO service_variables (service_id, kind, key, value_enc, position) VALUES ($1, $2, $3, $4, $5)`,
 			appID, kind, v.Key, s.cipher.Seal(v.Value), i); err != nil {
 			return err
 		}
@@ -61,7 +61,7 @@ func (s *Store) SetAppVariables(ctx context.Context, appID int64, kind string, v
 // Port publishes a container port on the nodes.
 type Port struct {
 	ID        int64  `db:"id" json:"-"`
-	AppID     int64  `db:"app_id" json:"-"`
+	ServiceID int64  `db:"service_id" json:"-"`
 	Published int    `db:"published" json:"published"`
 	Target    int    `db:"target" json:"target"`
 	Protocol  string `db:"protocol" json:"protocol"`
@@ -71,7 +71,7 @@ type Port struct {
 // AppPorts lists an app's published ports.
 func (s *Store) AppPorts(ctx context.Context, appID int64) ([]Port, error) {
 	out := []Port{}
-	err := s.db.SelectContext(ctx, &out, `SELECT * FROM app_ports WHERE app_id = $1 ORDER BY published`, appID)
+	err := s.db.SelectContext(ctx, &out, `SELECT * FROM service_ports WHERE service_id = $1 ORDER BY published`, appID)
 	return out, err
 }
 
@@ -82,12 +82,12 @@ func (s *Store) SetAppPorts(ctx context.Context, appID int64, ports []Port) erro
 		return err
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	if _, err := tx.ExecContext(ctx, `DELETE FROM app_ports WHERE app_id = $1`, appID); err != nil {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM service_ports WHERE service_id = $1`, appID); err != nil {
 		return err
 	}
 	for _, p := range ports {
 		_, err := tx.ExecContext(ctx, `
-			INSERT INTO app_ports (app_id, published, target, protocol, mode) VALUES ($1, $2, $3, $4, $5)`,
+			INSERT INTO service_ports (service_id, published, target, protocol, mode) VALUES ($1, $2, $3, $4, $5)`,
 			appID, p.Published, p.Target, p.Protocol, p.Mode)
 		if isUniqueViolation(err) {
 			return conflictf("port %d/%s is already published by another app", p.Published, p.Protocol)

@@ -27,7 +27,7 @@ const (
 // Webhook is an app's deploy webhook: the secret URL token, the optional
 // signing secret and the filters that decide whether a push deploys.
 type Webhook struct {
-	AppID      int64          `db:"app_id"`
+	ServiceID  int64          `db:"service_id"`
 	TokenHash  string         `db:"token_hash"`
 	TokenEnc   []byte         `db:"token_enc"`
 	SecretEnc  []byte         `db:"secret_enc"`
@@ -54,10 +54,10 @@ type WebhookSettings struct {
 func (s *Store) openWebhook(w *Webhook) (*Webhook, error) {
 	var err error
 	if w.Token, err = s.cipher.Open(w.TokenEnc); err != nil {
-		return nil, fmt.Errorf("db: webhook token of app %d: %w", w.AppID, err)
+		return nil, fmt.Errorf("db: webhook token of app %d: %w", w.ServiceID, err)
 	}
 	if w.Secret, err = s.cipher.Open(w.SecretEnc); err != nil {
-		return nil, fmt.Errorf("db: webhook secret of app %d: %w", w.AppID, err)
+		return nil, fmt.Errorf("db: webhook secret of app %d: %w", w.ServiceID, err)
 	}
 	if w.WatchPaths == nil {
 		w.WatchPaths = pq.StringArray{}
@@ -71,7 +71,7 @@ func (s *Store) openWebhook(w *Webhook) (*Webhook, error) {
 // the cipher, which a SQL migration cannot do for existing apps.
 func (s *Store) AppWebhook(ctx context.Context, appID int64) (*Webhook, error) {
 	var w Webhook
-	err := s.db.GetContext(ctx, &w, `SELECT * FROM app_webhooks WHERE app_id = $1`, appID)
+	err := s.db.GetContext(ctx, &w, `SELECT * FROM service_webhooks WHERE service_id = $1`, appID)
 	if err == nil {
 		return s.openWebhook(&w)
 	}
@@ -81,8 +81,8 @@ func (s *Store) AppWebhook(ctx context.Context, appID int64) (*Webhook, error) {
 	token := RandomToken()
 	// ON CONFLICT: two first requests may race; the loser reads the winner's row.
 	_, err = s.db.ExecContext(ctx, `
-		INSERT INTO app_webhooks (app_id, token_hash, token_enc, secret_enc) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (app_id) DO NOTHING`,
+		INSERT INTO service_webhooks (service_id, token_hash, token_enc, secret_enc) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (service_id) DO NOTHING`,
 		appID, hashToken(token), s.cipher.Seal(token), s.cipher.Seal(RandomToken()))
 	if isForeignKeyViolation(err) {
 		return nil, ErrNotFound
@@ -90,7 +90,7 @@ func (s *Store) AppWebhook(ctx context.Context, appID int64) (*Webhook, error) {
 	if err != nil {
 		return nil, fmt.Errorf("db: create webhook of app %d: %w", appID, err)
 	}
-	if err := s.db.GetContext(ctx, &w, `SELECT * FROM app_webhooks WHERE app_id = $1`, appID); err != nil {
+	if err := s.db.GetContext(ctx, &w, `SELECT * FROM service_webhooks WHERE service_id = $1`, appID); err != nil {
 		return nil, notFound(err)
 	}
 	return s.openWebhook(&w)
@@ -99,7 +99,7 @@ func (s *Store) AppWebhook(ctx context.Context, appID int64) (*Webhook, error) {
 // WebhookByToken finds the webhook a deploy URL names.
 func (s *Store) WebhookByToken(ctx context.Context, token string) (*Webhook, error) {
 	var w Webhook
-	if err := s.db.GetContext(ctx, &w, `SELECT * FROM app_webhooks WHERE token_hash = $1`, hashToken(token)); err != nil {
+	if err := s.db.GetContext(ctx, &w, `SELECT * FROM service_webhooks WHERE token_hash = $1`, hashToken(token)); err != nil {
 		return nil, notFound(err)
 	}
 	return s.openWebhook(&w)
@@ -112,7 +112,7 @@ func (s *Store) RotateWebhookToken(ctx context.Context, appID int64) (*Webhook, 
 	}
 	token := RandomToken()
 	res, err := s.db.ExecContext(ctx, `
-		UPDATE app_webhooks SET token_hash = $2, token_enc = $3, updated_at = now() WHERE app_id = $1`,
+		UPDATE service_webhooks SET token_hash = $2, token_enc = $3, updated_at = now() WHERE service_id = $1`,
 		appID, hashToken(token), s.cipher.Seal(token))
 	if err := rowsOrNotFound(res, err); err != nil {
 		return nil, err
@@ -126,7 +126,7 @@ func (s *Store) SetWebhookSecret(ctx context.Context, appID int64, secret string
 		return err
 	}
 	res, err := s.db.ExecContext(ctx, `
-		UPDATE app_webhooks SET secret_enc = $2, updated_at = now() WHERE app_id = $1`,
+		UPDATE service_webhooks SET secret_enc = $2, updated_at = now() WHERE service_id = $1`,
 		appID, s.cipher.sealOptional(secret))
 	return rowsOrNotFound(res, err)
 }
@@ -141,8 +141,8 @@ func (s *Store) UpdateWebhookSettings(ctx context.Context, appID int64, in Webho
 		paths = []string{}
 	}
 	res, err := s.db.ExecContext(ctx, `
-		UPDATE app_webhooks SET deploy_on = $2, watch_paths = $3, auto_deploy = $4, updated_at = now()
-		WHERE app_id = $1`,
+		UPDATE service_webhooks SET deploy_on = $2, watch_paths = $3, auto_deploy = $4, updated_at = now()
+		WHERE service_id = $1`,
 		appID, in.DeployOn, pqStringArray(paths), in.AutoDeploy)
 	return rowsOrNotFound(res, err)
 }
@@ -150,7 +150,7 @@ func (s *Store) UpdateWebhookSettings(ctx context.Context, appID int64, in Webho
 // Delivery is one recorded call of a deploy webhook.
 type Delivery struct {
 	ID            int64     `db:"id" json:"id"`
-	AppID         int64     `db:"app_id" json:"application_id"`
+	ServiceID     int64     `db:"service_id" json:"application_id"`
 	CreatedAt     time.Time `db:"created_at" json:"created_at"`
 	Provider      string    `db:"provider" json:"provider"`
 	Event         string    `db:"event" json:"event"`
@@ -165,13 +165,13 @@ type Delivery struct {
 // RecordDelivery stores a delivery and fills its id and time.
 func (s *Store) RecordDelivery(ctx context.Context, d *Delivery) error {
 	err := s.db.QueryRowxContext(ctx, `
-		INSERT INTO webhook_deliveries (app_id, provider, event, ref, commit_sha, commit_message, outcome, reason, deployment_id)
+		INSERT INTO webhook_deliveries (service_id, provider, event, ref, commit_sha, commit_message, outcome, reason, deployment_id)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id, created_at`,
-		d.AppID, ClipText(d.Provider, 40), ClipText(d.Event, 100), ClipText(d.Ref, 300), ClipText(d.CommitSHA, 80),
+		d.ServiceID, ClipText(d.Provider, 40), ClipText(d.Event, 100), ClipText(d.Ref, 300), ClipText(d.CommitSHA, 80),
 		ClipText(d.CommitMessage, 500), d.Outcome, ClipText(d.Reason, 500), d.DeploymentID,
 	).Scan(&d.ID, &d.CreatedAt)
 	if err != nil {
-		return fmt.Errorf("db: record webhook delivery of app %d: %w", d.AppID, err)
+		return fmt.Errorf("db: record webhook delivery of app %d: %w", d.ServiceID, err)
 	}
 	return nil
 }
@@ -180,7 +180,7 @@ func (s *Store) RecordDelivery(ctx context.Context, d *Delivery) error {
 func (s *Store) Deliveries(ctx context.Context, appID int64, limit, offset int) ([]Delivery, error) {
 	out := []Delivery{}
 	err := s.db.SelectContext(ctx, &out, `
-		SELECT * FROM webhook_deliveries WHERE app_id = $1 ORDER BY id DESC LIMIT $2 OFFSET $3`, appID, limit, offset)
+		SELECT * FROM webhook_deliveries WHERE service_id = $1 ORDER BY id DESC LIMIT $2 OFFSET $3`, appID, limit, offset)
 	return out, err
 }
 

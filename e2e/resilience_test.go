@@ -730,7 +730,7 @@ func resRedisRestart(t *testing.T, appendonly bool) {
 	}
 	t.Logf("deploy while Redis is down answered %d: %s", code, strings.TrimSpace(string(body)))
 	var during int64
-	if err := c.db.QueryRow(`SELECT id FROM deployments WHERE app_id = $1 ORDER BY id DESC LIMIT 1`, app).Scan(&during); err != nil {
+	if err := c.db.QueryRow(`SELECT id FROM deployments WHERE service_id = $1 ORDER BY id DESC LIMIT 1`, app).Scan(&during); err != nil {
 		t.Fatalf("the deployment requested while Redis was down is not in the database: %v", err)
 	}
 	queued = append(queued, during)
@@ -898,7 +898,7 @@ func TestResilience_TwoWorkerProcesses(t *testing.T) {
 	}
 	var overlap int
 	if err := c.db.QueryRow(`SELECT count(*) FROM deployments a JOIN deployments b
-		ON a.app_id = b.app_id AND a.id < b.id AND a.started_at < b.finished_at AND b.started_at < a.finished_at`).Scan(&overlap); err != nil {
+		ON a.service_id = b.service_id AND a.id < b.id AND a.started_at < b.finished_at AND b.started_at < a.finished_at`).Scan(&overlap); err != nil {
 		t.Fatal(err)
 	}
 	if overlap != 0 {

@@ -340,7 +340,7 @@ func (e *routeEnv) waitPing() {
 func (e *routeEnv) addDomain(app string, d db.Domain) *db.Domain {
 	e.t.Helper()
 	id := e.apps[app].ID
-	d.AppID = &id
+	d.ServiceID = &id
 	if d.Path == "" {
 		d.Path = "/"
 	}
@@ -532,7 +532,7 @@ func TestRouting(t *testing.T) {
 
 	t.Run("regex redirect", func(t *testing.T) {
 		env.t = t
-		rd := &db.Redirect{AppID: env.apps["a"].ID, Regex: `^http://www\.` + strings.ReplaceAll(env.host("redir"), ".", `\.`) + `/(.*)`,
+		rd := &db.Redirect{ServiceID: env.apps["a"].ID, Regex: `^http://www\.` + strings.ReplaceAll(env.host("redir"), ".", `\.`) + `/(.*)`,
 			Replacement: "http://" + env.host("redir") + "/${1}", Permanent: true}
 		if err := env.store.CreateRedirect(ctx, rd); err != nil {
 			t.Fatal(err)
@@ -585,7 +585,7 @@ func TestRouting(t *testing.T) {
 		}
 		// A row that slipped past validation (written by hand in SQL): an
 		// invalid regex that would make app b's file unloadable.
-		dbtest.MustExec(t, env.store, `INSERT INTO app_redirects (app_id, regex, replacement) VALUES ($1, '(', 'x')`, env.apps["b"].ID)
+		dbtest.MustExec(t, env.store, `INSERT INTO service_redirects (service_id, regex, replacement) VALUES ($1, '(', 'x')`, env.apps["b"].ID)
 		rep, err := env.routing.Sync(ctx)
 		if err == nil || len(rep.Invalid) != 1 || rep.Invalid[0] != env.apps["b"].AppName {
 			t.Fatalf("Sync = %+v, %v; want app b reported invalid", rep, err)
@@ -597,7 +597,7 @@ func TestRouting(t *testing.T) {
 		// The provider is not frozen: a change to app a still applies, and b and c still serve.
 		d := &db.Domain{Host: env.host("after-mistake")}
 		id := env.apps["a"].ID
-		d.AppID, d.Path, d.InternalPath, d.Port, d.Certificate, d.Enabled = &id, "/", "/", 8080, db.CertNone, true
+		d.ServiceID, d.Path, d.InternalPath, d.Port, d.Certificate, d.Enabled = &id, "/", "/", 8080, db.CertNone, true
 		if err := env.store.CreateDomain(ctx, d); err != nil {
 			t.Fatal(err)
 		}
@@ -605,7 +605,7 @@ func TestRouting(t *testing.T) {
 		env.waitFor("new domain of another app", env.host("after-mistake"), "/", nil, routeStatus(200, "hello from a"))
 		env.waitFor("bad app keeps its last good config", env.host("paths"), "/keep/x", nil, routeStatus(200, "hello from b path=/keep/x"))
 		env.waitFor("third app unaffected", env.host("stable"), "/", func(r *http.Request) { r.SetBasicAuth("alice", "s3cret-pass") }, routeStatus(200, "hello from c"))
-		dbtest.MustExec(t, env.store, `DELETE FROM app_redirects WHERE regex = '('`)
+		dbtest.MustExec(t, env.store, `DELETE FROM service_redirects WHERE regex = '('`)
 		env.sync()
 	})
 

@@ -173,7 +173,7 @@ func TestAPI_CreateGetPatchDeleteApp(t *testing.T) {
 		res, body = app.apiJSON(http.MethodGet, fmt.Sprintf("/api/v1/applications/%d", appID), token, nil)
 		wantAPIError(t, res, body, http.StatusNotFound, "")
 	}
-	if app.count("applications") != 0 || app.count("app_variables") != 0 || app.count("app_ports") != 0 {
+	if app.count("applications") != 0 || app.count("service_variables") != 0 || app.count("service_ports") != 0 {
 		t.Fatal("delete left rows behind")
 	}
 	res, body = app.apiJSON(http.MethodDelete, fmt.Sprintf("/api/v1/applications/%d", id), token, nil)
@@ -239,7 +239,7 @@ func TestAPI_CreateAppRejectsBadInput(t *testing.T) {
 	if n := app.count("applications"); n != 1 {
 		t.Fatalf("refused requests wrote apps: %d rows", n)
 	}
-	if n := app.count("app_variables"); n != 2 {
+	if n := app.count("service_variables"); n != 2 {
 		t.Fatalf("refused requests wrote variables: %d rows", n)
 	}
 }

@@ -268,7 +268,7 @@ func TestAppEnv_EncryptedAtRestNeverRenderedRevealable(t *testing.T) {
 		}
 	}
 
-	rows, err := app.store.DB().Query(`SELECT key, value_enc FROM app_variables WHERE app_id = $1`, a.ID)
+	rows, err := app.store.DB().Query(`SELECT key, value_enc FROM service_variables WHERE service_id = $1`, a.ID)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -163,7 +163,7 @@ func TestDeploymentCancel_QueuedAndPlainTextLogs(t *testing.T) {
 		t.Fatal("cancel was not recorded for the worker")
 	}
 	// A queued deployment is cancelled at once.
-	q, err := a.store.CreateDeployment(context.Background(), d.AppID, "user", "test")
+	q, err := a.store.CreateDeployment(context.Background(), d.ServiceID, "user", "test")
 	if err != nil {
 		t.Fatal(err)
 	}

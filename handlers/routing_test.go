@@ -81,7 +81,7 @@ func (a *routingApp) file(name string) string {
 func (a *routingApp) addDomain(app *db.App, d db.Domain) *db.Domain {
 	a.t.Helper()
 	id := app.ID
-	d.AppID = &id
+	d.ServiceID = &id
 	for p, def := range map[*string]string{&d.Path: "/", &d.InternalPath: "/", &d.Certificate: db.CertNone} {
 		if *p == "" {
 			*p = def

@@ -127,7 +127,7 @@ func (f *webhookFixture) lastDelivery(wantTotal int) db.Delivery {
 func (f *webhookFixture) deploymentCount() int {
 	f.t.Helper()
 	var n int
-	if err := f.store.DB().Get(&n, `SELECT count(*) FROM deployments WHERE app_id = $1`, f.app.ID); err != nil {
+	if err := f.store.DB().Get(&n, `SELECT count(*) FROM deployments WHERE service_id = $1`, f.app.ID); err != nil {
 		f.t.Fatal(err)
 	}
 	return n
@@ -174,7 +174,7 @@ func (f *webhookFixture) wantDeployed(res *response, body map[string]any, total 
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	if dep.AppID != f.app.ID || dep.Trigger != "webhook" || dep.TriggeredBy != d.Provider {
+	if dep.ServiceID != f.app.ID || dep.Trigger != "webhook" || dep.TriggeredBy != d.Provider {
 		f.t.Errorf("deployment: %+v", dep)
 	}
 	if commit != "" && d.CommitSHA != commit {
@@ -599,7 +599,7 @@ func TestWebhook_SecretsStoredSealed(t *testing.T) {
 		Token  []byte `db:"token_enc"`
 		Secret []byte `db:"secret_enc"`
 	}
-	if err := f.store.DB().Get(&raw, `SELECT token_hash, token_enc, secret_enc FROM app_webhooks WHERE app_id = $1`, f.app.ID); err != nil {
+	if err := f.store.DB().Get(&raw, `SELECT token_hash, token_enc, secret_enc FROM service_webhooks WHERE service_id = $1`, f.app.ID); err != nil {
 		t.Fatal(err)
 	}
 	for _, col := range [][]byte{raw.Token, raw.Secret, []byte(raw.Hash)} {
@@ -806,7 +806,7 @@ func watchQueue(ctx context.Context, store *db.Store, appID int64, out *queueWat
 		}
 		err := store.DB().GetContext(ctx, &c, `
 			SELECT count(*) FILTER (WHERE status = 'running') AS running, count(*) FILTER (WHERE status = 'queued') AS queued
-			FROM deployments WHERE app_id = $1`, appID)
+			FROM deployments WHERE service_id = $1`, appID)
 		if err == nil {
 			out.maxRunning, out.maxQueued = max(out.maxRunning, c.Running), max(out.maxQueued, c.Queued)
 			out.samples++
@@ -821,7 +821,7 @@ func waitQueueIdle(tb testing.TB, store *db.Store, appID int64, timeout time.Dur
 	deadline := time.Now().Add(timeout)
 	for {
 		var n int
-		if err := store.DB().Get(&n, `SELECT count(*) FROM deployments WHERE app_id = $1 AND status IN ('queued', 'running')`, appID); err != nil {
+		if err := store.DB().Get(&n, `SELECT count(*) FROM deployments WHERE service_id = $1 AND status IN ('queued', 'running')`, appID); err != nil {
 			tb.Fatal(err)
 		}
 		if n == 0 {

@@ -84,7 +84,7 @@ func (r *Runner) settleAppStatus(ctx context.Context, deploymentID int64) {
 	if err != nil {
 		return
 	}
-	a, err := r.store.App(ctx, d.AppID)
+	a, err := r.store.App(ctx, d.ServiceID)
 	if err != nil {
 		return
 	}
@@ -136,7 +136,7 @@ func oneLine(s string) string {
 
 // deploy fetches or builds the image and rolls the service out.
 func (r *Runner) deploy(ctx context.Context, d *db.Deployment, logw *deployLog) error {
-	a, err := r.store.App(ctx, d.AppID)
+	a, err := r.store.App(ctx, d.ServiceID)
 	if err != nil {
 		return fmt.Errorf("load app: %w", err)
 	}

@@ -201,7 +201,7 @@ func (r *Runner) cleanupInterrupted(ctx context.Context, id int64) {
 	if err != nil || d.RollbackOf != nil {
 		return
 	}
-	a, err := r.store.App(ctx, d.AppID)
+	a, err := r.store.App(ctx, d.ServiceID)
 	if err != nil || a.SourceType != db.SourceGit {
 		return
 	}

@@ -119,7 +119,7 @@ func (h *Handler) AddRedirect(c echo.Context) error {
 	if err := bindStrict(c, &in); err != nil {
 		return err
 	}
-	rd := &db.Redirect{AppID: a.ID, Regex: in.Regex, Replacement: in.Replacement, Permanent: in.Permanent}
+	rd := &db.Redirect{ServiceID: a.ID, Regex: in.Regex, Replacement: in.Replacement, Permanent: in.Permanent}
 	err = h.Ops.AddRedirect(c.Request().Context(), rd)
 	if rd.ID == 0 {
 		return err

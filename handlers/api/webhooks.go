@@ -43,12 +43,12 @@ func (h *Handler) ReceiveWebhook(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	app, err := h.Store.App(ctx, hook.AppID)
+	app, err := h.Store.App(ctx, hook.ServiceID)
 	if err != nil {
 		return err
 	}
 	r := c.Request()
-	d := &db.Delivery{AppID: app.ID, Provider: webhook.DetectProvider(r.Header)}
+	d := &db.Delivery{ServiceID: app.ID, Provider: webhook.DetectProvider(r.Header)}
 	d.Event = webhook.EventHeader(d.Provider, r.Header)
 	body, err := readCapped(r, maxWebhookBody)
 	if err != nil {

@@ -46,7 +46,7 @@ func (h *Handler) AddRedirect(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	rd := &db.Redirect{AppID: a.ID, Regex: c.FormValue("regex"), Replacement: c.FormValue("replacement"), Permanent: c.FormValue("permanent") == "on"}
+	rd := &db.Redirect{ServiceID: a.ID, Regex: c.FormValue("regex"), Replacement: c.FormValue("replacement"), Permanent: c.FormValue("permanent") == "on"}
 	msg, problem, err := outcome(h.Ops.AddRedirect(c.Request().Context(), rd), "Redirect added.")
 	if err != nil {
 		return err

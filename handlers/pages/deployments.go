@@ -31,7 +31,7 @@ func (h *Handler) loadDeployment(c echo.Context) (*deploymentPage, error) {
 	if err != nil {
 		return nil, err
 	}
-	a, err := h.Store.App(c.Request().Context(), d.AppID)
+	a, err := h.Store.App(c.Request().Context(), d.ServiceID)
 	if err != nil {
 		return nil, err
 	}

@@ -18,7 +18,7 @@ func NewDomain(a *db.App, dashboardPort int) *db.Domain {
 	d := &db.Domain{Path: "/", InternalPath: "/", Certificate: db.CertLetsEncrypt, HTTPS: true, Enabled: true, Port: dashboardPort}
 	if a != nil {
 		id := a.ID
-		d.AppID, d.Port = &id, a.Port
+		d.ServiceID, d.Port = &id, a.Port
 	}
 	return d
 }
@@ -205,9 +205,9 @@ func (s *Service) AppDomain(ctx context.Context, id int64) (*db.Domain, *db.App,
 	if err != nil {
 		return nil, nil, err
 	}
-	if d.AppID == nil {
+	if d.ServiceID == nil {
 		return nil, nil, db.ErrNotFound
 	}
-	a, err := s.store.App(ctx, *d.AppID)
+	a, err := s.store.App(ctx, *d.ServiceID)
 	return d, a, err
 }

@@ -226,8 +226,8 @@ func (r *Service) loadAll(ctx context.Context) ([]traefik.App, map[int64]bool, e
 	certs := map[int64]bool{}
 	for _, d := range rows.domains {
 		target := &dash
-		if d.AppID != nil {
-			if target = byApp[*d.AppID]; target == nil {
+		if d.ServiceID != nil {
+			if target = byApp[*d.ServiceID]; target == nil {
 				continue // app deleted between the two queries
 			}
 		}
@@ -237,17 +237,17 @@ func (r *Service) loadAll(ctx context.Context) ([]traefik.App, map[int64]bool, e
 		}
 	}
 	for _, u := range rows.users {
-		if a := byApp[u.AppID]; a != nil {
+		if a := byApp[u.ServiceID]; a != nil {
 			a.BasicAuth = append(a.BasicAuth, traefik.BasicAuthUser{Username: u.Username, PasswordHash: u.PasswordHash})
 		}
 	}
 	for _, rd := range rows.redirects {
-		if a := byApp[rd.AppID]; a != nil {
+		if a := byApp[rd.ServiceID]; a != nil {
 			a.Redirects = append(a.Redirects, ToTraefikRedirect(rd))
 		}
 	}
 	for _, h := range rows.headers {
-		if a := byApp[h.AppID]; a != nil {
+		if a := byApp[h.ServiceID]; a != nil {
 			addHeader(a, h)
 		}
 	}

@@ -82,7 +82,7 @@ func (a *fixture) file(name string) string {
 func (a *fixture) addDomain(app *db.App, d db.Domain) *db.Domain {
 	a.t.Helper()
 	id := app.ID
-	d.AppID = &id
+	d.ServiceID = &id
 	for p, def := range map[*string]string{&d.Path: "/", &d.InternalPath: "/", &d.Certificate: db.CertNone} {
 		if *p == "" {
 			*p = def
@@ -107,7 +107,7 @@ func TestRouting_SyncRendersEveryAppFromTheDatabase(t *testing.T) {
 	if err := a.store.AddBasicAuthUser(ctx, shop.ID, "alice", "$2a$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy"); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.store.CreateRedirect(ctx, &db.Redirect{AppID: shop.ID, Regex: `^https?://www\.shop\.example\.com/(.*)`, Replacement: "https://shop.example.com/${1}", Permanent: true}); err != nil {
+	if err := a.store.CreateRedirect(ctx, &db.Redirect{ServiceID: shop.ID, Regex: `^https?://www\.shop\.example\.com/(.*)`, Replacement: "https://shop.example.com/${1}", Permanent: true}); err != nil {
 		t.Fatal(err)
 	}
 	if err := a.store.SetAppHeaders(ctx, shop.ID, db.HeaderResponse, []db.Header{{Name: "X-Frame-Options", Value: "DENY"}}); err != nil {
