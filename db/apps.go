@@ -205,48 +205,48 @@ func (s *Store) AppSecrets(a *App) (AppSecrets, error) {
 	var out AppSecrets
 	var err error
 	if out.GitToken, err = s.cipher.Open(a.GitTokenEnc); err != nil {
-		return out, err
+		return out, opError("app secrets", err)
 	}
 	if out.GitSSHKey, err = s.cipher.Open(a.GitSSHKeyEnc); err != nil {
-		return out, err
+		return out, opError("app secrets", err)
 	}
 	out.RegistryPassword, err = s.cipher.Open(a.RegistryPasswordEnc)
-	return out, err
+	return out, opError("app secrets", err)
 }
 
 // App loads one app with its project and environment names.
 func (s *Store) App(ctx context.Context, id int64) (*App, error) {
 	var a App
 	err := s.db.GetContext(ctx, &a, appSelect+` WHERE a.id = $1`, id)
-	return &a, notFound(err)
+	return &a, notFound("app", err)
 }
 
 // AppByName loads an app by its appName.
 func (s *Store) AppByName(ctx context.Context, appName string) (*App, error) {
 	var a App
 	err := s.db.GetContext(ctx, &a, appSelect+` WHERE s.name = $1`, appName)
-	return &a, notFound(err)
+	return &a, notFound("app by name", err)
 }
 
 // Apps lists every app, grouped by project then environment.
 func (s *Store) Apps(ctx context.Context) ([]App, error) {
 	var out []App
 	err := s.db.SelectContext(ctx, &out, appSelect+` ORDER BY lower(p.name), e.id, lower(a.name)`)
-	return out, err
+	return out, opError("apps", err)
 }
 
 // AppsPage lists apps with limit/offset for the API.
 func (s *Store) AppsPage(ctx context.Context, limit, offset int) ([]App, error) {
 	var out []App
 	err := s.db.SelectContext(ctx, &out, appSelect+` ORDER BY a.id LIMIT $1 OFFSET $2`, limit, offset)
-	return out, err
+	return out, opError("apps page", err)
 }
 
 // AppsInProject lists a project's apps.
 func (s *Store) AppsInProject(ctx context.Context, projectID int64) ([]App, error) {
 	var out []App
 	err := s.db.SelectContext(ctx, &out, appSelect+` WHERE e.project_id = $1 ORDER BY lower(a.name)`, projectID)
-	return out, err
+	return out, opError("apps in project", err)
 }
 
 // DeleteApp removes an app's service and, by cascade, the app row, its

@@ -39,14 +39,14 @@ func (s *Store) CreateCertificate(ctx context.Context, c *Certificate, keyPEM st
 func (s *Store) Certificates(ctx context.Context) ([]Certificate, error) {
 	var out []Certificate
 	err := s.db.SelectContext(ctx, &out, `SELECT * FROM certificates ORDER BY lower(name), id`)
-	return out, err
+	return out, opError("certificates", err)
 }
 
 // Certificate loads one certificate.
 func (s *Store) Certificate(ctx context.Context, id int64) (*Certificate, error) {
 	var c Certificate
 	err := s.db.GetContext(ctx, &c, `SELECT * FROM certificates WHERE id = $1`, id)
-	return &c, notFound(err)
+	return &c, notFound("certificate", err)
 }
 
 // CertificateKey decrypts a certificate's private key (PEM).

@@ -212,9 +212,18 @@ func isUniqueViolation(err error) bool {
 }
 
 // notFound maps sql.ErrNoRows to ErrNotFound.
-func notFound(err error) error {
+// It names the store operation op, so a log line says what failed.
+func notFound(op string, err error) error {
 	if errors.Is(err, sql.ErrNoRows) {
-		return ErrNotFound
+		return fmt.Errorf("%s: %w", op, ErrNotFound)
 	}
-	return err
+	return opError(op, err)
+}
+
+// opError names the store operation that failed, keeping err for errors.Is.
+func opError(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", op, err)
 }

@@ -2,6 +2,8 @@ package db
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -83,7 +85,7 @@ func (s *Store) queueDeployment(ctx context.Context, n *Deployment) (*Deployment
 	// Serialise concurrent requests for one app on its row.
 	var locked int64
 	if err := tx.GetContext(ctx, &locked, `SELECT id FROM applications WHERE id = $1 FOR UPDATE`, appID); err != nil {
-		return nil, notFound(err)
+		return nil, notFound("queue deployment", err)
 	}
 	var id int64
 	if err := tx.GetContext(ctx, &id, `
@@ -108,7 +110,7 @@ func (s *Store) queueDeployment(ctx context.Context, n *Deployment) (*Deployment
 func (s *Store) Deployment(ctx context.Context, id int64) (*Deployment, error) {
 	var d Deployment
 	err := s.db.GetContext(ctx, &d, deploymentSelect+` WHERE d.id = $1`, id)
-	return &d, notFound(err)
+	return &d, notFound("deployment", err)
 }
 
 // Deployments lists an app's newest deployments.
@@ -121,7 +123,7 @@ func (s *Store) DeploymentsPage(ctx context.Context, appID int64, limit, offset 
 	out := []Deployment{}
 	err := s.db.SelectContext(ctx, &out, deploymentSelect+` WHERE d.service_id = $1 ORDER BY d.id DESC LIMIT $2 OFFSET $3`,
 		appID, limit, offset)
-	return out, err
+	return out, opError("deployments page", err)
 }
 
 // QueuedDeployments lists queued deployments, oldest first, so lost queue
@@ -129,7 +131,7 @@ func (s *Store) DeploymentsPage(ctx context.Context, appID int64, limit, offset 
 func (s *Store) QueuedDeployments(ctx context.Context) ([]Deployment, error) {
 	out := []Deployment{}
 	err := s.db.SelectContext(ctx, &out, deploymentSelect+` WHERE d.status = 'queued' ORDER BY d.id`)
-	return out, err
+	return out, opError("queued deployments", err)
 }
 
 // ErrAppBusy means another deployment of the same app is running.
@@ -150,7 +152,7 @@ func (s *Store) ClaimDeployment(ctx context.Context, id int64, workerID string) 
 		SELECT a.id FROM applications a JOIN deployments d ON d.service_id = a.id
 		WHERE d.id = $1 AND d.status = 'queued' FOR UPDATE OF a`, id)
 	if err != nil {
-		return nil, notFound(err)
+		return nil, notFound("claim deployment", err)
 	}
 	var running int
 	if err := tx.GetContext(ctx, &running, `SELECT count(*) FROM deployments WHERE service_id = $1 AND status = 'running'`, appID); err != nil {
@@ -201,7 +203,7 @@ func (s *Store) RequestCancel(ctx context.Context, id int64) (string, error) {
 		WHERE id = $1 AND status IN ('queued', 'running')
 		RETURNING status`, id)
 	if err != nil {
-		if nf := notFound(err); nf == ErrNotFound {
+		if errors.Is(err, sql.ErrNoRows) {
 			if _, err := s.Deployment(ctx, id); err != nil {
 				return "", err
 			}
@@ -216,7 +218,7 @@ func (s *Store) RequestCancel(ctx context.Context, id int64) (string, error) {
 func (s *Store) CancelRequested(ctx context.Context, id int64) (bool, error) {
 	var v bool
 	err := s.db.GetContext(ctx, &v, `SELECT cancel_requested FROM deployments WHERE id = $1`, id)
-	return v, notFound(err)
+	return v, notFound("cancel requested", err)
 }
 
 // CancelState is what a worker polls while it runs a deployment: whether
@@ -229,7 +231,7 @@ func (s *Store) CancelState(ctx context.Context, id int64) (cancelRequested bool
 	}
 	err = s.db.GetContext(ctx, &row, `SELECT cancel_requested, status FROM deployments WHERE id = $1`, id)
 	if err != nil {
-		return false, "", fmt.Errorf("deployment %d cancel state: %w", id, notFound(err))
+		return false, "", notFound(fmt.Sprintf("deployment %d cancel state", id), err)
 	}
 	return row.Cancel, row.Status, nil
 }
@@ -272,7 +274,7 @@ func (s *Store) Logs(ctx context.Context, deploymentID int64, afterSeq, limit in
 	err := s.db.SelectContext(ctx, &out, `
 		SELECT seq, line FROM deployment_logs WHERE deployment_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
 		deploymentID, afterSeq, limit)
-	return out, err
+	return out, opError("logs", err)
 }
 
 // LastLogSeq returns the sequence number of a deployment's last log line,
@@ -297,5 +299,5 @@ func (s *Store) ExpiredImages(ctx context.Context, appID int64, keep int) ([]str
 		WHERE image NOT IN (
 			SELECT image FROM deployments WHERE service_id = $1 AND status = 'done' AND image <> '' ORDER BY id DESC LIMIT $2)
 		AND image <> (SELECT current_image FROM applications WHERE id = $1)`, appID, keep)
-	return out, err
+	return out, opError("expired images", err)
 }

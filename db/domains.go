@@ -59,28 +59,28 @@ func (c *DomainClaim) Owner() string {
 func (s *Store) AppDomains(ctx context.Context, appID int64) ([]Domain, error) {
 	var out []Domain
 	err := s.db.SelectContext(ctx, &out, `SELECT * FROM domains WHERE service_id = $1 ORDER BY id`, appID)
-	return out, err
+	return out, opError("app domains", err)
 }
 
 // DashboardDomains lists the dashboard's own domains.
 func (s *Store) DashboardDomains(ctx context.Context) ([]Domain, error) {
 	var out []Domain
 	err := s.db.SelectContext(ctx, &out, `SELECT * FROM domains WHERE service_id IS NULL ORDER BY id`)
-	return out, err
+	return out, opError("dashboard domains", err)
 }
 
 // AllDomains lists every domain, for rendering the whole routing table at once.
 func (s *Store) AllDomains(ctx context.Context) ([]Domain, error) {
 	var out []Domain
 	err := s.db.SelectContext(ctx, &out, `SELECT * FROM domains ORDER BY id`)
-	return out, err
+	return out, opError("all domains", err)
 }
 
 // Domain loads one domain.
 func (s *Store) Domain(ctx context.Context, id int64) (*Domain, error) {
 	var d Domain
 	err := s.db.GetContext(ctx, &d, `SELECT * FROM domains WHERE id = $1`, id)
-	return &d, notFound(err)
+	return &d, notFound("domain", err)
 }
 
 // DomainClaimFor returns who holds host+path, ignoring domain exceptID (the
@@ -91,7 +91,7 @@ func (s *Store) DomainClaimFor(ctx context.Context, host, path string, exceptID 
 		SELECT d.id, d.service_id, s.name AS app_name, a.name
 		FROM domains d LEFT JOIN services s ON s.id = d.service_id LEFT JOIN applications a ON a.id = s.id
 		WHERE d.host = $1 AND d.path = $2 AND d.id <> $3`, host, path, exceptID)
-	return &c, notFound(err)
+	return &c, notFound("domain claim for", err)
 }
 
 // CreateDomain inserts a validated domain and fills its generated fields.
@@ -119,7 +119,7 @@ func (s *Store) UpdateDomain(ctx context.Context, d *Domain) error {
 	if isUniqueViolation(err) {
 		return fmt.Errorf("domain %s%s: %w", d.Host, d.Path, ErrConflict)
 	}
-	return notFound(err)
+	return notFound("update domain", err)
 }
 
 // DeleteDomain removes one domain.
@@ -141,14 +141,14 @@ type BasicAuthUser struct {
 func (s *Store) AppBasicAuth(ctx context.Context, appID int64) ([]BasicAuthUser, error) {
 	var out []BasicAuthUser
 	err := s.db.SelectContext(ctx, &out, `SELECT * FROM service_basic_auth WHERE service_id = $1 ORDER BY username`, appID)
-	return out, err
+	return out, opError("app basic auth", err)
 }
 
 // AllBasicAuth lists every app's basic-auth users.
 func (s *Store) AllBasicAuth(ctx context.Context) ([]BasicAuthUser, error) {
 	var out []BasicAuthUser
 	err := s.db.SelectContext(ctx, &out, `SELECT * FROM service_basic_auth ORDER BY service_id, username`)
-	return out, err
+	return out, opError("all basic auth", err)
 }
 
 // AddBasicAuthUser stores a user with an already bcrypt-hashed password.
@@ -182,14 +182,14 @@ type Redirect struct {
 func (s *Store) AppRedirects(ctx context.Context, appID int64) ([]Redirect, error) {
 	var out []Redirect
 	err := s.db.SelectContext(ctx, &out, `SELECT * FROM service_redirects WHERE service_id = $1 ORDER BY id`, appID)
-	return out, err
+	return out, opError("app redirects", err)
 }
 
 // AllRedirects lists every app's redirects.
 func (s *Store) AllRedirects(ctx context.Context) ([]Redirect, error) {
 	var out []Redirect
 	err := s.db.SelectContext(ctx, &out, `SELECT * FROM service_redirects ORDER BY service_id, id`)
-	return out, err
+	return out, opError("all redirects", err)
 }
 
 // CreateRedirect stores a validated redirect and fills its ID.
@@ -217,14 +217,14 @@ type Header struct {
 func (s *Store) AppHeaders(ctx context.Context, appID int64) ([]Header, error) {
 	var out []Header
 	err := s.db.SelectContext(ctx, &out, `SELECT * FROM service_headers WHERE service_id = $1 ORDER BY kind, name`, appID)
-	return out, err
+	return out, opError("app headers", err)
 }
 
 // AllHeaders lists every app's extra headers.
 func (s *Store) AllHeaders(ctx context.Context) ([]Header, error) {
 	var out []Header
 	err := s.db.SelectContext(ctx, &out, `SELECT * FROM service_headers ORDER BY service_id, kind, name`)
-	return out, err
+	return out, opError("all headers", err)
 }
 
 // SetAppHeaders replaces an app's headers of one kind in one transaction,

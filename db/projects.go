@@ -54,7 +54,7 @@ func (s *Store) CreateProject(ctx context.Context, name, description string) (*P
 func (s *Store) Project(ctx context.Context, id int64) (*Project, error) {
 	var p Project
 	if err := s.db.GetContext(ctx, &p, `SELECT * FROM projects WHERE id = $1`, id); err != nil {
-		return nil, notFound(err)
+		return nil, notFound("project", err)
 	}
 	err := s.db.SelectContext(ctx, &p.Environments, `SELECT * FROM environments WHERE project_id = $1 ORDER BY id`, id)
 	return &p, err
@@ -121,14 +121,14 @@ func (s *Store) CreateEnvironment(ctx context.Context, projectID int64, name str
 func (s *Store) Environment(ctx context.Context, id int64) (*Environment, error) {
 	var e Environment
 	err := s.db.GetContext(ctx, &e, `SELECT * FROM environments WHERE id = $1`, id)
-	return &e, notFound(err)
+	return &e, notFound("environment", err)
 }
 
 // EnvironmentByName finds a project's environment by name.
 func (s *Store) EnvironmentByName(ctx context.Context, projectID int64, name string) (*Environment, error) {
 	var e Environment
 	err := s.db.GetContext(ctx, &e, `SELECT * FROM environments WHERE project_id = $1 AND name = $2`, projectID, name)
-	return &e, notFound(err)
+	return &e, notFound("environment by name", err)
 }
 
 // RenameEnvironment changes an environment's name.

@@ -38,7 +38,7 @@ func (s *Store) SessionUser(ctx context.Context, token string) (*User, error) {
 			RETURNING user_id)
 		SELECT users.* FROM users JOIN touched ON touched.user_id = users.id`,
 		hashToken(token), time.Now().Add(SessionTTL))
-	return &u, notFound(err)
+	return &u, notFound("session user", err)
 }
 
 // DeleteSession ends one session (logout).
@@ -52,7 +52,7 @@ func (s *Store) SessionsByUser(ctx context.Context, userID int64) ([]Session, er
 	var out []Session
 	err := s.db.SelectContext(ctx, &out, `
 		SELECT * FROM sessions WHERE user_id = $1 AND expires_at > now() ORDER BY last_seen_at DESC`, userID)
-	return out, err
+	return out, opError("sessions by user", err)
 }
 
 // RevokeSession deletes a session by its stored id, only if it is the user's.

@@ -36,7 +36,7 @@ func (s *Store) CreateAPIToken(ctx context.Context, userID int64, name string) (
 func (s *Store) APITokens(ctx context.Context, userID int64) ([]APIToken, error) {
 	var out []APIToken
 	err := s.db.SelectContext(ctx, &out, `SELECT * FROM api_tokens WHERE user_id = $1 ORDER BY id`, userID)
-	return out, err
+	return out, opError("a p i tokens", err)
 }
 
 // RevokeAPIToken deletes one of the user's tokens.
@@ -57,7 +57,7 @@ func (s *Store) APITokenUser(ctx context.Context, token string) (*User, *APIToke
 	err := s.db.GetContext(ctx, &t, `
 		UPDATE api_tokens SET last_used_at = now() WHERE token_hash = $1 RETURNING *`, hashToken(token))
 	if err != nil {
-		return nil, nil, notFound(err)
+		return nil, nil, notFound("a p i token user", err)
 	}
 	u, err := s.UserByID(ctx, t.UserID)
 	return u, &t, err

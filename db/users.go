@@ -111,7 +111,7 @@ func (s *Store) CreateFirstUser(ctx context.Context, email, passwordHash string)
 		SELECT lower($1), $2 WHERE NOT EXISTS (SELECT 1 FROM users)
 		RETURNING *`, email, passwordHash)
 	if err != nil {
-		return nil, notFound(err)
+		return nil, notFound("create first user", err)
 	}
 	return &u, tx.Commit()
 }
@@ -120,14 +120,14 @@ func (s *Store) CreateFirstUser(ctx context.Context, email, passwordHash string)
 func (s *Store) UserByEmail(ctx context.Context, email string) (*User, error) {
 	var u User
 	err := s.db.GetContext(ctx, &u, `SELECT * FROM users WHERE email = lower($1)`, email)
-	return &u, notFound(err)
+	return &u, notFound("user by email", err)
 }
 
 // UserByID loads one user.
 func (s *Store) UserByID(ctx context.Context, id int64) (*User, error) {
 	var u User
 	err := s.db.GetContext(ctx, &u, `SELECT * FROM users WHERE id = $1`, id)
-	return &u, notFound(err)
+	return &u, notFound("user by i d", err)
 }
 
 // SetPassword replaces a user's password and ends all their sessions.

@@ -72,7 +72,7 @@ type Port struct {
 func (s *Store) AppPorts(ctx context.Context, appID int64) ([]Port, error) {
 	out := []Port{}
 	err := s.db.SelectContext(ctx, &out, `SELECT * FROM service_ports WHERE service_id = $1 ORDER BY published`, appID)
-	return out, err
+	return out, opError("app ports", err)
 }
 
 // SetAppPorts replaces an app's published ports.

@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -75,7 +76,7 @@ func (s *Store) AppWebhook(ctx context.Context, appID int64) (*Webhook, error) {
 	if err == nil {
 		return s.openWebhook(&w)
 	}
-	if !errors.Is(notFound(err), ErrNotFound) {
+	if !errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("db: get webhook of app %d: %w", appID, err)
 	}
 	token := RandomToken()
@@ -91,7 +92,7 @@ func (s *Store) AppWebhook(ctx context.Context, appID int64) (*Webhook, error) {
 		return nil, fmt.Errorf("db: create webhook of app %d: %w", appID, err)
 	}
 	if err := s.db.GetContext(ctx, &w, `SELECT * FROM service_webhooks WHERE service_id = $1`, appID); err != nil {
-		return nil, notFound(err)
+		return nil, notFound("app webhook", err)
 	}
 	return s.openWebhook(&w)
 }
@@ -100,7 +101,7 @@ func (s *Store) AppWebhook(ctx context.Context, appID int64) (*Webhook, error) {
 func (s *Store) WebhookByToken(ctx context.Context, token string) (*Webhook, error) {
 	var w Webhook
 	if err := s.db.GetContext(ctx, &w, `SELECT * FROM service_webhooks WHERE token_hash = $1`, hashToken(token)); err != nil {
-		return nil, notFound(err)
+		return nil, notFound("webhook by token", err)
 	}
 	return s.openWebhook(&w)
 }
@@ -181,7 +182,7 @@ func (s *Store) Deliveries(ctx context.Context, appID int64, limit, offset int) 
 	out := []Delivery{}
 	err := s.db.SelectContext(ctx, &out, `
 		SELECT * FROM webhook_deliveries WHERE service_id = $1 ORDER BY id DESC LIMIT $2 OFFSET $3`, appID, limit, offset)
-	return out, err
+	return out, opError("deliveries", err)
 }
 
 // ClipText makes untrusted text storable in a TEXT column: valid UTF-8,
