@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -17,6 +16,7 @@ import (
 
 	"dokploy/db"
 	"dokploy/db/dbtest"
+	"dokploy/e2e/testkit"
 	"dokploy/jobs/docker"
 )
 
@@ -52,48 +52,20 @@ func newPipeline(t *testing.T) *pipeline {
 	return &pipeline{t: t, store: store, runner: runner, docker: docker, git: newDeployRepo(t)}
 }
 
-// deployRepo is a repository served over git's smart HTTP protocol (see
-// serveGit), with a working copy the test commits to.
-type deployRepo struct {
-	t    *testing.T
-	work string
-	URL  string
-}
+// deployRepo is the served fixture repository (testkit.GitRepo) holding
+// the static test app; commit replaces its Dockerfile.
+type deployRepo struct{ *testkit.GitRepo }
 
 func newDeployRepo(t *testing.T) *deployRepo {
 	t.Helper()
-	root := t.TempDir()
-	work := filepath.Join(root, "work")
-	bare := filepath.Join(root, "srv", "app.git")
-	runGit(t, "", "init", "-q", "-b", "main", work)
-	runGit(t, "", "init", "-q", "--bare", "-b", "main", bare)
-	runGit(t, bare, "config", "http.receivepack", "false")
-	url := serveGit(t, filepath.Join(root, "srv"), nil) + "/app.git"
-	buildTestApp(t, work)
-	return &deployRepo{t: t, work: work, URL: url}
-}
-
-func runGit(t *testing.T, dir string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=test", "GIT_AUTHOR_EMAIL=t@example.com",
-		"GIT_COMMITTER_NAME=test", "GIT_COMMITTER_EMAIL=t@example.com")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %v: %v\n%s", args, err, out)
-	}
-	return strings.TrimSpace(string(out))
+	r := testkit.NewGitRepo(t)
+	buildTestApp(t, r.Work)
+	return &deployRepo{r}
 }
 
 // commit writes the Dockerfile, commits and pushes; it returns the sha.
 func (g *deployRepo) commit(message, dockerfile string) string {
-	g.t.Helper()
-	mustWrite(g.t, filepath.Join(g.work, "Dockerfile"), dockerfile)
-	runGit(g.t, g.work, "add", "-A")
-	runGit(g.t, g.work, "commit", "-q", "-m", message)
-	runGit(g.t, g.work, "push", "-q", "-f", filepath.Join(filepath.Dir(g.work), "srv", "app.git"), "main")
-	return runGit(g.t, g.work, "rev-parse", "HEAD")
+	return g.Commit(message, map[string]string{"Dockerfile": dockerfile})
 }
 
 func serverDockerfile(message string) string {
@@ -113,7 +85,7 @@ func (p *pipeline) newGitApp(name string) (*db.App, int) {
 	if err := p.store.CreateApp(ctx, a); err != nil {
 		p.t.Fatal(err)
 	}
-	port := int(freePort(p.t))
+	port := testkit.FreePort(p.t)
 	if err := p.store.SetAppPorts(ctx, a.ID, []db.Port{{Published: port, Target: 8080, Protocol: "tcp", Mode: "host"}}); err != nil {
 		p.t.Fatal(err)
 	}
@@ -359,9 +331,7 @@ func TestPipeline_BadSourceFailsClearly(t *testing.T) {
 	p := newPipeline(t)
 	app, _ := p.newGitApp(testName(t))
 	ctx := context.Background()
-	l, _ := net.Listen("tcp", "127.0.0.1:0")
-	unreachable := "http://" + l.Addr().String() + "/nothing.git"
-	l.Close()
+	unreachable := fmt.Sprintf("http://127.0.0.1:%d/nothing.git", testkit.FreePort(t))
 	cases := []struct {
 		name   string
 		mutate func(*db.App)

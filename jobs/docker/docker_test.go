@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,6 +17,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"dokploy/e2e/testkit"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/filters"
@@ -307,7 +308,7 @@ func TestDockerService_Lifecycle(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	name := testName(t)
-	port := freePort(t)
+	port := uint32(testkit.FreePort(t))
 	cleanupService(t, d, name)
 
 	for _, v := range []string{"v1", "v2"} {
@@ -472,9 +473,7 @@ func TestDockerService_CancelWhileWaitingIsCanceled(t *testing.T) {
 // DOKPLOY_INTEGRATION=1, and then an unreachable engine is a failure.
 func testDocker(t *testing.T) *Docker {
 	t.Helper()
-	if os.Getenv("DOKPLOY_INTEGRATION") != "1" {
-		t.Skip("set DOKPLOY_INTEGRATION=1 to run Docker integration tests")
-	}
+	testkit.RequireIntegration(t)
 	d, err := New(Options{EndpointMode: EndpointModeAuto})
 	if err != nil {
 		t.Fatal(err)
@@ -544,17 +543,6 @@ func assertNoContainers(t *testing.T, d *Docker, buildLog string) {
 			t.Errorf("build container %s left behind (err %v)", m[1], err)
 		}
 	}
-}
-
-// freePort returns a TCP port that was free a moment ago.
-func freePort(t *testing.T) uint32 {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return uint32(l.Addr().(*net.TCPAddr).Port)
 }
 
 // waitBody polls url until it answers want, for at most 30 seconds.

@@ -3,17 +3,16 @@ package git
 import (
 	"context"
 	"errors"
-	"io"
 	"net/http"
-	"net/http/cgi"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"dokploy/e2e/testkit"
 
 	gogit "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
@@ -156,7 +155,7 @@ func TestGitGenerateDeployKey_ParsesAsSSHKeyPair(t *testing.T) {
 
 func TestGitClone_RecordsHeadCommitShallow(t *testing.T) {
 	fx := newGitFixture(t)
-	url := serveGit(t, fx.root, nil)
+	url := testkit.ServeGit(t, fx.root, nil)
 	dir := filepath.Join(t.TempDir(), "code")
 	logs := &logRecorder{}
 
@@ -190,7 +189,7 @@ func TestGitClone_RecordsHeadCommitShallow(t *testing.T) {
 
 func TestGitClone_OtherBranch(t *testing.T) {
 	fx := newGitFixture(t)
-	url := serveGit(t, fx.root, nil)
+	url := testkit.ServeGit(t, fx.root, nil)
 	commit, err := Clone(context.Background(), Source{URL: url + "/app.git", Branch: "feature/x"}, t.TempDir()+"/c", nil)
 	if err != nil {
 		t.Fatalf("Clone: %v", err)
@@ -202,7 +201,7 @@ func TestGitClone_OtherBranch(t *testing.T) {
 
 func TestGitClone_UnknownBranchIsClearError(t *testing.T) {
 	fx := newGitFixture(t)
-	url := serveGit(t, fx.root, nil)
+	url := testkit.ServeGit(t, fx.root, nil)
 	_, err := Clone(context.Background(), Source{URL: url + "/app.git", Branch: "nope"}, t.TempDir()+"/c", nil)
 	if !errors.Is(err, ErrBranchNotFound) || !strings.Contains(err.Error(), `branch "nope" not found`) {
 		t.Fatalf("err = %v, want branch not found", err)
@@ -211,7 +210,7 @@ func TestGitClone_UnknownBranchIsClearError(t *testing.T) {
 
 func TestGitClone_MissingRepoIsClearError(t *testing.T) {
 	fx := newGitFixture(t)
-	url := serveGit(t, fx.root, nil)
+	url := testkit.ServeGit(t, fx.root, nil)
 	_, err := Clone(context.Background(), Source{URL: url + "/missing.git", Branch: "main"}, t.TempDir()+"/c", nil)
 	if !errors.Is(err, ErrRepoNotFound) || !strings.Contains(err.Error(), "repository not found or not reachable") {
 		t.Fatalf("err = %v, want repository not found", err)
@@ -231,7 +230,7 @@ func TestGitClone_UnreachableHost(t *testing.T) {
 func TestGitClone_TokenAuth(t *testing.T) {
 	fx := newGitFixture(t)
 	const token = "s3cret-token-value"
-	url := serveGit(t, fx.root, func(r *http.Request) bool {
+	url := testkit.ServeGit(t, fx.root, func(r *http.Request) bool {
 		user, pass, ok := r.BasicAuth()
 		return ok && user == DefaultTokenUsername && pass == token
 	})
@@ -340,36 +339,6 @@ func newGitFixture(t *testing.T) gitFixture {
 		t.Fatal(err)
 	}
 	return gitFixture{root: root, mainSHA: mainSHA, featureSHA: featureSHA}
-}
-
-// serveGit serves the repositories under root over git's smart HTTP
-// protocol (git http-backend as CGI) on 127.0.0.1. allow, when set, gates
-// every request (basic auth tests).
-func serveGit(t *testing.T, root string, allow func(*http.Request) bool) string {
-	t.Helper()
-	gitBin, err := exec.LookPath("git")
-	if err != nil {
-		if os.Getenv("DOKPLOY_INTEGRATION") == "1" {
-			t.Fatalf("git binary needed to serve test repositories: %v", err)
-		}
-		t.Skip("git binary not installed")
-	}
-	backend := &cgi.Handler{
-		Path:   gitBin,
-		Args:   []string{"http-backend"},
-		Env:    []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1"},
-		Stderr: io.Discard, // "Not a git repository" noise from the 404 test
-	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if allow != nil && !allow(r) {
-			w.Header().Set("WWW-Authenticate", `Basic realm="git"`)
-			http.Error(w, "unauthorized", http.StatusUnauthorized)
-			return
-		}
-		backend.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	return srv.URL
 }
 
 func countCommits(t *testing.T, repo *gogit.Repository) int {
