@@ -43,13 +43,6 @@ func buildTestApp(t *testing.T, dir string) {
 	}
 }
 
-func mustWrite(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // testName returns a unique lowercase name and removes images named after
 // it when the test ends.
 func testName(t *testing.T) string {

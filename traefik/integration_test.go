@@ -15,8 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"dokploy/e2e/testkit"
-
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -274,8 +272,12 @@ func (p *traefikProc) httpsGet(t *testing.T, host, path string) string {
 	return string(b)
 }
 
-// freeAddr is a free 127.0.0.1 address (testkit.FreePort).
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	return fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }
