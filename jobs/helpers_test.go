@@ -4,8 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -59,26 +57,4 @@ func testName(t *testing.T) string {
 		_ = d.RemoveImages(context.Background(), name)
 	})
 	return name
-}
-
-// waitBody polls url until it answers want, for at most 30 seconds.
-func waitBody(t *testing.T, url, want string) {
-	t.Helper()
-	client := &http.Client{Timeout: 2 * time.Second}
-	deadline := time.Now().Add(30 * time.Second)
-	var last string
-	for time.Now().Before(deadline) {
-		resp, err := client.Get(url)
-		if err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if last = string(b); last == want {
-				return
-			}
-		} else {
-			last = err.Error()
-		}
-		time.Sleep(300 * time.Millisecond)
-	}
-	t.Fatalf("GET %s: last answer %q, want %q", url, last, want)
 }

@@ -162,14 +162,14 @@ func TestPipeline_DeployRedeployAndFailedBuildKeepsServing(t *testing.T) {
 	if d1.CommitSHA != sha1 || d1.CommitMessage != "first version" || d1.Image != fmt.Sprintf("%s:%d", app.AppName, d1.ID) {
 		t.Errorf("recorded commit/image = %q %q %q", d1.CommitSHA, d1.CommitMessage, d1.Image)
 	}
-	waitBody(t, fmt.Sprintf("http://127.0.0.1:%d/", port), "version-one")
+	testkit.WaitBody(t, fmt.Sprintf("http://127.0.0.1:%d/", port), "version-one")
 
 	p.git.commit("second version", serverDockerfile("version-two"))
 	d2 := p.wait(p.deploy(app).ID, 2*time.Minute)
 	if d2.Status != db.DeployDone {
 		t.Fatalf("redeploy: %s %q\n%s", d2.Status, d2.Error, p.logs(d2.ID))
 	}
-	waitBody(t, fmt.Sprintf("http://127.0.0.1:%d/", port), "version-two")
+	testkit.WaitBody(t, fmt.Sprintf("http://127.0.0.1:%d/", port), "version-two")
 	got, _ := p.store.App(context.Background(), app.ID)
 	if got.Status != db.AppRunning || got.CurrentImage != d2.Image {
 		t.Errorf("app after redeploy: status %s image %s", got.Status, got.CurrentImage)
@@ -209,7 +209,7 @@ func TestPipeline_SecretsNeverStoredInLogs(t *testing.T) {
 		t.Fatalf("deploy: %s %q\n%s", d.Status, d.Error, p.logs(d.ID))
 	}
 	// The running app does see the secret: masking applies to logs only.
-	waitBody(t, fmt.Sprintf("http://127.0.0.1:%d/", port), "env-"+secret)
+	testkit.WaitBody(t, fmt.Sprintf("http://127.0.0.1:%d/", port), "env-"+secret)
 	var stored int
 	if err := p.store.DB().Get(&stored, `SELECT count(*) FROM deployment_logs WHERE line LIKE '%' || $1 || '%'`, secret); err != nil {
 		t.Fatal(err)
@@ -324,7 +324,7 @@ func TestPipeline_RequestsForOneAppCollapseIntoTheNewest(t *testing.T) {
 			t.Errorf("older request %d: status %s error %q started %v; want cancelled as superseded, never started", d.ID, d.Status, d.Error, d.StartedAt)
 		}
 	}
-	waitBody(t, fmt.Sprintf("http://127.0.0.1:%d/", port), "collapse-two")
+	testkit.WaitBody(t, fmt.Sprintf("http://127.0.0.1:%d/", port), "collapse-two")
 }
 
 func TestPipeline_BadSourceFailsClearly(t *testing.T) {
@@ -369,7 +369,7 @@ func TestPipeline_RollbackReusesImageWithoutBuild(t *testing.T) {
 	if d1.Status != db.DeployDone || d2.Status != db.DeployDone {
 		t.Fatalf("setup deploys: %s %s", d1.Status, d2.Status)
 	}
-	waitBody(t, fmt.Sprintf("http://127.0.0.1:%d/", port), "rollback-two")
+	testkit.WaitBody(t, fmt.Sprintf("http://127.0.0.1:%d/", port), "rollback-two")
 
 	rb, err := p.store.CreateRollback(context.Background(), d1, "test")
 	if err != nil {
@@ -382,7 +382,7 @@ func TestPipeline_RollbackReusesImageWithoutBuild(t *testing.T) {
 	if rb.Status != db.DeployDone || rb.Image != d1.Image || rb.CommitSHA != d1.CommitSHA {
 		t.Fatalf("rollback: %s %q image %s commit %s\n%s", rb.Status, rb.Error, rb.Image, rb.CommitSHA, p.logs(rb.ID))
 	}
-	waitBody(t, fmt.Sprintf("http://127.0.0.1:%d/", port), "rollback-one")
+	testkit.WaitBody(t, fmt.Sprintf("http://127.0.0.1:%d/", port), "rollback-one")
 	logs := p.logs(rb.ID)
 	if strings.Contains(logs, "Step 1/") || strings.Contains(logs, "Cloning") {
 		t.Errorf("a rollback must not clone or build:\n%s", logs)
@@ -456,7 +456,7 @@ func TestPipeline_UnhealthyVersionIsRolledBack(t *testing.T) {
 	if d1.Status != db.DeployDone {
 		t.Fatalf("healthy deploy: %s %q\n%s", d1.Status, d1.Error, p.logs(d1.ID))
 	}
-	waitBody(t, fmt.Sprintf("http://127.0.0.1:%d/", port), "healthy-one")
+	testkit.WaitBody(t, fmt.Sprintf("http://127.0.0.1:%d/", port), "healthy-one")
 
 	// The next version never passes its health check (it answers 200, the
 	// check wants 418): the deployment fails and the old version comes back.
@@ -467,7 +467,7 @@ func TestPipeline_UnhealthyVersionIsRolledBack(t *testing.T) {
 		t.Fatalf("unhealthy deploy: %s %q\n%s", d2.Status, d2.Error, p.logs(d2.ID))
 	}
 	t.Logf("failure reason: %s", d2.Error)
-	waitBody(t, fmt.Sprintf("http://127.0.0.1:%d/", port), "healthy-one")
+	testkit.WaitBody(t, fmt.Sprintf("http://127.0.0.1:%d/", port), "healthy-one")
 	a, _ := p.store.App(ctx, app.ID)
 	if a.CurrentImage != d1.Image || a.Status != db.AppRunning {
 		t.Errorf("app after failed health check: %s %s, want running %s", a.Status, a.CurrentImage, d1.Image)

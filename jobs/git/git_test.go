@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -157,9 +156,9 @@ func TestGitClone_RecordsHeadCommitShallow(t *testing.T) {
 	fx := newGitFixture(t)
 	url := testkit.ServeGit(t, fx.root, nil)
 	dir := filepath.Join(t.TempDir(), "code")
-	logs := &logRecorder{}
+	logs := &testkit.LogRecorder{}
 
-	commit, err := Clone(context.Background(), Source{URL: url + "/app.git", Branch: "main"}, dir, logs.log)
+	commit, err := Clone(context.Background(), Source{URL: url + "/app.git", Branch: "main"}, dir, logs.Log)
 	if err != nil {
 		t.Fatalf("Clone: %v", err)
 	}
@@ -182,8 +181,8 @@ func TestGitClone_RecordsHeadCommitShallow(t *testing.T) {
 	if n := countCommits(t, repo); n != 1 {
 		t.Errorf("clone has %d commits, want 1 (depth 1)", n)
 	}
-	if !logs.contains("Cloning") {
-		t.Errorf("no clone progress logged: %q", logs.all())
+	if !logs.Contains("Cloning") {
+		t.Errorf("no clone progress logged: %q", logs.All())
 	}
 }
 
@@ -235,21 +234,21 @@ func TestGitClone_TokenAuth(t *testing.T) {
 		return ok && user == DefaultTokenUsername && pass == token
 	})
 
-	logs := &logRecorder{}
-	if _, err := Clone(context.Background(), Source{URL: url + "/app.git", Branch: "main", Token: token}, t.TempDir()+"/ok", logs.log); err != nil {
+	logs := &testkit.LogRecorder{}
+	if _, err := Clone(context.Background(), Source{URL: url + "/app.git", Branch: "main", Token: token}, t.TempDir()+"/ok", logs.Log); err != nil {
 		t.Fatalf("clone with token: %v", err)
 	}
-	_, err := Clone(context.Background(), Source{URL: url + "/app.git", Branch: "main", Token: "wrong"}, t.TempDir()+"/bad", logs.log)
+	_, err := Clone(context.Background(), Source{URL: url + "/app.git", Branch: "main", Token: "wrong"}, t.TempDir()+"/bad", logs.Log)
 	if !errors.Is(err, ErrAuth) || !strings.HasPrefix(err.Error(), "authentication failed") {
 		t.Fatalf("wrong token: err = %v, want authentication failed", err)
 	}
 	// A token embedded in the URL must not leak through logs or errors either.
-	_, err = Clone(context.Background(), Source{URL: strings.Replace(url, "://", "://oauth2:"+token+"-x@", 1) + "/app.git", Branch: "main"}, t.TempDir()+"/url", logs.log)
+	_, err = Clone(context.Background(), Source{URL: strings.Replace(url, "://", "://oauth2:"+token+"-x@", 1) + "/app.git", Branch: "main"}, t.TempDir()+"/url", logs.Log)
 	if err == nil || strings.Contains(err.Error(), token) {
 		t.Fatalf("embedded wrong token: err = %v", err)
 	}
-	if logs.contains(token) {
-		t.Fatalf("token leaked into logs: %q", logs.all())
+	if logs.Contains(token) {
+		t.Fatalf("token leaked into logs: %q", logs.All())
 	}
 }
 
@@ -350,26 +349,4 @@ func countCommits(t *testing.T, repo *gogit.Repository) int {
 	n := 0
 	_ = iter.ForEach(func(*object.Commit) error { n++; return nil })
 	return n
-}
-
-// logRecorder collects LogFunc lines; safe for concurrent use.
-type logRecorder struct {
-	mu    sync.Mutex
-	lines []string
-}
-
-func (r *logRecorder) log(line string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.lines = append(r.lines, line)
-}
-
-func (r *logRecorder) all() string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return strings.Join(r.lines, "\n")
-}
-
-func (r *logRecorder) contains(s string) bool {
-	return strings.Contains(r.all(), s)
 }
