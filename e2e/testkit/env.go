@@ -11,12 +11,12 @@ import (
 	"time"
 )
 
-// IntegrationEnv is the variable that turns integration tests on (make
+// integrationEnv is the variable that turns integration tests on (make
 // test sets it). Without it they skip; with it a missing dependency fails.
-const IntegrationEnv = "DOKPLOY_INTEGRATION"
+const integrationEnv = "DOKPLOY_INTEGRATION"
 
 // integration reports whether integration tests are on.
-func integration() bool { return os.Getenv(IntegrationEnv) == "1" }
+func integration() bool { return os.Getenv(integrationEnv) == "1" }
 
 // FreePort returns a TCP port that was free on 127.0.0.1 a moment ago.
 func FreePort(t testing.TB) int {
