@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/cgi"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +16,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"dokploy/db/dbtest"
+	"dokploy/e2e/testkit"
 	"dokploy/jobs/docker"
 )
 
@@ -26,7 +25,6 @@ const (
 	deployFinishTimeout = 2 * time.Minute  // Deploy pressed → status badge done
 	deployServeTimeout  = 30 * time.Second // done → the published port answers
 	deployCleanTimeout  = time.Minute      // removing the service and images
-	deployGitBackend    = "/usr/lib/git-core/git-http-backend"
 	deployAdminEmail    = "admin@example.com"
 	deployAdminPassword = "correct horse battery"
 )
@@ -80,7 +78,7 @@ func deployRun(t *testing.T, appName, message string) *deployFlow {
 	repoURL := deployServeRepo(t, deployServerDockerfile(message))
 	srv := srvStart(t, "DOKPLOY_WORKER=true")
 	b := browserOpen(t, srv.URL)
-	f := &deployFlow{srv: srv, b: b, appName: appName, port: srvFreePort(t)}
+	f := &deployFlow{srv: srv, b: b, appName: appName, port: testkit.FreePort(t)}
 
 	b.step("complete setup", browserStartup, func(ctx context.Context) error {
 		if err := chromedp.Do(ctx, chromedp.Navigate(srv.SetupURL)); err != nil {
@@ -422,28 +420,10 @@ func deployNewAppName(t *testing.T, prefix string) string {
 // returns the clone URL.
 func deployServeRepo(t *testing.T, dockerfile string) string {
 	t.Helper()
-	if _, err := os.Stat(deployGitBackend); err != nil {
-		t.Fatalf("git-http-backend needed for the fixture repository: %v", err)
-	}
-	root := t.TempDir()
-	work := filepath.Join(root, "work")
-	bare := filepath.Join(root, "srv", "app.git")
-	deployGit(t, "", "init", "-q", "-b", "main", work)
-	deployGit(t, "", "init", "-q", "--bare", "-b", "main", bare)
-	deployGit(t, bare, "config", "http.receivepack", "false")
-	deployBuildTestApp(t, filepath.Join(work, "app"))
-	if err := os.WriteFile(filepath.Join(work, "Dockerfile"), []byte(dockerfile), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	deployGit(t, work, "add", "-A")
-	deployGit(t, work, "commit", "-q", "-m", "fixture")
-	deployGit(t, work, "push", "-q", bare, "main")
-	srv := httptest.NewServer(&cgi.Handler{
-		Path: deployGitBackend,
-		Env:  []string{"GIT_PROJECT_ROOT=" + filepath.Join(root, "srv"), "GIT_HTTP_EXPORT_ALL=1"},
-	})
-	t.Cleanup(srv.Close)
-	return srv.URL + "/app.git"
+	r := testkit.NewGitRepo(t)
+	deployBuildTestApp(t, filepath.Join(r.Work, "app"))
+	r.Commit("fixture", map[string]string{"Dockerfile": dockerfile})
+	return r.URL
 }
 
 // deployServerDockerfile runs the test app answering message on port 8080.
@@ -451,25 +431,10 @@ func deployServerDockerfile(message string) string {
 	return fmt.Sprintf("FROM scratch\nCOPY app /app\nENV PORT=8080 MESSAGE=%s\nENTRYPOINT [\"/app\"]\n", message)
 }
 
-func deployGit(t *testing.T, dir string, args ...string) {
-	t.Helper()
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=test", "GIT_AUTHOR_EMAIL=t@example.com",
-		"GIT_COMMITTER_NAME=test", "GIT_COMMITTER_EMAIL=t@example.com",
-		"GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("git %v: %v\n%s", args, err, out)
-	}
-}
-
 // deployBuildTestApp builds jobs/testdata/app as a static binary at out.
 func deployBuildTestApp(t *testing.T, out string) {
 	t.Helper()
-	root, err := srvRepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := testkit.RepoRoot(t)
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		goBin = "/usr/local/go/bin/go"

@@ -6,11 +6,9 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -21,36 +19,6 @@ import (
 // imgDefaultDatabaseURL is the server scripts/provision.sh starts.
 const imgDefaultDatabaseURL = "postgres://dokploy:dokploy@127.0.0.1:5432/dokploy?sslmode=disable"
 
-// imgRequireDocker skips without DOKPLOY_INTEGRATION=1; with it, a missing
-// docker CLI or an unreachable engine fails the test.
-func imgRequireDocker(t *testing.T) {
-	t.Helper()
-	if os.Getenv("DOKPLOY_INTEGRATION") != "1" {
-		t.Skip("integration test: set DOKPLOY_INTEGRATION=1 (make test does)")
-	}
-	if _, err := exec.LookPath("docker"); err != nil {
-		t.Fatalf("DOKPLOY_INTEGRATION=1 but the docker CLI is missing: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if out, err := exec.CommandContext(ctx, "docker", "info", "--format", "{{.ServerVersion}}").CombinedOutput(); err != nil {
-		t.Fatalf("DOKPLOY_INTEGRATION=1 but the Docker engine is unreachable: %v\n%s", err, out)
-	}
-}
-
-// imgRepoRoot is the module root: tests run in e2e/, the root is "..".
-func imgRepoRoot(t *testing.T) string {
-	t.Helper()
-	root, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
-		t.Fatalf("repo root %s has no go.mod: %v", root, err)
-	}
-	return root
-}
-
 // imgRandHex returns n random bytes as hex.
 func imgRandHex(t *testing.T, n int) string {
 	t.Helper()
@@ -59,17 +27,6 @@ func imgRandHex(t *testing.T, n int) string {
 		t.Fatal(err)
 	}
 	return hex.EncodeToString(b)
-}
-
-// imgFreePort returns a TCP port that was free on 127.0.0.1 a moment ago.
-func imgFreePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // imgDocker runs the docker CLI with an argument list (no shell) and returns

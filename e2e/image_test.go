@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"dokploy/e2e/testkit"
 )
 
 const (
@@ -26,8 +28,8 @@ const (
 // Docker socket and a temp data dir mounted) against a fresh database until
 // /api/health reports PostgreSQL, Redis and Docker up.
 func TestImage(t *testing.T) {
-	imgRequireDocker(t)
-	root := imgRepoRoot(t)
+	testkit.RequireDocker(t)
+	root := testkit.RepoRoot(t)
 
 	// Build (idempotent: unchanged sources hit docker's layer cache).
 	buildCtx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
@@ -99,7 +101,7 @@ func TestImage(t *testing.T) {
 
 	t.Run("Serve", func(t *testing.T) {
 		dbURL := imgNewDatabase(t)
-		port := imgFreePort(t)
+		port := testkit.FreePort(t)
 		addr := "127.0.0.1:" + strconv.Itoa(port)
 		dataDir := t.TempDir()
 		name := "dokploy-img-test-" + imgRandHex(t, 4)

@@ -27,6 +27,7 @@ import (
 	"github.com/gomodule/redigo/redis"
 
 	"dokploy/db/dbtest"
+	"dokploy/e2e/testkit"
 )
 
 // Bounds of the resilience tests.
@@ -88,7 +89,7 @@ type resCluster struct {
 // redisURL, with a private Redis namespace and Traefik off.
 func resNewCluster(t *testing.T, dbURL, redisURL string) *resCluster {
 	t.Helper()
-	port := srvFreePort(t)
+	port := testkit.FreePort(t)
 	c := &resCluster{
 		bin:       srvBinary(t),
 		URL:       fmt.Sprintf("http://127.0.0.1:%d", port),
@@ -451,7 +452,7 @@ func resStartPostgres(t *testing.T) *resPostgres {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = os.RemoveAll(root) })
-	pg := &resPostgres{dir: filepath.Join(root, "data"), sock: root, port: srvFreePort(t)}
+	pg := &resPostgres{dir: filepath.Join(root, "data"), sock: root, port: testkit.FreePort(t)}
 	resRun(t, "chown", "postgres:postgres", root)
 	resRun(t, "runuser", "-u", "postgres", "--", filepath.Join(resPGBin, "initdb"), "-D", pg.dir,
 		"--auth=trust", "--username=postgres", "--encoding=UTF8", "--no-sync")
@@ -500,7 +501,7 @@ func resStartRedis(t *testing.T, appendonly bool) *resRedisServer {
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Fatalf("redis-server needed for a private Redis: %v", err)
 	}
-	r := &resRedisServer{dir: t.TempDir(), port: srvFreePort(t), appendonly: appendonly}
+	r := &resRedisServer{dir: t.TempDir(), port: testkit.FreePort(t), appendonly: appendonly}
 	r.URL = fmt.Sprintf("redis://127.0.0.1:%d/0", r.port)
 	r.start(t)
 	t.Cleanup(func() { r.kill(t) })

@@ -28,6 +28,7 @@ import (
 
 	"dokploy/db"
 	"dokploy/db/dbtest"
+	"dokploy/e2e/testkit"
 	"dokploy/jobs/docker"
 	"dokploy/jobs/routing"
 	"dokploy/traefik"
@@ -55,18 +56,6 @@ type routeEnv struct {
 	apps      map[string]*db.App
 }
 
-func routeRequireDocker(t testing.TB) {
-	t.Helper()
-	if os.Getenv("DOKPLOY_INTEGRATION") != "1" {
-		t.Skip("integration test: set DOKPLOY_INTEGRATION=1 (make test does)")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if out, err := exec.CommandContext(ctx, "docker", "info", "--format", "{{.Swarm.LocalNodeState}}").CombinedOutput(); err != nil || strings.TrimSpace(string(out)) != "active" {
-		t.Fatalf("DOKPLOY_INTEGRATION=1 needs Docker in swarm mode (run scripts/provision.sh): %v %s", err, out)
-	}
-}
-
 // routeRun runs a command with a deadline and returns its combined output.
 func routeRun(t testing.TB, timeout time.Duration, dir, name string, args ...string) string {
 	t.Helper()
@@ -80,25 +69,6 @@ func routeRun(t testing.TB, timeout time.Duration, dir, name string, args ...str
 		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
 	}
 	return strings.TrimSpace(string(out))
-}
-
-func routeFreePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-func routeRepoRoot(t testing.TB) string {
-	t.Helper()
-	root, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return root
 }
 
 // routeScratchImage builds a FROM-scratch image holding one static binary.
@@ -132,7 +102,7 @@ func routeTraefikImage(t testing.TB) {
 	if bin == "" {
 		bin = "/var/cache/dokploy/traefik-v3.6.12"
 	}
-	root := routeRepoRoot(t)
+	root := testkit.RepoRoot(t)
 	routeRun(t, 10*time.Minute, root, "bash", "scripts/build-traefik-image.sh", "v3.6.12", bin)
 }
 
@@ -244,7 +214,7 @@ func routeStartPebble(t testing.TB, env *routeEnv, ca *routeCA) {
 // routeSetup builds the whole stack once per test.
 func routeSetup(t testing.TB) *routeEnv {
 	t.Helper()
-	routeRequireDocker(t)
+	testkit.RequireSwarm(t)
 	env := &routeEnv{t: t, id: dbtest.RandomSuffix(), apps: map[string]*db.App{}}
 	env.pebble = "route-pebble-" + env.id
 	env.store = dbtest.NewStore(t)
@@ -258,7 +228,7 @@ func routeSetup(t testing.TB) *routeEnv {
 
 	// The test app: a static server answering $MESSAGE (and the path it saw).
 	appBin := filepath.Join(t.TempDir(), "app")
-	routeRun(t, 3*time.Minute, routeRepoRoot(t), "go", "build", "-o", appBin, "./jobs/testdata/app")
+	routeRun(t, 3*time.Minute, testkit.RepoRoot(t), "go", "build", "-o", appBin, "./jobs/testdata/app")
 	appImage := "route-app-" + env.id + ":1"
 	routeScratchImage(t, appImage, appBin)
 
@@ -266,7 +236,7 @@ func routeSetup(t testing.TB) *routeEnv {
 	env.caPEM = ca.pem
 	routeStartPebble(t, env, ca)
 
-	env.httpPort, env.httpsPort, env.apiPort = routeFreePort(t), routeFreePort(t), routeFreePort(t)
+	env.httpPort, env.httpsPort, env.apiPort = testkit.FreePort(t), testkit.FreePort(t), testkit.FreePort(t)
 	spec := docker.TraefikSpec{
 		Name: "route-traefik-" + env.id, ConfigDir: t.TempDir(), BindIP: "127.0.0.1",
 		HTTPPort: env.httpPort, HTTPSPort: env.httpsPort, APIPort: env.apiPort,

@@ -12,6 +12,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"dokploy/db/dbtest"
+	"dokploy/e2e/testkit"
 )
 
 // Screenshots for the README: viewport-sized PNGs, committed to the repo.
@@ -32,10 +33,7 @@ func TestScreenshots(t *testing.T) {
 		t.Skip("refreshes the README screenshots: set DOKPLOY_SCREENSHOTS=1")
 	}
 	dbtest.Integration(t)
-	root, err := srvRepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := testkit.RepoRoot(t)
 	dir := filepath.Join(root, shotDir)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)

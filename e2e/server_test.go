@@ -5,10 +5,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -20,6 +18,7 @@ import (
 	"time"
 
 	"dokploy/db/dbtest"
+	"dokploy/e2e/testkit"
 )
 
 // Bounded waits of the server helper.
@@ -43,12 +42,8 @@ var (
 // product is built) the first time it is called and returns its path.
 func srvBinary(t testing.TB) string {
 	t.Helper()
+	root := testkit.RepoRoot(t)
 	srvBuildOnce.Do(func() {
-		root, err := srvRepoRoot()
-		if err != nil {
-			srvBuildErr = err
-			return
-		}
 		goBin, err := exec.LookPath("go")
 		if err != nil {
 			goBin = "/usr/local/go/bin/go"
@@ -81,37 +76,6 @@ func srvRemoveBuild() {
 	if srvBuildDir != "" {
 		_ = os.RemoveAll(srvBuildDir)
 	}
-}
-
-// srvRepoRoot finds the module root (the directory whose go.mod declares
-// module dokploy) above the test's working directory.
-func srvRepoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-		if err == nil && strings.HasPrefix(strings.TrimSpace(string(data)), "module dokploy\n") {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod declaring module dokploy above the working directory")
-		}
-		dir = parent
-	}
-}
-
-// srvFreePort asks the kernel for a free TCP port on 127.0.0.1.
-func srvFreePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("find a free port: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // srvRandomHex returns 2n random hex characters.
@@ -203,7 +167,7 @@ func srvStart(t testing.TB, extraEnv ...string) *srvServer {
 	dbtest.Integration(t)
 	bin := srvBinary(t)
 	dbURL := dbtest.NewDatabaseURL(t) // dropped in its own cleanup, after the server stops
-	port := srvFreePort(t)
+	port := testkit.FreePort(t)
 	s := &srvServer{
 		URL:         fmt.Sprintf("http://127.0.0.1:%d", port),
 		DataDir:     t.TempDir(),

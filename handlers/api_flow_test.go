@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"dokploy/e2e/testkit"
 )
 
 // TestAPIFlow_ProjectAppDeployLogs drives a whole workflow the way a CI
@@ -103,7 +105,7 @@ func TestAPIFlow_ProjectAppDeployLogs(t *testing.T) {
 	if !strings.HasPrefix(res.Header.Get("Content-Type"), "text/plain") {
 		t.Errorf("logs content type: %s", res.Header.Get("Content-Type"))
 	}
-	mustContain(t, res.Body, fmt.Sprintf("Deployment #%d", depID), "ERROR")
+	testkit.MustContain(t, res.Body, fmt.Sprintf("Deployment #%d", depID), "ERROR")
 
 	call(token, "POST", fmt.Sprintf("/api/v1/applications/%d/deploy", appID), nil, http.StatusAccepted)
 	page := call(token, "GET", fmt.Sprintf("/api/v1/applications/%d/deployments?limit=1&offset=1", appID), nil, http.StatusOK)

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"dokploy/e2e/testkit"
 )
 
 // apiToken sets up the admin and returns an API token for them.
@@ -58,7 +60,7 @@ func TestAPI_Projects(t *testing.T) {
 	if len(items) != 1 || items[0].(map[string]any)["name"] != "shop" {
 		t.Fatalf("list: %s", res.Body)
 	}
-	mustContain(t, res.Body, `"production"`)
+	testkit.MustContain(t, res.Body, `"production"`)
 
 	res, body = app.apiJSON(http.MethodPost, "/api/v1/projects", token, map[string]any{"name": "shop"})
 	wantAPIError(t, res, body, http.StatusConflict, "name")
@@ -103,7 +105,7 @@ func TestAPI_CreateGetPatchDeleteApp(t *testing.T) {
 	if body["status"] != "idle" || body["app_name"] != "shop-web" || body["environment"] != "production" {
 		t.Fatalf("created app: %s", res.Body)
 	}
-	mustNotContain(t, res.Body, "ghp_api_secret_token_1", "api-db-secret")
+	testkit.MustNotContain(t, res.Body, "ghp_api_secret_token_1", "api-db-secret")
 	src, _ := body["source"].(map[string]any)
 	if src["type"] != "git" || src["token_set"] != true || src["branch"] != "main" {
 		t.Errorf("source: %v", src)
@@ -128,7 +130,7 @@ func TestAPI_CreateGetPatchDeleteApp(t *testing.T) {
 		"port": 6379, "ports": []map[string]any{{"published": 16379, "target": 6379}},
 	})
 	wantStatus(t, res, http.StatusCreated)
-	mustNotContain(t, res.Body, "reg-secret-pw")
+	testkit.MustNotContain(t, res.Body, "reg-secret-pw")
 	imageID := int64(body["id"].(float64))
 
 	res, body = app.apiJSON(http.MethodGet, fmt.Sprintf("/api/v1/applications/%d", id), token, nil)
@@ -272,5 +274,5 @@ func TestHealth_ReportsEveryComponent(t *testing.T) {
 	if !strings.Contains(res.Body, `"swarm_active":true`) {
 		t.Errorf("docker swarm state missing: %s", res.Body)
 	}
-	mustNotContain(t, res.Body, "dokploy:dokploy", "password")
+	testkit.MustNotContain(t, res.Body, "dokploy:dokploy", "password")
 }

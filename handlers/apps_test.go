@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"dokploy/e2e/testkit"
 )
 
 // gitAppForm is a valid "new application" form for a git app.
@@ -70,7 +72,7 @@ func TestApps_CreateWithInvalidFieldIs422AndWritesNothing(t *testing.T) {
 			form.Set(tc.field, tc.value)
 			res := b.postHTMX(fmt.Sprintf("/projects/%d/apps", p.ID), form)
 			wantStatus(t, res, http.StatusUnprocessableEntity)
-			mustNotContain(t, res.Body, "<html")
+			testkit.MustNotContain(t, res.Body, "<html")
 			doc := res.doc(t)
 			newApp := doc.Find("#new-app")
 			if newApp.Length() != 1 {
@@ -87,7 +89,7 @@ func TestApps_CreateWithInvalidFieldIs422AndWritesNothing(t *testing.T) {
 					t.Errorf("%s: field message %q does not contain %q", tc.field, msg, tc.message)
 				}
 			} else {
-				mustContain(t, res.Body, tc.message)
+				testkit.MustContain(t, res.Body, tc.message)
 			}
 			// Other fields keep their values too.
 			if v, _ := newApp.Find(`[name=name]`).Attr("value"); v != form.Get("name") {
@@ -103,7 +105,7 @@ func TestApps_CreateWithInvalidFieldIs422AndWritesNothing(t *testing.T) {
 		form.Set("source_type", "svn")
 		res := b.postHTMX(fmt.Sprintf("/projects/%d/apps", p.ID), form)
 		wantStatus(t, res, http.StatusUnprocessableEntity)
-		mustContain(t, res.Body, `source must be &#34;git&#34; or &#34;image&#34;`)
+		testkit.MustContain(t, res.Body, `source must be &#34;git&#34; or &#34;image&#34;`)
 		if v, _ := res.doc(t).Find(`#new-app [name=git_url]`).Attr("value"); v != form.Get("git_url") {
 			t.Errorf("git_url lost: %q", v)
 		}
@@ -170,23 +172,23 @@ func TestApps_CreateValidGitAndImageApps(t *testing.T) {
 
 	page := b.get(fmt.Sprintf("/apps/%d", gitApp.ID))
 	wantStatus(t, page, http.StatusOK)
-	mustContain(t, page.Body, "<h1>Shop web</h1>", "shop-web", "https://github.com/example/shop.git", "set — leave blank to keep")
-	mustNotContain(t, page.Body, "supersecretgittoken")
+	testkit.MustContain(t, page.Body, "<h1>Shop web</h1>", "shop-web", "https://github.com/example/shop.git", "set — leave blank to keep")
+	testkit.MustNotContain(t, page.Body, "supersecretgittoken")
 
 	page = b.get(fmt.Sprintf("/apps/%d", imgApp.ID))
 	wantStatus(t, page, http.StatusOK)
-	mustContain(t, page.Body, "ghcr.io/example/cache:1.2", "bot")
-	mustNotContain(t, page.Body, "registry-pa55word")
+	testkit.MustContain(t, page.Body, "ghcr.io/example/cache:1.2", "bot")
+	testkit.MustNotContain(t, page.Body, "registry-pa55word")
 
 	// The project page lists both.
 	proj := b.get(fmt.Sprintf("/projects/%d", p.ID))
-	mustContain(t, proj.Body, "shop-web", "cache", fmt.Sprintf(`href="/apps/%d"`, imgApp.ID))
-	mustNotContain(t, proj.Body, "supersecretgittoken", "registry-pa55word")
+	testkit.MustContain(t, proj.Body, "shop-web", "cache", fmt.Sprintf(`href="/apps/%d"`, imgApp.ID))
+	testkit.MustNotContain(t, proj.Body, "supersecretgittoken", "registry-pa55word")
 
 	// The same app name again is refused with a message, nothing written.
 	res = b.postHTMX(fmt.Sprintf("/projects/%d/apps", p.ID), gitAppForm(envID, "shop-web"))
 	wantStatus(t, res, http.StatusUnprocessableEntity)
-	mustContain(t, res.Body, "is taken")
+	testkit.MustContain(t, res.Body, "is taken")
 	if app.count("applications") != 2 {
 		t.Fatalf("want 2 apps, got %d", app.count("applications"))
 	}
@@ -210,7 +212,7 @@ func TestApps_UpdateSettingsValidatesAndKeepsSecrets(t *testing.T) {
 	bad.Set("git_url", "ext::sh")
 	res := b.postHTMX(fmt.Sprintf("/apps/%d", a.ID), bad)
 	wantStatus(t, res, http.StatusUnprocessableEntity)
-	mustContain(t, res.Body, "Nothing was saved", "transport helpers")
+	testkit.MustContain(t, res.Body, "Nothing was saved", "transport helpers")
 	if v, _ := res.doc(t).Find(`[name=git_url]`).Attr("value"); v != "ext::sh" {
 		t.Errorf("input not kept: %q", v)
 	}
@@ -223,7 +225,7 @@ func TestApps_UpdateSettingsValidatesAndKeepsSecrets(t *testing.T) {
 	good.Set("port", "8080")
 	res = b.postHTMX(fmt.Sprintf("/apps/%d", a.ID), good) // blank git_token keeps the stored one
 	wantStatus(t, res, http.StatusOK)
-	mustContain(t, res.Body, "Saved.")
+	testkit.MustContain(t, res.Body, "Saved.")
 	got, _ := app.store.App(context.Background(), a.ID)
 	if got.GitBranch != "release/v2" || got.Port != 8080 || got.AppName != "web" {
 		t.Errorf("update not stored: %+v", got)
@@ -248,8 +250,8 @@ func TestAppEnv_EncryptedAtRestNeverRenderedRevealable(t *testing.T) {
 	}
 	res := b.postHTMX(path, form)
 	wantStatus(t, res, http.StatusOK)
-	mustNotContain(t, res.Body, "<html", "db-s3cret-pw", "overridden-key-secret", "secret-9")
-	mustContain(t, res.Body, "Variables saved")
+	testkit.MustNotContain(t, res.Body, "<html", "db-s3cret-pw", "overridden-key-secret", "secret-9")
+	testkit.MustContain(t, res.Body, "Variables saved")
 
 	vars, err := app.store.AppVariables(context.Background(), a.ID, "env")
 	if err != nil {
@@ -291,8 +293,8 @@ func TestAppEnv_EncryptedAtRestNeverRenderedRevealable(t *testing.T) {
 
 	page := b.get(fmt.Sprintf("/apps/%d", a.ID))
 	wantStatus(t, page, http.StatusOK)
-	mustContain(t, page.Body, `value="DATABASE_URL"`, `value="SESSION_SECRET"`)
-	mustNotContain(t, page.Body, "db-s3cret-pw", "overridden-key-secret", "secret-9")
+	testkit.MustContain(t, page.Body, `value="DATABASE_URL"`, `value="SESSION_SECRET"`)
+	testkit.MustNotContain(t, page.Body, "db-s3cret-pw", "overridden-key-secret", "secret-9")
 
 	res = b.postHTMX(path+"/reveal", url.Values{"key": {"DATABASE_URL"}})
 	wantStatus(t, res, http.StatusOK)
@@ -336,7 +338,7 @@ func TestAppEnv_InvalidKeysAre422AndSaveNothing(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			res := b.postHTMX(path, form)
 			wantStatus(t, res, http.StatusUnprocessableEntity)
-			mustContain(t, res.Body, "Nothing was saved")
+			testkit.MustContain(t, res.Body, "Nothing was saved")
 			vars, err := app.store.AppVariables(context.Background(), a.ID, "env")
 			if err != nil {
 				t.Fatal(err)

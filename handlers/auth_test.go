@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"dokploy/db"
+	"dokploy/e2e/testkit"
 	"dokploy/handlers/web"
 )
 
@@ -19,7 +20,7 @@ func TestSetup_RefusesWithoutOrWithWrongToken(t *testing.T) {
 
 	res := b.get("/setup")
 	wantStatus(t, res, http.StatusForbidden)
-	mustContain(t, res.Body, "one-time setup link")
+	testkit.MustContain(t, res.Body, "one-time setup link")
 
 	res = b.get("/setup?token=wrong")
 	wantStatus(t, res, http.StatusForbidden)
@@ -29,7 +30,7 @@ func TestSetup_RefusesWithoutOrWithWrongToken(t *testing.T) {
 		"password": {adminPassword}, "password_confirm": {adminPassword},
 	})
 	wantStatus(t, res, http.StatusForbidden)
-	mustContain(t, res.Body, "setup token is missing or wrong")
+	testkit.MustContain(t, res.Body, "setup token is missing or wrong")
 	if n := app.count("users"); n != 0 {
 		t.Fatalf("a wrong setup token created %d users", n)
 	}
@@ -48,7 +49,7 @@ func TestSetup_InvalidInputIsKept(t *testing.T) {
 		"password": {"short"}, "password_confirm": {"short"},
 	})
 	wantStatus(t, res, http.StatusUnprocessableEntity)
-	mustContain(t, res.Body, "valid email address", "at least 10 characters")
+	testkit.MustContain(t, res.Body, "valid email address", "at least 10 characters")
 	if v, _ := res.doc(t).Find(`input[name=email]`).Attr("value"); v != "not-an-email" {
 		t.Errorf("email input lost the user's value: %q", v)
 	}
@@ -85,7 +86,7 @@ func TestSetup_CreatesAdminSignsInAndClosesForGood(t *testing.T) {
 
 	dash := b.get("/")
 	wantStatus(t, dash, http.StatusOK)
-	mustContain(t, dash.Body, "Projects", adminEmail)
+	testkit.MustContain(t, dash.Body, "Projects", adminEmail)
 
 	if app.count("users") != 1 {
 		t.Fatalf("want 1 user, got %d", app.count("users"))
@@ -170,7 +171,7 @@ func TestLogin_WrongPasswordIs401WithMessage(t *testing.T) {
 	b := app.browser()
 	res := b.postForm("/login", url.Values{"email": {adminEmail}, "password": {"wrong password!"}})
 	wantStatus(t, res, http.StatusUnauthorized)
-	mustContain(t, res.Body, "Wrong email or password.")
+	testkit.MustContain(t, res.Body, "Wrong email or password.")
 	if v, _ := res.doc(t).Find(`input[name=email]`).Attr("value"); v != adminEmail {
 		t.Errorf("email not kept in the form: %q", v)
 	}
@@ -180,7 +181,7 @@ func TestLogin_WrongPasswordIs401WithMessage(t *testing.T) {
 	// Unknown accounts get the same answer.
 	res = b.postForm("/login", url.Values{"email": {"nobody@example.com"}, "password": {adminPassword}})
 	wantStatus(t, res, http.StatusUnauthorized)
-	mustContain(t, res.Body, "Wrong email or password.")
+	testkit.MustContain(t, res.Body, "Wrong email or password.")
 }
 
 func TestLogin_SuccessShowsDashboardWithSafeCookie(t *testing.T) {
@@ -199,7 +200,7 @@ func TestLogin_SuccessShowsDashboardWithSafeCookie(t *testing.T) {
 	}
 	dash := b.get("/")
 	wantStatus(t, dash, http.StatusOK)
-	mustContain(t, dash.Body, "<h1>Projects</h1>", adminEmail, "Sign out")
+	testkit.MustContain(t, dash.Body, "<h1>Projects</h1>", adminEmail, "Sign out")
 	// A signed-in browser visiting /login goes to the dashboard.
 	if res := b.get("/login"); res.Code != http.StatusSeeOther || res.location() != "/" {
 		t.Errorf("GET /login signed in: %d %q", res.Code, res.location())
@@ -256,13 +257,13 @@ func TestSettings_RevokeSessionEndsThatBrowsersAccess(t *testing.T) {
 	page := laptop.get("/settings")
 	wantStatus(t, page, http.StatusOK)
 	revokePath := "/settings/sessions/" + phoneID + "/revoke"
-	mustContain(t, page.Body, revokePath, "this session")
+	testkit.MustContain(t, page.Body, revokePath, "this session")
 	// The current session is marked, not offered for revocation.
-	mustNotContain(t, page.Body, "/settings/sessions/"+db.SessionIDFor(laptop.cookie(web.SessionCookie))+"/revoke")
+	testkit.MustNotContain(t, page.Body, "/settings/sessions/"+db.SessionIDFor(laptop.cookie(web.SessionCookie))+"/revoke")
 
 	res := laptop.postHTMX(revokePath, nil)
 	wantStatus(t, res, http.StatusOK)
-	mustNotContain(t, res.Body, phoneID, "<html")
+	testkit.MustNotContain(t, res.Body, phoneID, "<html")
 
 	if res := phone.get("/"); res.Code != http.StatusSeeOther || res.location() != "/login" {
 		t.Fatalf("revoked browser still signed in: %d %q", res.Code, res.location())
@@ -283,7 +284,7 @@ func TestLogin_RateLimitPerAccount(t *testing.T) {
 	}
 	res := b.postForm("/login", url.Values{"email": {adminEmail}, "password": {adminPassword}})
 	wantStatus(t, res, http.StatusTooManyRequests)
-	mustContain(t, res.Body, "Too many")
+	testkit.MustContain(t, res.Body, "Too many")
 	if b.cookie(web.SessionCookie) != "" {
 		t.Fatal("a blocked login still started a session")
 	}
@@ -304,7 +305,7 @@ func TestLogin_RateLimitPerIP(t *testing.T) {
 	// The admin's own account has no failures, yet this IP is blocked.
 	res := b.postForm("/login", url.Values{"email": {adminEmail}, "password": {adminPassword}})
 	wantStatus(t, res, http.StatusTooManyRequests)
-	mustContain(t, res.Body, "Too many")
+	testkit.MustContain(t, res.Body, "Too many")
 }
 
 func TestCSRF_FormsNeedTheToken(t *testing.T) {
@@ -314,7 +315,7 @@ func TestCSRF_FormsNeedTheToken(t *testing.T) {
 
 	res := b.postFormRaw("/projects", url.Values{"name": {"shop"}})
 	wantStatus(t, res, http.StatusForbidden)
-	mustContain(t, res.Body, "CSRF")
+	testkit.MustContain(t, res.Body, "CSRF")
 
 	res = b.postFormRaw("/projects", url.Values{"name": {"shop"}, "_csrf": {strings.Repeat("x", 43)}})
 	wantStatus(t, res, http.StatusForbidden)
@@ -375,7 +376,7 @@ func createTokenInUI(t *testing.T, b *browser, name string) string {
 	t.Helper()
 	res := b.postHTMX("/settings/tokens", url.Values{"name": {name}})
 	wantStatus(t, res, http.StatusOK)
-	mustNotContain(t, res.Body, "<html")
+	testkit.MustNotContain(t, res.Body, "<html")
 	token := strings.TrimSpace(res.doc(t).Find("#new-token").Text())
 	if !strings.HasPrefix(token, db.APITokenPrefix) || len(token) < 40 {
 		t.Fatalf("token not shown after creation: %q", token)
@@ -391,8 +392,8 @@ func TestAPIToken_CreatedInUIShownOnceStoredHashed(t *testing.T) {
 
 	page := b.get("/settings")
 	wantStatus(t, page, http.StatusOK)
-	mustNotContain(t, page.Body, token)
-	mustContain(t, page.Body, "github-actions", token[:len(db.APITokenPrefix)+6]+"…")
+	testkit.MustNotContain(t, page.Body, token)
+	testkit.MustContain(t, page.Body, "github-actions", token[:len(db.APITokenPrefix)+6]+"…")
 
 	var rows []string
 	if err := app.store.DB().Select(&rows, `SELECT row_to_json(t)::text FROM api_tokens t`); err != nil {

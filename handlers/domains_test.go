@@ -2,14 +2,7 @@ package handlers
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net/http"
 	"net/url"
 	"os"
@@ -18,47 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"dokploy/e2e/testkit"
 	"dokploy/jobs/routing"
 )
-
-// selfSignedPEM returns a self-signed certificate for host, valid now.
-func selfSignedPEM(t *testing.T, host string) []byte {
-	cert, _ := selfSigned(t, host, time.Now().Add(24*time.Hour))
-	return cert
-}
-
-// selfSigned returns a certificate and its key (PEM) for host.
-func selfSigned(t *testing.T, host string, notAfter time.Time) ([]byte, []byte) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: host},
-		DNSNames: []string{host}, NotBefore: notBefore(notAfter), NotAfter: notAfter,
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
-}
-
-// notBefore starts a test certificate's validity an hour ago, or two days
-// before notAfter for one that has already expired.
-func notBefore(notAfter time.Time) time.Time {
-	if nb := time.Now().Add(-time.Hour); nb.Before(notAfter) {
-		return nb
-	}
-	return notAfter.Add(-48 * time.Hour)
-}
 
 func wantDomainError(t *testing.T, res *response, body map[string]any, status int, field, contains string) {
 	t.Helper()
@@ -86,7 +41,7 @@ func TestDomainAPI_CreateListPatchDelete(t *testing.T) {
 		t.Fatalf("created = %v", out)
 	}
 	id := int64(out["id"].(float64))
-	mustContain(t, a.file("shop"), "Host(`shop.example.com`)", "http://shop:8080", "certResolver: letsencrypt")
+	testkit.MustContain(t, a.file("shop"), "Host(`shop.example.com`)", "http://shop:8080", "certResolver: letsencrypt")
 
 	res, out = a.apiJSON(http.MethodPost, base, token, map[string]any{"host": "bücher.example", "port": 8080, "https": false})
 	wantStatus(t, res, http.StatusCreated)
@@ -106,7 +61,7 @@ func TestDomainAPI_CreateListPatchDelete(t *testing.T) {
 	if out["port"] != float64(9090) || out["path"] != "/shop" || out["https"] != true {
 		t.Errorf("patched = %v (unsent fields must keep their values)", out)
 	}
-	mustContain(t, a.file("shop"), "http://shop:9090", "PathPrefix(`/shop`)")
+	testkit.MustContain(t, a.file("shop"), "http://shop:9090", "PathPrefix(`/shop`)")
 
 	for _, d := range []int64{id, idn} {
 		res, _ = a.apiJSON(http.MethodDelete, fmt.Sprintf("/api/v1/domains/%d", d), token, nil)
@@ -163,18 +118,18 @@ func TestDomainAPI_ValidationErrors(t *testing.T) {
 	if n := a.count("domains"); n != 2 {
 		t.Errorf("%d domains saved; refused requests must save nothing", n)
 	}
-	mustNotContain(t, a.file("shop"), "hostname")
+	testkit.MustNotContain(t, a.file("shop"), "hostname")
 	// The other app's file never changed because of shop's refused input.
-	mustContain(t, a.file("blog"), "PathPrefix(`/blog`)")
+	testkit.MustContain(t, a.file("blog"), "PathPrefix(`/blog`)")
 }
 
 func TestDomainAPI_UploadedCertificates(t *testing.T) {
 	a := newRoutingApp(t)
 	token := a.apiToken()
 	app := a.createApp("secure")
-	cert, key := selfSigned(t, "secure.example.com", time.Now().Add(30*24*time.Hour))
-	_, otherKey := selfSigned(t, "secure.example.com", time.Now().Add(30*24*time.Hour))
-	oldCert, oldKey := selfSigned(t, "secure.example.com", time.Now().Add(-time.Hour))
+	cert, key := testkit.SelfSigned(t, "secure.example.com", time.Now().Add(30*24*time.Hour))
+	_, otherKey := testkit.SelfSigned(t, "secure.example.com", time.Now().Add(30*24*time.Hour))
+	oldCert, oldKey := testkit.SelfSigned(t, "secure.example.com", time.Now().Add(-time.Hour))
 
 	res, out := a.apiJSON(http.MethodPost, "/api/v1/certificates", token, map[string]any{"name": "mismatch", "cert": string(cert), "key": string(otherKey)})
 	wantDomainError(t, res, out, 422, "cert", "do not form a pair")
@@ -209,7 +164,7 @@ func TestDomainAPI_UploadedCertificates(t *testing.T) {
 	if _, err := os.Stat(certFile); err != nil {
 		t.Fatal(err)
 	}
-	mustContain(t, a.file("secure"), fmt.Sprintf("certFile: /etc/dokploy/traefik/certs/%d/cert.pem", certID))
+	testkit.MustContain(t, a.file("secure"), fmt.Sprintf("certFile: /etc/dokploy/traefik/certs/%d/cert.pem", certID))
 
 	res, out = a.apiJSON(http.MethodDelete, fmt.Sprintf("/api/v1/certificates/%d", certID), token, nil)
 	wantDomainError(t, res, out, 409, "", "used by a domain")
@@ -229,7 +184,7 @@ func TestDomainAPI_ACMESettings(t *testing.T) {
 	}
 
 	res, out = a.apiJSON(http.MethodPatch, "/api/v1/settings", token, map[string]any{
-		"acme_email": "ops@example.com", "acme_server": "staging", "acme_ca_bundle": string(selfSignedPEM(t, "ca.test"))})
+		"acme_email": "ops@example.com", "acme_server": "staging", "acme_ca_bundle": string(testkit.SelfSignedPEM(t, "ca.test"))})
 	wantStatus(t, res, http.StatusOK)
 	if out["acme_server"] != routing.ACMEStaging {
 		t.Errorf("acme_server = %v", out["acme_server"])
@@ -238,7 +193,7 @@ func TestDomainAPI_ACMESettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustContain(t, string(data), "email: ops@example.com", "caServer: "+routing.ACMEStaging)
+	testkit.MustContain(t, string(data), "email: ops@example.com", "caServer: "+routing.ACMEStaging)
 	if len(a.restarts) != 1 {
 		t.Errorf("Traefik restarted %d times, want 1", len(a.restarts))
 	}
@@ -257,17 +212,17 @@ func TestDomainUI_PanelAddEditRemove(t *testing.T) {
 
 	res := b.get(fmt.Sprintf("/apps/%d", app.ID))
 	wantStatus(t, res, http.StatusOK)
-	mustContain(t, res.Body, `id="app-domains"`, fmt.Sprintf(`hx-get="/apps/%d/domains"`, app.ID))
+	testkit.MustContain(t, res.Body, `id="app-domains"`, fmt.Sprintf(`hx-get="/apps/%d/domains"`, app.ID))
 
 	res = b.postHTMX(fmt.Sprintf("/apps/%d/domains", app.ID), url.Values{"host": {"Bücher.Example"}, "path": {"/"}, "port": {"8080"}, "certificate": {"none"}, "enabled": {"on"}})
 	wantStatus(t, res, http.StatusOK)
-	mustContain(t, res.Body, "bücher.example", "no redeploy needed", "pending", `hx-trigger="every 2s"`)
-	mustNotContain(t, res.Body, "<html")
-	mustContain(t, a.file("shop"), "Host(`xn--bcher-kva.example`)")
+	testkit.MustContain(t, res.Body, "bücher.example", "no redeploy needed", "pending", `hx-trigger="every 2s"`)
+	testkit.MustNotContain(t, res.Body, "<html")
+	testkit.MustContain(t, a.file("shop"), "Host(`xn--bcher-kva.example`)")
 
 	res = b.postHTMX(fmt.Sprintf("/apps/%d/domains", app.ID), url.Values{"host": {"x.example.com"}, "path": {"api"}, "port": {"99999"}, "certificate": {"none"}})
 	wantStatus(t, res, http.StatusUnprocessableEntity)
-	mustContain(t, res.Body, "must start with /")
+	testkit.MustContain(t, res.Body, "must start with /")
 
 	d, err := a.store.AppDomains(context.Background(), app.ID)
 	if err != nil || len(d) != 1 {
@@ -276,19 +231,19 @@ func TestDomainUI_PanelAddEditRemove(t *testing.T) {
 	a.fake.Set(fmt.Sprintf("shop-d%d-web", d[0].ID), "enabled")
 	res = b.get(fmt.Sprintf("/apps/%d/domains/status", app.ID))
 	wantStatus(t, res, http.StatusOK)
-	mustContain(t, res.Body, `hx-swap-oob="true"`, "active")
-	mustNotContain(t, res.Body, `hx-trigger`) // final: the poller stops
+	testkit.MustContain(t, res.Body, `hx-swap-oob="true"`, "active")
+	testkit.MustNotContain(t, res.Body, `hx-trigger`) // final: the poller stops
 
 	res = b.postHTMX(fmt.Sprintf("/domains/%d", d[0].ID), url.Values{"host": {"shop.example.com"}, "path": {"/"}, "port": {"3000"}, "certificate": {"none"}, "enabled": {"on"}})
 	wantStatus(t, res, http.StatusOK)
-	mustContain(t, a.file("shop"), "Host(`shop.example.com`)", "http://shop:3000")
+	testkit.MustContain(t, a.file("shop"), "Host(`shop.example.com`)", "http://shop:3000")
 
 	res = b.postHTMX(fmt.Sprintf("/apps/%d/basic-auth", app.ID), url.Values{"username": {"alice"}, "password": {"short"}})
 	wantStatus(t, res, http.StatusUnprocessableEntity)
 	res = b.postHTMX(fmt.Sprintf("/apps/%d/basic-auth", app.ID), url.Values{"username": {"alice"}, "password": {"long enough"}})
 	wantStatus(t, res, http.StatusOK)
-	mustContain(t, a.file("shop"), "alice:$2a$")
-	mustNotContain(t, a.file("shop"), "long enough")
+	testkit.MustContain(t, a.file("shop"), "alice:$2a$")
+	testkit.MustNotContain(t, a.file("shop"), "long enough")
 
 	res = b.postHTMX(fmt.Sprintf("/apps/%d/redirects", app.ID), url.Values{"regex": {"("}, "replacement": {"x"}})
 	wantStatus(t, res, http.StatusUnprocessableEntity)
@@ -298,7 +253,7 @@ func TestDomainUI_PanelAddEditRemove(t *testing.T) {
 	wantStatus(t, res, http.StatusUnprocessableEntity)
 	res = b.postHTMX(fmt.Sprintf("/apps/%d/headers", app.ID), url.Values{"headers": {"X-Frame-Options: DENY"}})
 	wantStatus(t, res, http.StatusOK)
-	mustContain(t, a.file("shop"), "shop-redirect-", "X-Frame-Options: DENY")
+	testkit.MustContain(t, a.file("shop"), "shop-redirect-", "X-Frame-Options: DENY")
 
 	res = b.postHTMX(fmt.Sprintf("/domains/%d/delete", d[0].ID), nil)
 	wantStatus(t, res, http.StatusOK)
@@ -312,18 +267,18 @@ func TestDomainUI_SettingsRoutingSection(t *testing.T) {
 	b := a.setupAdmin()
 	res := b.get("/settings")
 	wantStatus(t, res, http.StatusOK)
-	mustContain(t, res.Body, `id="settings-routing"`)
+	testkit.MustContain(t, res.Body, `id="settings-routing"`)
 
 	if err := os.WriteFile(filepath.Join(a.routing.DynamicDir(), "mine.yml"), []byte("http: {}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	res = b.postHTMX("/settings/routing/sync", nil)
 	wantStatus(t, res, http.StatusOK)
-	mustContain(t, res.Body, "Files not managed by dokploy", "mine.yml")
+	testkit.MustContain(t, res.Body, "Files not managed by dokploy", "mine.yml")
 
 	res = b.postHTMX("/settings/dashboard-domain", url.Values{"host": {"panel.example.com"}, "https": {"on"}, "certificate": {"letsencrypt"}})
 	wantStatus(t, res, http.StatusOK)
-	mustContain(t, a.file(routing.DashboardApp), "Host(`panel.example.com`)", "host.docker.internal:3000")
+	testkit.MustContain(t, a.file(routing.DashboardApp), "Host(`panel.example.com`)", "host.docker.internal:3000")
 
 	// An app cannot take the dashboard's address.
 	token := a.apiToken2()
@@ -333,7 +288,7 @@ func TestDomainUI_SettingsRoutingSection(t *testing.T) {
 
 	res = b.postHTMX("/settings/acme", url.Values{"acme_email": {"ops@example.com"}, "acme_mode": {"custom"}, "acme_server": {"https://acme.internal/dir"}})
 	wantStatus(t, res, http.StatusOK)
-	mustContain(t, res.Body, "Traefik restarted")
+	testkit.MustContain(t, res.Body, "Traefik restarted")
 	if len(a.restarts) != 1 {
 		t.Errorf("restarts = %d", len(a.restarts))
 	}

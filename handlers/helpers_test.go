@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"strings"
@@ -18,6 +17,7 @@ import (
 
 	"dokploy/db"
 	"dokploy/db/dbtest"
+	"dokploy/e2e/testkit"
 	"dokploy/jobs"
 	"dokploy/jobs/docker"
 	"dokploy/views"
@@ -91,15 +91,7 @@ type browser struct {
 }
 
 func (a *testApp) browser() *browser {
-	jar, err := cookiejar.New(nil)
-	if err != nil {
-		a.t.Fatal(err)
-	}
-	return &browser{app: a, client: &http.Client{
-		Jar:           jar,
-		Timeout:       30 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}}
+	return &browser{app: a, client: testkit.NewClient(a.t)}
 }
 
 // response is what a test looks at.
@@ -279,29 +271,13 @@ func (a *testApp) setupToken() string {
 // signed in as that admin.
 func (a *testApp) setupAdmin() *browser {
 	a.t.Helper()
-	b := a.browser()
-	if res := b.get(a.setupPath()); res.Code != http.StatusOK {
-		a.t.Fatalf("GET setup page: %d %s", res.Code, res.Body)
-	}
-	res := b.postForm("/setup", url.Values{
-		"token": {a.setupToken()}, "email": {adminEmail},
-		"password": {adminPassword}, "password_confirm": {adminPassword},
-	})
-	if res.Code != http.StatusSeeOther || res.location() != "/" {
-		a.t.Fatalf("setup: want 303 to /, got %d %q: %s", res.Code, res.location(), res.Body)
-	}
-	return b
+	return &browser{app: a, client: testkit.Setup(a.t, a.srv.URL+a.setupPath(), adminEmail, adminPassword)}
 }
 
 // login signs a new browser in.
 func (a *testApp) login(email, password string) *browser {
 	a.t.Helper()
-	b := a.browser()
-	res := b.postForm("/login", url.Values{"email": {email}, "password": {password}})
-	if res.Code != http.StatusSeeOther {
-		a.t.Fatalf("login as %s: want 303, got %d: %s", email, res.Code, res.Body)
-	}
-	return b
+	return &browser{app: a, client: testkit.Login(a.t, a.srv.URL, email, password)}
 }
 
 // count returns the number of rows of a table.
@@ -324,35 +300,9 @@ func (a *testApp) createProject(name string) *db.Project {
 	return p
 }
 
-// mustContain fails unless body contains every want.
-func mustContain(t *testing.T, body string, want ...string) {
-	t.Helper()
-	for _, w := range want {
-		if !strings.Contains(body, w) {
-			t.Errorf("response does not contain %q:\n%s", w, truncateForLog(body))
-		}
-	}
-}
-
-func mustNotContain(t *testing.T, body string, unwanted ...string) {
-	t.Helper()
-	for _, w := range unwanted {
-		if strings.Contains(body, w) {
-			t.Errorf("response contains %q but must not:\n%s", w, truncateForLog(body))
-		}
-	}
-}
-
 func wantStatus(t *testing.T, res *response, code int) {
 	t.Helper()
 	if res.Code != code {
-		t.Fatalf("want status %d, got %d: %s", code, res.Code, truncateForLog(res.Body))
+		t.Fatalf("want status %d, got %d: %s", code, res.Code, testkit.Truncate(res.Body))
 	}
-}
-
-func truncateForLog(s string) string {
-	if len(s) > 3000 {
-		return s[:3000] + "…"
-	}
-	return s
 }

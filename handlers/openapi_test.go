@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"dokploy/e2e/testkit"
 	"dokploy/handlers/api"
 
 	"github.com/PuerkitoBio/goquery"
@@ -146,5 +147,5 @@ func TestOpenAPI_ServedAndListedOnAPIPage(t *testing.T) {
 			t.Errorf("API page does not list %s %s", op.Method, op.Path)
 		}
 	}
-	mustContain(t, res.Body, "&#34;app_name&#34;", "Authorization: Bearer")
+	testkit.MustContain(t, res.Body, "&#34;app_name&#34;", "Authorization: Bearer")
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"dokploy/db"
+	"dokploy/e2e/testkit"
 )
 
 func TestProjects_CreateWithHTMXUpdatesList(t *testing.T) {
@@ -19,7 +20,7 @@ func TestProjects_CreateWithHTMXUpdatesList(t *testing.T) {
 
 	res := b.postHTMX("/projects", url.Values{"name": {"shop"}})
 	wantStatus(t, res, http.StatusOK)
-	mustNotContain(t, res.Body, "<html")
+	testkit.MustNotContain(t, res.Body, "<html")
 	doc := res.doc(t)
 	if doc.Find(`.project-card[data-project="shop"]`).Length() != 1 {
 		t.Fatalf("new project missing from the list partial:\n%s", res.Body)
@@ -37,7 +38,7 @@ func TestProjects_CreateWithHTMXUpdatesList(t *testing.T) {
 		t.Fatalf("want 2 projects each with its default environment, got %d/%d", app.count("projects"), app.count("environments"))
 	}
 	page := b.get("/")
-	mustContain(t, page.Body, `data-project="shop"`, `data-project="blog"`)
+	testkit.MustContain(t, page.Body, `data-project="shop"`, `data-project="blog"`)
 }
 
 func TestProjects_DuplicateNameIs422AndKeepsInput(t *testing.T) {
@@ -81,7 +82,7 @@ func TestProjects_InvalidNamesAre422AndWriteNothing(t *testing.T) {
 	}
 	res := b.postHTMX("/projects", url.Values{"name": {"   "}})
 	wantStatus(t, res, http.StatusUnprocessableEntity)
-	mustContain(t, res.Body, "name is required")
+	testkit.MustContain(t, res.Body, "name is required")
 	if n := app.count("projects"); n != 0 {
 		t.Fatalf("invalid names wrote %d projects", n)
 	}
@@ -99,12 +100,12 @@ func TestProjects_RenameAndDelete(t *testing.T) {
 
 	page := b.get(fmt.Sprintf("/projects/%d", p.ID))
 	wantStatus(t, page, http.StatusOK)
-	mustContain(t, page.Body, "<h1>shop</h1>", `data-env="production"`)
+	testkit.MustContain(t, page.Body, "<h1>shop</h1>", `data-env="production"`)
 
 	res := b.postHTMX(fmt.Sprintf("/projects/%d/rename", p.ID), url.Values{"name": {"store"}})
 	wantStatus(t, res, http.StatusOK)
-	mustNotContain(t, res.Body, "<html")
-	mustContain(t, res.Body, "<h1>store</h1>")
+	testkit.MustNotContain(t, res.Body, "<html")
+	testkit.MustContain(t, res.Body, "<h1>store</h1>")
 	got, _ := app.store.Project(context.Background(), p.ID)
 	if got.Name != "store" {
 		t.Fatalf("rename not stored: %q", got.Name)
@@ -113,7 +114,7 @@ func TestProjects_RenameAndDelete(t *testing.T) {
 	for name, want := range map[string]string{"$(id)": "may contain only", "blog": "already exists"} {
 		res := b.postHTMX(fmt.Sprintf("/projects/%d/rename", p.ID), url.Values{"name": {name}})
 		wantStatus(t, res, http.StatusUnprocessableEntity)
-		mustContain(t, res.Body, want)
+		testkit.MustContain(t, res.Body, want)
 		if v, _ := res.doc(t).Find(`form[hx-post$="/rename"] input[name=name]`).Attr("value"); v != name {
 			t.Errorf("rename to %q: input not kept: %q", name, v)
 		}
@@ -155,14 +156,14 @@ func TestProjects_DeleteWithAppsIs409(t *testing.T) {
 
 	res := b.postHTMX(fmt.Sprintf("/projects/%d/delete", p.ID), nil)
 	wantStatus(t, res, http.StatusConflict)
-	mustContain(t, res.Body, "still has applications")
+	testkit.MustContain(t, res.Body, "still has applications")
 	if res.Header.Get("HX-Retarget") != "#flash" {
 		t.Errorf("HTMX errors should go to the flash area, got HX-Retarget %q", res.Header.Get("HX-Retarget"))
 	}
 	// A plain form gets a full error page.
 	res = b.postForm(fmt.Sprintf("/projects/%d/delete", p.ID), nil)
 	wantStatus(t, res, http.StatusConflict)
-	mustContain(t, res.Body, "<html", "still has applications")
+	testkit.MustContain(t, res.Body, "<html", "still has applications")
 	if app.count("projects") != 1 || app.count("applications") != 1 {
 		t.Fatal("a project with apps was deleted")
 	}
@@ -177,12 +178,12 @@ func TestEnvironments_CreateRenameDelete(t *testing.T) {
 
 	res := b.postHTMX(path, url.Values{"name": {"staging"}})
 	wantStatus(t, res, http.StatusOK)
-	mustNotContain(t, res.Body, "<html")
-	mustContain(t, res.Body, `data-env="staging"`, `data-env="production"`)
+	testkit.MustNotContain(t, res.Body, "<html")
+	testkit.MustContain(t, res.Body, `data-env="staging"`, `data-env="production"`)
 
 	res = b.postHTMX(path, url.Values{"name": {"staging"}})
 	wantStatus(t, res, http.StatusUnprocessableEntity)
-	mustContain(t, res.Body, "already has an environment")
+	testkit.MustContain(t, res.Body, "already has an environment")
 	res = b.postHTMX(path, url.Values{"name": {"a;rm -rf /"}})
 	wantStatus(t, res, http.StatusUnprocessableEntity)
 	if v, _ := res.doc(t).Find(`#env-name`).Attr("value"); v != "a;rm -rf /" {
@@ -198,8 +199,8 @@ func TestEnvironments_CreateRenameDelete(t *testing.T) {
 
 	res = b.postHTMX(fmt.Sprintf("/environments/%d/rename", staging.ID), url.Values{"name": {"qa"}})
 	wantStatus(t, res, http.StatusOK)
-	mustContain(t, res.Body, `data-env="qa"`)
-	mustNotContain(t, res.Body, `data-env="staging"`)
+	testkit.MustContain(t, res.Body, `data-env="qa"`)
+	testkit.MustNotContain(t, res.Body, `data-env="staging"`)
 	wantStatus(t, b.postHTMX(fmt.Sprintf("/environments/%d/rename", staging.ID), url.Values{"name": {"production"}}), http.StatusConflict)
 	wantStatus(t, b.postHTMX(fmt.Sprintf("/environments/%d/rename", staging.ID), url.Values{"name": {"$(id)"}}), http.StatusUnprocessableEntity)
 	if e, _ := app.store.Environment(context.Background(), staging.ID); e.Name != "qa" {
@@ -211,11 +212,11 @@ func TestEnvironments_CreateRenameDelete(t *testing.T) {
 	app.createImageApp(p, "web")
 	res = b.postHTMX(fmt.Sprintf("/environments/%d/delete", prod.ID), nil)
 	wantStatus(t, res, http.StatusConflict)
-	mustContain(t, res.Body, "still has applications")
+	testkit.MustContain(t, res.Body, "still has applications")
 
 	res = b.postHTMX(fmt.Sprintf("/environments/%d/delete", staging.ID), nil)
 	wantStatus(t, res, http.StatusOK)
-	mustNotContain(t, res.Body, `data-env="qa"`)
+	testkit.MustNotContain(t, res.Body, `data-env="qa"`)
 	if app.count("environments") != 1 {
 		t.Fatalf("want 1 environment after delete, got %d", app.count("environments"))
 	}
@@ -255,7 +256,7 @@ func TestProjects_PlainFormWorksWithoutJavaScript(t *testing.T) {
 	// A refused plain submission gets a whole page with the message and input.
 	res = b.postFormRaw("/projects", url.Values{"_csrf": {token}, "name": {"shop"}})
 	wantStatus(t, res, http.StatusUnprocessableEntity)
-	mustContain(t, res.Body, "<html", "already exists")
+	testkit.MustContain(t, res.Body, "<html", "already exists")
 	if v, _ := res.doc(t).Find(`form[action="/projects"] input[name=name]`).Attr("value"); v != "shop" {
 		t.Errorf("input not kept: %q", v)
 	}

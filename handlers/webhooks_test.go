@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"sort"
@@ -20,6 +19,7 @@ import (
 
 	"dokploy/db"
 	"dokploy/db/dbtest"
+	"dokploy/e2e/testkit"
 )
 
 // webhookFixture is one app with its webhook on a real database.
@@ -33,13 +33,7 @@ type webhookFixture struct {
 // these tests fail fast instead of cloning anything.
 func closedGitURL(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return "http://" + addr + "/acme/shop.git"
+	return fmt.Sprintf("http://127.0.0.1:%d/acme/shop.git", testkit.FreePort(t))
 }
 
 func newWebhookFixture(t *testing.T, mutate func(*db.App)) *webhookFixture {
@@ -272,7 +266,7 @@ func TestWebhook_GitHubPushPingAndSignatures(t *testing.T) {
 	ping := githubPing(t)
 	res, body := f.deliver(ping, githubHeaders("ping", secret, ping)...)
 	f.wantOutcome(res, body, http.StatusOK, db.DeliveryIgnored, "ping", 1)
-	mustContain(t, res.Body, "pong")
+	testkit.MustContain(t, res.Body, "pong")
 
 	push := githubPush(t, "refs/heads/main", "Fix checkout rounding", "src/cart.js")
 	res, body = f.deliver(push, githubHeaders("push", secret, push)...)
@@ -626,12 +620,12 @@ func TestWebhook_AppPageSectionAndAPIFields(t *testing.T) {
 	if v, _ := res.doc(t).Find("#webhook-url").Attr("value"); v != wantURL {
 		t.Fatalf("webhook URL field: %q", v)
 	}
-	mustContain(t, res.Body, `hx-trigger="every 3s"`, "X-Hub-Signature-256", "X-Gitlab-Token", "Bitbucket", "Docker Hub", "curl")
+	testkit.MustContain(t, res.Body, `hx-trigger="every 3s"`, "X-Hub-Signature-256", "X-Gitlab-Token", "Bitbucket", "Docker Hub", "curl")
 
 	// Settings: watch paths one per line, tag deploys, auto deploy off.
 	res = b.postHTMX(appPath+"/webhooks", map[string][]string{"deploy_on": {"tag"}, "watch_paths": {"src/**\r\n\r\nDockerfile\n"}})
 	wantStatus(t, res, http.StatusOK)
-	mustContain(t, res.Body, "Webhook settings saved")
+	testkit.MustContain(t, res.Body, "Webhook settings saved")
 	hook, err := f.store.AppWebhook(context.Background(), f.app.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -643,7 +637,7 @@ func TestWebhook_AppPageSectionAndAPIFields(t *testing.T) {
 	wantStatus(t, res, http.StatusUnprocessableEntity)
 	res = b.postHTMX(appPath+"/webhooks", map[string][]string{"deploy_on": {"push"}, "watch_paths": {"src/[a-"}})
 	wantStatus(t, res, http.StatusUnprocessableEntity)
-	mustContain(t, res.Body, "not a valid glob")
+	testkit.MustContain(t, res.Body, "not a valid glob")
 
 	// Secret: generate shows it once, clear removes it; CSRF is required.
 	res = b.postFormRaw(appPath+"/webhooks/secret", map[string][]string{"action": {"generate"}})
@@ -659,10 +653,10 @@ func TestWebhook_AppPageSectionAndAPIFields(t *testing.T) {
 	}
 	res = b.postHTMX(appPath+"/webhooks/secret", map[string][]string{"action": {"clear"}})
 	wantStatus(t, res, http.StatusOK)
-	mustContain(t, res.Body, "No secret")
+	testkit.MustContain(t, res.Body, "No secret")
 	res = b.postHTMX(appPath+"/webhooks/rotate", nil)
 	wantStatus(t, res, http.StatusOK)
-	mustNotContain(t, res.Body, f.hook.Token)
+	testkit.MustNotContain(t, res.Body, f.hook.Token)
 
 	// Deliveries appear in the polled list with a link to the deployment.
 	hook, _ = f.store.AppWebhook(context.Background(), f.app.ID)
@@ -676,8 +670,8 @@ func TestWebhook_AppPageSectionAndAPIFields(t *testing.T) {
 	req.Header.Set("HX-Request", "true")
 	res = b.do(req)
 	wantStatus(t, res, http.StatusOK)
-	mustNotContain(t, res.Body, "<html")
-	mustContain(t, res.Body, fmt.Sprintf(`href="/deployments/%d"`, int64(out["deployment_id"].(float64))), "this app deploys branch main", "github")
+	testkit.MustNotContain(t, res.Body, "<html")
+	testkit.MustContain(t, res.Body, fmt.Sprintf(`href="/deployments/%d"`, int64(out["deployment_id"].(float64))), "this app deploys branch main", "github")
 
 	// API: webhook_url and settings on GET, changes through PATCH.
 	token := f.apiTokenForAdmin()
@@ -693,7 +687,7 @@ func TestWebhook_AppPageSectionAndAPIFields(t *testing.T) {
 	if wh["deploy_on"] != "tag" || wh["auto_deploy"] != false || wh["secret_set"] != true || fmt.Sprint(wh["watch_paths"]) != "[api/**]" {
 		t.Fatalf("PATCH webhook fields: %s", res.Body)
 	}
-	mustNotContain(t, res.Body, "ci-secret-123")
+	testkit.MustNotContain(t, res.Body, "ci-secret-123")
 	res, body = f.apiJSON(http.MethodGet, fmt.Sprintf("/api/v1/applications/%d/webhook", f.app.ID), token, nil)
 	wantStatus(t, res, http.StatusOK)
 	if body["secret"] != "ci-secret-123" {

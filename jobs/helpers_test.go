@@ -4,30 +4,21 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"io"
-	"net"
-	"net/http"
-	"net/http/cgi"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"dokploy/e2e/testkit"
 	"dokploy/jobs/docker"
 )
-
-// Helpers shared with jobs/docker and jobs/git tests (copied: test helpers
-// cannot be imported across packages).
 
 // testDocker returns a client for the integration tests. They run only with
 // DOKPLOY_INTEGRATION=1, and then an unreachable engine is a failure.
 func testDocker(t *testing.T) *docker.Docker {
 	t.Helper()
-	if os.Getenv("DOKPLOY_INTEGRATION") != "1" {
-		t.Skip("set DOKPLOY_INTEGRATION=1 to run Docker integration tests")
-	}
+	testkit.RequireIntegration(t)
 	d, err := docker.New(docker.Options{EndpointMode: docker.EndpointModeAuto})
 	if err != nil {
 		t.Fatal(err)
@@ -41,60 +32,12 @@ func testDocker(t *testing.T) *docker.Docker {
 	return d
 }
 
-// serveGit serves the repositories under root over git's smart HTTP
-// protocol (git http-backend as CGI) on 127.0.0.1. allow, when set, gates
-// every request (basic auth tests).
-func serveGit(t *testing.T, root string, allow func(*http.Request) bool) string {
-	t.Helper()
-	gitBin, err := exec.LookPath("git")
-	if err != nil {
-		if os.Getenv("DOKPLOY_INTEGRATION") == "1" {
-			t.Fatalf("git binary needed to serve test repositories: %v", err)
-		}
-		t.Skip("git binary not installed")
-	}
-	backend := &cgi.Handler{
-		Path:   gitBin,
-		Args:   []string{"http-backend"},
-		Env:    []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1"},
-		Stderr: io.Discard,
-	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if allow != nil && !allow(r) {
-			w.Header().Set("WWW-Authenticate", `Basic realm="git"`)
-			http.Error(w, "unauthorized", http.StatusUnauthorized)
-			return
-		}
-		backend.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	return srv.URL
-}
-
 func buildTestApp(t *testing.T, dir string) {
 	t.Helper()
 	cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "app"), "./testdata/app")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("build test app: %v\n%s", err, out)
-	}
-}
-
-// freePort returns a TCP port that was free a moment ago.
-func freePort(t *testing.T) uint32 {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return uint32(l.Addr().(*net.TCPAddr).Port)
-}
-
-func mustWrite(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
 	}
 }
 
@@ -114,26 +57,4 @@ func testName(t *testing.T) string {
 		_ = d.RemoveImages(context.Background(), name)
 	})
 	return name
-}
-
-// waitBody polls url until it answers want, for at most 30 seconds.
-func waitBody(t *testing.T, url, want string) {
-	t.Helper()
-	client := &http.Client{Timeout: 2 * time.Second}
-	deadline := time.Now().Add(30 * time.Second)
-	var last string
-	for time.Now().Before(deadline) {
-		resp, err := client.Get(url)
-		if err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if last = string(b); last == want {
-				return
-			}
-		} else {
-			last = err.Error()
-		}
-		time.Sleep(300 * time.Millisecond)
-	}
-	t.Fatalf("GET %s: last answer %q, want %q", url, last, want)
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -17,6 +16,7 @@ import (
 
 	"dokploy/db"
 	"dokploy/db/dbtest"
+	"dokploy/e2e/testkit"
 	"dokploy/jobs/docker"
 )
 
@@ -52,48 +52,20 @@ func newPipeline(t *testing.T) *pipeline {
 	return &pipeline{t: t, store: store, runner: runner, docker: docker, git: newDeployRepo(t)}
 }
 
-// deployRepo is a repository served over git's smart HTTP protocol (see
-// serveGit), with a working copy the test commits to.
-type deployRepo struct {
-	t    *testing.T
-	work string
-	URL  string
-}
+// deployRepo is the served fixture repository (testkit.GitRepo) holding
+// the static test app; commit replaces its Dockerfile.
+type deployRepo struct{ *testkit.GitRepo }
 
 func newDeployRepo(t *testing.T) *deployRepo {
 	t.Helper()
-	root := t.TempDir()
-	work := filepath.Join(root, "work")
-	bare := filepath.Join(root, "srv", "app.git")
-	runGit(t, "", "init", "-q", "-b", "main", work)
-	runGit(t, "", "init", "-q", "--bare", "-b", "main", bare)
-	runGit(t, bare, "config", "http.receivepack", "false")
-	url := serveGit(t, filepath.Join(root, "srv"), nil) + "/app.git"
-	buildTestApp(t, work)
-	return &deployRepo{t: t, work: work, URL: url}
-}
-
-func runGit(t *testing.T, dir string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=test", "GIT_AUTHOR_EMAIL=t@example.com",
-		"GIT_COMMITTER_NAME=test", "GIT_COMMITTER_EMAIL=t@example.com")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %v: %v\n%s", args, err, out)
-	}
-	return strings.TrimSpace(string(out))
+	r := testkit.NewGitRepo(t)
+	buildTestApp(t, r.Work)
+	return &deployRepo{r}
 }
 
 // commit writes the Dockerfile, commits and pushes; it returns the sha.
 func (g *deployRepo) commit(message, dockerfile string) string {
-	g.t.Helper()
-	mustWrite(g.t, filepath.Join(g.work, "Dockerfile"), dockerfile)
-	runGit(g.t, g.work, "add", "-A")
-	runGit(g.t, g.work, "commit", "-q", "-m", message)
-	runGit(g.t, g.work, "push", "-q", "-f", filepath.Join(filepath.Dir(g.work), "srv", "app.git"), "main")
-	return runGit(g.t, g.work, "rev-parse", "HEAD")
+	return g.Commit(message, map[string]string{"Dockerfile": dockerfile})
 }
 
 func serverDockerfile(message string) string {
@@ -113,7 +85,7 @@ func (p *pipeline) newGitApp(name string) (*db.App, int) {
 	if err := p.store.CreateApp(ctx, a); err != nil {
 		p.t.Fatal(err)
 	}
-	port := int(freePort(p.t))
+	port := testkit.FreePort(p.t)
 	if err := p.store.SetAppPorts(ctx, a.ID, []db.Port{{Published: port, Target: 8080, Protocol: "tcp", Mode: "host"}}); err != nil {
 		p.t.Fatal(err)
 	}
@@ -190,14 +162,14 @@ func TestPipeline_DeployRedeployAndFailedBuildKeepsServing(t *testing.T) {
 	if d1.CommitSHA != sha1 || d1.CommitMessage != "first version" || d1.Image != fmt.Sprintf("%s:%d", app.AppName, d1.ID) {
 		t.Errorf("recorded commit/image = %q %q %q", d1.CommitSHA, d1.CommitMessage, d1.Image)
 	}
-	waitBody(t, fmt.Sprintf("http://127.0.0.1:%d/", port), "version-one")
+	testkit.WaitBody(t, fmt.Sprintf("http://127.0.0.1:%d/", port), "version-one")
 
 	p.git.commit("second version", serverDockerfile("version-two"))
 	d2 := p.wait(p.deploy(app).ID, 2*time.Minute)
 	if d2.Status != db.DeployDone {
 		t.Fatalf("redeploy: %s %q\n%s", d2.Status, d2.Error, p.logs(d2.ID))
 	}
-	waitBody(t, fmt.Sprintf("http://127.0.0.1:%d/", port), "version-two")
+	testkit.WaitBody(t, fmt.Sprintf("http://127.0.0.1:%d/", port), "version-two")
 	got, _ := p.store.App(context.Background(), app.ID)
 	if got.Status != db.AppRunning || got.CurrentImage != d2.Image {
 		t.Errorf("app after redeploy: status %s image %s", got.Status, got.CurrentImage)
@@ -237,7 +209,7 @@ func TestPipeline_SecretsNeverStoredInLogs(t *testing.T) {
 		t.Fatalf("deploy: %s %q\n%s", d.Status, d.Error, p.logs(d.ID))
 	}
 	// The running app does see the secret: masking applies to logs only.
-	waitBody(t, fmt.Sprintf("http://127.0.0.1:%d/", port), "env-"+secret)
+	testkit.WaitBody(t, fmt.Sprintf("http://127.0.0.1:%d/", port), "env-"+secret)
 	var stored int
 	if err := p.store.DB().Get(&stored, `SELECT count(*) FROM deployment_logs WHERE line LIKE '%' || $1 || '%'`, secret); err != nil {
 		t.Fatal(err)
@@ -352,16 +324,14 @@ func TestPipeline_RequestsForOneAppCollapseIntoTheNewest(t *testing.T) {
 			t.Errorf("older request %d: status %s error %q started %v; want cancelled as superseded, never started", d.ID, d.Status, d.Error, d.StartedAt)
 		}
 	}
-	waitBody(t, fmt.Sprintf("http://127.0.0.1:%d/", port), "collapse-two")
+	testkit.WaitBody(t, fmt.Sprintf("http://127.0.0.1:%d/", port), "collapse-two")
 }
 
 func TestPipeline_BadSourceFailsClearly(t *testing.T) {
 	p := newPipeline(t)
 	app, _ := p.newGitApp(testName(t))
 	ctx := context.Background()
-	l, _ := net.Listen("tcp", "127.0.0.1:0")
-	unreachable := "http://" + l.Addr().String() + "/nothing.git"
-	l.Close()
+	unreachable := fmt.Sprintf("http://127.0.0.1:%d/nothing.git", testkit.FreePort(t))
 	cases := []struct {
 		name   string
 		mutate func(*db.App)
@@ -399,7 +369,7 @@ func TestPipeline_RollbackReusesImageWithoutBuild(t *testing.T) {
 	if d1.Status != db.DeployDone || d2.Status != db.DeployDone {
 		t.Fatalf("setup deploys: %s %s", d1.Status, d2.Status)
 	}
-	waitBody(t, fmt.Sprintf("http://127.0.0.1:%d/", port), "rollback-two")
+	testkit.WaitBody(t, fmt.Sprintf("http://127.0.0.1:%d/", port), "rollback-two")
 
 	rb, err := p.store.CreateRollback(context.Background(), d1, "test")
 	if err != nil {
@@ -412,7 +382,7 @@ func TestPipeline_RollbackReusesImageWithoutBuild(t *testing.T) {
 	if rb.Status != db.DeployDone || rb.Image != d1.Image || rb.CommitSHA != d1.CommitSHA {
 		t.Fatalf("rollback: %s %q image %s commit %s\n%s", rb.Status, rb.Error, rb.Image, rb.CommitSHA, p.logs(rb.ID))
 	}
-	waitBody(t, fmt.Sprintf("http://127.0.0.1:%d/", port), "rollback-one")
+	testkit.WaitBody(t, fmt.Sprintf("http://127.0.0.1:%d/", port), "rollback-one")
 	logs := p.logs(rb.ID)
 	if strings.Contains(logs, "Step 1/") || strings.Contains(logs, "Cloning") {
 		t.Errorf("a rollback must not clone or build:\n%s", logs)
@@ -486,7 +456,7 @@ func TestPipeline_UnhealthyVersionIsRolledBack(t *testing.T) {
 	if d1.Status != db.DeployDone {
 		t.Fatalf("healthy deploy: %s %q\n%s", d1.Status, d1.Error, p.logs(d1.ID))
 	}
-	waitBody(t, fmt.Sprintf("http://127.0.0.1:%d/", port), "healthy-one")
+	testkit.WaitBody(t, fmt.Sprintf("http://127.0.0.1:%d/", port), "healthy-one")
 
 	// The next version never passes its health check (it answers 200, the
 	// check wants 418): the deployment fails and the old version comes back.
@@ -497,7 +467,7 @@ func TestPipeline_UnhealthyVersionIsRolledBack(t *testing.T) {
 		t.Fatalf("unhealthy deploy: %s %q\n%s", d2.Status, d2.Error, p.logs(d2.ID))
 	}
 	t.Logf("failure reason: %s", d2.Error)
-	waitBody(t, fmt.Sprintf("http://127.0.0.1:%d/", port), "healthy-one")
+	testkit.WaitBody(t, fmt.Sprintf("http://127.0.0.1:%d/", port), "healthy-one")
 	a, _ := p.store.App(ctx, app.ID)
 	if a.CurrentImage != d1.Image || a.Status != db.AppRunning {
 		t.Errorf("app after failed health check: %s %s, want running %s", a.Status, a.CurrentImage, d1.Image)

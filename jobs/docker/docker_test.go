@@ -8,16 +8,15 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"dokploy/e2e/testkit"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/filters"
@@ -169,15 +168,15 @@ func TestDockerBuild_StreamsLinesAndTags(t *testing.T) {
 	t.Parallel()
 	repo := testName(t)
 	dir := appContext(t, "FROM scratch\nCOPY app /app\nENV MESSAGE=hello\nCMD [\"/app\"]\n")
-	logs := &logRecorder{}
+	logs := &testkit.LogRecorder{}
 
-	id, err := d.Build(context.Background(), BuildSpec{Dir: dir, Tags: []string{repo + ":v1", repo + ":latest"}, Labels: map[string]string{LabelApp: repo}}, logs.log)
+	id, err := d.Build(context.Background(), BuildSpec{Dir: dir, Tags: []string{repo + ":v1", repo + ":latest"}, Labels: map[string]string{LabelApp: repo}}, logs.Log)
 	if err != nil {
-		t.Fatalf("Build: %v\n%s", err, logs.all())
+		t.Fatalf("Build: %v\n%s", err, logs.All())
 	}
 	for _, want := range []string{"Step 1/", "COPY app /app", "Successfully tagged " + repo + ":v1"} {
-		if !logs.contains(want) {
-			t.Errorf("log lacks %q:\n%s", want, logs.all())
+		if !logs.Contains(want) {
+			t.Errorf("log lacks %q:\n%s", want, logs.All())
 		}
 	}
 	inspect, err := d.cli.ImageInspect(context.Background(), repo+":latest")
@@ -218,12 +217,12 @@ func TestDockerBuild_ContextOptionsAndDockerignore(t *testing.T) {
 	// The last stage copies a file .dockerignore excludes: it must fail.
 	spec.Target = ""
 	spec.Tags = []string{repo + ":v2"}
-	logs := &logRecorder{}
-	_, err = d.Build(context.Background(), spec, logs.log)
+	logs := &testkit.LogRecorder{}
+	_, err = d.Build(context.Background(), spec, logs.Log)
 	if err == nil || !strings.Contains(err.Error(), "secret.txt") {
-		t.Fatalf("ignored file was sent: err = %v\n%s", err, logs.all())
+		t.Fatalf("ignored file was sent: err = %v\n%s", err, logs.All())
 	}
-	if logs.contains("s3cret") {
+	if logs.Contains("s3cret") {
 		t.Fatal("ignored file content appeared in the build")
 	}
 }
@@ -233,15 +232,15 @@ func TestDockerBuild_ErrorSurfaces(t *testing.T) {
 	t.Parallel()
 	repo := testName(t)
 	dir := appContext(t, "FROM scratch\nCOPY app /app\nRUN [\"/app\", \"-fail\"]\n")
-	logs := &logRecorder{}
-	_, err := d.Build(context.Background(), BuildSpec{Dir: dir, Tags: []string{repo + ":v1"}}, logs.log)
+	logs := &testkit.LogRecorder{}
+	_, err := d.Build(context.Background(), BuildSpec{Dir: dir, Tags: []string{repo + ":v1"}}, logs.Log)
 	if err == nil || !strings.Contains(err.Error(), "returned a non-zero code: 2") {
 		t.Fatalf("err = %v", err)
 	}
-	if !logs.contains("build step failed: boom") {
-		t.Errorf("step output not streamed:\n%s", logs.all())
+	if !logs.Contains("build step failed: boom") {
+		t.Errorf("step output not streamed:\n%s", logs.All())
 	}
-	assertNoContainers(t, d, logs.all())
+	assertNoContainers(t, d, logs.All())
 }
 
 func TestDockerBuild_CancelStopsAndCleansUp(t *testing.T) {
@@ -251,22 +250,22 @@ func TestDockerBuild_CancelStopsAndCleansUp(t *testing.T) {
 	dir := appContext(t, "FROM scratch\nCOPY app /app\nRUN [\"/app\", \"-sleep\", \"60s\"]\nCMD [\"/app\"]\n")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	logs := &logRecorder{}
+	logs := &testkit.LogRecorder{}
 	var cancelledAt time.Time
 	_, err := d.Build(ctx, BuildSpec{Dir: dir, NoCache: true, Tags: []string{repo + ":v1"}}, func(line string) {
-		logs.log(line)
+		logs.Log(line)
 		if strings.HasPrefix(line, "sleeping") && cancelledAt.IsZero() {
 			cancelledAt = time.Now()
 			cancel()
 		}
 	})
 	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("err = %v, want context.Canceled\n%s", err, logs.all())
+		t.Fatalf("err = %v, want context.Canceled\n%s", err, logs.All())
 	}
 	if took := time.Since(cancelledAt); took > 20*time.Second {
 		t.Fatalf("Build returned %s after cancel", took)
 	}
-	all := logs.all()
+	all := logs.All()
 	assertNoContainers(t, d, all)
 	for _, m := range regexp.MustCompile(`(?m)^ ---> ([0-9a-f]{12})$`).FindAllStringSubmatch(all, -1) {
 		if _, err := d.cli.ImageInspect(context.Background(), m[1]); !cerrdefs.IsNotFound(err) {
@@ -285,18 +284,18 @@ func TestDockerPull_UsesLocalImageWhenRegistryUnreachable(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	logs := &logRecorder{}
+	logs := &testkit.LogRecorder{}
 	auth := &RegistryAuth{Username: "u", Password: "registry-password", ServerAddress: "docker.io"}
-	if err := d.Pull(ctx, repo+":v1", auth, logs.log); err != nil {
+	if err := d.Pull(ctx, repo+":v1", auth, logs.Log); err != nil {
 		t.Fatalf("Pull of local image: %v", err)
 	}
-	if !logs.contains("registry unreachable, using local image " + repo + ":v1") {
-		t.Errorf("log = %s", logs.all())
+	if !logs.Contains("registry unreachable, using local image " + repo + ":v1") {
+		t.Errorf("log = %s", logs.All())
 	}
-	if err := d.Pull(ctx, repo+":missing", nil, logs.log); err == nil {
+	if err := d.Pull(ctx, repo+":missing", nil, logs.Log); err == nil {
 		t.Error("Pull of an image that exists nowhere succeeded")
 	}
-	if logs.contains("registry-password") {
+	if logs.Contains("registry-password") {
 		t.Error("registry password logged")
 	}
 }
@@ -307,7 +306,7 @@ func TestDockerService_Lifecycle(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	name := testName(t)
-	port := freePort(t)
+	port := uint32(testkit.FreePort(t))
 	cleanupService(t, d, name)
 
 	for _, v := range []string{"v1", "v2"} {
@@ -333,14 +332,14 @@ func TestDockerService_Lifecycle(t *testing.T) {
 	}
 	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
 
-	logs := &logRecorder{}
-	if err := d.DeployService(ctx, spec, logs.log); err != nil {
-		t.Fatalf("create: %v\n%s", err, logs.all())
+	logs := &testkit.LogRecorder{}
+	if err := d.DeployService(ctx, spec, logs.Log); err != nil {
+		t.Fatalf("create: %v\n%s", err, logs.All())
 	}
-	if !logs.contains("running") {
-		t.Errorf("no task states logged:\n%s", logs.all())
+	if !logs.Contains("running") {
+		t.Errorf("no task states logged:\n%s", logs.All())
 	}
-	waitBody(t, url, "hello-v1")
+	testkit.WaitBody(t, url, "hello-v1")
 	info, err := d.ServiceInfo(ctx, name)
 	if err != nil || !info.Exists || info.Running != 1 || info.Replicas != 1 || info.Image != name+":v1" || info.Labels[LabelApp] != name {
 		t.Fatalf("ServiceInfo = %+v, %v", info, err)
@@ -348,27 +347,27 @@ func TestDockerService_Lifecycle(t *testing.T) {
 
 	spec.Image = name + ":v2"
 	spec.Labels[LabelDeployment] = "2"
-	if err := d.DeployService(ctx, spec, logs.log); err != nil {
-		t.Fatalf("update: %v\n%s", err, logs.all())
+	if err := d.DeployService(ctx, spec, logs.Log); err != nil {
+		t.Fatalf("update: %v\n%s", err, logs.All())
 	}
-	waitBody(t, url, "hello-v2")
+	testkit.WaitBody(t, url, "hello-v2")
 
 	// A crashing update fails with the container's output; Swarm rolls back.
 	bad := spec
 	bad.Env = map[string]string{"CRASH": "1"}
-	err = d.DeployService(ctx, bad, logs.log)
+	err = d.DeployService(ctx, bad, logs.Log)
 	if !errors.Is(err, ErrServiceFailed) || !strings.Contains(err.Error(), "fatal: crashing on purpose") {
 		t.Fatalf("crashing update: err = %v", err)
 	}
 	t.Logf("crashing update error: %v", err)
-	waitBody(t, url, "hello-v2")
+	testkit.WaitBody(t, url, "hello-v2")
 
 	// Redeploying the same spec with ForceUpdate replaces the task.
 	spec.ForceUpdate = true
-	if err := d.DeployService(ctx, spec, logs.log); err != nil {
-		t.Fatalf("forced redeploy after rollback: %v\n%s", err, logs.all())
+	if err := d.DeployService(ctx, spec, logs.Log); err != nil {
+		t.Fatalf("forced redeploy after rollback: %v\n%s", err, logs.All())
 	}
-	waitBody(t, url, "hello-v2")
+	testkit.WaitBody(t, url, "hello-v2")
 
 	rc, err := d.ServiceLogs(ctx, name, false, 50)
 	if err != nil {
@@ -415,18 +414,18 @@ func TestDockerService_CrashOnCreateReportsOutput(t *testing.T) {
 	if _, err := d.Build(ctx, BuildSpec{Dir: dir, Tags: []string{name + ":v1"}}, nil); err != nil {
 		t.Fatal(err)
 	}
-	logs := &logRecorder{}
-	err := d.DeployService(ctx, ServiceSpec{Name: name, Image: name + ":v1", Replicas: 1, MonitorPeriod: time.Second}, logs.log)
+	logs := &testkit.LogRecorder{}
+	err := d.DeployService(ctx, ServiceSpec{Name: name, Image: name + ":v1", Replicas: 1, MonitorPeriod: time.Second}, logs.Log)
 	if !errors.Is(err, ErrServiceFailed) {
-		t.Fatalf("err = %v, want ErrServiceFailed\n%s", err, logs.all())
+		t.Fatalf("err = %v, want ErrServiceFailed\n%s", err, logs.All())
 	}
 	for _, want := range []string{"non-zero exit (1)", "starting attempt line 1", "fatal: crashing on purpose: boom"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}
 	}
-	if !logs.contains("failed") {
-		t.Errorf("failed task state not logged:\n%s", logs.all())
+	if !logs.Contains("failed") {
+		t.Errorf("failed task state not logged:\n%s", logs.All())
 	}
 }
 
@@ -472,9 +471,7 @@ func TestDockerService_CancelWhileWaitingIsCanceled(t *testing.T) {
 // DOKPLOY_INTEGRATION=1, and then an unreachable engine is a failure.
 func testDocker(t *testing.T) *Docker {
 	t.Helper()
-	if os.Getenv("DOKPLOY_INTEGRATION") != "1" {
-		t.Skip("set DOKPLOY_INTEGRATION=1 to run Docker integration tests")
-	}
+	testkit.RequireIntegration(t)
 	d, err := New(Options{EndpointMode: EndpointModeAuto})
 	if err != nil {
 		t.Fatal(err)
@@ -546,39 +543,6 @@ func assertNoContainers(t *testing.T, d *Docker, buildLog string) {
 	}
 }
 
-// freePort returns a TCP port that was free a moment ago.
-func freePort(t *testing.T) uint32 {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return uint32(l.Addr().(*net.TCPAddr).Port)
-}
-
-// waitBody polls url until it answers want, for at most 30 seconds.
-func waitBody(t *testing.T, url, want string) {
-	t.Helper()
-	client := &http.Client{Timeout: 2 * time.Second}
-	deadline := time.Now().Add(30 * time.Second)
-	var last string
-	for time.Now().Before(deadline) {
-		resp, err := client.Get(url)
-		if err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if last = string(b); last == want {
-				return
-			}
-		} else {
-			last = err.Error()
-		}
-		time.Sleep(300 * time.Millisecond)
-	}
-	t.Fatalf("GET %s: last answer %q, want %q", url, last, want)
-}
-
 func containsString(list []string, s string) bool {
 	for _, v := range list {
 		if v == s {
@@ -607,28 +571,6 @@ func mustSymlink(t *testing.T, target, link string) {
 	if err := os.Symlink(target, link); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// logRecorder collects LogFunc lines; safe for concurrent use.
-type logRecorder struct {
-	mu    sync.Mutex
-	lines []string
-}
-
-func (r *logRecorder) log(line string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.lines = append(r.lines, line)
-}
-
-func (r *logRecorder) all() string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return strings.Join(r.lines, "\n")
-}
-
-func (r *logRecorder) contains(s string) bool {
-	return strings.Contains(r.all(), s)
 }
 
 func TestBuildContainerFromLog(t *testing.T) {

@@ -8,11 +8,12 @@ import (
 	"errors"
 	"io"
 	"net"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"dokploy/e2e/testkit"
 
 	"golang.org/x/crypto/ssh"
 )
@@ -57,13 +58,7 @@ func TestGitClone_SSHDeployKey(t *testing.T) {
 // on root/<path>. It returns host:port.
 func serveGitSSH(t *testing.T, root string, allowed ssh.PublicKey) string {
 	t.Helper()
-	gitBin, err := exec.LookPath("git")
-	if err != nil {
-		if os.Getenv("DOKPLOY_INTEGRATION") == "1" {
-			t.Fatalf("git binary needed to serve the SSH test repository: %v", err)
-		}
-		t.Skip("git binary not installed")
-	}
+	gitBin := testkit.RequireBinary(t, "git")
 	_, hostPriv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)

@@ -3,17 +3,15 @@ package git
 import (
 	"context"
 	"errors"
-	"io"
 	"net/http"
-	"net/http/cgi"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"dokploy/e2e/testkit"
 
 	gogit "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
@@ -156,11 +154,11 @@ func TestGitGenerateDeployKey_ParsesAsSSHKeyPair(t *testing.T) {
 
 func TestGitClone_RecordsHeadCommitShallow(t *testing.T) {
 	fx := newGitFixture(t)
-	url := serveGit(t, fx.root, nil)
+	url := testkit.ServeGit(t, fx.root, nil)
 	dir := filepath.Join(t.TempDir(), "code")
-	logs := &logRecorder{}
+	logs := &testkit.LogRecorder{}
 
-	commit, err := Clone(context.Background(), Source{URL: url + "/app.git", Branch: "main"}, dir, logs.log)
+	commit, err := Clone(context.Background(), Source{URL: url + "/app.git", Branch: "main"}, dir, logs.Log)
 	if err != nil {
 		t.Fatalf("Clone: %v", err)
 	}
@@ -183,14 +181,14 @@ func TestGitClone_RecordsHeadCommitShallow(t *testing.T) {
 	if n := countCommits(t, repo); n != 1 {
 		t.Errorf("clone has %d commits, want 1 (depth 1)", n)
 	}
-	if !logs.contains("Cloning") {
-		t.Errorf("no clone progress logged: %q", logs.all())
+	if !logs.Contains("Cloning") {
+		t.Errorf("no clone progress logged: %q", logs.All())
 	}
 }
 
 func TestGitClone_OtherBranch(t *testing.T) {
 	fx := newGitFixture(t)
-	url := serveGit(t, fx.root, nil)
+	url := testkit.ServeGit(t, fx.root, nil)
 	commit, err := Clone(context.Background(), Source{URL: url + "/app.git", Branch: "feature/x"}, t.TempDir()+"/c", nil)
 	if err != nil {
 		t.Fatalf("Clone: %v", err)
@@ -202,7 +200,7 @@ func TestGitClone_OtherBranch(t *testing.T) {
 
 func TestGitClone_UnknownBranchIsClearError(t *testing.T) {
 	fx := newGitFixture(t)
-	url := serveGit(t, fx.root, nil)
+	url := testkit.ServeGit(t, fx.root, nil)
 	_, err := Clone(context.Background(), Source{URL: url + "/app.git", Branch: "nope"}, t.TempDir()+"/c", nil)
 	if !errors.Is(err, ErrBranchNotFound) || !strings.Contains(err.Error(), `branch "nope" not found`) {
 		t.Fatalf("err = %v, want branch not found", err)
@@ -211,7 +209,7 @@ func TestGitClone_UnknownBranchIsClearError(t *testing.T) {
 
 func TestGitClone_MissingRepoIsClearError(t *testing.T) {
 	fx := newGitFixture(t)
-	url := serveGit(t, fx.root, nil)
+	url := testkit.ServeGit(t, fx.root, nil)
 	_, err := Clone(context.Background(), Source{URL: url + "/missing.git", Branch: "main"}, t.TempDir()+"/c", nil)
 	if !errors.Is(err, ErrRepoNotFound) || !strings.Contains(err.Error(), "repository not found or not reachable") {
 		t.Fatalf("err = %v, want repository not found", err)
@@ -231,26 +229,26 @@ func TestGitClone_UnreachableHost(t *testing.T) {
 func TestGitClone_TokenAuth(t *testing.T) {
 	fx := newGitFixture(t)
 	const token = "s3cret-token-value"
-	url := serveGit(t, fx.root, func(r *http.Request) bool {
+	url := testkit.ServeGit(t, fx.root, func(r *http.Request) bool {
 		user, pass, ok := r.BasicAuth()
 		return ok && user == DefaultTokenUsername && pass == token
 	})
 
-	logs := &logRecorder{}
-	if _, err := Clone(context.Background(), Source{URL: url + "/app.git", Branch: "main", Token: token}, t.TempDir()+"/ok", logs.log); err != nil {
+	logs := &testkit.LogRecorder{}
+	if _, err := Clone(context.Background(), Source{URL: url + "/app.git", Branch: "main", Token: token}, t.TempDir()+"/ok", logs.Log); err != nil {
 		t.Fatalf("clone with token: %v", err)
 	}
-	_, err := Clone(context.Background(), Source{URL: url + "/app.git", Branch: "main", Token: "wrong"}, t.TempDir()+"/bad", logs.log)
+	_, err := Clone(context.Background(), Source{URL: url + "/app.git", Branch: "main", Token: "wrong"}, t.TempDir()+"/bad", logs.Log)
 	if !errors.Is(err, ErrAuth) || !strings.HasPrefix(err.Error(), "authentication failed") {
 		t.Fatalf("wrong token: err = %v, want authentication failed", err)
 	}
 	// A token embedded in the URL must not leak through logs or errors either.
-	_, err = Clone(context.Background(), Source{URL: strings.Replace(url, "://", "://oauth2:"+token+"-x@", 1) + "/app.git", Branch: "main"}, t.TempDir()+"/url", logs.log)
+	_, err = Clone(context.Background(), Source{URL: strings.Replace(url, "://", "://oauth2:"+token+"-x@", 1) + "/app.git", Branch: "main"}, t.TempDir()+"/url", logs.Log)
 	if err == nil || strings.Contains(err.Error(), token) {
 		t.Fatalf("embedded wrong token: err = %v", err)
 	}
-	if logs.contains(token) {
-		t.Fatalf("token leaked into logs: %q", logs.all())
+	if logs.Contains(token) {
+		t.Fatalf("token leaked into logs: %q", logs.All())
 	}
 }
 
@@ -342,36 +340,6 @@ func newGitFixture(t *testing.T) gitFixture {
 	return gitFixture{root: root, mainSHA: mainSHA, featureSHA: featureSHA}
 }
 
-// serveGit serves the repositories under root over git's smart HTTP
-// protocol (git http-backend as CGI) on 127.0.0.1. allow, when set, gates
-// every request (basic auth tests).
-func serveGit(t *testing.T, root string, allow func(*http.Request) bool) string {
-	t.Helper()
-	gitBin, err := exec.LookPath("git")
-	if err != nil {
-		if os.Getenv("DOKPLOY_INTEGRATION") == "1" {
-			t.Fatalf("git binary needed to serve test repositories: %v", err)
-		}
-		t.Skip("git binary not installed")
-	}
-	backend := &cgi.Handler{
-		Path:   gitBin,
-		Args:   []string{"http-backend"},
-		Env:    []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1"},
-		Stderr: io.Discard, // "Not a git repository" noise from the 404 test
-	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if allow != nil && !allow(r) {
-			w.Header().Set("WWW-Authenticate", `Basic realm="git"`)
-			http.Error(w, "unauthorized", http.StatusUnauthorized)
-			return
-		}
-		backend.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	return srv.URL
-}
-
 func countCommits(t *testing.T, repo *gogit.Repository) int {
 	t.Helper()
 	iter, err := repo.Log(&gogit.LogOptions{})
@@ -381,26 +349,4 @@ func countCommits(t *testing.T, repo *gogit.Repository) int {
 	n := 0
 	_ = iter.ForEach(func(*object.Commit) error { n++; return nil })
 	return n
-}
-
-// logRecorder collects LogFunc lines; safe for concurrent use.
-type logRecorder struct {
-	mu    sync.Mutex
-	lines []string
-}
-
-func (r *logRecorder) log(line string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.lines = append(r.lines, line)
-}
-
-func (r *logRecorder) all() string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return strings.Join(r.lines, "\n")
-}
-
-func (r *logRecorder) contains(s string) bool {
-	return strings.Contains(r.all(), s)
 }
