@@ -20,15 +20,15 @@ func TestAPI_AccessOptionsReachTraefikFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	app := a.createApp("access-api")
-	a.addDomain(app, db.Domain{Host: "access.example.com"})
+	app := a.CreateApp("access-api")
+	a.AddDomain(app, db.Domain{Host: "access.example.com"})
 	base := fmt.Sprintf("/api/v1/applications/%d", app.ID)
 
 	res, body := b.apiJSON(http.MethodPost, base+"/basic-auth", token, map[string]any{"username": "alice", "password": "correct horse"})
 	if res.Code != http.StatusCreated || body["username"] != "alice" {
 		t.Fatalf("add user: %d %s", res.Code, res.Body)
 	}
-	if f := a.file("access-api"); !strings.Contains(f, "basicAuth") || !strings.Contains(f, "alice:$2") || strings.Contains(f, "correct horse") {
+	if f := a.File("access-api"); !strings.Contains(f, "basicAuth") || !strings.Contains(f, "alice:$2") || strings.Contains(f, "correct horse") {
 		t.Fatalf("Traefik file after adding a user:\n%s", f)
 	}
 	res, _ = b.apiJSON(http.MethodPost, base+"/basic-auth", token, map[string]any{"username": "alice", "password": "another one"})
@@ -49,7 +49,7 @@ func TestAPI_AccessOptionsReachTraefikFile(t *testing.T) {
 	if res.Code != http.StatusCreated || body["permanent"] != true || body["id"] == nil {
 		t.Fatalf("add redirect: %d %s", res.Code, res.Body)
 	}
-	if f := a.file("access-api"); !strings.Contains(f, "redirectRegex") {
+	if f := a.File("access-api"); !strings.Contains(f, "redirectRegex") {
 		t.Fatalf("Traefik file after adding a redirect:\n%s", f)
 	}
 	res, _ = b.apiJSON(http.MethodPost, base+"/redirects", token, map[string]any{"regex": "([", "replacement": "x"})
@@ -62,7 +62,7 @@ func TestAPI_AccessOptionsReachTraefikFile(t *testing.T) {
 	if res.Code != http.StatusOK || !strings.Contains(res.Body, "DENY") {
 		t.Fatalf("put headers: %d %s", res.Code, res.Body)
 	}
-	if f := a.file("access-api"); !strings.Contains(f, "X-Frame-Options") || !strings.Contains(f, "X-Env") {
+	if f := a.File("access-api"); !strings.Contains(f, "X-Frame-Options") || !strings.Contains(f, "X-Env") {
 		t.Fatalf("Traefik file after setting headers:\n%s", f)
 	}
 	res, _ = b.apiJSON(http.MethodPut, base+"/headers", token, map[string]any{"response": map[string]string{"Bad\nName": "x"}})
@@ -73,8 +73,8 @@ func TestAPI_AccessOptionsReachTraefikFile(t *testing.T) {
 	// Removing the user and the redirect takes them out of the file.
 	users, _ := a.store.AppBasicAuth(context.Background(), app.ID)
 	res, _ = b.apiJSON(http.MethodDelete, fmt.Sprintf("%s/basic-auth/%d", base, users[0].ID), token, nil)
-	if res.Code != http.StatusOK || strings.Contains(a.file("access-api"), "basicAuth") {
-		t.Errorf("delete user: %d %s\n%s", res.Code, res.Body, a.file("access-api"))
+	if res.Code != http.StatusOK || strings.Contains(a.File("access-api"), "basicAuth") {
+		t.Errorf("delete user: %d %s\n%s", res.Code, res.Body, a.File("access-api"))
 	}
 
 	res, body = b.apiJSON(http.MethodPost, base+"/deploy-key", token, nil)

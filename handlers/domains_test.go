@@ -31,7 +31,7 @@ func wantDomainError(t *testing.T, res *response, body map[string]any, status in
 func TestDomainAPI_CreateListPatchDelete(t *testing.T) {
 	a := newRoutingApp(t)
 	token := a.apiToken()
-	app := a.createApp("shop")
+	app := a.CreateApp("shop")
 	base := fmt.Sprintf("/api/v1/applications/%d/domains", app.ID)
 
 	res, out := a.apiJSON(http.MethodPost, base, token, map[string]any{
@@ -41,7 +41,7 @@ func TestDomainAPI_CreateListPatchDelete(t *testing.T) {
 		t.Fatalf("created = %v", out)
 	}
 	id := int64(out["id"].(float64))
-	testkit.MustContain(t, a.file("shop"), "Host(`shop.example.com`)", "http://shop:8080", "certResolver: letsencrypt")
+	testkit.MustContain(t, a.File("shop"), "Host(`shop.example.com`)", "http://shop:8080", "certResolver: letsencrypt")
 
 	res, out = a.apiJSON(http.MethodPost, base, token, map[string]any{"host": "bücher.example", "port": 8080, "https": false})
 	wantStatus(t, res, http.StatusCreated)
@@ -61,13 +61,13 @@ func TestDomainAPI_CreateListPatchDelete(t *testing.T) {
 	if out["port"] != float64(9090) || out["path"] != "/shop" || out["https"] != true {
 		t.Errorf("patched = %v (unsent fields must keep their values)", out)
 	}
-	testkit.MustContain(t, a.file("shop"), "http://shop:9090", "PathPrefix(`/shop`)")
+	testkit.MustContain(t, a.File("shop"), "http://shop:9090", "PathPrefix(`/shop`)")
 
 	for _, d := range []int64{id, idn} {
 		res, _ = a.apiJSON(http.MethodDelete, fmt.Sprintf("/api/v1/domains/%d", d), token, nil)
 		wantStatus(t, res, http.StatusNoContent)
 	}
-	if a.file("shop") != "" {
+	if a.File("shop") != "" {
 		t.Error("file left after the last domain was deleted")
 	}
 	res, _ = a.apiJSON(http.MethodDelete, fmt.Sprintf("/api/v1/domains/%d", id), token, nil)
@@ -77,8 +77,8 @@ func TestDomainAPI_CreateListPatchDelete(t *testing.T) {
 func TestDomainAPI_ValidationErrors(t *testing.T) {
 	a := newRoutingApp(t)
 	token := a.apiToken()
-	shop := a.createApp("shop")
-	blog := a.createApp("blog")
+	shop := a.CreateApp("shop")
+	blog := a.CreateApp("blog")
 	res, _ := a.apiJSON(http.MethodPost, fmt.Sprintf("/api/v1/applications/%d/domains", blog.ID), token,
 		map[string]any{"host": "taken.example.com", "path": "/blog", "port": 80})
 	wantStatus(t, res, http.StatusCreated)
@@ -118,15 +118,15 @@ func TestDomainAPI_ValidationErrors(t *testing.T) {
 	if n := a.count("domains"); n != 2 {
 		t.Errorf("%d domains saved; refused requests must save nothing", n)
 	}
-	testkit.MustNotContain(t, a.file("shop"), "hostname")
+	testkit.MustNotContain(t, a.File("shop"), "hostname")
 	// The other app's file never changed because of shop's refused input.
-	testkit.MustContain(t, a.file("blog"), "PathPrefix(`/blog`)")
+	testkit.MustContain(t, a.File("blog"), "PathPrefix(`/blog`)")
 }
 
 func TestDomainAPI_UploadedCertificates(t *testing.T) {
 	a := newRoutingApp(t)
 	token := a.apiToken()
-	app := a.createApp("secure")
+	app := a.CreateApp("secure")
 	cert, key := testkit.SelfSigned(t, "secure.example.com", time.Now().Add(30*24*time.Hour))
 	_, otherKey := testkit.SelfSigned(t, "secure.example.com", time.Now().Add(30*24*time.Hour))
 	oldCert, oldKey := testkit.SelfSigned(t, "secure.example.com", time.Now().Add(-time.Hour))
@@ -153,8 +153,8 @@ func TestDomainAPI_UploadedCertificates(t *testing.T) {
 	res, _ = a.apiJSON(http.MethodPost, base, token, map[string]any{"host": "secure.example.com", "port": 80, "https": true, "certificate": "custom", "certificate_id": certID})
 	wantStatus(t, res, http.StatusCreated)
 
-	certFile := filepath.Join(a.routing.ConfigDir(), "certs", fmt.Sprint(certID), "cert.pem")
-	keyFile := filepath.Join(a.routing.ConfigDir(), "certs", fmt.Sprint(certID), "key.pem")
+	certFile := filepath.Join(a.Routing.ConfigDir(), "certs", fmt.Sprint(certID), "cert.pem")
+	keyFile := filepath.Join(a.Routing.ConfigDir(), "certs", fmt.Sprint(certID), "key.pem")
 	if data, err := os.ReadFile(keyFile); err != nil || !strings.Contains(string(data), "PRIVATE KEY") {
 		t.Fatalf("key file: %v", err)
 	}
@@ -164,7 +164,7 @@ func TestDomainAPI_UploadedCertificates(t *testing.T) {
 	if _, err := os.Stat(certFile); err != nil {
 		t.Fatal(err)
 	}
-	testkit.MustContain(t, a.file("secure"), fmt.Sprintf("certFile: /etc/dokploy/traefik/certs/%d/cert.pem", certID))
+	testkit.MustContain(t, a.File("secure"), fmt.Sprintf("certFile: /etc/dokploy/traefik/certs/%d/cert.pem", certID))
 
 	res, out = a.apiJSON(http.MethodDelete, fmt.Sprintf("/api/v1/certificates/%d", certID), token, nil)
 	wantDomainError(t, res, out, 409, "", "used by a domain")
@@ -179,7 +179,7 @@ func TestDomainAPI_ACMESettings(t *testing.T) {
 	wantDomainError(t, res, out, 422, "acme_server", "https://")
 	res, out = a.apiJSON(http.MethodPatch, "/api/v1/settings", token, map[string]any{"acme_ca_bundle": "garbage"})
 	wantDomainError(t, res, out, 422, "acme_ca_bundle", "PEM")
-	if len(a.restarts) != 0 {
+	if len(a.Restarts) != 0 {
 		t.Fatal("refused settings restarted Traefik")
 	}
 
@@ -189,13 +189,13 @@ func TestDomainAPI_ACMESettings(t *testing.T) {
 	if out["acme_server"] != routing.ACMEStaging {
 		t.Errorf("acme_server = %v", out["acme_server"])
 	}
-	data, err := os.ReadFile(filepath.Join(a.routing.ConfigDir(), routing.StaticFile))
+	data, err := os.ReadFile(filepath.Join(a.Routing.ConfigDir(), routing.StaticFile))
 	if err != nil {
 		t.Fatal(err)
 	}
 	testkit.MustContain(t, string(data), "email: ops@example.com", "caServer: "+routing.ACMEStaging)
-	if len(a.restarts) != 1 {
-		t.Errorf("Traefik restarted %d times, want 1", len(a.restarts))
+	if len(a.Restarts) != 1 {
+		t.Errorf("Traefik restarted %d times, want 1", len(a.Restarts))
 	}
 	// PATCH keeps what is not sent; "production" clears the custom server.
 	res, out = a.apiJSON(http.MethodPatch, "/api/v1/settings", token, map[string]any{"acme_server": "production"})
@@ -208,7 +208,7 @@ func TestDomainAPI_ACMESettings(t *testing.T) {
 func TestDomainUI_PanelAddEditRemove(t *testing.T) {
 	a := newRoutingApp(t)
 	b := a.setupAdmin()
-	app := a.createApp("shop")
+	app := a.CreateApp("shop")
 
 	res := b.get(fmt.Sprintf("/apps/%d", app.ID))
 	wantStatus(t, res, http.StatusOK)
@@ -218,7 +218,7 @@ func TestDomainUI_PanelAddEditRemove(t *testing.T) {
 	wantStatus(t, res, http.StatusOK)
 	testkit.MustContain(t, res.Body, "bücher.example", "no redeploy needed", "pending", `hx-trigger="every 2s"`)
 	testkit.MustNotContain(t, res.Body, "<html")
-	testkit.MustContain(t, a.file("shop"), "Host(`xn--bcher-kva.example`)")
+	testkit.MustContain(t, a.File("shop"), "Host(`xn--bcher-kva.example`)")
 
 	res = b.postHTMX(fmt.Sprintf("/apps/%d/domains", app.ID), url.Values{"host": {"x.example.com"}, "path": {"api"}, "port": {"99999"}, "certificate": {"none"}})
 	wantStatus(t, res, http.StatusUnprocessableEntity)
@@ -228,7 +228,7 @@ func TestDomainUI_PanelAddEditRemove(t *testing.T) {
 	if err != nil || len(d) != 1 {
 		t.Fatalf("domains = %v, %v", d, err)
 	}
-	a.fake.Set(fmt.Sprintf("shop-d%d-web", d[0].ID), "enabled")
+	a.Fake.Set(fmt.Sprintf("shop-d%d-web", d[0].ID), "enabled")
 	res = b.get(fmt.Sprintf("/apps/%d/domains/status", app.ID))
 	wantStatus(t, res, http.StatusOK)
 	testkit.MustContain(t, res.Body, `hx-swap-oob="true"`, "active")
@@ -236,14 +236,14 @@ func TestDomainUI_PanelAddEditRemove(t *testing.T) {
 
 	res = b.postHTMX(fmt.Sprintf("/domains/%d", d[0].ID), url.Values{"host": {"shop.example.com"}, "path": {"/"}, "port": {"3000"}, "certificate": {"none"}, "enabled": {"on"}})
 	wantStatus(t, res, http.StatusOK)
-	testkit.MustContain(t, a.file("shop"), "Host(`shop.example.com`)", "http://shop:3000")
+	testkit.MustContain(t, a.File("shop"), "Host(`shop.example.com`)", "http://shop:3000")
 
 	res = b.postHTMX(fmt.Sprintf("/apps/%d/basic-auth", app.ID), url.Values{"username": {"alice"}, "password": {"short"}})
 	wantStatus(t, res, http.StatusUnprocessableEntity)
 	res = b.postHTMX(fmt.Sprintf("/apps/%d/basic-auth", app.ID), url.Values{"username": {"alice"}, "password": {"long enough"}})
 	wantStatus(t, res, http.StatusOK)
-	testkit.MustContain(t, a.file("shop"), "alice:$2a$")
-	testkit.MustNotContain(t, a.file("shop"), "long enough")
+	testkit.MustContain(t, a.File("shop"), "alice:$2a$")
+	testkit.MustNotContain(t, a.File("shop"), "long enough")
 
 	res = b.postHTMX(fmt.Sprintf("/apps/%d/redirects", app.ID), url.Values{"regex": {"("}, "replacement": {"x"}})
 	wantStatus(t, res, http.StatusUnprocessableEntity)
@@ -253,11 +253,11 @@ func TestDomainUI_PanelAddEditRemove(t *testing.T) {
 	wantStatus(t, res, http.StatusUnprocessableEntity)
 	res = b.postHTMX(fmt.Sprintf("/apps/%d/headers", app.ID), url.Values{"headers": {"X-Frame-Options: DENY"}})
 	wantStatus(t, res, http.StatusOK)
-	testkit.MustContain(t, a.file("shop"), "shop-redirect-", "X-Frame-Options: DENY")
+	testkit.MustContain(t, a.File("shop"), "shop-redirect-", "X-Frame-Options: DENY")
 
 	res = b.postHTMX(fmt.Sprintf("/domains/%d/delete", d[0].ID), nil)
 	wantStatus(t, res, http.StatusOK)
-	if a.file("shop") != "" {
+	if a.File("shop") != "" {
 		t.Error("file left after removing the only domain")
 	}
 }
@@ -269,7 +269,7 @@ func TestDomainUI_SettingsRoutingSection(t *testing.T) {
 	wantStatus(t, res, http.StatusOK)
 	testkit.MustContain(t, res.Body, `id="settings-routing"`)
 
-	if err := os.WriteFile(filepath.Join(a.routing.DynamicDir(), "mine.yml"), []byte("http: {}\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(a.Routing.DynamicDir(), "mine.yml"), []byte("http: {}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	res = b.postHTMX("/settings/routing/sync", nil)
@@ -278,19 +278,19 @@ func TestDomainUI_SettingsRoutingSection(t *testing.T) {
 
 	res = b.postHTMX("/settings/dashboard-domain", url.Values{"host": {"panel.example.com"}, "https": {"on"}, "certificate": {"letsencrypt"}})
 	wantStatus(t, res, http.StatusOK)
-	testkit.MustContain(t, a.file(routing.DashboardApp), "Host(`panel.example.com`)", "host.docker.internal:3000")
+	testkit.MustContain(t, a.File(routing.DashboardApp), "Host(`panel.example.com`)", "host.docker.internal:3000")
 
 	// An app cannot take the dashboard's address.
 	token := a.apiToken2()
-	app := a.createApp("shop")
+	app := a.CreateApp("shop")
 	r, out := a.apiJSON(http.MethodPost, fmt.Sprintf("/api/v1/applications/%d/domains", app.ID), token, map[string]any{"host": "panel.example.com", "port": 80})
 	wantDomainError(t, r, out, 422, "host", "the dashboard")
 
 	res = b.postHTMX("/settings/acme", url.Values{"acme_email": {"ops@example.com"}, "acme_mode": {"custom"}, "acme_server": {"https://acme.internal/dir"}})
 	wantStatus(t, res, http.StatusOK)
 	testkit.MustContain(t, res.Body, "Traefik restarted")
-	if len(a.restarts) != 1 {
-		t.Errorf("restarts = %d", len(a.restarts))
+	if len(a.Restarts) != 1 {
+		t.Errorf("restarts = %d", len(a.Restarts))
 	}
 }
 
