@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -135,18 +136,28 @@ func Open(ctx context.Context, dsn string) (*sqlx.DB, error) {
 	return db, nil
 }
 
-// RedactURL hides the password of a connection URL so it can be logged.
+// RedactURL hides the secret in a URL's userinfo so the URL can be logged
+// or shown: user:password@ becomes user:xxxxx@, and a bare token in an
+// http(s) URL (https://<token>@host) becomes xxxxx. It is the one redactor
+// of the project (database, Redis and git URLs). Text that is not a URL,
+// such as git's scp form git@host:owner/repo, has no password and is kept.
 func RedactURL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return "(unparseable URL)"
-	}
-	if u.User != nil {
-		if _, ok := u.User.Password(); ok {
-			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+		if strings.Contains(raw, "://") {
+			return "(unparseable URL)"
 		}
+		return raw
 	}
-	return u.Redacted()
+	if u.User == nil {
+		return raw
+	}
+	if _, hasPassword := u.User.Password(); hasPassword {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	} else if u.Scheme == "http" || u.Scheme == "https" {
+		u.User = url.User("xxxxx")
+	}
+	return u.String()
 }
 
 func migrationProvider(db *sql.DB) (*goose.Provider, error) {

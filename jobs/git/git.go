@@ -18,6 +18,7 @@ import (
 	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
 	"golang.org/x/crypto/ssh"
 
+	"dokploy/db"
 	"dokploy/jobs/internal/linewriter"
 )
 
@@ -65,7 +66,7 @@ func Clone(ctx context.Context, src Source, dir string, log LogFunc) (Commit, er
 	if err != nil {
 		return Commit{}, err
 	}
-	safeURL := RedactURL(src.URL)
+	safeURL := db.RedactURL(src.URL)
 	log.printf("Cloning %s (branch %s)", safeURL, src.Branch)
 
 	progress := linewriter.New(log, time.Second)
@@ -178,7 +179,7 @@ func redactError(err error) string {
 	for _, field := range strings.Fields(msg) {
 		field = strings.Trim(field, `"'(),;`)
 		if strings.Contains(field, "://") && strings.Contains(field, "@") {
-			msg = strings.ReplaceAll(msg, field, RedactURL(field))
+			msg = strings.ReplaceAll(msg, field, db.RedactURL(field))
 		}
 	}
 	return msg
@@ -198,23 +199,6 @@ func headCommit(repo *gogit.Repository) (Commit, error) {
 		Message: strings.TrimSpace(c.Message),
 		Author:  fmt.Sprintf("%s <%s>", c.Author.Name, c.Author.Email),
 	}, nil
-}
-
-// RedactURL removes any password or token from a URL's userinfo so it can be
-// logged or stored. Non-URL strings (scp-like "git@host:repo") are returned
-// unchanged since they cannot carry a password.
-func RedactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		return raw
-	}
-	if _, hasPassword := u.User.Password(); hasPassword {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	} else if u.Scheme == "http" || u.Scheme == "https" {
-		// https://<token>@host is a common way to embed a token.
-		u.User = url.User("xxxxx")
-	}
-	return u.String()
 }
 
 func firstLine(s string) string {

@@ -114,20 +114,6 @@ func TestValidateBranch(t *testing.T) {
 	}
 }
 
-func TestGitRedactURL(t *testing.T) {
-	tests := map[string]string{
-		"https://oauth2:secret@host/o/r.git": "https://oauth2:xxxxx@host/o/r.git",
-		"https://secret@host/o/r.git":        "https://xxxxx@host/o/r.git",
-		"ssh://git@host/o/r.git":             "ssh://git@host/o/r.git",
-		"git@host:o/r.git":                   "git@host:o/r.git",
-	}
-	for in, want := range tests {
-		if got := RedactURL(in); got != want {
-			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 func TestGitGenerateDeployKey_ParsesAsSSHKeyPair(t *testing.T) {
 	priv, authorized, err := GenerateDeployKey()
 	if err != nil {

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"unicode"
+
+	"dokploy/db"
 )
 
 // ErrInvalidURL and ErrInvalidBranch are returned (wrapped) by the validators.
@@ -54,7 +56,7 @@ func ValidateURL(raw string) error {
 		}
 		return nil
 	}
-	return fmt.Errorf("%w: unsupported URL %q (use https://, ssh://, git:// or git@host:owner/repo.git)", ErrInvalidURL, RedactURL(raw))
+	return fmt.Errorf("%w: unsupported URL %q (use https://, ssh://, git:// or git@host:owner/repo.git)", ErrInvalidURL, db.RedactURL(raw))
 }
 
 func validateSchemeURL(raw string) error {
