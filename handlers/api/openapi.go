@@ -127,6 +127,10 @@ func examplePage(items ...any) map[string]any {
 	return map[string]any{"items": items, "limit": 50, "offset": 0}
 }
 
+// notRoutedNote documents the answer of a routing change that was saved
+// but could not be written to Traefik's files (ops.NotRoutedError).
+const notRoutedNote = "If the change is saved but Traefik's files could not be updated, the answer keeps its status and adds routing_error; the next sync retries."
+
 // Operations lists every documented route.
 func Operations() []Operation {
 	notFound := []int{401, 404}
@@ -214,11 +218,12 @@ func Operations() []Operation {
 		{Method: "GET", Path: "/api/v1/applications/{id}/domains", Tag: "Domains", Summary: "List an application's domains with their routing status",
 			Status: 200, Response: map[string]any{"items": []any{exampleDomain()}}, Errors: notFound},
 		{Method: "POST", Path: "/api/v1/applications/{id}/domains", Tag: "Domains", Summary: "Add a domain and apply routing", Status: 201,
-			Notes: "certificate is letsencrypt, none or custom (then certificate_id). 409 when the host and path are claimed by another domain.",
+			Notes: "certificate is letsencrypt, none or custom (then certificate_id). 409 when the host and path are claimed by another domain. " + notRoutedNote,
 			Body:  exampleDomainInput(), Response: exampleDomain(), Errors: []int{400, 401, 404, 409, 422}},
 		{Method: "PATCH", Path: "/api/v1/domains/{id}", Tag: "Domains", Summary: "Change a domain; only sent fields change", Status: 200,
-			Body: map[string]any{"https": false, "certificate": "none"}, Response: exampleDomain(), Errors: []int{400, 401, 404, 409, 422}},
-		{Method: "DELETE", Path: "/api/v1/domains/{id}", Tag: "Domains", Summary: "Remove a domain", Status: 204, Errors: notFound},
+			Notes: notRoutedNote, Body: map[string]any{"https": false, "certificate": "none"}, Response: exampleDomain(), Errors: []int{400, 401, 404, 409, 422}},
+		{Method: "DELETE", Path: "/api/v1/domains/{id}", Tag: "Domains", Summary: "Remove a domain", Status: 204, Errors: notFound,
+			Notes: "Removed but not yet applied to Traefik answers 200 with deleted and routing_error instead; the next sync retries."},
 		{Method: "GET", Path: "/api/v1/certificates", Tag: "Domains", Summary: "List uploaded certificates", Status: 200,
 			Response: map[string]any{"items": []any{exampleCertificate()}}, Errors: []int{401}},
 		{Method: "POST", Path: "/api/v1/certificates", Tag: "Domains", Summary: "Upload a certificate and its key (PEM)", Status: 201,
@@ -239,7 +244,7 @@ func Operations() []Operation {
 		{Method: "GET", Path: "/api/v1/applications/{id}/basic-auth", Tag: "Access", Summary: "List the app's HTTP basic-auth users (never their passwords)",
 			Status: 200, Response: map[string]any{"items": []any{map[string]any{"id": 1, "username": "alice"}}}, Errors: notFound},
 		{Method: "POST", Path: "/api/v1/applications/{id}/basic-auth", Tag: "Access", Summary: "Add a basic-auth user; every domain of the app then asks for a password",
-			Notes:  "The password (8–72 characters) is stored as a bcrypt hash. Applies without a redeploy.",
+			Notes:  "The password (8–72 characters) is stored as a bcrypt hash. Applies without a redeploy. " + notRoutedNote,
 			Status: 201, Body: map[string]any{"username": "alice", "password": "correct horse"}, Response: map[string]any{"id": 1, "username": "alice"},
 			Errors: []int{400, 401, 404, 409, 422}},
 		{Method: "DELETE", Path: "/api/v1/applications/{id}/basic-auth/{uid}", Tag: "Access", Summary: "Remove a basic-auth user",
@@ -247,6 +252,7 @@ func Operations() []Operation {
 		{Method: "GET", Path: "/api/v1/applications/{id}/redirects", Tag: "Access", Summary: "List the app's regex redirects",
 			Status: 200, Response: map[string]any{"items": []any{exampleRedirect()}}, Errors: notFound},
 		{Method: "POST", Path: "/api/v1/applications/{id}/redirects", Tag: "Access", Summary: "Add a regex redirect (e.g. www to apex)",
+			Notes:  notRoutedNote,
 			Status: 201, Body: map[string]any{"regex": "^https?://www\\.example\\.com/(.*)", "replacement": "https://example.com/${1}", "permanent": true},
 			Response: exampleRedirect(), Errors: []int{400, 401, 404, 422}},
 		{Method: "DELETE", Path: "/api/v1/applications/{id}/redirects/{rid}", Tag: "Access", Summary: "Remove a redirect",
@@ -254,7 +260,7 @@ func Operations() []Operation {
 		{Method: "GET", Path: "/api/v1/applications/{id}/headers", Tag: "Access", Summary: "Extra response headers and headers sent to the app",
 			Status: 200, Response: exampleHeaders(), Errors: notFound},
 		{Method: "PUT", Path: "/api/v1/applications/{id}/headers", Tag: "Access", Summary: "Replace the extra headers; an empty value removes that header",
-			Status: 200, Body: exampleHeaders(), Response: exampleHeaders(), Errors: []int{400, 401, 404, 422}},
+			Notes: notRoutedNote, Status: 200, Body: exampleHeaders(), Response: exampleHeaders(), Errors: []int{400, 401, 404, 422}},
 		{Method: "POST", Path: "/api/v1/applications/{id}/deploy-key", Tag: "Applications", Summary: "Generate a new SSH deploy key; add the public key to the repository",
 			Notes:  "The private key is stored encrypted and never shown; the old key stops working.",
 			Status: 200, Response: map[string]any{"public_key": "ssh-ed25519 AAAAC3Nz… dokploy"}, Errors: notFound},
