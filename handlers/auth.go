@@ -123,7 +123,7 @@ func (h *Handler) requireUser(next echo.HandlerFunc) echo.HandlerFunc {
 			return next(c)
 		}
 		target := "/login"
-		if h.SetupLink() != "" {
+		if h.setupOpen(c.Request().Context()) {
 			target = "/setup"
 		}
 		if web.IsHTMX(c) {
@@ -161,7 +161,7 @@ func (h *Handler) showLoginPage(c echo.Context) error {
 	if web.CurrentUser(c) != nil {
 		return c.Redirect(http.StatusSeeOther, "/")
 	}
-	if h.SetupLink() != "" {
+	if h.setupOpen(c.Request().Context()) {
 		return c.Redirect(http.StatusSeeOther, "/setup")
 	}
 	return h.Page(c, http.StatusOK, "login", &views.Page{Title: "Sign in", Data: views.NewForm()})
@@ -215,7 +215,7 @@ func (h *Handler) logout(c echo.Context) error {
 }
 
 func (h *Handler) showSetupPage(c echo.Context) error {
-	if h.SetupLink() == "" {
+	if !h.setupOpen(c.Request().Context()) {
 		return echo.NewHTTPError(http.StatusNotFound, "Setup is complete. Sign in instead.")
 	}
 	form := views.NewForm()
@@ -228,7 +228,7 @@ func (h *Handler) showSetupPage(c echo.Context) error {
 }
 
 func (h *Handler) setup(c echo.Context) error {
-	if h.SetupLink() == "" {
+	if !h.setupOpen(c.Request().Context()) {
 		return echo.NewHTTPError(http.StatusNotFound, "Setup is complete. Sign in instead.")
 	}
 	form := views.NewForm()

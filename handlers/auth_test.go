@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -108,6 +109,38 @@ func TestSetup_CreatesAdminSignsInAndClosesForGood(t *testing.T) {
 	if res := other.get("/"); res.Code != http.StatusSeeOther || res.location() != "/login" {
 		t.Fatalf("GET / after setup: want 303 /login, got %d %q", res.Code, res.location())
 	}
+}
+
+// An admin created at the console while the server runs (the README's
+// `dokploy admin create`) closes setup at once: sign-in works without a
+// restart and the setup link stops working.
+func TestSetup_ClosedByAnAdminCreatedAtTheConsole(t *testing.T) {
+	t.Parallel()
+	app := newTestApp(t)
+	token := app.setupToken()
+	b := app.browser()
+	if res := b.get("/login"); res.Code != http.StatusSeeOther || res.location() != "/setup" {
+		t.Fatalf("before any admin: GET /login want 303 /setup, got %d %q", res.Code, res.location())
+	}
+	hash, err := db.HashPassword(adminPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := app.store.CreateUser(context.Background(), adminEmail, hash); err != nil {
+		t.Fatal(err)
+	}
+	res := b.get("/login")
+	wantStatus(t, res, http.StatusOK)
+	testkit.MustContain(t, res.Body, "Sign in")
+	if res := b.get("/"); res.Code != http.StatusSeeOther || res.location() != "/login" {
+		t.Fatalf("GET /: want 303 /login, got %d %q", res.Code, res.location())
+	}
+	wantStatus(t, b.get("/setup?token="+url.QueryEscape(token)), http.StatusNotFound)
+	if app.h.SetupLink() != "" {
+		t.Error("the setup link is still offered")
+	}
+	signedIn := app.login(adminEmail, adminPassword)
+	wantStatus(t, signedIn.get("/"), http.StatusOK)
 }
 
 func TestSetup_ConcurrentRequestsCreateExactlyOneUser(t *testing.T) {

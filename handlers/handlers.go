@@ -91,6 +91,22 @@ func (h *Handler) SetupLink() string {
 	return h.PublicURL + "/setup?token=" + h.setupToken
 }
 
+// setupOpen reports whether the first admin is still to be created. The
+// database decides: an admin made meanwhile with `dokploy admin create`
+// closes setup at once, without a restart.
+func (h *Handler) setupOpen(ctx context.Context) bool {
+	if h.SetupLink() == "" {
+		return false
+	}
+	if n, err := h.Store.CountUsers(ctx); err != nil || n > 0 {
+		if err == nil {
+			h.closeSetup()
+		}
+		return false
+	}
+	return true
+}
+
 // checkSetupToken compares in constant time; the empty token never matches.
 func (h *Handler) checkSetupToken(token string) bool {
 	h.setupMu.Lock()
