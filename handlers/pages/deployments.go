@@ -4,8 +4,11 @@ import (
 	"bufio"
 	"fmt"
 	"html"
+	"io"
 	"net/http"
+	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"dokploy/handlers/web"
@@ -89,19 +92,29 @@ func startSSE(c echo.Context) (*sseWriter, error) {
 	return &sseWriter{w: w, f: f}, nil
 }
 
-// send writes one event; data must be a single line.
+// send writes one event. id and event are ours; data may carry anything a
+// log line holds, so every line break in it (CR, LF or CRLF, each of which
+// ends an SSE line) starts another data: line of the same event: no output
+// of an app can end the event or forge another.
 func (s *sseWriter) send(id, event, data string) error {
+	var b strings.Builder
 	if id != "" {
-		if _, err := fmt.Fprintf(s.w, "id: %s\n", id); err != nil {
-			return err
-		}
+		b.WriteString("id: " + id + "\n")
 	}
-	if _, err := fmt.Fprintf(s.w, "event: %s\ndata: %s\n\n", event, data); err != nil {
+	b.WriteString("event: " + event + "\n")
+	for _, line := range sseLineBreak.Split(data, -1) {
+		b.WriteString("data: " + line + "\n")
+	}
+	b.WriteString("\n")
+	if _, err := io.WriteString(s.w, b.String()); err != nil {
 		return err
 	}
 	s.f.Flush()
 	return nil
 }
+
+// sseLineBreak matches what ends a line in an event stream.
+var sseLineBreak = regexp.MustCompile(`\r\n|\r|\n`)
 
 func logLineHTML(line string) string {
 	return `<div class="line">` + html.EscapeString(line) + `</div>`
