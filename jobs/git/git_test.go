@@ -52,6 +52,12 @@ func TestValidateGitURL(t *testing.T) {
 		{"scp-like path option", "git@host:-repo", false},
 		{"missing path", "https://github.com/", false},
 		{"missing host", "https:///owner/repo", false},
+		{"encoded CRLF in path", "git://127.0.0.1:6379/x%0D%0AFLUSHALL%0D%0A", false},
+		{"encoded LF in path", "https://github.com/o/r%0A.git", false},
+		{"encoded NUL in user", "https://a%00b:tok@github.com/o/r.git", false},
+		{"encoded CR in query", "https://github.com/o/r.git?x=%0D", false},
+		{"encoded space in path", "https://github.com/o/r%20x.git", false},
+		{"encoded slash is fine", "https://github.com/o/r%2Fx.git", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

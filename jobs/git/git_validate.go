@@ -64,6 +64,23 @@ func validateSchemeURL(raw string) error {
 	if err != nil {
 		return fmt.Errorf("%w: %s", ErrInvalidURL, redactError(err))
 	}
+	// Checked again after percent-decoding: git://host:6379/x%0D%0AFLUSHALL
+	// would otherwise write commands to whatever TCP service it reaches.
+	decoded := []string{u.Host, u.Path, u.Fragment}
+	if u.User != nil {
+		pass, _ := u.User.Password()
+		decoded = append(decoded, u.User.Username(), pass)
+	}
+	if q, err := url.QueryUnescape(u.RawQuery); err == nil {
+		decoded = append(decoded, q)
+	} else {
+		return fmt.Errorf("%w: malformed query", ErrInvalidURL)
+	}
+	for _, part := range decoded {
+		if strings.IndexFunc(part, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {
+			return fmt.Errorf("%w: contains encoded whitespace or control characters", ErrInvalidURL)
+		}
+	}
 	scheme := strings.ToLower(u.Scheme)
 	if !allowedGitSchemes[scheme] {
 		return fmt.Errorf("%w: scheme %q is not allowed (use https, http, ssh or git)", ErrInvalidURL, u.Scheme)
