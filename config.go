@@ -164,6 +164,36 @@ func (c config) traefikAPIPort() (int, error) {
 	return 0, fmt.Errorf("DOKPLOY_TRAEFIK_API_URL %q must be http://127.0.0.1:<port>", c.TraefikAPIURL)
 }
 
+// reservedPorts are the host ports the platform itself uses, which no app
+// may publish: SSH, the dashboard's port, Traefik's entry points and API,
+// and PostgreSQL and Redis when they run on this host.
+func (c config) reservedPorts() map[int]string {
+	out := map[int]string{22: "SSH", c.TraefikHTTPPort: "Traefik HTTP", c.TraefikHTTPSPort: "Traefik HTTPS"}
+	if _, p, err := net.SplitHostPort(c.Addr); err == nil {
+		if n, err := strconv.Atoi(p); err == nil {
+			out[n] = "the dashboard"
+		}
+	}
+	if p, err := c.traefikAPIPort(); err == nil {
+		out[p] = "Traefik's API"
+	}
+	for what, raw := range map[string]string{"PostgreSQL": c.DatabaseURL, "Redis": c.RedisURL} {
+		u, err := url.Parse(raw)
+		if err != nil {
+			continue
+		}
+		switch host := u.Hostname(); host {
+		case "", "127.0.0.1", "localhost", "::1":
+			port := map[string]int{"PostgreSQL": 5432, "Redis": 6379}[what]
+			if n, err := strconv.Atoi(u.Port()); err == nil {
+				port = n
+			}
+			out[port] = what
+		}
+	}
+	return out
+}
+
 // atoiOr parses a number, returning def (an invalid value) on error so
 // validate reports it.
 func atoiOr(s string, def int) int {

@@ -156,3 +156,25 @@ func TestHelp_ListsEveryEnvVar(t *testing.T) {
 		t.Errorf("unknown command exit %d, want 2", code)
 	}
 }
+
+// Apps may not publish the ports the platform itself listens on, taken
+// from the actual configuration.
+func TestConfigReservedPorts_FollowTheConfiguration(t *testing.T) {
+	cfg := validConfig(t)
+	cfg.Addr = ":3900"
+	cfg.TraefikHTTPPort, cfg.TraefikHTTPSPort = 8080, 8443
+	cfg.TraefikAPIURL = "http://127.0.0.1:9089"
+	cfg.DatabaseURL = "postgres://u:p@127.0.0.1:6543/dokploy"
+	cfg.RedisURL = "redis://db.internal:6379/0" // another host: its port is free here
+	got := cfg.reservedPorts()
+	want := map[int]string{22: "SSH", 3900: "the dashboard", 8080: "Traefik HTTP", 8443: "Traefik HTTPS",
+		9089: "Traefik's API", 6543: "PostgreSQL"}
+	if len(got) != len(want) {
+		t.Errorf("reserved = %v, want %v", got, want)
+	}
+	for port, what := range want {
+		if got[port] != what {
+			t.Errorf("port %d: %q, want %q", port, got[port], what)
+		}
+	}
+}

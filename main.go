@@ -181,7 +181,7 @@ func serve(cfg config, web bool) error {
 	if err != nil {
 		return err
 	}
-	h := handlers.New(handlers.Options{PublicURL: cfg.PublicURL, Version: version}, store, renderer, runner,
+	h := handlers.New(handlers.Options{PublicURL: cfg.PublicURL, Version: version, ReservedPorts: cfg.reservedPorts()}, store, renderer, runner,
 		handlers.WithRouting(routing))
 	if err := h.PrepareSetup(ctx); err != nil {
 		return err

@@ -29,6 +29,9 @@ import (
 type Options struct {
 	PublicURL string
 	Version   string
+	// ReservedPorts are the host ports the platform uses (port → what),
+	// which no app may publish; ops.DefaultReservedPorts when nil.
+	ReservedPorts map[int]string
 }
 
 // Handler holds the dependencies of every route.
@@ -63,6 +66,9 @@ func New(opts Options, store *db.Store, renderer *views.Renderer, runner *jobs.R
 		o(h)
 	}
 	d.Ops = ops.New(store, runner, d.Routing)
+	if opts.ReservedPorts != nil {
+		d.Ops.SetReservedPorts(opts.ReservedPorts)
+	}
 	h.pages, h.api = pages.New(d), api.New(d)
 	return h
 }

@@ -30,8 +30,9 @@ type WebhookUpdate struct {
 	AutoDeploy *bool
 }
 
-// validate checks the extras as ValidateApp checks the row.
-func (x *AppExtras) validate() error {
+// validate checks the extras as ValidateApp checks the row; published
+// ports may not take one of reserved.
+func (x *AppExtras) validate(reserved map[int]string) error {
 	for field, vars := range map[string]*[]db.Variable{"env": x.Env, "build_args": x.BuildArgs} {
 		if vars == nil {
 			continue
@@ -41,7 +42,7 @@ func (x *AppExtras) validate() error {
 		}
 	}
 	if x.Ports != nil {
-		if err := ValidatePorts(*x.Ports); err != nil {
+		if err := ValidatePorts(*x.Ports, reserved); err != nil {
 			return fieldError("ports", err.Error())
 		}
 	}
@@ -55,7 +56,7 @@ func (s *Service) CreateApp(ctx context.Context, a *db.App, x AppExtras) error {
 	if errs := ValidateApp(a); len(errs) > 0 {
 		return FieldErrors(errs)
 	}
-	if err := x.validate(); err != nil {
+	if err := x.validate(s.reserved); err != nil {
 		return err
 	}
 	err := s.store.InTx(ctx, func(tx *db.Store) error {
@@ -76,7 +77,7 @@ func (s *Service) UpdateApp(ctx context.Context, a *db.App, x AppExtras) error {
 	if errs := ValidateApp(a); len(errs) > 0 {
 		return FieldErrors(errs)
 	}
-	if err := x.validate(); err != nil {
+	if err := x.validate(s.reserved); err != nil {
 		return err
 	}
 	return portConflict(s.store.InTx(ctx, func(tx *db.Store) error {
@@ -158,7 +159,7 @@ func (s *Service) SetPorts(ctx context.Context, a *db.App, ports []db.Port) erro
 
 // UpdateExtras validates and saves only extras, in one transaction.
 func (s *Service) UpdateExtras(ctx context.Context, a *db.App, x AppExtras) error {
-	if err := x.validate(); err != nil {
+	if err := x.validate(s.reserved); err != nil {
 		return err
 	}
 	return portConflict(s.store.InTx(ctx, func(tx *db.Store) error { return saveExtras(ctx, tx, a.ID, x) }))

@@ -13,12 +13,18 @@ import (
 
 // Service runs operations.
 type Service struct {
-	store   *db.Store
-	runner  *jobs.Runner
-	routing *routing.Service // nil routes nothing (tests)
+	store    *db.Store
+	runner   *jobs.Runner
+	routing  *routing.Service // nil routes nothing (tests)
+	reserved map[int]string   // host ports the platform uses → what uses them
 }
 
-// New builds a Service; routing may be nil.
+// New builds a Service; routing may be nil. Published ports may not take
+// DefaultReservedPorts until SetReservedPorts names the real ones.
 func New(store *db.Store, runner *jobs.Runner, routing *routing.Service) *Service {
-	return &Service{store: store, runner: runner, routing: routing}
+	return &Service{store: store, runner: runner, routing: routing, reserved: DefaultReservedPorts}
 }
+
+// SetReservedPorts names the host ports the platform uses (port → what),
+// which no app may publish.
+func (s *Service) SetReservedPorts(ports map[int]string) { s.reserved = ports }

@@ -215,8 +215,16 @@ func ParseDotEnv(text string) ([]db.Variable, error) {
 	return out, ValidateVariables(out)
 }
 
-// ValidatePorts checks published ports.
-func ValidatePorts(ports []db.Port) error {
+// DefaultReservedPorts are the host ports the platform itself uses with
+// its default configuration; New's caller passes the real ones.
+var DefaultReservedPorts = map[int]string{
+	22: "SSH", 80: "Traefik HTTP", 443: "Traefik HTTPS", 3000: "the dashboard",
+	5432: "PostgreSQL", 6379: "Redis", 8089: "Traefik's API",
+}
+
+// ValidatePorts checks published ports; none may take a port of reserved
+// (port → what uses it).
+func ValidatePorts(ports []db.Port, reserved map[int]string) error {
 	seen := map[string]bool{}
 	for _, p := range ports {
 		key := fmt.Sprintf("%d/%s", p.Published, p.Protocol)
@@ -227,8 +235,8 @@ func ValidatePorts(ports []db.Port) error {
 			return fmt.Errorf("protocol must be tcp or udp (got %q)", p.Protocol)
 		case p.Mode != "host" && p.Mode != "ingress":
 			return fmt.Errorf("mode must be host or ingress (got %q)", p.Mode)
-		case p.Published == 80 || p.Published == 443 || p.Published == 3000:
-			return fmt.Errorf("port %d is used by dokploy or Traefik", p.Published)
+		case reserved[p.Published] != "":
+			return fmt.Errorf("port %d is used by dokploy or Traefik (%s)", p.Published, reserved[p.Published])
 		case seen[key]:
 			return fmt.Errorf("port %s is listed twice", key)
 		}

@@ -247,7 +247,7 @@ func TestValidatePorts(t *testing.T) {
 		err   string
 	}{
 		{"none", nil, ""},
-		{"tcp and udp on one number", []db.Port{p(5432, 5432, "tcp", "host"), p(5432, 5432, "udp", "ingress")}, ""},
+		{"tcp and udp on one number", []db.Port{p(5433, 5433, "tcp", "host"), p(5433, 5433, "udp", "ingress")}, ""},
 		{"published zero", []db.Port{p(0, 80, "tcp", "host")}, "between 1 and 65535"},
 		{"target too high", []db.Port{p(8080, 70000, "tcp", "host")}, "between 1 and 65535"},
 		{"bad protocol", []db.Port{p(8080, 80, "sctp", "host")}, "protocol"},
@@ -256,10 +256,14 @@ func TestValidatePorts(t *testing.T) {
 		{"traefik https", []db.Port{p(443, 80, "tcp", "host")}, "used by dokploy or Traefik"},
 		{"dashboard", []db.Port{p(3000, 80, "tcp", "host")}, "used by dokploy or Traefik"},
 		{"duplicate", []db.Port{p(8080, 80, "tcp", "host"), p(8080, 81, "tcp", "ingress")}, "listed twice"},
+		{"ssh", []db.Port{p(22, 22, "tcp", "host")}, "(SSH)"},
+		{"postgres", []db.Port{p(5432, 5432, "tcp", "host")}, "(PostgreSQL)"},
+		{"redis", []db.Port{p(6379, 6379, "tcp", "ingress")}, "(Redis)"},
+		{"traefik api", []db.Port{p(8089, 80, "tcp", "host")}, "(Traefik's API)"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := ValidatePorts(tc.ports)
+			err := ValidatePorts(tc.ports, DefaultReservedPorts)
 			if tc.err == "" {
 				if err != nil {
 					t.Fatal(err)
