@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/PuerkitoBio/goquery"
-	"github.com/gomodule/redigo/redis"
 
 	"dokploy/db"
 	"dokploy/db/dbtest"
@@ -47,11 +46,8 @@ func newTestApp(t *testing.T) *testApp {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ns := "dokploy-test-" + dbtest.RandomSuffix()
-	t.Cleanup(func() {
-		deleteRedisNamespace(pool, ns)
-		pool.Close()
-	})
+	t.Cleanup(func() { pool.Close() })
+	ns := dbtest.RedisNamespace(t, pool)
 	dk, err := docker.New(docker.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -69,18 +65,6 @@ func newTestApp(t *testing.T) *testApp {
 	srv := httptest.NewServer(h.Router())
 	t.Cleanup(srv.Close)
 	return &testApp{t: t, h: h, store: store, srv: srv}
-}
-
-func deleteRedisNamespace(pool *redis.Pool, ns string) {
-	conn := pool.Get()
-	defer conn.Close()
-	keys, err := redis.Strings(conn.Do("KEYS", ns+":*"))
-	if err != nil {
-		return
-	}
-	for _, k := range keys {
-		_, _ = conn.Do("DEL", k)
-	}
 }
 
 // browser is one HTTP client with its own cookie jar; it never follows

@@ -35,8 +35,8 @@ func benchmarkWebhook(b *testing.B, n int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ns := "dokploy-test-" + dbtest.RandomSuffix()
-	b.Cleanup(func() { deleteRedisNamespace(pool, ns); pool.Close() })
+	b.Cleanup(func() { pool.Close() })
+	ns := dbtest.RedisNamespace(b, pool)
 	dk, err := docker.New(docker.Options{})
 	if err != nil {
 		b.Fatal(err)

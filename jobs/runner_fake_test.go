@@ -37,26 +37,12 @@ func newFakeRig(t *testing.T) *fakeRig {
 	}
 	t.Cleanup(func() { pool.Close() })
 	engine := newFakeEngine()
-	ns := "dokploy-test-" + dbtest.RandomSuffix()
-	t.Cleanup(func() { clearNamespace(pool, ns) })
+	ns := dbtest.RedisNamespace(t, pool)
 	runner := NewRunner(Options{
 		Store: store, Redis: pool, Docker: engine, Git: engine, Namespace: ns,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), DeployTimeout: time.Minute,
 	})
 	return &fakeRig{t: t, store: store, runner: runner, engine: engine, redis: pool}
-}
-
-// clearNamespace drops the test's Redis keys.
-func clearNamespace(pool *redis.Pool, ns string) {
-	conn := pool.Get()
-	defer conn.Close()
-	keys, err := redis.Strings(conn.Do("KEYS", ns+":*"))
-	if err != nil {
-		return
-	}
-	for _, k := range keys {
-		_, _ = conn.Do("DEL", k)
-	}
 }
 
 func (r *fakeRig) start(concurrency int) {

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gomodule/redigo/redis"
 	"github.com/jmoiron/sqlx"
 	_ "github.com/lib/pq" // PostgreSQL driver
 
@@ -149,4 +150,23 @@ func MustExec(t testing.TB, s *db.Store, query string, args ...any) {
 	if _, err := s.DB().Exec(query, args...); err != nil {
 		t.Fatal(fmt.Errorf("%s: %w", query, err))
 	}
+}
+
+// RedisNamespace returns a fresh Redis key prefix for one test, so its
+// jobs never reach a running server's workers, and deletes the test's keys
+// when it ends.
+func RedisNamespace(t testing.TB, pool *redis.Pool) string {
+	ns := "dokploy-test-" + RandomSuffix()
+	t.Cleanup(func() {
+		conn := pool.Get()
+		defer conn.Close()
+		keys, err := redis.Strings(conn.Do("KEYS", ns+":*"))
+		if err != nil {
+			return
+		}
+		for _, k := range keys {
+			_, _ = conn.Do("DEL", k)
+		}
+	})
+	return ns
 }
