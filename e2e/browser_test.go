@@ -324,6 +324,32 @@ func TestBrowserFirstRun(t *testing.T) {
 		return nil
 	})
 
+	b.step("every page fits a phone", 2*browserStepTimeout, func(ctx context.Context) error {
+		var apps struct {
+			Items []struct {
+				ID        int64 `json:"id"`
+				ProjectID int64 `json:"project_id"`
+			} `json:"items"`
+		}
+		if err := apiJSON(ctx, http.MethodGet, srv.URL+"/api/v1/applications", token, &apps); err != nil {
+			return err
+		}
+		if len(apps.Items) != 1 {
+			return fmt.Errorf("want the one app, got %d", len(apps.Items))
+		}
+		a := apps.Items[0]
+		// A deployment of the unreachable example repository fails at the
+		// clone: its page still has a header, a status and a log.
+		var dep struct {
+			ID int64 `json:"id"`
+		}
+		if err := apiJSON(ctx, http.MethodPost, fmt.Sprintf("%s/api/v1/applications/%d/deploy", srv.URL, a.ID), token, &dep); err != nil {
+			return err
+		}
+		return b.checkPhoneFit(ctx, "/", fmt.Sprintf("/projects/%d", a.ProjectID), fmt.Sprintf("/apps/%d", a.ID),
+			fmt.Sprintf("/deployments/%d", dep.ID), "/settings", "/api-docs")
+	})
+
 	if msgs := b.exceptions(); len(msgs) > 0 {
 		t.Errorf("JavaScript exceptions in the pages:\n%s", strings.Join(msgs, "\n"))
 	}
