@@ -247,7 +247,10 @@ func TestDockerBuild_CancelStopsAndCleansUp(t *testing.T) {
 	d := testDocker(t)
 	t.Parallel()
 	repo := testName(t)
-	dir := appContext(t, "FROM scratch\nCOPY app /app\nRUN [\"/app\", \"-sleep\", \"60s\"]\nCMD [\"/app\"]\n")
+	// The first layer is this test's own, so no build of a parallel test can
+	// take the intermediate images below as its cache and keep them alive.
+	dir := appContext(t, "FROM scratch\nCOPY own /own\nCOPY app /app\nRUN [\"/app\", \"-sleep\", \"60s\"]\nCMD [\"/app\"]\n")
+	mustWrite(t, filepath.Join(dir, "own"), repo)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	logs := &testkit.LogRecorder{}
