@@ -41,13 +41,6 @@ func (s *Store) createService(ctx context.Context, kind string, environmentID in
 	return id, nil
 }
 
-// Service loads one service of any kind.
-func (s *Store) Service(ctx context.Context, id int64) (*Service, error) {
-	var out Service
-	err := s.db.GetContext(ctx, &out, `SELECT * FROM services WHERE id = $1`, id)
-	return &out, notFound("service", err)
-}
-
 // ServiceByName loads the service that holds a Swarm name.
 func (s *Store) ServiceByName(ctx context.Context, name string) (*Service, error) {
 	var out Service
