@@ -14,14 +14,13 @@ GOLANGCI_LINT_BIN ?= /var/cache/dokploy/bin/golangci-lint-$(GOLANGCI_LINT_VERSIO
 run: provision build
 	./bin/dokploy serve
 
-# The linter includes go vet. Test binaries mostly wait on Docker, so four
-# packages run at once even on two cores (-p 4).
+# The linter includes go vet's checks.
 test: provision-test traefik pebble
 	@$(MAKE) --no-print-directory lint
 	DOKPLOY_INTEGRATION=1 \
 	DOKPLOY_TRAEFIK_BIN=$(TRAEFIK_BIN) \
 	DOKPLOY_PEBBLE_BIN=$(PEBBLE_BIN) \
-	go test -race -count=1 -p 4 -timeout 45m ./...
+	go test -race -count=1 -timeout 45m ./...
 
 build: static/vendor/htmx.min.js
 	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o bin/dokploy .
