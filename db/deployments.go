@@ -35,8 +35,21 @@ type Deployment struct {
 	StartedAt       *time.Time `db:"started_at" json:"started_at"`
 	FinishedAt      *time.Time `db:"finished_at" json:"finished_at"`
 	RollbackOf      *int64     `db:"rollback_of" json:"rollback_of"`
+	Action          string     `db:"action" json:"action"`
+	SecretEnc       []byte     `db:"secret_enc" json:"-"`
 	AppName         string     `db:"app_name" json:"app_name"`
+	ServiceKind     string     `db:"service_kind" json:"-"`
 }
+
+// Deployment actions: apps only deploy; databases also start, stop,
+// restart and change their password through the same queue.
+const (
+	ActionDeploy   = "deploy"
+	ActionStart    = "start"
+	ActionStop     = "stop"
+	ActionRestart  = "restart"
+	ActionPassword = "password"
+)
 
 // Finished reports whether the deployment reached a final status.
 func (d *Deployment) Finished() bool {
@@ -55,12 +68,28 @@ func (d *Deployment) Duration() time.Duration {
 	return end.Sub(*d.StartedAt).Round(100 * time.Millisecond)
 }
 
-const deploymentSelect = `SELECT d.*, s.name AS app_name FROM deployments d JOIN services s ON s.id = d.service_id`
+const deploymentSelect = `SELECT d.*, s.name AS app_name, s.kind AS service_kind FROM deployments d JOIN services s ON s.id = d.service_id`
 
 // CreateDeployment queues a deployment. Older queued deployments of the same
 // app collapse into this one: they are cancelled as superseded.
 func (s *Store) CreateDeployment(ctx context.Context, appID int64, trigger, triggeredBy string) (*Deployment, error) {
 	return s.queueDeployment(ctx, &Deployment{ServiceID: appID, Trigger: trigger, TriggeredBy: triggeredBy})
+}
+
+// CreateOperation queues an action other than a deploy on a service (a
+// database's start, stop, restart or password change); secret, sealed, is
+// what the worker needs and nobody else sees (the new password).
+func (s *Store) CreateOperation(ctx context.Context, serviceID int64, action, triggeredBy, secret string) (*Deployment, error) {
+	return s.queueDeployment(ctx, &Deployment{
+		ServiceID: serviceID, Action: action, Trigger: "manual", TriggeredBy: triggeredBy,
+		SecretEnc: s.cipher.sealOptional(secret),
+	})
+}
+
+// DeploymentSecret decrypts what CreateOperation sealed.
+func (s *Store) DeploymentSecret(d *Deployment) (string, error) {
+	v, err := s.cipher.Open(d.SecretEnc)
+	return v, opError("deployment secret", err)
 }
 
 // CreateRollback queues a deployment that puts the image of an earlier
@@ -75,29 +104,42 @@ func (s *Store) CreateRollback(ctx context.Context, from *Deployment, triggeredB
 	})
 }
 
+// supersedes says which queued actions a new one makes pointless: a
+// deploy replaces queued deploys, and the last of start, stop and restart
+// is the one the user wants. A password change is never dropped.
+var supersedes = map[string][]string{
+	ActionDeploy:  {ActionDeploy},
+	ActionStart:   {ActionStart, ActionStop, ActionRestart},
+	ActionStop:    {ActionStart, ActionStop, ActionRestart},
+	ActionRestart: {ActionStart, ActionStop, ActionRestart},
+}
+
 func (s *Store) queueDeployment(ctx context.Context, n *Deployment) (*Deployment, error) {
 	appID := n.ServiceID
+	if n.Action == "" {
+		n.Action = ActionDeploy
+	}
 	tx, err := s.begin(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	// Serialise concurrent requests for one app on its row.
+	// Serialise concurrent requests for one service on its row.
 	var locked int64
-	if err := tx.GetContext(ctx, &locked, `SELECT id FROM applications WHERE id = $1 FOR UPDATE`, appID); err != nil {
+	if err := tx.GetContext(ctx, &locked, `SELECT id FROM services WHERE id = $1 FOR UPDATE`, appID); err != nil {
 		return nil, notFound("queue deployment", err)
 	}
 	var id int64
 	if err := tx.GetContext(ctx, &id, `
-		INSERT INTO deployments (service_id, trigger, triggered_by, rollback_of, image, commit_sha, commit_message)
-		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
-		appID, n.Trigger, n.TriggeredBy, n.RollbackOf, n.Image, n.CommitSHA, n.CommitMessage); err != nil {
+		INSERT INTO deployments (service_id, trigger, triggered_by, rollback_of, image, commit_sha, commit_message, action, secret_enc)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
+		appID, n.Trigger, n.TriggeredBy, n.RollbackOf, n.Image, n.CommitSHA, n.CommitMessage, n.Action, n.SecretEnc); err != nil {
 		return nil, err
 	}
 	if _, err := tx.ExecContext(ctx, `
-		UPDATE deployments SET status = 'cancelled', finished_at = now(), error = $3
-		WHERE service_id = $1 AND status = 'queued' AND id <> $2`,
-		appID, id, fmt.Sprintf("superseded by deployment #%d", id)); err != nil {
+		UPDATE deployments SET status = 'cancelled', finished_at = now(), error = $3, secret_enc = NULL
+		WHERE service_id = $1 AND status = 'queued' AND id <> $2 AND action = ANY($4)`,
+		appID, id, fmt.Sprintf("superseded by deployment #%d", id), pqStringArray(supersedes[n.Action])); err != nil {
 		return nil, err
 	}
 	if err := tx.Commit(); err != nil {
@@ -147,13 +189,18 @@ func (s *Store) ClaimDeployment(ctx context.Context, id int64, workerID string) 
 		return nil, err
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	var appID int64
-	err = tx.GetContext(ctx, &appID, `
-		SELECT a.id FROM applications a JOIN deployments d ON d.service_id = a.id
-		WHERE d.id = $1 AND d.status = 'queued' FOR UPDATE OF a`, id)
+	var claim struct {
+		ServiceID int64  `db:"id"`
+		Kind      string `db:"kind"`
+		Action    string `db:"action"`
+	}
+	err = tx.GetContext(ctx, &claim, `
+		SELECT s.id, s.kind, d.action FROM services s JOIN deployments d ON d.service_id = s.id
+		WHERE d.id = $1 AND d.status = 'queued' FOR UPDATE OF s`, id)
 	if err != nil {
 		return nil, notFound("claim deployment", err)
 	}
+	appID := claim.ServiceID
 	var running int
 	if err := tx.GetContext(ctx, &running, `SELECT count(*) FROM deployments WHERE service_id = $1 AND status = 'running'`, appID); err != nil {
 		return nil, err
@@ -165,8 +212,14 @@ func (s *Store) ClaimDeployment(ctx context.Context, id int64, workerID string) 
 		UPDATE deployments SET status = 'running', started_at = now(), worker_id = $2 WHERE id = $1`, id, workerID); err != nil {
 		return nil, err
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE applications SET status = $2 WHERE id = $1`, appID, AppDeploying); err != nil {
-		return nil, err
+	if claim.Action == ActionDeploy {
+		// The table is chosen from the fixed kinds, never from input.
+		table := map[string]string{KindApp: "applications", KindDatabase: "databases"}[claim.Kind]
+		if table != "" {
+			if _, err := tx.ExecContext(ctx, `UPDATE `+table+` SET status = $2 WHERE id = $1`, appID, AppDeploying); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, err
@@ -185,7 +238,7 @@ func (s *Store) SetDeploymentSource(ctx context.Context, id int64, commitSHA, co
 // FinishDeployment records the final status. errMsg is a one-line reason.
 func (s *Store) FinishDeployment(ctx context.Context, id int64, status, errMsg string) error {
 	_, err := s.db.ExecContext(ctx, `
-		UPDATE deployments SET status = $2, error = $3, finished_at = now()
+		UPDATE deployments SET status = $2, error = $3, finished_at = now(), secret_enc = NULL
 		WHERE id = $1 AND status IN ('queued', 'running')`, id, status, truncate(errMsg, 1000))
 	return err
 }
@@ -199,7 +252,8 @@ func (s *Store) RequestCancel(ctx context.Context, id int64) (string, error) {
 			status = CASE WHEN status = 'queued' THEN 'cancelled' ELSE status END,
 			finished_at = CASE WHEN status = 'queued' THEN now() ELSE finished_at END,
 			error = CASE WHEN status = 'queued' THEN 'cancelled before it started' ELSE error END,
-			cancel_requested = (status = 'running')
+			cancel_requested = (status = 'running'),
+			secret_enc = CASE WHEN status = 'queued' THEN NULL ELSE secret_enc END
 		WHERE id = $1 AND status IN ('queued', 'running')
 		RETURNING status`, id)
 	if err != nil {

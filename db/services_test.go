@@ -46,8 +46,11 @@ func TestServices_MigrationKeepsAppsBothWays(t *testing.T) {
 		t.Fatalf("second service named web: %v, want ErrConflict", err)
 	}
 
-	if err := db.MigrateDown(ctx, store.DB()); err != nil {
-		t.Fatalf("down: %v", err)
+	// Down past the databases migration, then past the services one.
+	for range 2 {
+		if err := db.MigrateDown(ctx, store.DB()); err != nil {
+			t.Fatalf("down: %v", err)
+		}
 	}
 	var name string
 	if err := store.DB().Get(&name, `SELECT app_name FROM applications WHERE id = $1`, web.ID); err != nil || name != "web" {

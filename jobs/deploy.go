@@ -37,8 +37,17 @@ func (r *Runner) run(parent context.Context, d *db.Deployment) {
 	go r.watchCancel(ctx, d.ID, cancel)
 
 	started := time.Now()
-	logw.Line(fmt.Sprintf("Deployment #%d of %s started (triggered by %s)", d.ID, d.AppName, describeTrigger(d)))
-	err := r.deploy(ctx, d, logw)
+	what := "Deployment"
+	if d.Action != "" && d.Action != db.ActionDeploy {
+		what = "Operation " + d.Action
+	}
+	logw.Line(fmt.Sprintf("%s #%d of %s started (triggered by %s)", what, d.ID, d.AppName, describeTrigger(d)))
+	var err error
+	if d.ServiceKind == db.KindDatabase {
+		err = r.runDatabase(ctx, d, logw)
+	} else {
+		err = r.deploy(ctx, d, logw)
+	}
 
 	status, reason := db.DeployDone, ""
 	switch {
@@ -77,11 +86,23 @@ func (r *Runner) run(parent context.Context, d *db.Deployment) {
 	}
 }
 
-// settleAppStatus sets the app's status after a deployment did not succeed:
-// running if an earlier version is in service, error otherwise.
+// settleAppStatus sets the service's status after a deployment did not
+// succeed: running if an earlier version is in service, error otherwise.
+// A database operation other than a deploy leaves the status alone: the
+// page shows Swarm's live state.
 func (r *Runner) settleAppStatus(ctx context.Context, deploymentID int64) {
 	d, err := r.store.Deployment(ctx, deploymentID)
 	if err != nil {
+		return
+	}
+	if d.ServiceKind == db.KindDatabase {
+		if dbase, err := r.store.Database(ctx, d.ServiceID); err == nil && d.Action == db.ActionDeploy {
+			status := db.AppError
+			if dbase.CurrentImage != "" {
+				status = db.AppRunning
+			}
+			_ = r.store.SetDatabaseStatus(ctx, dbase.ID, status)
+		}
 		return
 	}
 	a, err := r.store.App(ctx, d.ServiceID)
@@ -146,6 +167,9 @@ func (r *Runner) deploy(ctx context.Context, d *db.Deployment, logw *deployLog) 
 	}
 	env, err := r.store.AppVariables(ctx, a.ID, db.VarEnv)
 	if err != nil {
+		return err
+	}
+	if env, err = r.resolveReferences(ctx, env); err != nil {
 		return err
 	}
 	buildArgs, err := r.store.AppVariables(ctx, a.ID, db.VarBuildArg)

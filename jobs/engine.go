@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"io"
+	"time"
 
 	"dokploy/jobs/docker"
 	"dokploy/jobs/git"
@@ -25,8 +26,16 @@ type Engine interface {
 	DeployService(ctx context.Context, spec docker.ServiceSpec, log docker.LogFunc) error
 	ScaleService(ctx context.Context, name string, replicas uint64) error
 	RestartService(ctx context.Context, name string) error
+	RestartServiceWait(ctx context.Context, name string, log docker.LogFunc) error
+	ScaleServiceWait(ctx context.Context, name string, replicas uint64, log docker.LogFunc) error
 	RemoveService(ctx context.Context, name string) error
+	ServiceInfo(ctx context.Context, name string) (docker.ServiceState, error)
+	ExecInService(ctx context.Context, service string, spec docker.ExecSpec) (string, error)
 	ServiceLogs(ctx context.Context, name string, follow bool, tail int) (io.ReadCloser, error)
+
+	// Volumes.
+	VolumeExists(ctx context.Context, name string) (bool, error)
+	RemoveVolume(ctx context.Context, name string, wait time.Duration) error
 
 	// Cleanup and maintenance.
 	RemoveContainer(ctx context.Context, id string) error

@@ -313,3 +313,30 @@ var (
 	_ Engine = (*fakeEngine)(nil)
 	_ Cloner = (*fakeEngine)(nil)
 )
+
+func (f *fakeEngine) RestartServiceWait(ctx context.Context, name string, _ docker.LogFunc) error {
+	return f.step(ctx, "RestartServiceWait", name)
+}
+
+func (f *fakeEngine) ScaleServiceWait(ctx context.Context, name string, replicas uint64, _ docker.LogFunc) error {
+	return f.step(ctx, "ScaleServiceWait", fmt.Sprintf("%s=%d", name, replicas))
+}
+
+func (f *fakeEngine) ExecInService(ctx context.Context, service string, spec docker.ExecSpec) (string, error) {
+	return "", f.step(ctx, "ExecInService", service+" "+strings.Join(spec.Cmd, " "))
+}
+
+func (f *fakeEngine) VolumeExists(ctx context.Context, name string) (bool, error) {
+	return false, f.step(ctx, "VolumeExists", name)
+}
+
+func (f *fakeEngine) RemoveVolume(ctx context.Context, name string, _ time.Duration) error {
+	return f.step(ctx, "RemoveVolume", name)
+}
+
+func (f *fakeEngine) ServiceInfo(ctx context.Context, name string) (docker.ServiceState, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	spec, ok := f.services[name]
+	return docker.ServiceState{Exists: ok, Image: spec.Image, Replicas: int(spec.Replicas), Running: int(spec.Replicas)}, nil
+}

@@ -30,6 +30,7 @@ const DefaultNetwork = "dokploy-network"
 const (
 	LabelApp        = "dokploy.app"        // service name (app slug)
 	LabelDeployment = "dokploy.deployment" // deployment id, set by the caller
+	LabelKind       = "dokploy.kind"       // service kind when not an app (database)
 	LabelBuild      = "dokploy.build"      // first tag of the build that produced an image
 	LabelImageRepo  = "dokploy.image"      // repository (tag-less) of that build
 )

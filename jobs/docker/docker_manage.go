@@ -140,3 +140,55 @@ func (r *demuxReader) Close() error {
 	_ = r.src.Close()
 	return r.PipeReader.Close()
 }
+
+// RestartServiceWait replaces the service's tasks like RestartService,
+// then waits until the fresh ones run (healthy, if it has a health check)
+// and stay up for the monitor period.
+func (d *Docker) RestartServiceWait(ctx context.Context, name string, log LogFunc) error {
+	if err := d.RestartService(ctx, name); err != nil {
+		return err
+	}
+	return d.waitCurrent(ctx, name, log)
+}
+
+// ScaleServiceWait scales the service and waits until the state is real:
+// the new replicas run, or with 0 every container of the service is gone.
+func (d *Docker) ScaleServiceWait(ctx context.Context, name string, replicas uint64, log LogFunc) error {
+	if err := d.ScaleService(ctx, name, replicas); err != nil {
+		return err
+	}
+	if replicas > 0 {
+		return d.waitCurrent(ctx, name, log)
+	}
+	list := container.ListOptions{Filters: filters.NewArgs(filters.Arg("label", "com.docker.swarm.service.name="+name))}
+	for {
+		running, err := d.cli.ContainerList(ctx, list)
+		if err == nil && len(running) == 0 {
+			log.printf("Service %s is stopped", name)
+			return nil
+		}
+		sleepCtx(ctx, convergePoll)
+		if ctx.Err() != nil {
+			return fmt.Errorf("service %s did not stop: %w", name, context.Cause(ctx))
+		}
+	}
+}
+
+// waitCurrent waits for the service's current spec to converge.
+func (d *Docker) waitCurrent(ctx context.Context, name string, log LogFunc) error {
+	svc, _, err := d.cli.ServiceInspectWithRaw(ctx, name, swarm.ServiceInspectOptions{})
+	if err != nil {
+		return fmt.Errorf("inspect service %s: %w", name, err)
+	}
+	spec := ServiceSpec{Name: name}
+	if cs := svc.Spec.TaskTemplate.ContainerSpec; cs != nil {
+		spec.Image = cs.Image
+	}
+	if r := svc.Spec.Mode.Replicated; r != nil && r.Replicas != nil {
+		spec.Replicas = *r.Replicas
+	}
+	if u := svc.Spec.UpdateConfig; u != nil {
+		spec.MonitorPeriod = u.Monitor
+	}
+	return d.waitConverged(ctx, svc.ID, spec, log)
+}

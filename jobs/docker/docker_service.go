@@ -66,7 +66,9 @@ type ServiceSpec struct {
 	StopGracePeriod time.Duration
 	HealthCheck     *HealthCheck // nil keeps the image's HEALTHCHECK
 	Mounts          []BindMount  // e.g. the read-only health probe binary
-	ForceUpdate     bool         // roll out new tasks even if nothing changed
+	Volumes         []VolumeMount
+	StopFirst       bool // stop the old task before starting the new one (a data volume two engines must never share)
+	ForceUpdate     bool // roll out new tasks even if nothing changed
 	RegistryAuth    *RegistryAuth
 	MonitorPeriod   time.Duration // how long new tasks must stay up; 5s when zero
 }
@@ -78,13 +80,25 @@ type BindMount struct {
 	ReadOnly bool
 }
 
-func bindMounts(in []BindMount) []mount.Mount {
-	if in == nil {
+// VolumeMount is a named volume mounted into a service's containers; the
+// engine creates it with Labels on first use.
+type VolumeMount struct {
+	Name   string
+	Target string
+	Labels map[string]string
+}
+
+func mounts(binds []BindMount, volumes []VolumeMount) []mount.Mount {
+	if binds == nil && volumes == nil {
 		return nil
 	}
-	out := make([]mount.Mount, len(in))
-	for i, m := range in {
-		out[i] = mount.Mount{Type: mount.TypeBind, Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly}
+	out := make([]mount.Mount, 0, len(binds)+len(volumes))
+	for _, m := range binds {
+		out = append(out, mount.Mount{Type: mount.TypeBind, Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly})
+	}
+	for _, v := range volumes {
+		out = append(out, mount.Mount{Type: mount.TypeVolume, Source: v.Name, Target: v.Target,
+			VolumeOptions: &mount.VolumeOptions{Labels: v.Labels}})
 	}
 	return out
 }
@@ -208,7 +222,7 @@ func swarmServiceSpec(spec ServiceSpec, endpoint *swarm.EndpointSpec, hostPorts 
 	// Start-first keeps the old task serving until the new one runs; a
 	// host-mode port cannot be bound twice on one node, so those stop first.
 	order := swarm.UpdateOrderStartFirst
-	if hostPorts {
+	if hostPorts || spec.StopFirst {
 		order = swarm.UpdateOrderStopFirst
 	}
 	replicas := spec.Replicas
@@ -225,7 +239,7 @@ func swarmServiceSpec(spec ServiceSpec, endpoint *swarm.EndpointSpec, hostPorts 
 				Args:        spec.Args,
 				Env:         envList(spec.Env),
 				Healthcheck: healthConfig(spec.HealthCheck),
-				Mounts:      bindMounts(spec.Mounts),
+				Mounts:      mounts(spec.Mounts, spec.Volumes),
 			},
 			Resources: &swarm.ResourceRequirements{Limits: &swarm.Limit{
 				NanoCPUs:    spec.NanoCPUs,

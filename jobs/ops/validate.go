@@ -99,12 +99,7 @@ func ValidateApp(a *db.App) map[string]string {
 		}
 	case db.SourceImage:
 		add("image", docker.ValidateImageRef(a.Image))
-		if a.RegistryServer != "" && (strings.ContainsAny(a.RegistryServer, " /\\@\x00") || len(a.RegistryServer) > 253) {
-			errs["registry_server"] = "registry must be a host name like ghcr.io or registry.example.com:5000"
-		}
-		if len(a.RegistryUsername) > 200 || strings.ContainsAny(a.RegistryUsername, "\n\r\x00") {
-			errs["registry_username"] = "registry username is invalid"
-		}
+		validateRegistry(a.RegistryServer, a.RegistryUsername, errs)
 	default:
 		errs["source_type"] = `source must be "git" or "image"`
 	}
@@ -114,16 +109,31 @@ func ValidateApp(a *db.App) map[string]string {
 	if a.Replicas < 0 || a.Replicas > 100 {
 		errs["replicas"] = "replicas must be between 0 and 100"
 	}
-	if a.MemoryLimitMB < 0 || a.MemoryLimitMB > 1024*1024 {
-		errs["memory_limit_mb"] = "memory limit must be between 0 (no limit) and 1048576 MB"
-	} else if a.MemoryLimitMB > 0 && a.MemoryLimitMB < 6 {
-		errs["memory_limit_mb"] = "memory limit must be at least 6 MB (Docker's minimum)"
-	}
-	if a.CPULimit < 0 || a.CPULimit > 512 {
-		errs["cpu_limit"] = "CPU limit must be between 0 (no limit) and 512"
-	}
+	validateLimits(a.MemoryLimitMB, a.CPULimit, errs)
 	validateHealth(a, errs)
 	return errs
+}
+
+// validateLimits checks a service's memory (MB) and CPU limits; 0 is none.
+func validateLimits(memoryMB int, cpu float64, errs map[string]string) {
+	if memoryMB < 0 || memoryMB > 1024*1024 {
+		errs["memory_limit_mb"] = "memory limit must be between 0 (no limit) and 1048576 MB"
+	} else if memoryMB > 0 && memoryMB < 6 {
+		errs["memory_limit_mb"] = "memory limit must be at least 6 MB (Docker's minimum)"
+	}
+	if cpu < 0 || cpu > 512 {
+		errs["cpu_limit"] = "CPU limit must be between 0 (no limit) and 512"
+	}
+}
+
+// validateRegistry checks the private registry of an image, if any.
+func validateRegistry(server, username string, errs map[string]string) {
+	if server != "" && (strings.ContainsAny(server, " /\\@\x00") || len(server) > 253) {
+		errs["registry_server"] = "registry must be a host name like ghcr.io or registry.example.com:5000"
+	}
+	if len(username) > 200 || strings.ContainsAny(username, "\n\r\x00") {
+		errs["registry_username"] = "registry username is invalid"
+	}
 }
 
 // validateHealth checks the HTTP health check and shutdown settings; zero
