@@ -28,6 +28,7 @@ import (
 	"dokploy/handlers"
 	"dokploy/jobs"
 	"dokploy/jobs/docker"
+	"dokploy/jobs/engines"
 	"dokploy/jobs/ops"
 	"dokploy/jobs/routing"
 	"dokploy/traefik"
@@ -62,6 +63,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	if args[0] == "probe" {
 		return probe(args[1:], stderr)
+	}
+	if args[0] == "probe-db" {
+		return probeDB(args[1:], stderr)
 	}
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})))
 	cfg := loadConfig()
@@ -396,6 +400,25 @@ func tokenCmd(cfg config, args []string, stdout io.Writer) error {
 		fmt.Fprintln(stdout, token)
 		return nil
 	})
+}
+
+// probeDB asks a database engine on 127.0.0.1:PORT whether it accepts
+// connections: the health check of database containers, which get this
+// static binary mounted read-only, so it works whatever the image ships.
+func probeDB(args []string, stderr io.Writer) int {
+	if len(args) != 2 {
+		fmt.Fprintln(stderr, "usage: dokploy probe-db ENGINE PORT")
+		return 2
+	}
+	if _, err := strconv.Atoi(args[1]); err != nil {
+		fmt.Fprintln(stderr, "port must be a number")
+		return 2
+	}
+	if err := engines.Ready(context.Background(), args[0], net.JoinHostPort("127.0.0.1", args[1])); err != nil {
+		fmt.Fprintf(stderr, "%s is not ready: %v\n", args[0], err)
+		return 1
+	}
+	return 0
 }
 
 // probe GETs url and exits 0 when the status matches: the HTTP health check

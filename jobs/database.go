@@ -290,3 +290,37 @@ func (r *Runner) resolveReferences(ctx context.Context, vars []db.Variable) ([]d
 	}
 	return out, nil
 }
+
+// Live is a service's state as Swarm sees it right now, which pages and
+// the API show rather than the last intent.
+type Live struct {
+	State   string `json:"state"` // healthy, running, starting, stopping, stopped, not deployed, unknown
+	Running int    `json:"running"`
+	Healthy int    `json:"healthy"`
+	Desired int    `json:"desired"`
+	Message string `json:"message,omitempty"`
+}
+
+// Live reads the service's tasks and health.
+func (r *Runner) Live(ctx context.Context, name string) Live {
+	info, err := r.docker.ServiceInfo(ctx, name)
+	if err != nil {
+		return Live{State: "unknown", Message: "Docker did not answer: " + oneLine(err.Error())}
+	}
+	l := Live{Running: info.Running, Healthy: info.Healthy, Desired: info.Replicas, Message: info.Message}
+	switch {
+	case !info.Exists:
+		l.State = "not deployed"
+	case info.Replicas == 0 && info.Running == 0:
+		l.State = "stopped"
+	case info.Replicas == 0:
+		l.State = "stopping"
+	case info.Healthy >= info.Replicas && info.HasHealthCheck:
+		l.State = "healthy"
+	case info.Healthy >= info.Replicas:
+		l.State = "running"
+	default:
+		l.State = "starting"
+	}
+	return l
+}

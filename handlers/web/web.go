@@ -88,6 +88,15 @@ func (d *Deps) LoadApp(c echo.Context) (*db.App, error) {
 	return d.Store.App(c.Request().Context(), id)
 }
 
+// LoadDatabase loads the database named by the :id path parameter.
+func (d *Deps) LoadDatabase(c echo.Context) (*db.Database, error) {
+	id, err := IDParam(c)
+	if err != nil {
+		return nil, err
+	}
+	return d.Store.Database(c.Request().Context(), id)
+}
+
 // LoadAppDomain loads the :id domain and its app (not the dashboard's
 // domains, which belong to the settings).
 func (d *Deps) LoadAppDomain(c echo.Context) (*db.Domain, *db.App, error) {

@@ -24,7 +24,11 @@ type ServiceState struct {
 	Replicas    int    // desired
 	Running     int    // tasks currently running
 	UpdateState string // "", "updating", "completed", "paused", "rollback_…"
-	Labels      map[string]string
+	Healthy     int    // running tasks whose health check passes (or that have none)
+	// HasHealthCheck tells whether Healthy means a passing probe.
+	HasHealthCheck bool
+	Message        string // the newest task's error or pending state, if any
+	Labels         map[string]string
 }
 
 // ScaleService sets the desired replica count (0 stops the app) without
@@ -95,12 +99,40 @@ func (d *Docker) ServiceInfo(ctx context.Context, name string) (ServiceState, er
 	if err != nil {
 		return st, fmt.Errorf("list tasks of %s: %w", name, err)
 	}
+	st.HasHealthCheck = svc.Spec.TaskTemplate.ContainerSpec != nil && svc.Spec.TaskTemplate.ContainerSpec.Healthcheck != nil
 	for _, t := range tasks {
-		if t.Status.State == swarm.TaskStateRunning {
+		switch t.Status.State {
+		case swarm.TaskStateRunning:
 			st.Running++
+			if d.containerHealthy(ctx, t) {
+				st.Healthy++
+			}
+		case swarm.TaskStateFailed, swarm.TaskStateRejected:
+		default:
+			if t.Status.Err == "" {
+				st.Message = string(t.Status.State)
+			}
+		}
+		if t.Status.Err != "" {
+			st.Message = t.Status.Err
 		}
 	}
 	return st, nil
+}
+
+// containerHealthy reports whether a running task's container passes its
+// health check (or has none). A container on another node cannot be
+// inspected from here: Swarm only reports tasks running once healthy, so
+// it counts as healthy.
+func (d *Docker) containerHealthy(ctx context.Context, t swarm.Task) bool {
+	if t.Status.ContainerStatus == nil {
+		return false
+	}
+	c, err := d.cli.ContainerInspect(ctx, t.Status.ContainerStatus.ContainerID)
+	if err != nil {
+		return cerrdefs.IsNotFound(err)
+	}
+	return c.State == nil || c.State.Health == nil || c.State.Health.Status == "healthy"
 }
 
 // ServiceLogs streams the service's stdout and stderr as plain text (the
