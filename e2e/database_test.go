@@ -136,6 +136,29 @@ func TestDatabases_Lifecycle(t *testing.T) {
 	// run at once.
 	c.mustAPI(t, "PATCH", "/api/v1/settings/deploy", map[string]any{"deploy_concurrency": len(dbEngineCases)}, http.StatusOK, nil)
 
+	// A database that cannot start fails its deploy with the engine's own
+	// words in the log, and shows error.
+	t.Run("failure", func(t *testing.T) {
+		t.Parallel()
+		name := "db-bad-" + srvRandomHex(3)
+		t.Cleanup(func() { dbCleanup(name) })
+		var out dbAnswer
+		c.mustAPI(t, "POST", "/api/v1/databases", map[string]any{"project_id": project, "engine": "postgres", "name": name,
+			"image": testkit.DBImage(t, "postgres"), "args": []any{"-c", "no_such_setting=1"}}, http.StatusCreated, &out)
+		d := c.waitFinished(t, out.Deployment.ID, 4*time.Minute)
+		log := c.logs(t, d.ID)
+		if d.Status != "error" || !strings.Contains(log, "no_such_setting") {
+			t.Fatalf("deploy of a database with a bad setting: %s %q; the log should quote the engine:\n%s", d.Status, d.Error, log)
+		}
+		if st := c.databaseStatus(t, out.ID); st != "error" {
+			t.Errorf("status %q after a failed first deploy, want error", st)
+		}
+		// It is not left crash-looping.
+		if out, _ := exec.Command("docker", "service", "inspect", "--format", "{{.Spec.Mode.Replicated.Replicas}}", name).Output(); strings.TrimSpace(string(out)) != "0" {
+			t.Errorf("service %s has %s replicas after its first deploy failed, want 0", name, out)
+		}
+	})
+
 	for _, tc := range dbEngineCases {
 		t.Run(tc.engine, func(t *testing.T) {
 			t.Parallel()

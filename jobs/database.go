@@ -93,6 +93,15 @@ func (r *Runner) deployDatabase(ctx context.Context, d *db.Deployment, dbase *db
 		return r.docker.DeployService(ctx, spec, log)
 	})
 	if err != nil {
+		if dbase.CurrentImage == "" {
+			// Nothing earlier to roll back to: stop the service rather than
+			// leave it crash-looping; the volume stays.
+			stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			if r.docker.ScaleService(stopCtx, dbase.Name, 0) == nil {
+				log("Stopped " + dbase.Name + " after its first deploy failed; fix the settings and deploy again (its data volume is kept)")
+			}
+			cancel()
+		}
 		if errors.Is(err, docker.ErrServiceFailed) || ctx.Err() == nil {
 			return fmt.Errorf("the database did not become ready: %w", err)
 		}
