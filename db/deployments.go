@@ -81,7 +81,7 @@ func (s *Store) CreateDeployment(ctx context.Context, appID int64, trigger, trig
 // what the worker needs and nobody else sees (the new password).
 func (s *Store) CreateOperation(ctx context.Context, serviceID int64, action, triggeredBy, secret string) (*Deployment, error) {
 	return s.queueDeployment(ctx, &Deployment{
-		ServiceID: serviceID, Action: action, Trigger: "manual", TriggeredBy: triggeredBy,
+		ServiceID: serviceID, Action: action, Trigger: "user", TriggeredBy: triggeredBy,
 		SecretEnc: s.cipher.sealOptional(secret),
 	})
 }

@@ -79,7 +79,43 @@ func exampleAppInput() map[string]any {
 func exampleDeployment() map[string]any {
 	return map[string]any{"id": 42, "application_id": 7, "app_name": "shop-web", "status": "queued", "trigger": "api",
 		"triggered_by": "token ci", "error": "", "commit": "", "commit_message": "", "image": "",
-		"created_at": exampleTime, "started_at": nil, "finished_at": nil, "rollback_of": nil}
+		"created_at": exampleTime, "started_at": nil, "finished_at": nil, "rollback_of": nil, "action": "deploy"}
+}
+
+func exampleDatabase() map[string]any {
+	return map[string]any{
+		"id": 9, "environment_id": 1, "project_id": 1, "environment": "production", "name": "shop-db", "engine": "postgres",
+		"image": "postgres:17", "database": "shop_db", "user": "shop_db", "registry_server": "", "registry_username": "",
+		"memory_limit_mb": 1024, "cpu_limit": 1.0, "args": []any{"-c", "max_connections=200"}, "status": "healthy",
+		"current_image": "postgres:17", "created_at": exampleTime, "updated_at": exampleTime,
+		"live":         map[string]any{"state": "healthy", "running": 1, "healthy": 1, "desired": 1},
+		"internal_url": "postgresql://shop_db:********@shop-db:5432/shop_db",
+		"external_url": "postgresql://shop_db:********@dokploy.example.com:15432/shop_db", "external_port": 15432,
+		"volume": "shop-db-data", "env_keys": []any{"POSTGRES_INITDB_ARGS"},
+	}
+}
+
+func exampleDatabaseInput() map[string]any {
+	return map[string]any{"project_id": 1, "environment": "production", "engine": "postgres", "name": "shop-db",
+		"image": "postgres:17", "database": "shop_db", "user": "shop_db", "external_port": 15432,
+		"memory_limit_mb": 1024, "cpu_limit": 1.0, "args": []any{"-c", "max_connections=200"},
+		"env":      map[string]any{"POSTGRES_INITDB_ARGS": "--data-checksums"},
+		"registry": map[string]any{"server": "ghcr.io", "username": "acme", "password": "…"}}
+}
+
+func exampleDatabaseCreated() map[string]any {
+	d := exampleDatabase()
+	d["status"], d["live"] = "queued", map[string]any{"state": "not deployed", "running": 0, "healthy": 0, "desired": 0}
+	dep := exampleDeployment()
+	dep["application_id"], dep["app_name"], dep["action"] = 9, "shop-db", "deploy"
+	d["deployment"] = dep
+	return d
+}
+
+func exampleOperation(action string) map[string]any {
+	dep := exampleDeployment()
+	dep["application_id"], dep["app_name"], dep["action"] = 9, "shop-db", action
+	return dep
 }
 
 func exampleDelivery() map[string]any {
@@ -206,6 +242,44 @@ func Operations() []Operation {
 			Paginated: true, Status: 200, Response: examplePage(exampleDelivery()), Errors: notFound},
 		{Method: "GET", Path: "/api/v1/applications/{id}/deployments", Tag: "Deployments", Summary: "List an application's deployments, newest first",
 			Paginated: true, Status: 200, Response: examplePage(exampleDeployment()), Errors: notFound},
+		{Method: "GET", Path: "/api/v1/databases", Tag: "Databases", Summary: "List databases (passwords masked)", Paginated: true, Status: 200,
+			Response: examplePage(exampleDatabase()), Errors: []int{401}},
+		{Method: "POST", Path: "/api/v1/databases", Tag: "Databases", Summary: "Create a database and queue its first deploy", Status: 201,
+			Notes: "engine is postgres, mysql, mariadb, mongo or redis; name is a DNS label unique across apps, databases and stacks. " +
+				"Give environment_id, or project_id with environment (default production). image defaults to postgres:17, mysql:8, mariadb:11, mongo:8 or redis:7; " +
+				"database and user default to the name with - as _. The password is generated (32 characters from crypto/rand) and stored encrypted. " +
+				"external_port publishes the engine's port on the nodes in host mode. redis_persistence is aof (default), rdb or none. " +
+				"status follows Swarm: queued, deploying, starting, healthy (the engine answers its readiness probe), stopped, error.",
+			Body: exampleDatabaseInput(), Response: exampleDatabaseCreated(), Errors: []int{400, 401, 409, 422}},
+		{Method: "GET", Path: "/api/v1/databases/{id}", Tag: "Databases", Summary: "Get a database with its live state and masked URLs", Status: 200,
+			Response: exampleDatabase(), Errors: notFound},
+		{Method: "PATCH", Path: "/api/v1/databases/{id}", Tag: "Databases", Summary: "Change image, limits, arguments, env, external port or registry, and queue a deploy",
+			Notes: "engine, name, database and user are fixed: the data volume was initialised with them. A change of major version answers warnings.",
+			Body:  map[string]any{"image": "postgres:17.2", "memory_limit_mb": 2048, "external_port": 0}, Status: 200,
+			Response: exampleDatabaseCreated(), Errors: []int{400, 401, 404, 409, 422}},
+		{Method: "DELETE", Path: "/api/v1/databases/{id}", Tag: "Databases", Summary: "Delete a database; ?volume=keep or ?volume=remove is required",
+			Notes:  "keep leaves the <name>-data volume for a database created later with the same name; remove deletes it for good.",
+			Status: 204, Errors: []int{401, 404, 422, 502}},
+		{Method: "POST", Path: "/api/v1/databases/{id}/deploy", Tag: "Databases", Summary: "Queue a deploy of the current settings", Status: 202,
+			Response: exampleOperation("deploy"), Errors: notFound},
+		{Method: "POST", Path: "/api/v1/databases/{id}/start", Tag: "Databases", Summary: "Queue a start; it finishes when the engine is ready", Status: 202,
+			Response: exampleOperation("start"), Errors: notFound},
+		{Method: "POST", Path: "/api/v1/databases/{id}/stop", Tag: "Databases", Summary: "Queue a stop; it finishes when the container is gone", Status: 202,
+			Response: exampleOperation("stop"), Errors: notFound},
+		{Method: "POST", Path: "/api/v1/databases/{id}/restart", Tag: "Databases", Summary: "Queue a restart; it finishes when the engine is ready again", Status: 202,
+			Response: exampleOperation("restart"), Errors: notFound},
+		{Method: "POST", Path: "/api/v1/databases/{id}/password", Tag: "Databases", Summary: "Queue a password change (empty body: generate one)",
+			Notes: "The worker sets the password in the running engine, then stores it; if either fails neither changes. 16–128 characters of letters, digits and . _ ~ -.",
+			Body:  map[string]any{"password": ""}, Status: 202, Response: exampleOperation("password"), Errors: []int{400, 401, 404, 409, 422}},
+		{Method: "GET", Path: "/api/v1/databases/{id}/credentials", Tag: "Databases", Summary: "Reveal the password and the unmasked connection URLs", Status: 200,
+			Response: map[string]any{"user": "shop_db", "password": "…", "database": "shop_db",
+				"internal_url": "postgresql://shop_db:…@shop-db:5432/shop_db", "external_url": ""}, Errors: notFound},
+		{Method: "POST", Path: "/api/v1/databases/{id}/link", Tag: "Databases", Summary: "Use in an app: set an env var of the app to this database's URL",
+			Notes: "The value is a reference resolved at each deploy of the app, so it follows password changes; key defaults to DATABASE_URL.",
+			Body:  map[string]any{"application_id": 7, "key": "DATABASE_URL"}, Status: 200,
+			Response: map[string]any{"application_id": 7, "key": "DATABASE_URL", "value": "${{database.shop-db.url}}"}, Errors: write},
+		{Method: "GET", Path: "/api/v1/databases/{id}/operations", Tag: "Databases", Summary: "List the database's operations (deploy, start, stop, restart, password), newest first",
+			Paginated: true, Status: 200, Response: examplePage(exampleOperation("restart")), Errors: notFound},
 		{Method: "GET", Path: "/api/v1/deployments/{id}", Tag: "Deployments", Summary: "Get a deployment", Status: 200,
 			Notes: "status is queued, running, done, error or cancelled.", Response: exampleDeployment(), Errors: notFound},
 		{Method: "GET", Path: "/api/v1/deployments/{id}/logs", Tag: "Deployments", Summary: "Deployment log as plain text", Status: 200, Text: true,
@@ -426,7 +500,7 @@ func prettyJSON(v any) string {
 }
 
 func (h *Handler) ShowAPIPage(c echo.Context) error {
-	order := []string{"Projects", "Environments", "Applications", "Deployments", "Domains", "Webhooks", "Tokens", "System"}
+	order := []string{"Projects", "Environments", "Applications", "Databases", "Deployments", "Domains", "Webhooks", "Tokens", "System"}
 	byTag := map[string][]apiPageOp{}
 	for _, op := range Operations() {
 		byTag[op.Tag] = append(byTag[op.Tag], apiPageOp{Operation: op, BodyJSON: prettyJSON(op.Body),

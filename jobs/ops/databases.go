@@ -229,7 +229,7 @@ func (s *Service) CreateDatabase(ctx context.Context, d *db.Database, x Database
 		if err := saveDatabaseExtras(ctx, tx, d, DatabaseExtras{Env: x.Env, ExternalPort: x.ExternalPort}); err != nil {
 			return err
 		}
-		dep, err = tx.CreateDeployment(ctx, d.ID, "manual", by)
+		dep, err = tx.CreateDeployment(ctx, d.ID, "user", by)
 		return err
 	})
 	if errors.Is(err, db.ErrConflict) && !isPortConflict(err) {
@@ -269,7 +269,7 @@ func (s *Service) UpdateDatabase(ctx context.Context, d *db.Database, x Database
 		if err := saveDatabaseExtras(ctx, tx, d, x); err != nil {
 			return err
 		}
-		dep, err = tx.CreateDeployment(ctx, d.ID, "manual", by)
+		dep, err = tx.CreateDeployment(ctx, d.ID, "user", by)
 		return err
 	})
 	if err = portConflict(err); err != nil {
@@ -337,7 +337,7 @@ func (s *Service) queue(ctx context.Context, d *db.Database, action, by, secret 
 	var dep *db.Deployment
 	var err error
 	if action == db.ActionDeploy {
-		dep, err = s.store.CreateDeployment(ctx, d.ID, "manual", by)
+		dep, err = s.store.CreateDeployment(ctx, d.ID, "user", by)
 	} else {
 		dep, err = s.store.CreateOperation(ctx, d.ID, action, by, secret)
 	}
