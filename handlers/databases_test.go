@@ -193,7 +193,7 @@ func TestDatabases_ProjectPageListsDatabasesPerEnvironment(t *testing.T) {
 	if row.Length() != 1 {
 		t.Fatalf("the database is not listed in production")
 	}
-	for _, want := range []string{"cache", "PostgreSQL", "not deployed", "postgres:17"} {
+	for _, want := range []string{"cache", "PostgreSQL", "queued", "postgres:17"} {
 		if !strings.Contains(row.Text(), want) {
 			t.Errorf("row %q lacks %q", row.Text(), want)
 		}

@@ -67,17 +67,17 @@ func (h *Handler) databaseFrame(c echo.Context, d *db.Database) (*serviceFrame, 
 	}
 	e, _ := engines.Lookup(d.Engine)
 	live := h.Runner.Live(ctx, d.Name)
+	status := web.ServiceStatus(d.Status, live)
 	f := &serviceFrame{
 		Base: fmt.Sprintf("/databases/%d", d.ID), Name: d.Name, Kind: e.Label,
 		BackURL: fmt.Sprintf("/projects/%d", d.ProjectID), BackLabel: d.ProjectName + " / " + d.EnvironmentName,
-		Subtitle: d.Image, State: liveState(live.State), Message: live.Message,
+		Subtitle: d.Image, State: liveState(status), Message: live.Message,
 		Busy: pendingOperation(history), Tabs: databaseTabs,
 	}
 	if f.Busy != nil {
 		f.State, f.Message = busyState(f.Busy), ""
-	} else if d.Status == db.AppError && f.State.Class != "state-ok" && f.State.Label != "stopped" {
-		// The last operation failed and the database is not serving: say so.
-		f.State = stateBadge{"error", "state-bad"}
+	} else if status == db.AppError {
+		// The last deploy failed and nothing serves: say why.
 		for _, op := range history {
 			if op.Status == db.DeployError {
 				f.Message = op.Error

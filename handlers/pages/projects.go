@@ -134,7 +134,7 @@ func (h *Handler) loadProjectPage(c echo.Context, id int64) (*projectPage, error
 		for _, d := range dbs {
 			if d.EnvironmentID == e.ID {
 				eng, _ := engines.Lookup(d.Engine)
-				sec.Databases = append(sec.Databases, databaseRow{Database: d, Engine: eng.Label, State: liveState(h.Runner.Live(ctx, d.Name).State)})
+				sec.Databases = append(sec.Databases, databaseRow{Database: d, Engine: eng.Label, State: liveState(web.ServiceStatus(d.Status, h.Runner.Live(ctx, d.Name)))})
 			}
 		}
 		page.Envs = append(page.Envs, sec)

@@ -50,13 +50,14 @@ type serviceAction struct {
 // serviceTab is one tab; its URL is Base, or Base/ID for the others.
 type serviceTab struct{ ID, Label string }
 
-// liveState maps a Swarm state (jobs.Live.State) to its badge: green when
-// serving, amber while changing, grey when off and red when broken.
+// liveState maps a service's status (web.ServiceStatus: Swarm's state or
+// the last outcome) to its badge: green when serving, amber while
+// changing, grey when off and red when broken.
 func liveState(state string) stateBadge {
 	switch state {
 	case "healthy", "running":
 		return stateBadge{state, "state-ok"}
-	case "starting", "stopping", "deploying":
+	case "starting", "stopping", "deploying", "queued":
 		return stateBadge{state, "state-busy"}
 	case "stopped", "not deployed":
 		return stateBadge{state, "state-off"}
