@@ -204,6 +204,7 @@ func TestBrowserDatabase(t *testing.T) {
 		{"advanced", "/advanced", "#db-advanced h2", "Advanced settings"},
 		{"general", "", "#db-connection h2", "Connection"},
 	}
+	var opPath string // the first deploy's log
 	for _, tab := range tabs {
 		b.step("open the "+tab.id+" tab", browserStepTimeout, func(ctx context.Context) error {
 			if err := b.markDocument(ctx); err != nil {
@@ -233,6 +234,10 @@ func TestBrowserDatabase(t *testing.T) {
 				if err := b.waitText(ctx, "#db-operations .badge.done", "done"); err != nil {
 					return err
 				}
+				var err error
+				if opPath, err = chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("#db-operations td a").getAttribute("href")`)); err != nil {
+					return err
+				}
 			default:
 				if err := b.waitText(ctx, tab.check, tab.want); err != nil {
 					return err
@@ -244,6 +249,41 @@ func TestBrowserDatabase(t *testing.T) {
 			return b.screenshot(ctx, "database-"+tab.id)
 		})
 	}
+
+	b.step("an env change redeploys from the Environment tab", dbuiHealthyTimeout, func(ctx context.Context) error {
+		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`.service-tabs a[data-tab="environment"]`))); err != nil {
+			return err
+		}
+		if err := b.waitText(ctx, "#db-env", "No extra variables"); err != nil {
+			return err
+		}
+		if err := b.markDocument(ctx); err != nil {
+			return err
+		}
+		if err := chromedp.Do(ctx,
+			chromedp.SendKeys(chromedp.CSS(`#db-env .envrow.new input[name=key]`), "TZ"),
+			chromedp.SendKeys(chromedp.CSS(`#db-env .envrow.new input[name=value]`), "UTC"),
+			chromedp.Click(chromedp.CSS(`#db-env button[type=submit]`)),
+		); err != nil {
+			return err
+		}
+		if err := b.waitText(ctx, "#db-env .flash.ok", "A deploy is queued"); err != nil {
+			return err
+		}
+		if err := b.waitValue(ctx, `#db-env .envrow:not(.new) input[name=key]`, "TZ"); err != nil {
+			return err
+		}
+		// The header came along and follows the deploy.
+		seen, err := b.watchBadge(ctx, "healthy")
+		t.Logf("header badge: %s", strings.Join(seen, " → "))
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(strings.Join(seen, " "), "deploying") {
+			return fmt.Errorf("the header never showed the redeploy: %v", seen)
+		}
+		return b.checkSameDocument(ctx, dbPath+"/environment")
+	})
 
 	b.step("a direct load of a tab is the whole page", browserStepTimeout, func(ctx context.Context) error {
 		if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+dbPath+"/advanced")); err != nil {
@@ -282,6 +322,31 @@ func TestBrowserDatabase(t *testing.T) {
 		return b.screenshot(ctx, "database-advanced-major")
 	})
 
+	b.step("the operation's log page belongs to the database", browserStepTimeout, func(ctx context.Context) error {
+		if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+opPath)); err != nil {
+			return err
+		}
+		if err := b.waitText(ctx, ".page-head h1", "Deploy #"); err != nil {
+			return err
+		}
+		if err := b.waitText(ctx, "#deployment-status .flash.ok", "Back to the database"); err != nil {
+			return err
+		}
+		if err := b.waitJS(ctx, "the log", `document.querySelectorAll("#log .line").length > 0`); err != nil {
+			return err
+		}
+		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`.page-head a.muted`))); err != nil {
+			return err
+		}
+		if err := b.waitPath(ctx, dbPath); err != nil {
+			return err
+		}
+		if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+opPath)); err != nil {
+			return err
+		}
+		return b.screenshot(ctx, "database-operation-log")
+	})
+
 	b.step("stop it", dbuiStopTimeout, func(ctx context.Context) error {
 		if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+dbPath)); err != nil {
 			return err
@@ -317,7 +382,7 @@ func TestBrowserDatabase(t *testing.T) {
 	})
 
 	b.step("every database page fits a phone", 3*browserStepTimeout, func(ctx context.Context) error {
-		paths := []string{projectPath}
+		paths := []string{projectPath, opPath}
 		for _, tab := range tabs {
 			paths = append(paths, dbPath+tab.path)
 		}

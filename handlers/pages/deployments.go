@@ -70,7 +70,7 @@ func operationLabel(action string) string {
 	case db.ActionPassword:
 		return "Password change"
 	}
-	return "Deployment"
+	return "Deploy"
 }
 
 func (h *Handler) ShowDeploymentPage(c echo.Context) error {
