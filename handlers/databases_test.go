@@ -370,3 +370,40 @@ func TestDatabases_DeleteNeedsAVolumeChoice(t *testing.T) {
 	}
 	wantStatus(t, b.get(base), http.StatusNotFound)
 }
+
+func TestDatabases_ExternalURLUsesTheRequestHost(t *testing.T) {
+	t.Parallel()
+	app := newTestApp(t)
+	b := app.setupAdmin()
+	p := app.createProject("shop")
+	port := testkit.FreePort(t)
+	form := databaseForm(p.Environments[0].ID, "pg")
+	form.Set("external_port", strconv.Itoa(port))
+	res := b.postHTMX(fmt.Sprintf("/projects/%d/databases", p.ID), form)
+	wantStatus(t, res, http.StatusOK)
+	page := b.get(res.location())
+	wantStatus(t, page, http.StatusOK)
+	want := fmt.Sprintf("postgresql://pg:********@127.0.0.1:%d/pg", port)
+	if got := page.doc(t).Find("#db-external-url").Text(); got != want {
+		t.Errorf("external URL %q, want %q", got, want)
+	}
+	adv := b.get(res.location() + "/advanced").doc(t)
+	if v, _ := adv.Find("#db-external-port").Attr("value"); v != strconv.Itoa(port) {
+		t.Errorf("advanced external port %q, want %d", v, port)
+	}
+	// Emptying it removes the published port.
+	res = b.postHTMX(res.location(), url.Values{"image": {"postgres:17"}, "external_port": {""}})
+	wantStatus(t, res, http.StatusOK)
+	if got := b.get(fmt.Sprintf("/databases/%d", mustDatabaseID(t, app, "pg"))).doc(t).Find("#db-external-url").Text(); !strings.Contains(got, "Not reachable from outside") {
+		t.Errorf("after removing the port: %q", got)
+	}
+}
+
+func mustDatabaseID(t *testing.T, app *testApp, name string) int64 {
+	t.Helper()
+	d, err := app.store.DatabaseByName(context.Background(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.ID
+}

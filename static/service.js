@@ -98,7 +98,15 @@
   });
 
   var scan = function (root) {
-    (root.querySelectorAll ? root : document).querySelectorAll("[data-follow]").forEach(follow);
+    var el = root.querySelectorAll ? root : document;
+    el.querySelectorAll("[data-follow]").forEach(follow);
+    // On a phone the tab bar scrolls: keep the active tab in sight.
+    el.querySelectorAll(".service-tabs a.active").forEach(function (a) {
+      var bar = a.parentElement;
+      if (a.offsetLeft + a.offsetWidth > bar.scrollLeft + bar.clientWidth || a.offsetLeft < bar.scrollLeft) {
+        bar.scrollLeft = a.offsetLeft - 12;
+      }
+    });
   };
   if (window.htmx) window.htmx.onLoad(scan);
   document.addEventListener("DOMContentLoaded", function () { scan(document); });
