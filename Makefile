@@ -9,13 +9,13 @@ PEBBLE_BIN ?= /var/cache/dokploy/bin/pebble
 GOLANGCI_LINT_VERSION ?= v2.15.0
 GOLANGCI_LINT_BIN ?= /var/cache/dokploy/bin/golangci-lint-$(GOLANGCI_LINT_VERSION)
 
-.PHONY: run test build image provision provision-test traefik pebble vet lint bench bench-routing clean
+.PHONY: run test build image provision provision-test traefik pebble db-images vet lint bench bench-routing clean
 
 run: provision build
 	./bin/dokploy serve
 
 # The linter includes go vet's checks.
-test: provision-test traefik pebble
+test: provision-test traefik pebble db-images
 	@$(MAKE) --no-print-directory lint
 	DOKPLOY_INTEGRATION=1 \
 	DOKPLOY_TRAEFIK_BIN=$(TRAEFIK_BIN) \
@@ -44,6 +44,10 @@ traefik:
 # Pebble, Let's Encrypt's test CA, for the ACME end-to-end test.
 pebble:
 	@test -x $(PEBBLE_BIN) || CGO_ENABLED=0 GOBIN=$(dir $(PEBBLE_BIN)) go install github.com/letsencrypt/pebble/v2/cmd/pebble@$(PEBBLE_VERSION)
+
+# Local stand-ins for the official database images (no registry here); cached, seconds when warm.
+db-images:
+	bash scripts/build-db-images.sh
 
 bench-routing:
 	bash scripts/bench-routing.sh
