@@ -91,7 +91,7 @@ func (s *Store) RenameProject(ctx context.Context, id int64, name string) error 
 
 // ErrNotEmpty refuses deleting a container that still holds applications:
 // deleting a project must never silently take running apps with it.
-var ErrNotEmpty = fmt.Errorf("still has applications; delete them first")
+var ErrNotEmpty = fmt.Errorf("still has applications or databases; delete them first")
 
 // DeleteProject deletes an empty project.
 func (s *Store) DeleteProject(ctx context.Context, id int64) error {

@@ -132,9 +132,36 @@ func TestDatabases_Lifecycle(t *testing.T) {
 	c.serve(t, "serve")
 	c.login(t)
 	project := c.newProject(t)
+	// The engines run side by side: operations of different services may
+	// run at once.
+	c.mustAPI(t, "PATCH", "/api/v1/settings/deploy", map[string]any{"deploy_concurrency": len(dbEngineCases)}, http.StatusOK, nil)
+
+	// A database that cannot start fails its deploy with the engine's own
+	// words in the log, and shows error.
+	t.Run("failure", func(t *testing.T) {
+		t.Parallel()
+		name := "db-bad-" + srvRandomHex(3)
+		t.Cleanup(func() { dbCleanup(name) })
+		var out dbAnswer
+		c.mustAPI(t, "POST", "/api/v1/databases", map[string]any{"project_id": project, "engine": "postgres", "name": name,
+			"image": testkit.DBImage(t, "postgres"), "args": []any{"-c", "no_such_setting=1"}}, http.StatusCreated, &out)
+		d := c.waitFinished(t, out.Deployment.ID, 4*time.Minute)
+		log := c.logs(t, d.ID)
+		if d.Status != "error" || !strings.Contains(log, "no_such_setting") {
+			t.Fatalf("deploy of a database with a bad setting: %s %q; the log should quote the engine:\n%s", d.Status, d.Error, log)
+		}
+		if st := c.databaseStatus(t, out.ID); st != "error" {
+			t.Errorf("status %q after a failed first deploy, want error", st)
+		}
+		// It is not left crash-looping.
+		if out, _ := exec.Command("docker", "service", "inspect", "--format", "{{.Spec.Mode.Replicated.Replicas}}", name).Output(); strings.TrimSpace(string(out)) != "0" {
+			t.Errorf("service %s has %s replicas after its first deploy failed, want 0", name, out)
+		}
+	})
 
 	for _, tc := range dbEngineCases {
 		t.Run(tc.engine, func(t *testing.T) {
+			t.Parallel()
 			image := testkit.DBImage(t, tc.engine)
 			name := "db-" + tc.engine + "-" + srvRandomHex(3)
 			extPort := testkit.FreePort(t)
@@ -167,6 +194,19 @@ func TestDatabases_Lifecycle(t *testing.T) {
 			c.waitDatabaseHealthy(t, created)
 			if got, err := tc.read(t, image, "dokploy-network", creds.InternalURL); err != nil || got != "first" {
 				t.Fatalf("after restart read %q %v, want first", got, err)
+			}
+
+			// Stop: stopped only once the container is gone; start again.
+			c.runOperation(t, created.ID, "stop", nil)
+			if st := c.databaseStatus(t, created.ID); st != "stopped" {
+				t.Fatalf("after stop the status is %q", st)
+			}
+			if out, _ := exec.Command("docker", "ps", "-q", "--filter", "label=com.docker.swarm.service.name="+name).Output(); strings.TrimSpace(string(out)) != "" {
+				t.Fatalf("a container of %s still runs after stop: %s", name, out)
+			}
+			c.runOperation(t, created.ID, "start", nil)
+			if st := c.databaseStatus(t, created.ID); st != "healthy" {
+				t.Fatalf("after start the status is %q, want healthy", st)
 			}
 
 			// The host reaches it through the external port.
@@ -272,7 +312,9 @@ func (c *resCluster) createDatabase(t *testing.T, project int64, engine, name, i
 	if out.Deployment.ID == 0 {
 		t.Fatalf("create answered no deployment: %+v", out)
 	}
+	start := time.Now()
 	d := c.waitFinished(t, out.Deployment.ID, 4*time.Minute)
+	t.Logf("first deploy of %s took %s", name, time.Since(start).Round(100*time.Millisecond))
 	if d.Status != "done" {
 		t.Fatalf("first deploy of %s: %s %s; log:\n%s", name, d.Status, d.Error, c.logs(t, d.ID))
 	}
@@ -283,16 +325,22 @@ func (c *resCluster) waitDatabaseHealthy(t *testing.T, d dbAnswer) {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
-		var now dbAnswer
-		c.mustAPI(t, "GET", fmt.Sprintf("/api/v1/databases/%d", d.ID), nil, http.StatusOK, &now)
-		if now.Status == "healthy" {
+		st := c.databaseStatus(t, d.ID)
+		if st == "healthy" {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("database %s is %q, not healthy, after 2 minutes", d.Name, now.Status)
+			t.Fatalf("database %s is %q, not healthy, after 2 minutes", d.Name, st)
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
+}
+
+func (c *resCluster) databaseStatus(t *testing.T, id int64) string {
+	t.Helper()
+	var now dbAnswer
+	c.mustAPI(t, "GET", fmt.Sprintf("/api/v1/databases/%d", id), nil, http.StatusOK, &now)
+	return now.Status
 }
 
 func (c *resCluster) credentials(t *testing.T, id int64) dbCredentials {
@@ -306,8 +354,10 @@ func (c *resCluster) credentials(t *testing.T, id int64) dbCredentials {
 func (c *resCluster) runOperation(t *testing.T, id int64, action string, body any) {
 	t.Helper()
 	var d resDeployment
+	start := time.Now()
 	c.mustAPI(t, "POST", fmt.Sprintf("/api/v1/databases/%d/%s", id, action), body, http.StatusAccepted, &d)
 	done := c.waitFinished(t, d.ID, 3*time.Minute)
+	t.Logf("%s took %s", action, time.Since(start).Round(100*time.Millisecond))
 	if done.Status != "done" {
 		t.Fatalf("%s: %s %s; log:\n%s", action, done.Status, done.Error, c.logs(t, d.ID))
 	}

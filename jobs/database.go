@@ -61,15 +61,13 @@ func (r *Runner) deployDatabase(ctx context.Context, d *db.Deployment, dbase *db
 	if dbase.RegistryUsername != "" {
 		auth = &docker.RegistryAuth{Username: dbase.RegistryUsername, Password: sec.RegistryPassword, ServerAddress: dbase.RegistryServer}
 	}
-	log("Pulling " + dbase.Image)
+	// Pull falls back to a copy already on the node when the registry is
+	// unreachable, and says so in the log.
 	err := step(ctx, limits.Pull, "pulling the image", func(ctx context.Context) error {
 		return r.docker.Pull(ctx, dbase.Image, auth, log)
 	})
 	if err != nil {
-		if ctx.Err() != nil || !r.docker.HasImage(ctx, dbase.Image) {
-			return err
-		}
-		log(fmt.Sprintf("Warning: could not pull %s (%s); using the copy already on this node", dbase.Image, oneLine(err.Error())))
+		return err
 	}
 	if err := r.store.SetDeploymentSource(ctx, d.ID, "", "", dbase.Image); err != nil {
 		return err
@@ -95,6 +93,15 @@ func (r *Runner) deployDatabase(ctx context.Context, d *db.Deployment, dbase *db
 		return r.docker.DeployService(ctx, spec, log)
 	})
 	if err != nil {
+		if dbase.CurrentImage == "" {
+			// Nothing earlier to roll back to: stop the service rather than
+			// leave it crash-looping; the volume stays.
+			stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			if r.docker.ScaleService(stopCtx, dbase.Name, 0) == nil {
+				log("Stopped " + dbase.Name + " after its first deploy failed; fix the settings and deploy again (its data volume is kept)")
+			}
+			cancel()
+		}
 		if errors.Is(err, docker.ErrServiceFailed) || ctx.Err() == nil {
 			return fmt.Errorf("the database did not become ready: %w", err)
 		}
@@ -155,7 +162,13 @@ func (r *Runner) databaseServiceSpec(ctx context.Context, dbase *db.Database, se
 			Timeout:     5 * time.Second,
 			Retries:     5,
 			StartPeriod: time.Duration(cs.ReadyGrace) * time.Second,
+			// Probe every second while starting: the deploy (and the
+			// user) sees the engine ready within a second of it being so.
+			StartInterval: time.Second,
 		}
+		// Healthy already means the engine answers; a short settle
+		// period still catches one that crashes right after.
+		spec.MonitorPeriod = 2 * time.Second
 		spec.Mounts = []docker.BindMount{{Source: r.opts.ProbeBinary, Target: probePath, ReadOnly: true}}
 	}
 	return spec, nil

@@ -65,6 +65,13 @@ func (r *Runner) run(parent context.Context, d *db.Deployment) {
 			reason = oneLine(cause.Error())
 		}
 		logw.Line("ERROR: " + reason)
+		// The first line is the reason; the rest (the failed task's last
+		// lines of output) goes to the log, where the user looks for it.
+		if _, detail, ok := strings.Cut(strings.TrimSpace(err.Error()), "\n"); ok {
+			for _, line := range strings.Split(detail, "\n") {
+				logw.Line("  " + line)
+			}
+		}
 		logw.Line("The previous version, if any, keeps running.")
 	}
 	logw.Close()
@@ -202,7 +209,6 @@ func (r *Runner) deploy(ctx context.Context, d *db.Deployment, logw *deployLog) 
 		imageRef, commit, err = r.buildFromGit(ctx, d, a, secrets, buildArgs, limits, log)
 	case a.SourceType == db.SourceImage:
 		imageRef = a.Image
-		log("Pulling " + imageRef)
 		err = step(ctx, limits.Pull, "pulling the image", func(ctx context.Context) error {
 			return r.docker.Pull(ctx, imageRef, auth, log)
 		})

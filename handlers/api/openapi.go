@@ -195,7 +195,7 @@ func Operations() []Operation {
 		{Method: "PATCH", Path: "/api/v1/projects/{id}", Tag: "Projects", Summary: "Rename a project", Status: 200,
 			Body: map[string]any{"name": "storefront"}, Response: exampleProject(), Errors: []int{400, 401, 404, 409, 422}},
 		{Method: "DELETE", Path: "/api/v1/projects/{id}", Tag: "Projects", Summary: "Delete an empty project", Status: 204,
-			Notes: "409 while the project still has applications.", Errors: []int{401, 404, 409}},
+			Notes: "409 while the project still has applications or databases.", Errors: []int{401, 404, 409}},
 
 		{Method: "GET", Path: "/api/v1/projects/{id}/environments", Tag: "Environments", Summary: "List a project's environments", Paginated: true,
 			Status: 200, Response: examplePage(exampleEnvironment()), Errors: notFound},
@@ -204,7 +204,7 @@ func Operations() []Operation {
 		{Method: "PATCH", Path: "/api/v1/projects/{id}/environments/{env_id}", Tag: "Environments", Summary: "Rename an environment", Status: 200,
 			Body: map[string]any{"name": "preview"}, Response: exampleEnvironment(), Errors: []int{400, 401, 404, 409, 422}},
 		{Method: "DELETE", Path: "/api/v1/projects/{id}/environments/{env_id}", Tag: "Environments", Summary: "Delete an empty environment",
-			Status: 204, Notes: "409 while the environment still has applications.", Errors: []int{401, 404, 409}},
+			Status: 204, Notes: "409 while the environment still has applications or databases.", Errors: []int{401, 404, 409}},
 
 		{Method: "GET", Path: "/api/v1/applications", Tag: "Applications", Summary: "List applications", Paginated: true, Status: 200,
 			Response: examplePage(exampleApp()), Errors: []int{401}},

@@ -42,7 +42,10 @@ type HealthCheck struct {
 	Interval    time.Duration
 	Timeout     time.Duration
 	StartPeriod time.Duration
-	Retries     int
+	// StartInterval is how often it probes during StartPeriod, so a
+	// service that is up quickly is seen healthy quickly; 0 = Interval.
+	StartInterval time.Duration
+	Retries       int
 }
 
 // ServiceSpec is everything DeployService needs to run an app.
@@ -290,11 +293,12 @@ func healthConfig(h *HealthCheck) *container.HealthConfig {
 		return nil
 	}
 	return &container.HealthConfig{
-		Test:        h.Test,
-		Interval:    h.Interval,
-		Timeout:     h.Timeout,
-		StartPeriod: h.StartPeriod,
-		Retries:     h.Retries,
+		Test:          h.Test,
+		Interval:      h.Interval,
+		Timeout:       h.Timeout,
+		StartPeriod:   h.StartPeriod,
+		StartInterval: h.StartInterval,
+		Retries:       h.Retries,
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"math/big"
 	"regexp"
 	"strings"
+	"time"
 
 	"dokploy/db"
 	"dokploy/jobs/docker"
@@ -353,10 +354,50 @@ func (s *Service) queue(ctx context.Context, d *db.Database, action, by, secret 
 // can retry; with removeVolume false the volume stays for a database of
 // the same name to use.
 func (s *Service) DeleteDatabase(ctx context.Context, d *db.Database, removeVolume bool) error {
+	// An operation still running could re-create the service after it is
+	// removed: cancel what is queued or running and give it time to stop.
+	if err := s.stopOperations(ctx, d.ID, 30*time.Second); err != nil {
+		return err
+	}
 	if err := s.runner.RemoveDatabase(ctx, d, removeVolume); err != nil {
 		return &EngineError{Msg: "Could not remove the database: " + err.Error(), Err: err}
 	}
 	return s.store.DeleteDatabase(ctx, d.ID)
+}
+
+// stopOperations cancels a service's queued and running operations and
+// waits up to wait for the running ones to end.
+func (s *Service) stopOperations(ctx context.Context, serviceID int64, wait time.Duration) error {
+	deadline := time.Now().Add(wait)
+	for {
+		recent, err := s.store.Deployments(ctx, serviceID, 20)
+		if err != nil {
+			return err
+		}
+		running := 0
+		for _, dep := range recent {
+			if dep.Finished() {
+				continue
+			}
+			if _, err := s.store.RequestCancel(ctx, dep.ID); err != nil && !errors.Is(err, db.ErrConflict) {
+				return err
+			}
+			if dep.Status == db.DeployRunning {
+				running++
+			}
+		}
+		if running == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return conflict("", "an operation of this service is still running and did not stop within %s; try again when it has finished", wait)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
 }
 
 // DatabaseReference is the env value that stands for a database's

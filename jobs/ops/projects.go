@@ -43,7 +43,7 @@ func (s *Service) RenameProject(ctx context.Context, id int64, name string) erro
 // ConflictError, so nothing running is lost by a click.
 func (s *Service) DeleteProject(ctx context.Context, id int64) error {
 	if err := s.store.DeleteProject(ctx, id); errors.Is(err, db.ErrNotEmpty) {
-		return conflict("", "This project still has applications. Delete them first.")
+		return conflict("", "This project still has applications or databases. Delete them first.")
 	} else if err != nil {
 		return err
 	}
@@ -83,7 +83,7 @@ func (s *Service) RenameEnvironment(ctx context.Context, env *db.Environment, na
 // DeleteEnvironment removes an environment without applications.
 func (s *Service) DeleteEnvironment(ctx context.Context, env *db.Environment) error {
 	if err := s.store.DeleteEnvironment(ctx, env.ID); errors.Is(err, db.ErrNotEmpty) {
-		return conflict("", "Environment %s still has applications. Delete them first.", env.Name)
+		return conflict("", "Environment %s still has applications or databases. Delete them first.", env.Name)
 	} else if err != nil {
 		return err
 	}
