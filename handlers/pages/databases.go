@@ -116,8 +116,8 @@ func databaseActions(f *serviceFrame, state string) []serviceAction {
 	restart.Disabled, restart.Title = off(stopped || notDeployed, "The database is not running")
 	deploy := serviceAction{Label: "Deploy", Path: f.Base + "/deploy", Title: "Apply the saved settings: pull the image and update the service"}
 	deploy.Disabled, deploy.Title = off(false, deploy.Title)
+	// Delete stays available: it cancels what is pending first.
 	del := serviceAction{Label: "Delete", Dialog: "service-delete", Class: "danger"}
-	del.Disabled, del.Title = off(false, "")
 	return []serviceAction{deploy, start, stop, restart, del}
 }
 

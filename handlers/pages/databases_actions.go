@@ -2,6 +2,7 @@ package pages
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -272,14 +273,23 @@ func (h *Handler) DeleteDatabase(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	p := &databasePage{DB: d, Volume: engines.VolumeName(d.Name), CSRF: web.CSRF(c), Form: views.NewForm()}
 	choice := c.FormValue("remove_volume")
 	if choice != "keep" && choice != "delete" {
-		p := &databasePage{DB: d, Volume: engines.VolumeName(d.Name), CSRF: web.CSRF(c), Form: views.NewForm()}
 		p.Form.Errors["remove_volume"] = "choose whether to keep the data volume"
 		return h.Partial(c, http.StatusUnprocessableEntity, "db_delete_form", p)
 	}
-	if err := h.Ops.DeleteDatabase(c.Request().Context(), d, choice == "delete"); err != nil {
-		return err
+	err = h.Ops.DeleteDatabase(c.Request().Context(), d, choice == "delete")
+	var engineErr *ops.EngineError
+	switch {
+	case err == nil:
+		return web.Redirect(c, fmt.Sprintf("/projects/%d", d.ProjectID))
+	case errors.As(err, &engineErr):
+		// The dialog covers the page's flash area: say it in the dialog.
+		p.Form.Error = engineErr.Msg + " Nothing was deleted; try again."
+		return h.Partial(c, http.StatusBadGateway, "db_delete_form", p)
+	case formErrors(p.Form, err):
+		return h.Partial(c, http.StatusConflict, "db_delete_form", p)
 	}
-	return web.Redirect(c, fmt.Sprintf("/projects/%d", d.ProjectID))
+	return err
 }
