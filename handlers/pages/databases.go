@@ -239,16 +239,20 @@ func (h *Handler) renderDatabase(c echo.Context, status int, p *databasePage) er
 // ShowDatabasePage is the General tab: connection, "use in app", password.
 func (h *Handler) ShowDatabasePage(c echo.Context) error { return h.showDatabaseTab(c, "general") }
 
+// ShowDatabaseEnvironment is the Environment tab: the extra env, masked.
 func (h *Handler) ShowDatabaseEnvironment(c echo.Context) error {
 	return h.showDatabaseTab(c, "environment")
 }
 
+// ShowDatabaseOperations is the Operations tab: the history with its logs.
 func (h *Handler) ShowDatabaseOperations(c echo.Context) error {
 	return h.showDatabaseTab(c, "operations")
 }
 
+// ShowDatabaseLogs is the Logs tab; its box follows StreamDatabaseLogs.
 func (h *Handler) ShowDatabaseLogs(c echo.Context) error { return h.showDatabaseTab(c, "logs") }
 
+// ShowDatabaseAdvanced is the Advanced tab: image, registry, limits, arguments, port.
 func (h *Handler) ShowDatabaseAdvanced(c echo.Context) error { return h.showDatabaseTab(c, "advanced") }
 
 // ShowDatabaseHeader is the header partial the page polls while an

@@ -30,6 +30,8 @@ func (h *Handler) databaseAction(c echo.Context, act func(context.Context, *db.D
 	return h.ShowDatabaseHeader(c)
 }
 
+// DeployDatabase, StartDatabase, StopDatabase and RestartDatabase are the
+// header's actions.
 func (h *Handler) DeployDatabase(c echo.Context) error {
 	return h.databaseAction(c, h.Ops.DeployDatabase)
 }
