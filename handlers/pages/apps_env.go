@@ -14,17 +14,41 @@ import (
 	"dokploy/db"
 )
 
-// UpdateAppEnv saves the variable list: edited rows (blank value keeps the
-// stored one), removed rows, and an optional pasted .env block merged last.
+// UpdateAppEnv saves the variable list read by envFromForm.
 func (h *Handler) UpdateAppEnv(c echo.Context) error {
 	a, err := h.LoadApp(c)
 	if err != nil {
 		return err
 	}
 	ctx := c.Request().Context()
-	current, err := h.Store.AppVariables(ctx, a.ID, db.VarEnv)
+	vars, problem, err := h.envFromForm(c, a.ID)
 	if err != nil {
 		return err
+	}
+	if problem == "" {
+		if _, problem, err = outcome(h.Ops.SetEnv(ctx, a, vars), ""); err != nil {
+			return err
+		}
+	}
+	p, err := h.loadAppPage(c, a)
+	if err != nil {
+		return err
+	}
+	if problem != "" {
+		p.EnvError = problem + ". Nothing was saved."
+		return h.Partial(c, http.StatusUnprocessableEntity, "app_env", p)
+	}
+	p.Saved = "Variables saved. Deploy to apply them."
+	return h.Partial(c, http.StatusOK, "app_env", p)
+}
+
+// envFromForm reads the env editor of a service: edited rows (a blank
+// value keeps the stored one), removed rows, and an optional pasted .env
+// block merged last. problem is a parse error of the block.
+func (h *Handler) envFromForm(c echo.Context, serviceID int64) (vars []db.Variable, problem string, err error) {
+	current, err := h.Store.AppVariables(c.Request().Context(), serviceID, db.VarEnv)
+	if err != nil {
+		return nil, "", err
 	}
 	old := map[string]string{}
 	for _, v := range current {
@@ -32,13 +56,12 @@ func (h *Handler) UpdateAppEnv(c echo.Context) error {
 	}
 	params, err := c.FormParams()
 	if err != nil {
-		return err
+		return nil, "", err
 	}
 	removed := map[string]bool{}
 	for _, k := range params["delete"] {
 		removed[k] = true
 	}
-	var vars []db.Variable
 	keys, values := params["key"], params["value"]
 	for i, k := range keys {
 		k = strings.TrimSpace(k)
@@ -54,23 +77,11 @@ func (h *Handler) UpdateAppEnv(c echo.Context) error {
 		}
 		vars = append(vars, db.Variable{Key: k, Value: v})
 	}
-	problem := ""
 	pasted, perr := ops.ParseDotEnv(c.FormValue("dotenv"))
 	if perr != nil {
-		problem = perr.Error()
-	} else if _, problem, err = outcome(h.Ops.SetEnv(ctx, a, mergeVariables(vars, pasted)), ""); err != nil {
-		return err
+		return nil, perr.Error(), nil
 	}
-	p, err := h.loadAppPage(c, a)
-	if err != nil {
-		return err
-	}
-	if problem != "" {
-		p.EnvError = problem + ". Nothing was saved."
-		return h.Partial(c, http.StatusUnprocessableEntity, "app_env", p)
-	}
-	p.Saved = "Variables saved. Deploy to apply them."
-	return h.Partial(c, http.StatusOK, "app_env", p)
+	return mergeVariables(vars, pasted), "", nil
 }
 
 // mergeVariables sets each of extra on base, keeping base's order.

@@ -19,9 +19,16 @@ import (
 	"dokploy/views"
 )
 
+// deploymentPage is the log page of one entry of a service's operations
+// history: an app's deployment, or a database's deploy, start, stop,
+// restart or password change.
 type deploymentPage struct {
 	Deployment *db.Deployment
-	App        *db.App
+	App        *db.App      // set for an app's deployment
+	Database   *db.Database // set for a database's operation
+	Heading    string       // "Deployment #12", "Stop #13"
+	BackURL    string       // the service's page
+	BackName   string
 	CSRF       string
 }
 
@@ -30,17 +37,40 @@ func (h *Handler) loadDeployment(c echo.Context) (*deploymentPage, error) {
 	if err != nil {
 		return nil, err
 	}
-	d, err := h.Store.Deployment(c.Request().Context(), id)
+	ctx := c.Request().Context()
+	d, err := h.Store.Deployment(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	a, err := h.Store.App(c.Request().Context(), d.ServiceID)
-	if err != nil {
+	p := &deploymentPage{Deployment: d, CSRF: web.CSRF(c), Heading: fmt.Sprintf("Deployment #%d", d.ID)}
+	if d.ServiceKind == db.KindDatabase {
+		if p.Database, err = h.Store.Database(ctx, d.ServiceID); err != nil {
+			return nil, err
+		}
+		p.Heading = fmt.Sprintf("%s #%d", operationLabel(d.Action), d.ID)
+		p.BackURL, p.BackName = fmt.Sprintf("/databases/%d", p.Database.ID), p.Database.Name
+		return p, nil
+	}
+	if p.App, err = h.Store.App(ctx, d.ServiceID); err != nil {
 		return nil, err
 	}
-	p := &deploymentPage{Deployment: d, App: a}
-	p.CSRF = web.CSRF(c)
+	p.BackURL, p.BackName = fmt.Sprintf("/apps/%d", p.App.ID), p.App.Name
 	return p, nil
+}
+
+// operationLabel names an operation for people.
+func operationLabel(action string) string {
+	switch action {
+	case db.ActionStart:
+		return "Start"
+	case db.ActionStop:
+		return "Stop"
+	case db.ActionRestart:
+		return "Restart"
+	case db.ActionPassword:
+		return "Password change"
+	}
+	return "Deploy"
 }
 
 func (h *Handler) ShowDeploymentPage(c echo.Context) error {
@@ -48,7 +78,7 @@ func (h *Handler) ShowDeploymentPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	title := fmt.Sprintf("Deployment #%d · %s", p.Deployment.ID, p.App.Name)
+	title := p.Heading + " · " + p.BackName
 	return h.Page(c, http.StatusOK, "deployment", &views.Page{Title: title, Active: "projects", Data: p})
 }
 
@@ -183,18 +213,24 @@ func (h *Handler) StreamDeploymentLogs(c echo.Context) error {
 	}
 }
 
-// StreamRuntimeLogs follows the service's container output.
+// StreamRuntimeLogs follows the app's container output.
 func (h *Handler) StreamRuntimeLogs(c echo.Context) error {
 	a, err := h.LoadApp(c)
 	if err != nil {
 		return err
 	}
+	return h.streamServiceLogs(c, a.AppName)
+}
+
+// streamServiceLogs follows the output of the Swarm service name, any kind:
+// "line" events, then "eof" when Docker ends the stream.
+func (h *Handler) streamServiceLogs(c echo.Context, name string) error {
 	ctx := c.Request().Context()
 	sse, err := startSSE(c)
 	if err != nil {
 		return err
 	}
-	rc, err := h.Runner.RuntimeLogs(ctx, a.AppName, 200)
+	rc, err := h.Runner.RuntimeLogs(ctx, name, 200)
 	if err != nil {
 		_ = sse.send("", "line", logLineHTML("No runtime logs: "+err.Error()))
 		_ = sse.send("", "eof", "")

@@ -10,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"dokploy/db"
+	"dokploy/jobs/engines"
 	"dokploy/views"
 )
 
@@ -86,13 +87,23 @@ type projectPage struct {
 	Rename   *views.Form
 	EnvForm  *views.Form
 	AppForm  *views.Form
+	DBForm   *views.Form
+	Engines  []engines.Engine
 	CSRF     string
 	Deletion string
 }
 
 type envSection struct {
 	db.Environment
-	Apps []db.App
+	Apps      []db.App
+	Databases []databaseRow
+}
+
+// databaseRow is a database as the project page lists it, with its live state.
+type databaseRow struct {
+	db.Database
+	Engine string // label
+	State  stateBadge
 }
 
 func (h *Handler) loadProjectPage(c echo.Context, id int64) (*projectPage, error) {
@@ -105,7 +116,12 @@ func (h *Handler) loadProjectPage(c echo.Context, id int64) (*projectPage, error
 	if err != nil {
 		return nil, err
 	}
-	page := &projectPage{Project: p, Rename: views.NewForm(), EnvForm: views.NewForm(), AppForm: newAppForm()}
+	dbs, err := h.Store.DatabasesInProject(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	page := &projectPage{Project: p, Rename: views.NewForm(), EnvForm: views.NewForm(), AppForm: newAppForm(),
+		DBForm: newDatabaseForm(), Engines: engines.All}
 	page.CSRF = web.CSRF(c)
 	page.Rename.Values["name"] = p.Name
 	for _, e := range p.Environments {
@@ -113,6 +129,12 @@ func (h *Handler) loadProjectPage(c echo.Context, id int64) (*projectPage, error
 		for _, a := range apps {
 			if a.EnvironmentID == e.ID {
 				sec.Apps = append(sec.Apps, a)
+			}
+		}
+		for _, d := range dbs {
+			if d.EnvironmentID == e.ID {
+				eng, _ := engines.Lookup(d.Engine)
+				sec.Databases = append(sec.Databases, databaseRow{Database: d, Engine: eng.Label, State: liveState(web.ServiceStatus(d.Status, h.Runner.Live(ctx, d.Name)))})
 			}
 		}
 		page.Envs = append(page.Envs, sec)
@@ -128,6 +150,12 @@ func newAppForm() *views.Form {
 	f.Values["git_dockerfile"] = "Dockerfile"
 	f.Values["port"] = "3000"
 	f.Values["replicas"] = "1"
+	return f
+}
+
+func newDatabaseForm() *views.Form {
+	f := views.NewForm()
+	f.Values["engine"] = db.EnginePostgres
 	return f
 }
 

@@ -1,0 +1,106 @@
+package pages
+
+import (
+	"github.com/labstack/echo/v4"
+
+	"dokploy/db"
+	"dokploy/handlers/web"
+	"dokploy/views"
+)
+
+// serviceFrame is what every kind of service's page shares: the header
+// (name, kind, live state, main actions) and the tab bar, rendered by the
+// "service_header" and "service_tabs" templates (partials/service.html).
+// A kind fills it from its own row; the templates know no kind.
+type serviceFrame struct {
+	Base      string // the page's path (/databases/7); tabs and the header poll hang off it
+	Name      string
+	Kind      string // "PostgreSQL", "Application", …
+	BackURL   string
+	BackLabel string
+	Subtitle  string
+	State     stateBadge
+	Message   string         // why the state is what it is (Swarm's message, the last failure)
+	Busy      *db.Deployment // the operation queued or running, if any
+	Actions   []serviceAction
+	Tabs      []serviceTab
+	Tab       string // the active tab's ID
+	OOB       bool   // render the header as an out-of-band swap
+}
+
+// Polling reports whether the header must refresh itself: an operation is
+// pending or the state is still on its way.
+func (f *serviceFrame) Polling() bool { return f.Busy != nil || f.State.Class == "state-busy" }
+
+// stateBadge is a state as shown: its words and its colour class.
+type stateBadge struct{ Label, Class string }
+
+// serviceAction is one header button: an HTMX post answered by the header
+// partial, or the opening of a <dialog> of the page.
+type serviceAction struct {
+	Label    string
+	Path     string // POST target
+	Dialog   string // id of a <dialog> to open instead
+	Confirm  string
+	Class    string // "", "secondary" or "danger"
+	Disabled bool
+	Title    string // tooltip, says why a button is disabled
+}
+
+// serviceTab is one tab; its URL is Base, or Base/ID for the others.
+type serviceTab struct{ ID, Label string }
+
+// liveState maps a service's status (web.ServiceStatus: Swarm's state or
+// the last outcome) to its badge: green when serving, amber while
+// changing, grey when off and red when broken.
+func liveState(state string) stateBadge {
+	switch state {
+	case "healthy", "running":
+		return stateBadge{state, "state-ok"}
+	case "starting", "stopping", "deploying", "queued":
+		return stateBadge{state, "state-busy"}
+	case "stopped", "not deployed":
+		return stateBadge{state, "state-off"}
+	}
+	return stateBadge{state, "state-bad"}
+}
+
+// busyState is the badge of a pending operation: "stopping…" until the
+// state it asked for is real.
+func busyState(d *db.Deployment) stateBadge {
+	label := map[string]string{
+		db.ActionDeploy: "deploying…", db.ActionStart: "starting…", db.ActionStop: "stopping…",
+		db.ActionRestart: "restarting…", db.ActionPassword: "changing password…",
+	}[d.Action]
+	if label == "" {
+		label = "working…"
+	}
+	if d.Status == db.DeployQueued {
+		label += " (queued)"
+	}
+	return stateBadge{label, "state-busy"}
+}
+
+// pendingOperation is the operation the header shows progress for: the
+// running one, else the oldest queued (history is newest first).
+func pendingOperation(history []db.Deployment) *db.Deployment {
+	var queued *db.Deployment
+	for i := range history {
+		switch history[i].Status {
+		case db.DeployRunning:
+			return &history[i]
+		case db.DeployQueued:
+			queued = &history[i]
+		}
+	}
+	return queued
+}
+
+// renderService answers a tab: the whole page on a direct load (and on
+// htmx's history restore), only the tab bar and body when htmx asks.
+func (h *Handler) renderService(c echo.Context, status int, page, body string, title string, data any) error {
+	if web.IsHTMX(c) && c.Request().Header.Get("HX-History-Restore-Request") != "true" {
+		return h.Partial(c, status, body, data)
+	}
+	return h.Page(c, status, page, &views.Page{Title: title, Active: "projects", Data: data})
+}
