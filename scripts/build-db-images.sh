@@ -20,10 +20,11 @@
 #
 # Cache: an image whose tag carries the label dokploy.stand-in.recipe equal to
 # this script's sha256 is up to date and skipped. Rootfs tarballs are kept as
-# /var/cache/dokploy/db-images/<rootfs>-<recipe>.tar (a wiped docker data-root
-# re-imports in seconds), Debian packages in .../debs, FerretDB as
-# /var/cache/dokploy/bin/ferretdb-<version>. Runs hold a lock, so concurrent
-# runs (parallel test packages) wait for each other.
+# /var/cache/dokploy/db-images/<rootfs>-<recipe>.tar (a wiped docker data-root,
+# or a tag another version of this script moved, re-imports in seconds; the
+# three used last of each rootfs stay), Debian packages in .../debs, FerretDB
+# as /var/cache/dokploy/bin/ferretdb-<version>. Runs hold a lock, so
+# concurrent runs (parallel test packages) wait for each other.
 #
 # Exit status: 0 when every requested image is ready; 1 on any failure; 3 when
 # only the mongo stand-in, requested by name, could not be built (when building
@@ -31,6 +32,9 @@
 # shellcheck disable=SC2317 # functions are called through ensure_rootfs and traps
 set -euo pipefail
 shopt -s inherit_errexit
+# The whole script is one block, read before it runs: a checkout or an edit
+# of this file while a run waits for the lock cannot change what it does.
+{
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 SELF="$ROOT/scripts/build-db-images.sh"
@@ -137,32 +141,37 @@ pack() {
 }
 
 # ensure_rootfs NAME BUILDFN: sets TARBALL to the cached tarball of rootfs
-# NAME for this recipe, building it with BUILDFN DIR when missing; the
-# tarballs of older recipes go.
+# NAME for this recipe, building it with BUILDFN DIR when missing. Other
+# recipes' tarballs stay (another checkout of the project may run another
+# version of this script on the same machine); only the three used last of
+# each rootfs are kept.
 ensure_rootfs() {
-	local name="$1" build="$2" old dir="$WORK/$1"
+	local name="$1" build="$2" dir="$WORK/$1" old
 	TARBALL="$CACHE/$name-$RECIPE.tar"
-	[ -s "$TARBALL" ] && return 0
-	for old in "$CACHE/$name"-*.tar; do
-		if [ -e "$old" ]; then rm -f -- "$old"; fi
-	done
+	if [ -s "$TARBALL" ]; then
+		touch -- "$TARBALL"
+		return 0
+	fi
 	log "building the $name rootfs (debootstrap $SUITE)"
 	rm -rf --one-file-system -- "$dir"
 	"$build" "$dir"
 	slim "$dir"
 	pack "$dir" "$TARBALL"
 	rm -rf --one-file-system -- "$dir"
+	find "$CACHE" -maxdepth 1 -name "$name-*.tar" -printf '%T@ %p\n' | sort -rn | tail -n +4 \
+		| while IFS=' ' read -r _ old; do rm -f -- "$old"; done
 }
 
 # import TARBALL TAG STOPSIGNAL CHANGE...: docker import with the recipe label;
 # STOPSIGNAL ("" for the default SIGTERM) is added by a one-line build since
-# docker import cannot set it.
+# docker import cannot set it. The image TAG named before goes when nothing
+# uses it any more (a container of it, or another tag, keeps it).
 import() {
-	local tarball="$1" tag="$2" stopsignal="$3" id
+	local tarball="$1" tag="$2" stopsignal="$3" id old c
 	shift 3
 	local changes=(--change "LABEL $LABEL_KEY=$RECIPE")
-	local c
 	for c in "$@"; do changes+=(--change "$c"); done
+	old="$(docker image inspect --format '{{.Id}}' "$tag" 2>/dev/null || true)"
 	id="$(docker import "${changes[@]}" "$tarball")"
 	if [ -n "$stopsignal" ]; then
 		if ! printf 'FROM %s\nSTOPSIGNAL %s\n' "$id" "$stopsignal" \
@@ -173,6 +182,17 @@ import() {
 	else
 		docker tag "$id" "$tag"
 	fi
+	if [ -n "$old" ]; then OLD_IMAGES+=("$old"); fi
+}
+
+# drop_old_images: removes the images import replaced, where nothing uses them.
+OLD_IMAGES=()
+drop_old_images() {
+	local old
+	for old in "${OLD_IMAGES[@]}"; do
+		docker image rm "$old" >/dev/null 2>&1 || true
+	done
+	OLD_IMAGES=()
 }
 
 PATH_ENV='PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
@@ -325,6 +345,7 @@ make_postgres() {
 		'ENV PGDATA=/var/lib/postgresql/data' 'ENV LANG=C.UTF-8' \
 		'VOLUME /var/lib/postgresql/data' 'EXPOSE 5432' \
 		'ENTRYPOINT ["docker-entrypoint.sh"]' 'CMD ["postgres"]'
+	drop_old_images
 	echo "$PG_TAG"
 }
 
@@ -531,7 +552,11 @@ make_mariadb() {
 		"ENV $PATH_ENV" 'ENV LANG=C.UTF-8' \
 		'VOLUME /var/lib/mysql' 'EXPOSE 3306' \
 		'ENTRYPOINT ["docker-entrypoint.sh"]' 'CMD ["mariadbd"]'
-	for tag in "${MARIADB_TAGS[@]:1}"; do docker tag "${MARIADB_TAGS[0]}" "$tag"; done
+	for tag in "${MARIADB_TAGS[@]:1}"; do
+		OLD_IMAGES+=("$(docker image inspect --format '{{.Id}}' "$tag" 2>/dev/null || true)")
+		docker tag "${MARIADB_TAGS[0]}" "$tag"
+	done
+	drop_old_images
 	printf '%s\n' "${MARIADB_TAGS[@]}"
 }
 
@@ -598,6 +623,7 @@ make_redis() {
 		"ENV $PATH_ENV" 'ENV LANG=C.UTF-8' \
 		'VOLUME /data' 'WORKDIR /data' 'EXPOSE 6379' \
 		'ENTRYPOINT ["docker-entrypoint.sh"]' 'CMD ["redis-server"]'
+	drop_old_images
 	echo "$REDIS_TAG"
 }
 
@@ -824,6 +850,7 @@ make_mongo() {
 		"ENV $PATH_ENV" 'ENV LANG=C.UTF-8' \
 		'VOLUME /data/db' 'VOLUME /data/configdb' 'EXPOSE 27017' \
 		'ENTRYPOINT ["docker-entrypoint.sh"]' 'CMD ["mongod"]'
+	drop_old_images
 	echo "$MONGO_TAG"
 }
 
@@ -854,3 +881,4 @@ if [ "$want_mongo" = 1 ]; then
 fi
 log "done in $((SECONDS - start)) s"
 exit "$status"
+}
