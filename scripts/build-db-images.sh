@@ -594,7 +594,9 @@ fi
 if [ "$1" = redis-server ]; then
 	protected=1
 	conf=
-	if [ -f "${2:-}" ]; then
+	if [ "${2:-}" = - ]; then
+		conf=- # the configuration comes on stdin, which must not be read here
+	elif [ -f "${2:-}" ]; then
 		conf="$2"
 		if grep -q '^[[:space:]]*protected-mode' "$conf"; then protected=; fi
 	fi
