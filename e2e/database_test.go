@@ -22,6 +22,10 @@ type dbEngineCase struct {
 	// get a URL of the form the API answers.
 	write func(t *testing.T, image, network, url, value string) error
 	read  func(t *testing.T, image, network, url string) (string, error)
+	// limited marks the MongoDB stand-in (FerretDB): it has no mongosh,
+	// which the password change runs, so that step and re-using a kept
+	// volume under a new password are not exercised.
+	limited bool
 }
 
 // dbClient runs image's client in a throwaway container on network.
@@ -51,6 +55,25 @@ var dbEngineCases = []dbEngineCase{
 		// MySQL runs on the MariaDB stand-in: same protocol and MYSQL_* variables.
 		engine: "mysql", port: 3306,
 		write: mysqlWrite, read: mysqlRead,
+	},
+	{
+		engine: "mongo", port: 27017, limited: true,
+		write: func(t *testing.T, image, network, url, value string) error {
+			out, err := dbClient(image, network, "env", "MONGO_URI="+url, "mongo-lite", "insert", "app", "notes", `{"v":"`+value+`"}`)
+			return errOut(err, out)
+		},
+		read: func(t *testing.T, image, network, url string) (string, error) {
+			out, err := dbClient(image, network, "env", "MONGO_URI="+url, "mongo-lite", "find", "app", "notes")
+			if err != nil {
+				return out, errOut(err, out)
+			}
+			var vals []string
+			for _, part := range strings.Split(out, `"v":"`)[1:] {
+				v, _, _ := strings.Cut(part, `"`)
+				vals = append(vals, v)
+			}
+			return strings.Join(vals, ","), nil
+		},
 	},
 	{
 		engine: "redis", port: 6379,
@@ -216,6 +239,14 @@ func TestDatabases_Lifecycle(t *testing.T) {
 			}
 			if got, err := tc.read(t, image, "host", hostURL); err != nil || got != "first" {
 				t.Fatalf("read through the external port: %q %v", got, err)
+			}
+
+			if tc.limited {
+				c.mustAPI(t, "DELETE", fmt.Sprintf("/api/v1/databases/%d?volume=remove", created.ID), nil, http.StatusNoContent, nil)
+				if dbVolumeExists(name + "-data") {
+					t.Fatalf("volume %s-data still exists after delete with volume=remove", name)
+				}
+				return
 			}
 
 			// Change the password: the old one fails, the new one works.
