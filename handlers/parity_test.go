@@ -950,3 +950,62 @@ func TestParity_Deployments(t *testing.T) {
 	api, body := a.apiJSON(http.MethodPost, "/api/v1/deployments/999999/cancel", token, nil)
 	wantSameRefusal(t, ui, api, body, 404, "", "")
 }
+
+func TestParity_Databases(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	b, token := parityClients(a)
+	p := a.createProject("shop")
+	a.createImageApp(p, "taken")
+	envID := p.Environments[0].ID
+
+	// Refused input: same status, message and field; nothing written.
+	for _, tc := range []struct {
+		name, field, value string
+		api                any
+		status             int
+		wantField          string
+		contains           string
+	}{
+		{"unknown engine", "engine", "oracle", "oracle", 422, "engine", "engine must be one of"},
+		{"name taken by an app", "name", "taken", "taken", 409, "name", "is taken"},
+		{"name not a DNS label", "name", "Bad_Name", "Bad_Name", 422, "name", "lowercase letters"},
+		{"image with a space", "image", "postgres 17", "postgres 17", 422, "image", "invalid image reference"},
+		{"database name with a dash", "database", "my-db", "my-db", 422, "database", "database name must start"},
+		{"reserved external port", "external_port", "22", 22, 422, "external_port", "SSH"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			form := url.Values{"engine": {"postgres"}, "name": {"pg"}, "environment_id": {strconv.FormatInt(envID, 10)}}
+			form.Set(tc.field, tc.value)
+			ui := b.postHTMX(fmt.Sprintf("/projects/%d/databases", p.ID), form)
+			in := map[string]any{"engine": "postgres", "name": "pg", "environment_id": envID}
+			in[tc.field] = tc.api
+			api, body := a.apiJSON(http.MethodPost, "/api/v1/databases", token, in)
+			wantSameRefusal(t, ui, api, body, tc.status, tc.wantField, tc.contains)
+		})
+	}
+	if n := a.count("databases"); n != 0 {
+		t.Fatalf("refused creates stored %d databases", n)
+	}
+
+	// Valid input: the same stored database, with the same defaults.
+	form := url.Values{"engine": {"postgres"}, "name": {"ui-db"}, "environment_id": {strconv.FormatInt(envID, 10)}}
+	wantStatus(t, b.postHTMX(fmt.Sprintf("/projects/%d/databases", p.ID), form), http.StatusOK)
+	res, _ := a.apiJSON(http.MethodPost, "/api/v1/databases", token, map[string]any{"engine": "postgres", "name": "api-db", "environment_id": envID})
+	wantStatus(t, res, http.StatusCreated)
+	byName := map[string]map[string]any{}
+	for _, d := range apiItems(t, a, token, "/api/v1/databases") {
+		byName[d["name"].(string)] = d
+	}
+	ui, api := byName["ui-db"], byName["api-db"]
+	if ui == nil || api == nil {
+		t.Fatalf("stored databases: %v", byName)
+	}
+	keys := []string{"engine", "image", "environment_id", "memory_limit_mb", "redis_persistence"}
+	if !reflect.DeepEqual(pick(ui, keys...), pick(api, keys...)) {
+		t.Errorf("UI and API stored different databases:\nUI  %v\nAPI %v", pick(ui, keys...), pick(api, keys...))
+	}
+	if ui["database"] != "ui_db" || api["database"] != "api_db" || ui["user"] != "ui_db" {
+		t.Errorf("name defaults differ: UI %v/%v API %v", ui["database"], ui["user"], api["database"])
+	}
+}
