@@ -278,8 +278,10 @@ var databaseRef = regexp.MustCompile(`\$\{\{database\.([a-z0-9-]+)\.url\}\}`)
 // resolveReferences replaces database references in env values with the
 // databases' current internal URLs, so an app follows password changes on
 // its next deploy. A reference to a missing database fails the deploy.
-func (r *Runner) resolveReferences(ctx context.Context, vars []db.Variable) ([]db.Variable, error) {
+// The passwords it put in are returned too, for the log to mask.
+func (r *Runner) resolveReferences(ctx context.Context, vars []db.Variable) ([]db.Variable, []string, error) {
 	out := make([]db.Variable, len(vars))
+	var secrets []string
 	for i, v := range vars {
 		var missing error
 		v.Value = databaseRef.ReplaceAllStringFunc(v.Value, func(ref string) string {
@@ -294,14 +296,15 @@ func (r *Runner) resolveReferences(ctx context.Context, vars []db.Variable) ([]d
 				missing = err
 				return ref
 			}
+			secrets = append(secrets, sec.Password)
 			return engines.InternalURL(dbase, sec.Password, false)
 		})
 		if missing != nil {
-			return nil, missing
+			return nil, nil, missing
 		}
 		out[i] = v
 	}
-	return out, nil
+	return out, secrets, nil
 }
 
 // Live is a service's state as Swarm sees it right now, which pages and

@@ -176,9 +176,11 @@ func (r *Runner) deploy(ctx context.Context, d *db.Deployment, logw *deployLog) 
 	if err != nil {
 		return err
 	}
-	if env, err = r.resolveReferences(ctx, env); err != nil {
+	env, dbPasswords, err := r.resolveReferences(ctx, env)
+	if err != nil {
 		return err
 	}
+	logw.Mask(dbPasswords...)
 	buildArgs, err := r.store.AppVariables(ctx, a.ID, db.VarBuildArg)
 	if err != nil {
 		return err
