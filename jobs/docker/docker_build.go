@@ -34,6 +34,9 @@ type BuildSpec struct {
 	NoCache     bool
 	Tags        []string // at least one; the first names the build in labels
 	Labels      map[string]string
+	// Resource limits of each build step's container; 0 means none.
+	MemoryBytes int64
+	NanoCPUs    int64
 }
 
 // injectedDockerfile is the name under which a Dockerfile that lives outside
@@ -163,7 +166,7 @@ func buildOptions(spec BuildSpec) (build.ImageBuildOptions, error) {
 	for k, v := range spec.BuildArgs {
 		args[k] = &v
 	}
-	return build.ImageBuildOptions{
+	opts := build.ImageBuildOptions{
 		Tags:        spec.Tags,
 		Target:      spec.Target,
 		BuildArgs:   args,
@@ -174,7 +177,15 @@ func buildOptions(spec BuildSpec) (build.ImageBuildOptions, error) {
 		// The classic builder streams plain lines and needs no BuildKit
 		// session; it is what the engine uses for API clients by default.
 		Version: build.BuilderV1,
-	}, nil
+	}
+	if spec.MemoryBytes > 0 {
+		opts.Memory, opts.MemorySwap = spec.MemoryBytes, spec.MemoryBytes // no swap on top
+	}
+	if spec.NanoCPUs > 0 {
+		opts.CPUPeriod = 100_000
+		opts.CPUQuota = spec.NanoCPUs * opts.CPUPeriod / 1e9
+	}
+	return opts, nil
 }
 
 // readDockerfile finds BuildSpec.Dockerfile inside the checkout and reads

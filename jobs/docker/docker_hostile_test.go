@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -167,5 +168,29 @@ func TestDockerBuild_OtherAppsImagesAreRefused(t *testing.T) {
 	// is the engine's, not a refusal).
 	if err := build("FROM registry.invalid/someone/base:1\n", nil); errors.Is(err, ErrForeignImage) {
 		t.Errorf("registry image refused: %v", err)
+	}
+}
+
+// TestDockerBuild_ResourceLimits: BuildSpec's limits reach the containers
+// the build steps run in (their cgroup says so).
+func TestDockerBuild_ResourceLimits(t *testing.T) {
+	d := testDocker(t)
+	t.Parallel()
+	df := "FROM scratch\nCOPY app /app\n"
+	// cgroup v2 files, then v1's (this CI host has v1).
+	for _, f := range []string{"memory.max", "cpu.max", "memory/memory.limit_in_bytes", "cpu/cpu.cfs_quota_us"} {
+		df += fmt.Sprintf("RUN [\"/app\", \"-cat\", \"/sys/fs/cgroup/%s\"]\n", f)
+	}
+	dir := appContext(t, df)
+	logs := &testkit.LogRecorder{}
+	_, err := d.Build(context.Background(), BuildSpec{Dir: dir, NoCache: true, Tags: []string{testName(t) + ":v1"},
+		MemoryBytes: 96 << 20, NanoCPUs: 500_000_000}, logs.Log)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, logs.All())
+	}
+	v2 := logs.Contains("100663296") && logs.Contains("50000 100000")
+	v1 := logs.Contains("100663296") && logs.Contains("50000")
+	if !v2 && !v1 {
+		t.Errorf("a build step's cgroup does not show 96 MiB and half a CPU:\n%s", logs.All())
 	}
 }
