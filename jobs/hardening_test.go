@@ -18,6 +18,7 @@ import (
 	"dokploy/db"
 	"dokploy/db/dbtest"
 	"dokploy/e2e/testkit"
+	"dokploy/jobs/docker"
 	"dokploy/jobs/internal/linewriter"
 )
 
@@ -102,12 +103,24 @@ func TestPipeline_BaseImagesOfOtherAppsAreRefused(t *testing.T) {
 	p := newPipeline(t)
 	victim, _ := p.newGitApp(testName(t))
 	attacker, _ := p.newGitApp(testName(t))
-	p.git.commit("victim", serverDockerfile("victim"))
-	dv := p.wait(p.deploy(victim).ID, 2*time.Minute)
-	da := p.wait(p.deploy(attacker).ID, 2*time.Minute)
-	if dv.Status != db.DeployDone || da.Status != db.DeployDone {
-		t.Fatalf("setup deploys: %s %q / %s %q", dv.Status, dv.Error, da.Status, da.Error)
+	// Both apps' earlier images, built as their deployments build them
+	// (tag <app>:<id>, label dokploy.app=<app>), without a roll-out.
+	dir := t.TempDir()
+	buildTestApp(t, dir)
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(serverDockerfile("earlier")), 0o644); err != nil {
+		t.Fatal(err)
 	}
+	ctx := context.Background()
+	images := map[string]string{}
+	for _, a := range []*db.App{victim, attacker} {
+		ref := a.AppName + ":1000"
+		if _, err := p.docker.Build(ctx, docker.BuildSpec{Dir: dir, Tags: []string{ref},
+			Labels: map[string]string{docker.LabelApp: a.AppName}}, nil); err != nil {
+			t.Fatal(err)
+		}
+		images[a.AppName] = ref
+	}
+	dv, da := &db.Deployment{Image: images[victim.AppName]}, &db.Deployment{Image: images[attacker.AppName]}
 
 	p.git.commit("steal", "ARG BASE="+dv.Image+"\nFROM scratch\nCOPY app /app\nFROM ${BASE}\nENTRYPOINT [\"/app\"]\n")
 	d := p.wait(p.deploy(attacker).ID, time.Minute)
