@@ -341,6 +341,23 @@ func (s *Store) LastLogSeq(ctx context.Context, deploymentID int64) (int, error)
 	return last, nil
 }
 
+// LogStats sums up a deployment's stored log.
+type LogStats struct {
+	LastSeq int `db:"last_seq"` // 0 when there are no lines
+	Lines   int `db:"lines"`
+	Bytes   int `db:"bytes"` // of line text
+}
+
+// LogStats returns the last sequence number, the number of lines and their
+// total size of a deployment's log.
+func (s *Store) LogStats(ctx context.Context, deploymentID int64) (LogStats, error) {
+	var st LogStats
+	err := s.db.GetContext(ctx, &st, `
+		SELECT coalesce(max(seq), 0) AS last_seq, count(*) AS lines, coalesce(sum(octet_length(line)), 0) AS bytes
+		FROM deployment_logs WHERE deployment_id = $1`, deploymentID)
+	return st, opError("log stats", err)
+}
+
 // ExpiredImages lists images of an app's successful deployments beyond the
 // newest keep, which the pruner may remove (never the running one).
 func (s *Store) ExpiredImages(ctx context.Context, appID int64, keep int) ([]string, error) {

@@ -16,6 +16,8 @@ const (
 	SettingBuildTimeout      = "timeout_build"
 	SettingPullTimeout       = "timeout_pull"
 	SettingConvergeTimeout   = "timeout_converge"
+	SettingBuildMemory       = "build_memory_mb" // MiB per build, 0: no limit
+	SettingBuildCPUs         = "build_cpus"      // CPUs per build, 0: no limit
 )
 
 // Setting returns a setting's value or def when unset.
@@ -56,11 +58,16 @@ type DeployLimits struct {
 	// ImageRetention is how many successful deployments keep their image
 	// for rollback.
 	ImageRetention int
+	// BuildMemoryMB and BuildCPUs limit every build step's container
+	// (0: no limit), so one app's build cannot starve the control plane.
+	BuildMemoryMB int
+	BuildCPUs     float64
 }
 
 // DefaultDeployLimits are used for settings the user has not changed.
 var DefaultDeployLimits = DeployLimits{
 	Clone: 5 * time.Minute, Build: 30 * time.Minute, Pull: 10 * time.Minute, Converge: 5 * time.Minute, ImageRetention: 10,
+	BuildMemoryMB: 4096, BuildCPUs: 0,
 }
 
 // intSetting reads a positive integer setting, falling back to def.
@@ -95,6 +102,20 @@ func (s *Store) DeployLimits(ctx context.Context) (DeployLimits, error) {
 		}
 	}
 	var err error
-	l.ImageRetention, err = s.intSetting(ctx, SettingImageRetention, l.ImageRetention)
+	if l.ImageRetention, err = s.intSetting(ctx, SettingImageRetention, l.ImageRetention); err != nil {
+		return l, err
+	}
+	// Zero is a value here (no limit), so these are read without intSetting.
+	v, err := s.Setting(ctx, SettingBuildMemory, strconv.Itoa(l.BuildMemoryMB))
+	if n, perr := strconv.Atoi(v); err == nil && perr == nil && n >= 0 {
+		l.BuildMemoryMB = n
+	}
+	if err != nil {
+		return l, err
+	}
+	v, err = s.Setting(ctx, SettingBuildCPUs, "0")
+	if f, perr := strconv.ParseFloat(v, 64); err == nil && perr == nil && f >= 0 {
+		l.BuildCPUs = f
+	}
 	return l, err
 }

@@ -148,7 +148,7 @@ func exampleToken() map[string]any {
 
 func exampleDeploySettings() map[string]any {
 	return map[string]any{"deploy_concurrency": 1, "image_retention": 10, "timeout_clone": "5m", "timeout_build": "30m",
-		"timeout_pull": "10m", "timeout_converge": "5m"}
+		"timeout_pull": "10m", "timeout_converge": "5m", "build_memory_mb": 4096, "build_cpus": 0}
 }
 
 func exampleRedirect() map[string]any {

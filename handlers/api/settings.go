@@ -14,12 +14,14 @@ import (
 
 // deploySettingsJSON is the body and answer of /api/v1/settings/deploy.
 type deploySettingsJSON struct {
-	DeployConcurrency *int    `json:"deploy_concurrency"`
-	ImageRetention    *int    `json:"image_retention"`
-	TimeoutClone      *string `json:"timeout_clone"`
-	TimeoutBuild      *string `json:"timeout_build"`
-	TimeoutPull       *string `json:"timeout_pull"`
-	TimeoutConverge   *string `json:"timeout_converge"`
+	DeployConcurrency *int     `json:"deploy_concurrency"`
+	ImageRetention    *int     `json:"image_retention"`
+	TimeoutClone      *string  `json:"timeout_clone"`
+	TimeoutBuild      *string  `json:"timeout_build"`
+	TimeoutPull       *string  `json:"timeout_pull"`
+	TimeoutConverge   *string  `json:"timeout_converge"`
+	BuildMemoryMB     *int     `json:"build_memory_mb"`
+	BuildCPUs         *float64 `json:"build_cpus"`
 }
 
 func (h *Handler) GetDeploySettings(c echo.Context) error {
@@ -34,7 +36,8 @@ func (h *Handler) GetDeploySettings(c echo.Context) error {
 	}
 	clone, build, pull, converge := ops.ShortDuration(l.Clone), ops.ShortDuration(l.Build), ops.ShortDuration(l.Pull), ops.ShortDuration(l.Converge)
 	return c.JSON(http.StatusOK, deploySettingsJSON{DeployConcurrency: &n, ImageRetention: &l.ImageRetention,
-		TimeoutClone: &clone, TimeoutBuild: &build, TimeoutPull: &pull, TimeoutConverge: &converge})
+		TimeoutClone: &clone, TimeoutBuild: &build, TimeoutPull: &pull, TimeoutConverge: &converge,
+		BuildMemoryMB: &l.BuildMemoryMB, BuildCPUs: &l.BuildCPUs})
 }
 
 // UpdateDeploySettings changes the queue's concurrency, image retention
@@ -47,6 +50,12 @@ func (h *Handler) UpdateDeploySettings(c echo.Context) error {
 	limits := map[string]string{}
 	if in.ImageRetention != nil {
 		limits[db.SettingImageRetention] = strconv.Itoa(*in.ImageRetention)
+	}
+	if in.BuildMemoryMB != nil {
+		limits[db.SettingBuildMemory] = strconv.Itoa(*in.BuildMemoryMB)
+	}
+	if in.BuildCPUs != nil {
+		limits[db.SettingBuildCPUs] = strconv.FormatFloat(*in.BuildCPUs, 'f', -1, 64)
 	}
 	for key, v := range map[string]*string{db.SettingCloneTimeout: in.TimeoutClone, db.SettingBuildTimeout: in.TimeoutBuild,
 		db.SettingPullTimeout: in.TimeoutPull, db.SettingConvergeTimeout: in.TimeoutConverge} {

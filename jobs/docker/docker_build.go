@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -20,6 +19,8 @@ import (
 	"github.com/docker/docker/api/types/image"
 	"github.com/moby/go-archive"
 	"github.com/moby/patternmatcher/ignorefile"
+
+	"dokploy/jobs/internal/safefile"
 )
 
 // BuildSpec describes a Dockerfile build. ContextPath and Dockerfile are
@@ -33,6 +34,9 @@ type BuildSpec struct {
 	NoCache     bool
 	Tags        []string // at least one; the first names the build in labels
 	Labels      map[string]string
+	// Resource limits of each build step's container; 0 means none.
+	MemoryBytes int64
+	NanoCPUs    int64
 }
 
 // injectedDockerfile is the name under which a Dockerfile that lives outside
@@ -96,11 +100,14 @@ func (d *Docker) Build(ctx context.Context, spec BuildSpec, log LogFunc) (string
 	if err != nil {
 		return "", fmt.Errorf("build context: %w", err)
 	}
-	dockerfile, err := findDockerfile(spec)
+	dockerfile, content, err := readDockerfile(ctx, spec)
 	if err != nil {
 		return "", err
 	}
-	tarball, name, err := buildContextTar(contextDir, dockerfile)
+	if err := d.checkImageSources(ctx, content, spec); err != nil {
+		return "", err
+	}
+	tarball, name, err := buildContextTar(ctx, contextDir, dockerfile, content)
 	if err != nil {
 		return "", err
 	}
@@ -127,6 +134,9 @@ func (d *Docker) Build(ctx context.Context, spec BuildSpec, log LogFunc) (string
 		return "", ctx.Err()
 	}
 	if err != nil {
+		return "", err
+	}
+	if err := d.checkBuiltBases(ctx, tracker, spec); err != nil {
 		return "", err
 	}
 	if imageID == "" {
@@ -156,7 +166,7 @@ func buildOptions(spec BuildSpec) (build.ImageBuildOptions, error) {
 	for k, v := range spec.BuildArgs {
 		args[k] = &v
 	}
-	return build.ImageBuildOptions{
+	opts := build.ImageBuildOptions{
 		Tags:        spec.Tags,
 		Target:      spec.Target,
 		BuildArgs:   args,
@@ -167,33 +177,53 @@ func buildOptions(spec BuildSpec) (build.ImageBuildOptions, error) {
 		// The classic builder streams plain lines and needs no BuildKit
 		// session; it is what the engine uses for API clients by default.
 		Version: build.BuilderV1,
-	}, nil
+	}
+	if spec.MemoryBytes > 0 {
+		opts.Memory, opts.MemorySwap = spec.MemoryBytes, spec.MemoryBytes // no swap on top
+	}
+	if spec.NanoCPUs > 0 {
+		opts.CPUPeriod = 100_000
+		opts.CPUQuota = spec.NanoCPUs * opts.CPUPeriod / 1e9
+	}
+	return opts, nil
 }
 
-func findDockerfile(spec BuildSpec) (string, error) {
+// readDockerfile finds BuildSpec.Dockerfile inside the checkout and reads
+// it (bounded, confined to the checkout, regular files only). It returns
+// the file's real path and its content; the content read here is what the
+// engine gets, so what was checked is what is built.
+func readDockerfile(ctx context.Context, spec BuildSpec) (string, []byte, error) {
 	rel := spec.Dockerfile
 	if rel == "" {
 		rel = "Dockerfile"
 	}
 	path, err := SafeJoin(spec.Dir, rel)
 	if errors.Is(err, fs.ErrNotExist) {
-		return "", fmt.Errorf("%w at %s", ErrDockerfileNotFound, rel)
+		return "", nil, fmt.Errorf("%w at %s", ErrDockerfileNotFound, rel)
 	}
 	if err != nil {
-		return "", fmt.Errorf("Dockerfile: %w", err)
+		return "", nil, fmt.Errorf("Dockerfile: %w", err)
 	}
-	if st, err := os.Stat(path); err != nil || !st.Mode().IsRegular() {
-		return "", fmt.Errorf("%w at %s (not a regular file)", ErrDockerfileNotFound, rel)
+	content, err := safefile.ReadFile(ctx, spec.Dir, filepath.ToSlash(filepath.Clean(rel)), safefile.MaxSize)
+	switch {
+	case errors.Is(err, fs.ErrNotExist), errors.Is(err, safefile.ErrNotRegular):
+		return "", nil, fmt.Errorf("%w at %s (not a regular file)", ErrDockerfileNotFound, rel)
+	case err != nil:
+		return "", nil, fmt.Errorf("Dockerfile: %w", err)
 	}
-	return path, nil
+	return path, content, nil
 }
 
 // buildContextTar tars contextDir honouring its .dockerignore and returns
-// the Dockerfile's name inside the tar. A Dockerfile outside the context is
-// added under injectedDockerfile and listed in .dockerignore, so the engine
-// drops it from the context after reading it (COPY . never sees it).
-func buildContextTar(contextDir, dockerfile string) (io.ReadCloser, string, error) {
-	excludes, ignoreContent, err := readDockerignore(contextDir)
+// the Dockerfile's name inside the tar. Symlinks are archived as symlinks,
+// never followed (the engine resolves them inside the context). The
+// Dockerfile and .dockerignore entries carry the content read and checked
+// here, whatever the files in the checkout are (a symlink, say). A
+// Dockerfile outside the context is added under injectedDockerfile and
+// listed in .dockerignore, so the engine drops it from the context after
+// reading it (COPY . never sees it).
+func buildContextTar(ctx context.Context, contextDir, dockerfile string, content []byte) (io.ReadCloser, string, error) {
+	excludes, ignoreContent, found, err := readDockerignore(ctx, contextDir)
 	if err != nil {
 		return nil, "", err
 	}
@@ -211,19 +241,18 @@ func buildContextTar(contextDir, dockerfile string) (io.ReadCloser, string, erro
 	if err != nil {
 		return nil, "", fmt.Errorf("archive build context: %w", err)
 	}
+	replace := map[string]archive.TarModifierFunc{}
+	name := injectedDockerfile
 	if inside {
-		return tarball, filepath.ToSlash(rel), nil
+		name = filepath.ToSlash(rel)
+		if found {
+			replace[".dockerignore"] = replaceWith(ignoreContent)
+		}
+	} else {
+		replace[".dockerignore"] = replaceWith(append(ignoreContent, []byte("\n"+injectedDockerfile+"\n")...))
 	}
-	content, err := os.ReadFile(dockerfile)
-	if err != nil {
-		tarball.Close()
-		return nil, "", fmt.Errorf("read Dockerfile: %w", err)
-	}
-	ignore := append(ignoreContent, []byte("\n"+injectedDockerfile+"\n")...)
-	return archive.ReplaceFileTarWrapper(tarball, map[string]archive.TarModifierFunc{
-		injectedDockerfile: replaceWith(content),
-		".dockerignore":    replaceWith(ignore),
-	}), injectedDockerfile, nil
+	replace[name] = replaceWith(content)
+	return archive.ReplaceFileTarWrapper(tarball, replace), name, nil
 }
 
 func replaceWith(content []byte) archive.TarModifierFunc {
@@ -238,19 +267,21 @@ func replaceWith(content []byte) archive.TarModifierFunc {
 	}
 }
 
-func readDockerignore(contextDir string) (patterns []string, content []byte, err error) {
-	content, err = os.ReadFile(filepath.Join(contextDir, ".dockerignore"))
+// readDockerignore reads the context's .dockerignore through safefile: a
+// symlink out of the context, a FIFO or a device is refused.
+func readDockerignore(ctx context.Context, contextDir string) (patterns []string, content []byte, found bool, err error) {
+	content, err = safefile.ReadFile(ctx, contextDir, ".dockerignore", safefile.MaxSize)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil, nil
+		return nil, nil, false, nil
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("read .dockerignore: %w", err)
+		return nil, nil, false, fmt.Errorf("read .dockerignore: %w", err)
 	}
 	patterns, err = ignorefile.ReadAll(strings.NewReader(string(content)))
 	if err != nil {
-		return nil, nil, fmt.Errorf("parse .dockerignore: %w", err)
+		return nil, nil, false, fmt.Errorf("parse .dockerignore: %w", err)
 	}
-	return patterns, content, nil
+	return patterns, content, true, nil
 }
 
 var (
@@ -259,19 +290,25 @@ var (
 	buildImageLine     = regexp.MustCompile(`^ ---> ([0-9a-f]{12,64})$`)
 )
 
+// baseImage is the image a FROM step started from.
+type baseImage struct{ id, step string }
+
 // buildTracker remembers what a classic build created, from its output, so
 // a cancelled build can be cleaned up precisely. Labels cannot be used for
 // this: the classic builder applies --label only to the final image.
 type buildTracker struct {
 	containers []string
 	images     []string
-	inFrom     bool // the next image ID is a base image, not ours
-	cached     bool // the next image ID came from the cache, not from us
+	bases      []baseImage // what each FROM step took, as the engine reports it
+	step       string      // the current "Step n/m : …" line
+	inFrom     bool        // the next image ID is a base image, not ours
+	cached     bool        // the next image ID came from the cache, not from us
 }
 
 func (t *buildTracker) observe(line string) {
 	if m := buildStepLine.FindStringSubmatch(line); m != nil {
 		t.inFrom = strings.EqualFold(m[1], "FROM")
+		t.step = line
 		t.cached = false
 		return
 	}
@@ -284,6 +321,9 @@ func (t *buildTracker) observe(line string) {
 		return
 	}
 	if m := buildImageLine.FindStringSubmatch(line); m != nil {
+		if t.inFrom && len(t.bases) < 100 {
+			t.bases = append(t.bases, baseImage{id: m[1], step: shorten(t.step)})
+		}
 		if !t.inFrom && !t.cached {
 			t.images = append(t.images, m[1])
 		}

@@ -15,6 +15,10 @@ import (
 var DeployLimitKeys = []string{db.SettingImageRetention, db.SettingCloneTimeout, db.SettingBuildTimeout,
 	db.SettingPullTimeout, db.SettingConvergeTimeout}
 
+// BuildLimitKeys are the build resource limits of the API (the settings
+// form does not show them yet).
+var BuildLimitKeys = []string{db.SettingBuildMemory, db.SettingBuildCPUs}
+
 // checkDeployLimits validates submitted deploy limits (only the keys
 // present) and returns the values to store and one message per bad field.
 func checkDeployLimits(in map[string]string) (values map[string]string, errs FieldErrors) {
@@ -28,6 +32,24 @@ func checkDeployLimits(in map[string]string) (values map[string]string, errs Fie
 				continue
 			}
 			values[key] = strconv.Itoa(n)
+			continue
+		}
+		switch key {
+		case db.SettingBuildMemory:
+			n, err := strconv.Atoi(v)
+			if err != nil || n != 0 && (n < 64 || n > 1<<20) {
+				errs[key] = "build memory in MiB: 0 (no limit) or from 64 to 1048576"
+				continue
+			}
+			values[key] = strconv.Itoa(n)
+			continue
+		case db.SettingBuildCPUs:
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil || f != 0 && (f < 0.1 || f > 1024) {
+				errs[key] = "build CPUs: 0 (no limit) or from 0.1 to 1024, like 1.5"
+				continue
+			}
+			values[key] = strconv.FormatFloat(f, 'f', -1, 64)
 			continue
 		}
 		d, err := time.ParseDuration(v)

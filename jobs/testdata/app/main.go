@@ -3,10 +3,15 @@
 //
 // Flags turn it into other test actors: -sleep D sleeps (a build step that
 // hangs), -fail prints a line and exits 2 (a failing build step), -probe GETs
-// the server (a HEALTHCHECK). CRASH=1 makes the server print and exit 1.
+// the server (a HEALTHCHECK), -cat F prints a file (what a build step can
+// read), -longline N -lines M prints one line of N bytes and then M short
+// lines (a build that floods its log). CRASH=1 makes the server print and
+// exit 1.
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"flag"
 	"fmt"
 	"net/http"
@@ -19,7 +24,32 @@ func main() {
 	fail := flag.Bool("fail", false, "print a message and exit 2")
 	probe := flag.Bool("probe", false, "GET http://127.0.0.1:$PORT/ and exit 0 on 200")
 	printenv := flag.String("printenv", "", "print NAME=$NAME and exit 0 (shows what a build step sees)")
+	cat := flag.String("cat", "", "print this file and exit 0 (\"cat: <error>\" when it cannot be read)")
+	longLine := flag.Int("longline", 0, "print one line of this many bytes")
+	lines := flag.Int("lines", 0, "then print this many short lines, and exit 0")
 	flag.Parse()
+	if *cat != "" {
+		data, err := os.ReadFile(*cat)
+		if err != nil {
+			fmt.Println("cat:", err)
+			return
+		}
+		fmt.Printf("%s\n", data)
+		return
+	}
+	if *longLine > 0 || *lines > 0 {
+		w := bufio.NewWriterSize(os.Stdout, 64<<10)
+		chunk := bytes.Repeat([]byte("x"), 64<<10)
+		for n := *longLine; n > 0; n -= len(chunk) {
+			_, _ = w.Write(chunk[:min(n, len(chunk))])
+		}
+		fmt.Fprintln(w)
+		for i := 1; i <= *lines; i++ {
+			fmt.Fprintf(w, "line %d\n", i)
+		}
+		_ = w.Flush()
+		return
+	}
 	if *printenv != "" {
 		fmt.Printf("%s=%s\n", *printenv, os.Getenv(*printenv))
 		return
