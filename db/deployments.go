@@ -208,8 +208,10 @@ func (s *Store) ClaimDeployment(ctx context.Context, id int64, workerID string) 
 	if running > 0 {
 		return nil, ErrAppBusy
 	}
+	// clock_timestamp, not now(): now() is when this transaction began,
+	// which may be before the previous deployment of the app finished.
 	if _, err := tx.ExecContext(ctx, `
-		UPDATE deployments SET status = 'running', started_at = now(), worker_id = $2 WHERE id = $1`, id, workerID); err != nil {
+		UPDATE deployments SET status = 'running', started_at = clock_timestamp(), worker_id = $2 WHERE id = $1`, id, workerID); err != nil {
 		return nil, err
 	}
 	if claim.Action == ActionDeploy {
