@@ -195,6 +195,10 @@ func TestDatabases_Lifecycle(t *testing.T) {
 				t.Errorf("internal URL %q does not mask the password", created.InternalURL)
 			}
 			c.waitDatabaseHealthy(t, created)
+			// Pinned to the node its volume lives on.
+			if out, _ := exec.Command("docker", "service", "inspect", "--format", "{{.Spec.TaskTemplate.Placement.Constraints}}", name).Output(); !strings.Contains(string(out), "node.id==") {
+				t.Errorf("service %s placement %q, want a node.id constraint", name, out)
+			}
 			creds := c.credentials(t, created.ID)
 			if strings.Contains(created.InternalURL, creds.Password) {
 				t.Fatalf("the create answer shows the password: %s", created.InternalURL)

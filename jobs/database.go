@@ -155,6 +155,14 @@ func (r *Runner) databaseServiceSpec(ctx context.Context, dbase *db.Database, se
 	for _, p := range ports {
 		spec.Ports = append(spec.Ports, docker.PortSpec{Published: uint32(p.Published), Target: uint32(p.Target), Protocol: p.Protocol, Mode: docker.PublishHost})
 	}
+	// Named volumes live on one node: a database Swarm moved to another
+	// node would start there on an empty volume. It stays on the node of
+	// the engine the control plane uses, where its exec operations run.
+	node, err := r.docker.LocalNodeID(ctx)
+	if err != nil {
+		return docker.ServiceSpec{}, err
+	}
+	spec.Constraints = []string{"node.id==" + node}
 	if r.opts.ProbeBinary != "" {
 		spec.HealthCheck = &docker.HealthCheck{
 			Test:        append([]string{"CMD", probePath}, cs.ProbeArgs...),

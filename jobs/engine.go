@@ -14,6 +14,8 @@ import (
 type Engine interface {
 	// Ping reports whether the engine answers and swarm mode is active.
 	Ping(ctx context.Context) (swarmActive bool, err error)
+	// LocalNodeID is the swarm node of the engine the runner talks to.
+	LocalNodeID(ctx context.Context) (string, error)
 
 	// Images.
 	Build(ctx context.Context, spec docker.BuildSpec, log docker.LogFunc) (string, error)

@@ -340,3 +340,5 @@ func (f *fakeEngine) ServiceInfo(ctx context.Context, name string) (docker.Servi
 	spec, ok := f.services[name]
 	return docker.ServiceState{Exists: ok, Image: spec.Image, Replicas: int(spec.Replicas), Running: int(spec.Replicas)}, nil
 }
+
+func (f *fakeEngine) LocalNodeID(context.Context) (string, error) { return "fake-node", nil }

@@ -95,6 +95,18 @@ func (d *Docker) Ping(ctx context.Context) (swarmActive bool, err error) {
 	return info.Swarm.LocalNodeState == swarm.LocalNodeStateActive, nil
 }
 
+// LocalNodeID is the Swarm node id of the engine this client talks to.
+func (d *Docker) LocalNodeID(ctx context.Context) (string, error) {
+	info, err := d.cli.Info(ctx)
+	if err != nil {
+		return "", fmt.Errorf("docker info: %w", err)
+	}
+	if info.Swarm.NodeID == "" {
+		return "", fmt.Errorf("this engine is not a swarm node")
+	}
+	return info.Swarm.NodeID, nil
+}
+
 // EndpointMode returns "vip" or "dnsrr" for new services. An explicit
 // Options.EndpointMode wins; "auto" probes once and caches the answer.
 //

@@ -70,8 +70,9 @@ type ServiceSpec struct {
 	HealthCheck     *HealthCheck // nil keeps the image's HEALTHCHECK
 	Mounts          []BindMount  // e.g. the read-only health probe binary
 	Volumes         []VolumeMount
-	StopFirst       bool // stop the old task before starting the new one (a data volume two engines must never share)
-	ForceUpdate     bool // roll out new tasks even if nothing changed
+	StopFirst       bool     // stop the old task before starting the new one (a data volume two engines must never share)
+	Constraints     []string // placement, e.g. node.id==… for a service whose volume lives on one node
+	ForceUpdate     bool     // roll out new tasks even if nothing changed
 	RegistryAuth    *RegistryAuth
 	MonitorPeriod   time.Duration // how long new tasks must stay up; 5s when zero
 }
@@ -253,7 +254,8 @@ func swarmServiceSpec(spec ServiceSpec, endpoint *swarm.EndpointSpec, hostPorts 
 				Delay:       &restartDelay,
 				MaxAttempts: &unlimited,
 			},
-			Networks: attach,
+			Networks:  attach,
+			Placement: placement(spec.Constraints),
 		},
 		Mode: swarm.ServiceMode{Replicated: &swarm.ReplicatedService{Replicas: &replicas}},
 		UpdateConfig: &swarm.UpdateConfig{
@@ -275,6 +277,13 @@ func swarmServiceSpec(spec ServiceSpec, endpoint *swarm.EndpointSpec, hostPorts 
 		out.TaskTemplate.ContainerSpec.StopGracePeriod = &grace
 	}
 	return out
+}
+
+func placement(constraints []string) *swarm.Placement {
+	if len(constraints) == 0 {
+		return nil
+	}
+	return &swarm.Placement{Constraints: constraints}
 }
 
 // envList turns a map into sorted KEY=VALUE pairs: a stable order keeps the
