@@ -132,6 +132,13 @@ func (s *Store) UserByID(ctx context.Context, id int64) (*User, error) {
 
 // SetPassword replaces a user's password and ends all their sessions.
 func (s *Store) SetPassword(ctx context.Context, userID int64, passwordHash string) error {
+	return s.SetPasswordKeeping(ctx, userID, passwordHash, "")
+}
+
+// SetPasswordKeeping replaces a user's password and ends all their
+// sessions but keepSession (a stored session id; "" keeps none), in one
+// transaction. API tokens stay valid.
+func (s *Store) SetPasswordKeeping(ctx context.Context, userID int64, passwordHash, keepSession string) error {
 	tx, err := s.begin(ctx)
 	if err != nil {
 		return err
@@ -144,7 +151,7 @@ func (s *Store) SetPassword(ctx context.Context, userID int64, passwordHash stri
 	if n, _ := res.RowsAffected(); n == 0 {
 		return ErrNotFound
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = $1`, userID); err != nil {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = $1 AND id <> $2`, userID, keepSession); err != nil {
 		return err
 	}
 	return tx.Commit()

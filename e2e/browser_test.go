@@ -298,6 +298,20 @@ func TestBrowserFirstRun(t *testing.T) {
 		if err := b.waitText(ctx, "#settings-tokens table", "ci"); err != nil {
 			return err
 		}
+		// Copy works on plain http too (the fallback path of service.js).
+		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#settings-tokens button[data-copy="#new-token"]`))); err != nil {
+			return err
+		}
+		if err := b.waitText(ctx, `#settings-tokens button[data-copy="#new-token"]`, "Copied"); err != nil {
+			return err
+		}
+		// Sessions are named, not shown as raw user-agent strings.
+		if err := b.waitText(ctx, "#settings-sessions table", "Chrome"); err != nil {
+			return err
+		}
+		if n, err := b.count(ctx, `#settings-sessions td[title*="Mozilla/5.0"]`); err != nil || n == 0 {
+			return fmt.Errorf("the session row does not keep the raw user agent as its title (%d, %v)", n, err)
+		}
 		return b.screenshot(ctx, "settings")
 	})
 
@@ -324,6 +338,73 @@ func TestBrowserFirstRun(t *testing.T) {
 		return nil
 	})
 
+	const newPassword = "a brand new passphrase"
+	b.step("change the password on the account page", browserStepTimeout, func(ctx context.Context) error {
+		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`header.top .user a[href="/account"]`))); err != nil {
+			return err
+		}
+		if err := b.waitPath(ctx, "/account"); err != nil {
+			return err
+		}
+		if err := b.waitText(ctx, "#settings-sessions table", "this session"); err != nil {
+			return err
+		}
+		if err := b.waitText(ctx, "#settings-tokens table", "ci"); err != nil {
+			return err
+		}
+		if err := b.screenshot(ctx, "account"); err != nil {
+			return err
+		}
+		const form = `#account-password form`
+		if err := chromedp.Do(ctx,
+			chromedp.SendKeys(chromedp.CSS(form+` input[name=current_password]`), "not the password"),
+			chromedp.SendKeys(chromedp.CSS(form+` input[name=new_password]`), newPassword),
+			chromedp.SendKeys(chromedp.CSS(form+` input[name=new_password_confirm]`), newPassword),
+			chromedp.Click(chromedp.CSS(form+` button[type=submit]`)),
+		); err != nil {
+			return err
+		}
+		if err := b.waitText(ctx, "#account-password .field.invalid .error-text", "The current password is wrong."); err != nil {
+			return err
+		}
+		if err := chromedp.Do(ctx,
+			chromedp.SendKeys(chromedp.CSS(form+` input[name=current_password]`), password),
+			chromedp.SendKeys(chromedp.CSS(form+` input[name=new_password]`), newPassword),
+			chromedp.SendKeys(chromedp.CSS(form+` input[name=new_password_confirm]`), newPassword),
+			chromedp.Click(chromedp.CSS(form+` button[type=submit]`)),
+		); err != nil {
+			return err
+		}
+		if err := b.waitText(ctx, "#account-password .flash.ok", "Password changed"); err != nil {
+			return err
+		}
+		// Still signed in: the session that changed it stays.
+		if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/account")); err != nil {
+			return err
+		}
+		return b.waitText(ctx, "#settings-sessions table", "this session")
+	})
+
+	b.step("sign in again with the new password", browserStepTimeout, func(ctx context.Context) error {
+		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`header.top form[action="/logout"] button`))); err != nil {
+			return err
+		}
+		if err := b.waitPath(ctx, "/login"); err != nil {
+			return err
+		}
+		if err := chromedp.Do(ctx,
+			chromedp.SendKeys(chromedp.CSS("#email"), email),
+			chromedp.SendKeys(chromedp.CSS("#password"), newPassword),
+			chromedp.Click(chromedp.CSS(`form[action="/login"] button[type=submit]`)),
+		); err != nil {
+			return err
+		}
+		if err := b.waitPath(ctx, "/"); err != nil {
+			return err
+		}
+		return b.waitText(ctx, "header.top .user", email)
+	})
+
 	b.step("every page fits a phone", 2*browserStepTimeout, func(ctx context.Context) error {
 		var apps struct {
 			Items []struct {
@@ -346,8 +427,21 @@ func TestBrowserFirstRun(t *testing.T) {
 		if err := apiJSON(ctx, http.MethodPost, fmt.Sprintf("%s/api/v1/applications/%d/deploy", srv.URL, a.ID), token, &dep); err != nil {
 			return err
 		}
+		// The project has an app, so its Delete is disabled and says why.
+		if err := chromedp.Do(ctx, chromedp.Navigate(fmt.Sprintf("%s/projects/%d", srv.URL, a.ProjectID))); err != nil {
+			return err
+		}
+		if err := b.waitText(ctx, "#project-delete-hint", "Delete its 1 app first."); err != nil {
+			return err
+		}
+		if n, err := b.count(ctx, `button[disabled][aria-describedby=project-delete-hint]`); err != nil || n != 1 {
+			return fmt.Errorf("Delete project is not disabled (%d, %v)", n, err)
+		}
+		if err := b.screenshot(ctx, "project-delete-blocked"); err != nil {
+			return err
+		}
 		return b.checkPhoneFit(ctx, "/", fmt.Sprintf("/projects/%d", a.ProjectID), fmt.Sprintf("/apps/%d", a.ID),
-			fmt.Sprintf("/deployments/%d", dep.ID), "/settings", "/api-docs")
+			fmt.Sprintf("/deployments/%d", dep.ID), "/settings", "/account", "/api-docs")
 	})
 
 	if msgs := b.exceptions(); len(msgs) > 0 {

@@ -1009,3 +1009,30 @@ func TestParity_Databases(t *testing.T) {
 		t.Errorf("name defaults differ: UI %v/%v API %v", ui["database"], ui["user"], api["database"])
 	}
 }
+
+func TestParity_ChangePassword(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	b, token := parityClients(a)
+	for _, tc := range []struct {
+		name, current, next string
+		field, contains     string
+	}{
+		{"wrong current password", "not it at all", "a long new password", "current_password", "The current password is wrong."},
+		{"missing current password", "", "a long new password", "current_password", "Enter your current password."},
+		{"short new password", adminPassword, "short", "new_password", "at least 10 characters"},
+		{"new password too long", adminPassword, strings.Repeat("p", 257), "new_password", "at most 256 characters"},
+		{"same password", adminPassword, adminPassword, "new_password", "the same as the current one"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ui := b.postHTMX("/account/password", url.Values{"current_password": {tc.current},
+				"new_password": {tc.next}, "new_password_confirm": {tc.next}})
+			api, body := a.apiJSON(http.MethodPost, "/api/v1/account/password", token,
+				map[string]any{"current_password": tc.current, "new_password": tc.next})
+			wantSameRefusal(t, ui, api, body, http.StatusUnprocessableEntity, tc.field, tc.contains)
+		})
+	}
+	if !a.signInWorks(adminEmail, adminPassword) {
+		t.Error("a refused change changed the password")
+	}
+}

@@ -154,6 +154,26 @@ func TestProjects_DeleteWithAppsIs409(t *testing.T) {
 	p := app.createProject("shop")
 	app.createImageApp(p, "web")
 
+	// The page does not offer a delete that would be refused: the button
+	// is disabled and says why.
+	page := b.get(fmt.Sprintf("/projects/%d", p.ID))
+	wantStatus(t, page, http.StatusOK)
+	d := page.doc(t)
+	if d.Find(fmt.Sprintf(`form[hx-post="/projects/%d/delete"]`, p.ID)).Length() != 0 {
+		t.Error("project page offers Delete project although the project has an app")
+	}
+	if btn := d.Find(`.delete-blocked button[disabled][aria-describedby=project-delete-hint]`); btn.Length() != 1 || !strings.Contains(btn.Text(), "Delete project") {
+		t.Errorf("no disabled Delete project button: %s", testkit.Truncate(page.Body))
+	}
+	testkit.MustContain(t, uiText(t, page), "Delete its 1 app first.")
+	if d.Find(fmt.Sprintf(`form[hx-post="/environments/%d/delete"]`, p.Environments[0].ID)).Length() != 0 {
+		t.Error("project page offers to delete an environment that has an app")
+	}
+	if v, _ := d.Find(`[data-env="production"] .delete-blocked`).Attr("title"); v != "Delete its 1 app first." {
+		t.Errorf("environment delete hint %q", v)
+	}
+
+	// The server still refuses.
 	res := b.postHTMX(fmt.Sprintf("/projects/%d/delete", p.ID), nil)
 	wantStatus(t, res, http.StatusConflict)
 	testkit.MustContain(t, res.Body, "still has applications")

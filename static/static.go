@@ -7,7 +7,7 @@ import (
 	"net/http"
 )
 
-//go:embed app.css service.js vendor/htmx.min.js vendor/sse.js
+//go:embed app.css service.js favicon.svg vendor/htmx.min.js vendor/sse.js
 var files embed.FS
 
 // Handler serves the embedded files with a cache header; file names change

@@ -102,6 +102,7 @@ var funcs = template.FuncMap{
 	},
 	"firstLine": func(s string) string { return strings.SplitN(s, "\n", 2)[0] },
 	"bytes":     HumanBytes,
+	"userAgent": UserAgent,
 }
 
 // New parses every template.

@@ -318,7 +318,7 @@ func Operations() []Operation {
 		{Method: "GET", Path: "/api/v1/applications/{id}/basic-auth", Tag: "Access", Summary: "List the app's HTTP basic-auth users (never their passwords)",
 			Status: 200, Response: map[string]any{"items": []any{map[string]any{"id": 1, "username": "alice"}}}, Errors: notFound},
 		{Method: "POST", Path: "/api/v1/applications/{id}/basic-auth", Tag: "Access", Summary: "Add a basic-auth user; every domain of the app then asks for a password",
-			Notes:  "The password (8–72 characters) is stored as a bcrypt hash. Applies without a redeploy. " + notRoutedNote,
+			Notes:  "The password (8 to 72 characters, at most 72 bytes) is stored hashed. Applies without a redeploy. " + notRoutedNote,
 			Status: 201, Body: map[string]any{"username": "alice", "password": "correct horse"}, Response: map[string]any{"id": 1, "username": "alice"},
 			Errors: []int{400, 401, 404, 409, 422}},
 		{Method: "DELETE", Path: "/api/v1/applications/{id}/basic-auth/{uid}", Tag: "Access", Summary: "Remove a basic-auth user",
@@ -338,6 +338,12 @@ func Operations() []Operation {
 		{Method: "POST", Path: "/api/v1/applications/{id}/deploy-key", Tag: "Applications", Summary: "Generate a new SSH deploy key; add the public key to the repository",
 			Notes:  "The private key is stored encrypted and never shown; the old key stops working.",
 			Status: 200, Response: map[string]any{"public_key": "ssh-ed25519 AAAAC3Nz… dokploy"}, Errors: notFound},
+
+		{Method: "POST", Path: "/api/v1/account/password", Tag: "Account", Summary: "Change your own password",
+			Notes: "current_password must be your password now; new_password needs at least 10 characters (at most 256). " +
+				"Every other session of yours ends (called with a browser session, that one stays signed in); API tokens keep working.",
+			Status: 200, Body: map[string]any{"current_password": "old password", "new_password": "a new long password"},
+			Response: map[string]any{"changed": true}, Errors: []int{400, 401, 422}},
 
 		{Method: "GET", Path: "/api/v1/tokens", Tag: "Tokens", Summary: "List your API tokens", Paginated: true, Status: 200,
 			Response: examplePage(exampleToken()), Errors: []int{401}},
@@ -500,7 +506,7 @@ func prettyJSON(v any) string {
 }
 
 func (h *Handler) ShowAPIPage(c echo.Context) error {
-	order := []string{"Projects", "Environments", "Applications", "Databases", "Deployments", "Domains", "Webhooks", "Tokens", "System"}
+	order := []string{"Projects", "Environments", "Applications", "Databases", "Deployments", "Domains", "Webhooks", "Account", "Tokens", "System"}
 	byTag := map[string][]apiPageOp{}
 	for _, op := range Operations() {
 		byTag[op.Tag] = append(byTag[op.Tag], apiPageOp{Operation: op, BodyJSON: prettyJSON(op.Body),

@@ -3,6 +3,7 @@ package pages
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"dokploy/handlers/web"
@@ -97,6 +98,41 @@ type envSection struct {
 	db.Environment
 	Apps      []db.App
 	Databases []databaseRow
+}
+
+// DeleteBlocked says why the environment cannot be deleted yet ("" when
+// it can): the page shows Delete disabled rather than ask and be refused.
+func (e envSection) DeleteBlocked() string { return servicesFirst(len(e.Apps), len(e.Databases)) }
+
+// DeleteBlocked is envSection.DeleteBlocked for the whole project.
+func (p *projectPage) DeleteBlocked() string {
+	apps, dbs := 0, 0
+	for _, e := range p.Envs {
+		apps, dbs = apps+len(e.Apps), dbs+len(e.Databases)
+	}
+	return servicesFirst(apps, dbs)
+}
+
+// servicesFirst is "Delete its 2 apps and 1 database first." or "".
+func servicesFirst(apps, dbs int) string {
+	var parts []string
+	if apps > 0 {
+		parts = append(parts, plural(apps, "app", "apps"))
+	}
+	if dbs > 0 {
+		parts = append(parts, plural(dbs, "database", "databases"))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "Delete its " + strings.Join(parts, " and ") + " first."
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
 }
 
 // databaseRow is a database as the project page lists it, with its live state.

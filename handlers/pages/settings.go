@@ -23,12 +23,17 @@ type settingsPage struct {
 	ConcurrencyMsg string
 	ConcurrencyErr string
 	CSRF           string
+	// The account page: its change-password form and what it said.
+	Email       string
+	PasswordMsg string
+	Password    *views.Form
+	SessionsOOB bool // an HTMX answer also replaces the sessions panel
 }
 
 func (h *Handler) loadSettings(c echo.Context) (*settingsPage, error) {
 	ctx := c.Request().Context()
 	u := web.CurrentUser(c)
-	p := &settingsPage{TokenForm: views.NewForm()}
+	p := &settingsPage{TokenForm: views.NewForm(), Password: views.NewForm(), Email: u.Email}
 	var err error
 	if p.Tokens, err = h.Store.APITokens(ctx, u.ID); err != nil {
 		return nil, err

@@ -18,7 +18,7 @@ import (
 func (s *Service) AddBasicAuthUser(ctx context.Context, a *db.App, user, password string) (*db.BasicAuthUser, error) {
 	user = strings.TrimSpace(user)
 	if len(password) < 8 || len(password) > 72 {
-		return nil, fieldError("password", "The password must be 8 to 72 characters (bcrypt's limit).")
+		return nil, fieldError("password", "The password must be 8 to 72 characters (at most 72 bytes: accented letters and emoji count as 2 to 4).")
 	}
 	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
 	if err != nil {
