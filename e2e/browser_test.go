@@ -279,6 +279,13 @@ func TestBrowserFirstRun(t *testing.T) {
 		if err := b.waitText(ctx, "#settings-tokens .empty", "No API tokens"); err != nil {
 			return err
 		}
+		// The routing and disk panels above load after the page and push
+		// the tokens panel down: a click aimed before they arrive lands
+		// elsewhere (Docker's disk usage is slow on a busy machine).
+		if err := b.waitJS(ctx, "the settings panels to load",
+			`![...document.querySelectorAll('#settings-routing, #settings-maintenance')].some(e => e.textContent.includes('Loading…'))`); err != nil {
+			return err
+		}
 		if err := chromedp.Do(ctx,
 			chromedp.SendKeys(chromedp.CSS(`#settings-tokens input[name=name]`), "ci"),
 			chromedp.Click(chromedp.CSS(`#settings-tokens button[type=submit]`)),
