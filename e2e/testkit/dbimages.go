@@ -2,7 +2,6 @@ package testkit
 
 import (
 	"context"
-	"errors"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -24,10 +23,6 @@ var dbImageTags = map[string]string{
 	"mongo":    "dokploy-test/mongo:8",     // FerretDB on SQLite
 }
 
-// mongoUnbuildable is build-db-images.sh's exit status when only the mongo
-// stand-in could not be built.
-const mongoUnbuildable = 3
-
 // dbImageBuildTimeout bounds one run of the script: a cold build
 // (debootstrap, FerretDB from source) takes a few minutes, a warm one seconds.
 const dbImageBuildTimeout = 20 * time.Minute
@@ -47,8 +42,8 @@ var (
 // engine ("postgres", "mysql", "mariadb", "redis" or "mongo"), building it
 // with scripts/build-db-images.sh once per test process (the script caches,
 // so a later process only checks). It skips like RequireDocker without
-// DOKPLOY_INTEGRATION=1, and skips the mongo stand-in when FerretDB could
-// not be built; any other failure fails the test.
+// DOKPLOY_INTEGRATION=1; under it any failure, the mongo stand-in's too,
+// fails the test.
 func DBImage(t testing.TB, engine string) string {
 	t.Helper()
 	tag, ok := dbImageTags[engine]
@@ -73,10 +68,8 @@ func DBImage(t testing.TB, engine string) string {
 		b.out, b.err = cmd.CombinedOutput()
 	})
 	if b.err != nil {
-		var exit *exec.ExitError
-		if engine == "mongo" && errors.As(b.err, &exit) && exit.ExitCode() == mongoUnbuildable {
-			t.Skipf("the mongo stand-in (FerretDB) could not be built:\n%s", tailLines(string(b.out), 20))
-		}
+		// An integration run (RequireDocker passed) needs every stand-in,
+		// mongo included: a missing one fails rather than skips.
 		t.Fatalf("scripts/build-db-images.sh %s: %v\n%s", engine, b.err, tailLines(string(b.out), 40))
 	}
 	return tag
