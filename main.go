@@ -20,6 +20,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	_ "time/tzdata" // time zones of backup schedules, also in a FROM scratch image
 
 	"github.com/jmoiron/sqlx"
 	"golang.org/x/term"

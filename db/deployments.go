@@ -37,6 +37,7 @@ type Deployment struct {
 	RollbackOf      *int64     `db:"rollback_of" json:"rollback_of"`
 	Action          string     `db:"action" json:"action"`
 	SecretEnc       []byte     `db:"secret_enc" json:"-"`
+	BackupRunID     *int64     `db:"backup_run_id" json:"backup_run_id,omitempty"`
 	AppName         string     `db:"app_name" json:"app_name"`
 	ServiceKind     string     `db:"service_kind" json:"-"`
 }
@@ -112,6 +113,7 @@ var supersedes = map[string][]string{
 	ActionStart:   {ActionStart, ActionStop, ActionRestart},
 	ActionStop:    {ActionStart, ActionStop, ActionRestart},
 	ActionRestart: {ActionStart, ActionStop, ActionRestart},
+	ActionDrill:   {ActionDrill},
 }
 
 func (s *Store) queueDeployment(ctx context.Context, n *Deployment) (*Deployment, error) {
@@ -131,9 +133,9 @@ func (s *Store) queueDeployment(ctx context.Context, n *Deployment) (*Deployment
 	}
 	var id int64
 	if err := tx.GetContext(ctx, &id, `
-		INSERT INTO deployments (service_id, trigger, triggered_by, rollback_of, image, commit_sha, commit_message, action, secret_enc)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
-		appID, n.Trigger, n.TriggeredBy, n.RollbackOf, n.Image, n.CommitSHA, n.CommitMessage, n.Action, n.SecretEnc); err != nil {
+		INSERT INTO deployments (service_id, trigger, triggered_by, rollback_of, image, commit_sha, commit_message, action, secret_enc, backup_run_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
+		appID, n.Trigger, n.TriggeredBy, n.RollbackOf, n.Image, n.CommitSHA, n.CommitMessage, n.Action, n.SecretEnc, n.BackupRunID); err != nil {
 		return nil, err
 	}
 	if _, err := tx.ExecContext(ctx, `
@@ -201,8 +203,12 @@ func (s *Store) ClaimDeployment(ctx context.Context, id int64, workerID string) 
 		return nil, notFound("claim deployment", err)
 	}
 	appID := claim.ServiceID
+	// Operations of one service run one at a time and in the order they
+	// were queued: a restore into a new database waits for its first deploy.
 	var running int
-	if err := tx.GetContext(ctx, &running, `SELECT count(*) FROM deployments WHERE service_id = $1 AND status = 'running'`, appID); err != nil {
+	if err := tx.GetContext(ctx, &running, `
+		SELECT count(*) FROM deployments
+		WHERE service_id = $1 AND (status = 'running' OR (status = 'queued' AND id < $2))`, appID, id); err != nil {
 		return nil, err
 	}
 	if running > 0 {

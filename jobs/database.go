@@ -49,6 +49,8 @@ func (r *Runner) runDatabase(ctx context.Context, d *db.Deployment, logw *deploy
 		}
 		logw.Mask(next)
 		return r.changeDatabasePassword(ctx, d, dbase, sec, next, limits, logw)
+	case db.ActionBackup, db.ActionRestore, db.ActionDrill:
+		return r.runBackupOperation(ctx, d, dbase, sec, limits, logw)
 	}
 	return fmt.Errorf("unknown operation %q", d.Action)
 }

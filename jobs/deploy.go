@@ -31,8 +31,12 @@ func (r *Runner) run(parent context.Context, d *db.Deployment) {
 
 	ctx, cancel := context.WithCancelCause(parent)
 	defer cancel(nil)
-	ctx, cancelTimeout := context.WithTimeoutCause(ctx, r.opts.DeployTimeout,
-		fmt.Errorf("deployment took longer than %s", r.opts.DeployTimeout))
+	limit, kind := r.opts.DeployTimeout, "deployment"
+	switch d.Action {
+	case db.ActionBackup, db.ActionRestore, db.ActionDrill:
+		limit, kind = r.opts.BackupTimeout, d.Action
+	}
+	ctx, cancelTimeout := context.WithTimeoutCause(ctx, limit, fmt.Errorf("the %s took longer than %s", kind, limit))
 	defer cancelTimeout()
 	go r.watchCancel(ctx, d.ID, cancel)
 
@@ -52,10 +56,14 @@ func (r *Runner) run(parent context.Context, d *db.Deployment) {
 	status, reason := db.DeployDone, ""
 	switch {
 	case err == nil:
-		logw.Line(fmt.Sprintf("Deployment #%d finished in %s", d.ID, time.Since(started).Round(100*time.Millisecond)))
+		logw.Line(fmt.Sprintf("%s #%d finished in %s", what, d.ID, time.Since(started).Round(100*time.Millisecond)))
 	case errors.Is(context.Cause(ctx), errUserCancelled):
 		status, reason = db.DeployCancelled, "cancelled by user"
-		logw.Line("Deployment cancelled. The previous version keeps running.")
+		if d.Action == db.ActionDeploy {
+			logw.Line("Deployment cancelled. The previous version keeps running.")
+		} else {
+			logw.Line(what + " cancelled.")
+		}
 	case parent.Err() != nil:
 		status, reason = db.DeployError, "interrupted: the control plane shut down during this deployment; deploy again"
 		logw.Line("Interrupted by shutdown.")
@@ -64,6 +72,8 @@ func (r *Runner) run(parent context.Context, d *db.Deployment) {
 		if cause := context.Cause(ctx); cause != nil && ctx.Err() != nil {
 			reason = oneLine(cause.Error())
 		}
+		// The reason is shown and notified: it never carries a secret.
+		reason = logw.mask(reason)
 		logw.Line("ERROR: " + reason)
 		// The first line is the reason; the rest (the failed task's last
 		// lines of output) goes to the log, where the user looks for it.
@@ -72,7 +82,9 @@ func (r *Runner) run(parent context.Context, d *db.Deployment) {
 				logw.Line("  " + line)
 			}
 		}
-		logw.Line("The previous version, if any, keeps running.")
+		if d.Action == db.ActionDeploy {
+			logw.Line("The previous version, if any, keeps running.")
+		}
 	}
 	logw.Close()
 	// Record the outcome even if the deployment's context is gone.

@@ -33,11 +33,22 @@ type Engine interface {
 	RemoveService(ctx context.Context, name string) error
 	ServiceInfo(ctx context.Context, name string) (docker.ServiceState, error)
 	ExecInService(ctx context.Context, service string, spec docker.ExecSpec) (string, error)
+	StreamInService(ctx context.Context, service string, spec docker.StreamExec) error
+	ServiceContainer(ctx context.Context, service string) (string, error)
 	ServiceLogs(ctx context.Context, name string, follow bool, tail int) (io.ReadCloser, error)
 
 	// Volumes.
 	VolumeExists(ctx context.Context, name string) (bool, error)
 	RemoveVolume(ctx context.Context, name string, wait time.Duration) error
+
+	// Plain containers (restore drills, volume helpers).
+	CreateContainer(ctx context.Context, spec docker.ContainerSpec) (string, error)
+	StartContainer(ctx context.Context, id string) error
+	WaitContainer(ctx context.Context, id string) (int64, error)
+	ContainerRunning(ctx context.Context, id string) (running bool, exitCode int, err error)
+	ExecInContainer(ctx context.Context, id string, spec docker.ExecSpec) (string, error)
+	StreamInContainer(ctx context.Context, id string, spec docker.StreamExec) error
+	CopyFileToContainer(ctx context.Context, id, dir, name string, r io.Reader, size int64, mode int64, uid, gid int) error
 
 	// Cleanup and maintenance.
 	RemoveContainer(ctx context.Context, id string) error

@@ -342,3 +342,39 @@ func (f *fakeEngine) ServiceInfo(ctx context.Context, name string) (docker.Servi
 }
 
 func (f *fakeEngine) LocalNodeID(context.Context) (string, error) { return "fake-node", nil }
+
+func (f *fakeEngine) StreamInService(ctx context.Context, service string, spec docker.StreamExec) error {
+	return f.step(ctx, "StreamInService", service+" "+strings.Join(spec.Cmd, " "))
+}
+
+func (f *fakeEngine) ServiceContainer(ctx context.Context, service string) (string, error) {
+	return "container-of-" + service, f.step(ctx, "ServiceContainer", service)
+}
+
+func (f *fakeEngine) CreateContainer(ctx context.Context, spec docker.ContainerSpec) (string, error) {
+	return "container-" + spec.Name, f.step(ctx, "CreateContainer", spec.Name)
+}
+
+func (f *fakeEngine) StartContainer(ctx context.Context, id string) error {
+	return f.step(ctx, "StartContainer", id)
+}
+
+func (f *fakeEngine) WaitContainer(ctx context.Context, id string) (int64, error) {
+	return 0, f.step(ctx, "WaitContainer", id)
+}
+
+func (f *fakeEngine) ContainerRunning(ctx context.Context, id string) (bool, int, error) {
+	return true, 0, f.step(ctx, "ContainerRunning", id)
+}
+
+func (f *fakeEngine) ExecInContainer(ctx context.Context, id string, spec docker.ExecSpec) (string, error) {
+	return "", f.step(ctx, "ExecInContainer", id+" "+strings.Join(spec.Cmd, " "))
+}
+
+func (f *fakeEngine) StreamInContainer(ctx context.Context, id string, spec docker.StreamExec) error {
+	return f.step(ctx, "StreamInContainer", id+" "+strings.Join(spec.Cmd, " "))
+}
+
+func (f *fakeEngine) CopyFileToContainer(ctx context.Context, id, dir, name string, _ io.Reader, _ int64, _ int64, _, _ int) error {
+	return f.step(ctx, "CopyFileToContainer", id+" "+dir+"/"+name)
+}

@@ -36,6 +36,14 @@ type Options struct {
 	Logger *slog.Logger
 	// DeployTimeout bounds one whole deployment (default 30 minutes).
 	DeployTimeout time.Duration
+	// BackupTimeout bounds one backup, restore or drill (default 6 hours).
+	BackupTimeout time.Duration
+	// OpenStore connects to a backup destination; OpenDestination (S3)
+	// when nil.
+	OpenStore func(d *db.Destination, secretKey string) (ObjectStore, error)
+	// SchedulePeriod is how often due backup plans are looked for
+	// (default 15 s).
+	SchedulePeriod time.Duration
 	// ProbeBinary is the host path of a static dokploy binary mounted
 	// read-only into app containers to run HTTP health checks, so they work
 	// in any image, even FROM scratch ones without curl or a shell.
@@ -75,6 +83,9 @@ type outcome struct{ status, reason string }
 func NewRunner(opts Options) *Runner {
 	if opts.DeployTimeout == 0 {
 		opts.DeployTimeout = 30 * time.Minute
+	}
+	if opts.BackupTimeout == 0 {
+		opts.BackupTimeout = 6 * time.Hour
 	}
 	if opts.Namespace == "" {
 		opts.Namespace = defaultNamespace
@@ -142,6 +153,7 @@ func (r *Runner) StartWorker(ctx context.Context) error {
 	go r.heartbeatLoop(loopCtx)
 	go r.requeueLoop(loopCtx)
 	go r.pruneLoop(loopCtx)
+	go r.scheduleLoop(loopCtx)
 	r.log.Info("deploy worker started", "worker", r.workerID, "concurrency", n)
 	return nil
 }

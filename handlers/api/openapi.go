@@ -112,6 +112,40 @@ func exampleDatabaseCreated() map[string]any {
 	return d
 }
 
+func exampleDestination() map[string]any {
+	return map[string]any{"id": 2, "name": "offsite", "endpoint": "https://s3.eu-central-1.amazonaws.com", "region": "eu-central-1",
+		"bucket": "acme-backups", "prefix": "dokploy", "access_key": "AKIAIOSFODNN7EXAMPLE", "path_style": false, "backup_plans": 1,
+		"created_at": exampleTime, "updated_at": exampleTime}
+}
+
+func exampleDestinationInput() map[string]any {
+	return map[string]any{"name": "offsite", "endpoint": "https://s3.eu-central-1.amazonaws.com", "region": "eu-central-1",
+		"bucket": "acme-backups", "prefix": "dokploy", "access_key": "AKIAIOSFODNN7EXAMPLE", "secret_key": "…", "path_style": false}
+}
+
+func exampleBackupInput() map[string]any {
+	return map[string]any{"destination_id": 2, "schedule": "daily", "timezone": "Europe/Paris", "enabled": true, "prefix": "shop",
+		"keep_last": 7, "keep_daily": 0, "keep_weekly": 4, "keep_monthly": 0, "drill_schedule": "weekly"}
+}
+
+func exampleBackup() map[string]any {
+	b := exampleBackupInput()
+	b["schedule"], b["drill_schedule"] = "0 3 * * *", "0 3 * * 0"
+	b["id"], b["database_id"], b["destination"], b["missed"] = 4, 9, "offsite", false
+	b["next_run_at"], b["next_drill_at"], b["last_success_at"], b["created_at"], b["updated_at"] = exampleTime, exampleTime, exampleTime, exampleTime, exampleTime
+	return b
+}
+
+func exampleBackupRun() map[string]any {
+	return map[string]any{"id": 31, "backup_id": 4, "database_id": 9, "database": "shop-db", "destination_id": 2, "destination": "offsite",
+		"operation_id": 120, "reason": "manual", "status": "done", "error": "",
+		"object_key": "shop/shop-db/shop-db-20261202T030000Z.dump", "size_bytes": 1048576,
+		"sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", "engine": "postgres",
+		"engine_version": "pg_dump (PostgreSQL) 17.2", "format": "pg_dump-custom", "deleted_at": nil,
+		"drilled_at": exampleTime, "drill_ok": true, "drill_summary": "2 tables, 15 rows (orders 12, users 3)",
+		"created_at": exampleTime, "started_at": exampleTime, "finished_at": exampleTime}
+}
+
 func exampleOperation(action string) map[string]any {
 	dep := exampleDeployment()
 	dep["application_id"], dep["app_name"], dep["action"] = 9, "shop-db", action
@@ -280,6 +314,53 @@ func Operations() []Operation {
 			Response: map[string]any{"application_id": 7, "key": "DATABASE_URL", "value": "${{database.shop-db.url}}"}, Errors: write},
 		{Method: "GET", Path: "/api/v1/databases/{id}/operations", Tag: "Databases", Summary: "List the database's operations (deploy, start, stop, restart, password), newest first",
 			Paginated: true, Status: 200, Response: examplePage(exampleOperation("restart")), Errors: notFound},
+		{Method: "GET", Path: "/api/v1/destinations", Tag: "Backups", Summary: "List S3-compatible backup destinations (secret keys never shown)", Status: 200,
+			Response: map[string]any{"items": []any{exampleDestination()}}, Errors: []int{401}},
+		{Method: "POST", Path: "/api/v1/destinations", Tag: "Backups", Summary: "Add a backup destination", Status: 201,
+			Notes: "endpoint is the S3 API URL (http or https, no path); prefix is an optional folder inside the bucket; path_style (default true) suits MinIO and most self-hosted S3. " +
+				"The secret key is stored encrypted and never returned.",
+			Body: exampleDestinationInput(), Response: exampleDestination(), Errors: []int{400, 401, 409, 422}},
+		{Method: "POST", Path: "/api/v1/destinations/test", Tag: "Backups", Summary: "Test settings before saving: write, read back and delete a small object",
+			Notes: "ok false names the step that failed (connect, write, read, delete) and why; the message never contains the secret key.",
+			Body:  exampleDestinationInput(), Status: 200, Response: map[string]any{"ok": false, "step": "write", "error": "write test object: the access key or secret key is wrong: check both"},
+			Errors: []int{400, 401, 422}},
+		{Method: "GET", Path: "/api/v1/destinations/{id}", Tag: "Backups", Summary: "Get a destination", Status: 200, Response: exampleDestination(), Errors: notFound},
+		{Method: "PATCH", Path: "/api/v1/destinations/{id}", Tag: "Backups", Summary: "Change a destination; an empty or absent secret_key keeps the stored one", Status: 200,
+			Body: map[string]any{"bucket": "backups-2"}, Response: exampleDestination(), Errors: []int{400, 401, 404, 409, 422}},
+		{Method: "DELETE", Path: "/api/v1/destinations/{id}", Tag: "Backups", Summary: "Remove a destination no backup plan uses", Status: 204,
+			Notes: "409 while plans use it. Objects in the bucket are left as they are.", Errors: []int{401, 404, 409}},
+		{Method: "POST", Path: "/api/v1/destinations/{id}/test", Tag: "Backups", Summary: "Test a saved destination (the body may override fields, nothing is saved)",
+			Status: 200, Response: map[string]any{"ok": true}, Errors: []int{400, 401, 404, 422}},
+		{Method: "GET", Path: "/api/v1/databases/{id}/backups", Tag: "Backups", Summary: "List a database's backup plans", Status: 200,
+			Response: map[string]any{"items": []any{exampleBackup()}}, Errors: notFound},
+		{Method: "POST", Path: "/api/v1/databases/{id}/backups", Tag: "Backups", Summary: "Add a backup plan: destination, schedule, retention",
+			Notes: "schedule is 5-field cron (minute hour day month weekday) or hourly, daily, weekly; empty means on demand only. timezone is an IANA name (default UTC). " +
+				"keep_last (default 7) keeps the newest N successful backups; keep_daily, keep_weekly and keep_monthly keep the newest of each of that many days, weeks, months. " +
+				"Failed runs never count and the newest successful backup is never deleted. drill_schedule restores the latest backup into a throwaway container on that schedule. " +
+				"missed is true when no backup succeeded within twice the schedule's interval.",
+			Body: exampleBackupInput(), Status: 201, Response: exampleBackup(), Errors: []int{400, 401, 404, 422}},
+		{Method: "GET", Path: "/api/v1/databases/{id}/backup-runs", Tag: "Backups", Summary: "List a database's backups (runs), newest first", Paginated: true,
+			Status: 200, Response: examplePage(exampleBackupRun()), Errors: notFound},
+		{Method: "POST", Path: "/api/v1/databases/{id}/drill", Tag: "Backups", Summary: "Queue a restore drill of a backup (default: the latest) into a throwaway container",
+			Notes: "The result (tables and row counts, or the failure) is recorded on the backup run as drilled_at, drill_ok and drill_summary; the database is never touched.",
+			Body:  map[string]any{"backup_run_id": 31}, Status: 202, Response: exampleOperation("drill"), Errors: []int{400, 401, 404, 409, 422}},
+		{Method: "GET", Path: "/api/v1/backups/{id}", Tag: "Backups", Summary: "Get a backup plan", Status: 200, Response: exampleBackup(), Errors: notFound},
+		{Method: "PATCH", Path: "/api/v1/backups/{id}", Tag: "Backups", Summary: "Change a backup plan; only sent fields change", Status: 200,
+			Body: map[string]any{"schedule": "0 */6 * * *", "keep_last": 14}, Response: exampleBackup(), Errors: []int{400, 401, 404, 422}},
+		{Method: "DELETE", Path: "/api/v1/backups/{id}", Tag: "Backups", Summary: "Remove a backup plan; its backups stay recorded and restorable", Status: 204, Errors: notFound},
+		{Method: "POST", Path: "/api/v1/backups/{id}/run", Tag: "Backups", Summary: "Back up now: queue a run of the plan", Status: 202,
+			Notes: "One backup per database at a time: a run already queued is returned instead of a second. Follow it with GET /backup-runs/{id} or the operation's log.",
+			Response: exampleBackupRun(), Errors: []int{401, 404, 409}},
+		{Method: "GET", Path: "/api/v1/backup-runs/{id}", Tag: "Backups", Summary: "Get a backup run: status, size, sha256, format, engine version", Status: 200,
+			Notes: "status is queued, running, done, error or cancelled; done only once the whole object is stored. The object's sidecar <object_key>.json holds the same facts.",
+			Response: exampleBackupRun(), Errors: notFound},
+		{Method: "POST", Path: "/api/v1/backup-runs/{id}/restore", Tag: "Backups", Summary: "Restore a backup into its database (confirm with its name) or into a new database",
+			Notes: "{\"confirm\": \"shop-db\"} restores into the same database after an automatic safety backup; {\"new_database\": \"shop-db-copy\"} creates a database of the same engine and image and restores into it. " +
+				"The sha256 is checked before anything changes; the operation's log streams live.",
+			Body: map[string]any{"confirm": "shop-db"}, Status: 202,
+			Response: map[string]any{"operation": exampleOperation("restore"), "database_id": 9, "database": "shop-db"}, Errors: []int{400, 401, 404, 409, 422}},
+		{Method: "POST", Path: "/api/v1/backup-runs/{id}/cancel", Tag: "Backups", Summary: "Cancel a queued or running backup", Status: 200,
+			Notes: "A cancelled upload is aborted: no object is left.", Response: exampleBackupRun(), Errors: []int{401, 404, 409}},
 		{Method: "GET", Path: "/api/v1/deployments/{id}", Tag: "Deployments", Summary: "Get a deployment", Status: 200,
 			Notes: "status is queued, running, done, error or cancelled.", Response: exampleDeployment(), Errors: notFound},
 		{Method: "GET", Path: "/api/v1/deployments/{id}/logs", Tag: "Deployments", Summary: "Deployment log as plain text", Status: 200, Text: true,
@@ -506,7 +587,7 @@ func prettyJSON(v any) string {
 }
 
 func (h *Handler) ShowAPIPage(c echo.Context) error {
-	order := []string{"Projects", "Environments", "Applications", "Databases", "Deployments", "Domains", "Webhooks", "Account", "Tokens", "System"}
+	order := []string{"Projects", "Environments", "Applications", "Databases", "Backups", "Deployments", "Domains", "Webhooks", "Account", "Tokens", "System"}
 	byTag := map[string][]apiPageOp{}
 	for _, op := range Operations() {
 		byTag[op.Tag] = append(byTag[op.Tag], apiPageOp{Operation: op, BodyJSON: prettyJSON(op.Body),

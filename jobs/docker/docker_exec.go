@@ -40,41 +40,113 @@ func (d *Docker) ExecInService(ctx context.Context, service string, spec ExecSpe
 	if err != nil {
 		return "", err
 	}
+	return d.ExecInContainer(ctx, id, spec)
+}
+
+// ExecInContainer is ExecInService for a container by id.
+func (d *Docker) ExecInContainer(ctx context.Context, id string, spec ExecSpec) (string, error) {
+	var out limitedBuffer
+	s := StreamExec{Cmd: spec.Cmd, Env: spec.Env, User: spec.User, Stdout: &out, merged: &out}
+	if spec.Stdin != "" {
+		s.Stdin = strings.NewReader(spec.Stdin)
+	}
+	err := d.StreamInContainer(ctx, id, s)
+	return out.String(), err
+}
+
+// StreamExec is a command whose stdin and stdout are streams: a dump
+// written to Stdout, a restore read from Stdin. Its stderr is kept
+// (bounded) for the error message and handed to Log line by line.
+type StreamExec struct {
+	Cmd    []string
+	Env    []string
+	User   string
+	Stdin  io.Reader // nil: no stdin
+	Stdout io.Writer
+	Log    LogFunc // stderr lines; nil drops them
+
+	merged *limitedBuffer // ExecInContainer: stderr joins stdout here
+}
+
+// StreamInService runs spec in a running container of the service.
+func (d *Docker) StreamInService(ctx context.Context, service string, spec StreamExec) error {
+	id, err := d.runningContainer(ctx, service)
+	if err != nil {
+		return err
+	}
+	return d.StreamInContainer(ctx, id, spec)
+}
+
+// StreamInContainer runs spec in the container and returns once its
+// output has been read and it exited: nil only for exit status 0, so a
+// dump that failed halfway is never taken for a whole one.
+func (d *Docker) StreamInContainer(ctx context.Context, id string, spec StreamExec) error {
+	name := spec.Cmd[0]
 	created, err := d.cli.ContainerExecCreate(ctx, id, container.ExecOptions{
 		Cmd: spec.Cmd, Env: spec.Env, User: spec.User,
-		AttachStdin: spec.Stdin != "", AttachStdout: true, AttachStderr: true,
+		AttachStdin: spec.Stdin != nil, AttachStdout: true, AttachStderr: true,
 	})
 	if err != nil {
-		return "", fmt.Errorf("exec in %s: %w", service, err)
+		return fmt.Errorf("exec %s: %w", name, err)
 	}
 	resp, err := d.cli.ContainerExecAttach(ctx, created.ID, container.ExecAttachOptions{})
 	if err != nil {
-		return "", fmt.Errorf("attach to exec in %s: %w", service, err)
+		return fmt.Errorf("attach to exec %s: %w", name, err)
 	}
 	defer resp.Close()
-	if spec.Stdin != "" {
-		if _, err := io.WriteString(resp.Conn, spec.Stdin); err != nil {
-			return "", fmt.Errorf("write to exec in %s: %w", service, err)
-		}
-		if err := resp.CloseWrite(); err != nil {
-			return "", fmt.Errorf("close exec stdin in %s: %w", service, err)
-		}
+	// Closing the connection is what unblocks the copies when ctx ends.
+	stop := context.AfterFunc(ctx, resp.Close)
+	defer stop()
+	stdinErr := make(chan error, 1)
+	if spec.Stdin != nil {
+		go func() {
+			_, err := io.Copy(resp.Conn, spec.Stdin)
+			if err != nil {
+				// The tool must not take a cut input for a whole one.
+				resp.Close()
+				stdinErr <- err
+				return
+			}
+			stdinErr <- resp.CloseWrite()
+		}()
+	} else {
+		stdinErr <- nil
 	}
-	var out limitedBuffer
-	if _, err := stdcopy.StdCopy(&out, &out, resp.Reader); err != nil && ctx.Err() == nil {
-		return out.String(), fmt.Errorf("read exec output in %s: %w", service, err)
+	errOut := &limitedBuffer{}
+	if spec.merged != nil {
+		errOut = spec.merged
 	}
+	_, copyErr := stdcopy.StdCopy(spec.Stdout, errOut, resp.Reader)
 	if ctx.Err() != nil {
-		return out.String(), ctx.Err()
+		return ctx.Err()
+	}
+	if spec.Log != nil && spec.merged == nil {
+		for _, line := range strings.Split(strings.TrimSpace(errOut.String()), "\n") {
+			if line = strings.TrimSpace(line); line != "" {
+				spec.Log(name + ": " + line)
+			}
+		}
+	}
+	if copyErr != nil {
+		return fmt.Errorf("read the output of %s: %w", name, copyErr)
+	}
+	if err := <-stdinErr; err != nil {
+		return fmt.Errorf("feed the input of %s: %w", name, err)
 	}
 	info, err := d.cli.ContainerExecInspect(ctx, created.ID)
 	if err != nil {
-		return out.String(), fmt.Errorf("inspect exec in %s: %w", service, err)
+		return fmt.Errorf("inspect exec %s: %w", name, err)
 	}
 	if info.ExitCode != 0 {
-		return out.String(), fmt.Errorf("%s exited with status %d: %s", spec.Cmd[0], info.ExitCode, strings.ReplaceAll(lastLines(out.String(), 5), "\n", " | "))
+		return fmt.Errorf("%s exited with status %d: %s", name, info.ExitCode, strings.ReplaceAll(lastLines(errOut.String(), 5), "\n", " | "))
 	}
-	return out.String(), nil
+	return nil
+}
+
+// ServiceContainer is the id of a running container of the service on
+// this node.
+func (d *Docker) ServiceContainer(ctx context.Context, service string) (string, error) {
+	return d.runningContainer(ctx, service)
 }
 
 // runningContainer finds the container of a running task of the service

@@ -1,0 +1,423 @@
+package jobs
+
+import (
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"path"
+	"strings"
+	"time"
+
+	"dokploy/db"
+	"dokploy/jobs/docker"
+	"dokploy/jobs/engines"
+	"dokploy/jobs/objstore"
+)
+
+// ObjectStore is where backup artifacts go: an S3-compatible bucket
+// (objstore.Store), or a fake in unit tests.
+type ObjectStore interface {
+	Put(ctx context.Context, key string, r io.Reader, contentType string) (int64, error)
+	PutBytes(ctx context.Context, key string, b []byte, contentType string) error
+	Get(ctx context.Context, key string) (io.ReadCloser, error)
+	Delete(ctx context.Context, key string) error
+}
+
+// OpenDestination connects to a destination's bucket.
+func OpenDestination(d *db.Destination, secretKey string) (ObjectStore, error) {
+	return objstore.Open(DestinationConfig(d, secretKey))
+}
+
+// DestinationConfig is the object store configuration of a destination.
+func DestinationConfig(d *db.Destination, secretKey string) objstore.Config {
+	return objstore.Config{
+		Endpoint: d.Endpoint, Region: d.Region, Bucket: d.Bucket, Prefix: d.Prefix,
+		AccessKey: d.AccessKey, SecretKey: secretKey, PathStyle: d.PathStyle,
+	}
+}
+
+// openRunDestination opens the destination a run writes to or reads
+// from, masking its secret key in the log.
+func (r *Runner) openRunDestination(ctx context.Context, run *db.BackupRun, logw *deployLog) (*db.Destination, ObjectStore, error) {
+	if run.DestinationID == nil {
+		return nil, nil, errors.New("the destination of this backup was deleted")
+	}
+	dest, err := r.store.Destination(ctx, *run.DestinationID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("load destination: %w", err)
+	}
+	secret, err := r.store.DestinationSecret(dest)
+	if err != nil {
+		return nil, nil, err
+	}
+	logw.Mask(secret)
+	open := r.opts.OpenStore
+	if open == nil {
+		open = OpenDestination
+	}
+	st, err := open(dest, secret)
+	if err != nil {
+		return nil, nil, fmt.Errorf("destination %s: %w", dest.Name, err)
+	}
+	return dest, st, nil
+}
+
+// runBackupOperation runs a database's backup, restore or drill.
+func (r *Runner) runBackupOperation(ctx context.Context, d *db.Deployment, dbase *db.Database, sec db.DatabaseSecrets, limits db.DeployLimits, logw *deployLog) error {
+	switch d.Action {
+	case db.ActionBackup:
+		run, err := r.store.BackupRunOf(ctx, d.ID)
+		if err != nil {
+			return err
+		}
+		_, err = r.backupDatabase(ctx, dbase, sec, run, true, logw)
+		return err
+	case db.ActionRestore:
+		return r.restoreDatabase(ctx, d, dbase, sec, limits, logw)
+	case db.ActionDrill:
+		return r.drillDatabase(ctx, d, dbase, sec, logw)
+	}
+	return fmt.Errorf("unknown operation %q", d.Action)
+}
+
+// backupSidecar is the JSON object stored next to each artifact, so a
+// bucket alone says what each object is and how to check it.
+type backupSidecar struct {
+	Database      string    `json:"database"`
+	Engine        string    `json:"engine"`
+	EngineVersion string    `json:"engine_version"`
+	Format        string    `json:"format"`
+	DatabaseName  string    `json:"database_name,omitempty"`
+	Object        string    `json:"object"`
+	SizeBytes     int64     `json:"size_bytes"`
+	SHA256        string    `json:"sha256"`
+	StartedAt     time.Time `json:"started_at"`
+	FinishedAt    time.Time `json:"finished_at"`
+	RunID         int64     `json:"run_id"`
+}
+
+// SidecarKey is where an artifact's sidecar lives.
+func SidecarKey(objectKey string) string { return objectKey + ".json" }
+
+// backupDatabase dumps the database inside its container and streams the
+// dump through a hash into the destination as a multipart upload: nothing
+// is spooled on local disk, and an upload that fails is aborted, so no
+// complete-looking object is left. The run is recorded only after the
+// object is whole. retain applies the plan's retention afterwards.
+func (r *Runner) backupDatabase(ctx context.Context, dbase *db.Database, sec db.DatabaseSecrets, run *db.BackupRun, retain bool, logw *deployLog) (*db.BackupRun, error) {
+	log := logw.Line
+	dest, st, err := r.openRunDestination(ctx, run, logw)
+	if err != nil {
+		return nil, err
+	}
+	var plan *db.Backup
+	if run.BackupID != nil {
+		if plan, err = r.store.Backup(ctx, *run.BackupID); err != nil && !errors.Is(err, db.ErrNotFound) {
+			return nil, err
+		}
+	}
+	dump, err := engines.BackupDump(dbase, sec)
+	if err != nil {
+		return nil, err
+	}
+	version := r.engineVersion(ctx, dbase)
+	started := time.Now().UTC()
+	if err := r.store.StartBackupRun(ctx, run.ID); err != nil {
+		return nil, err
+	}
+	prefix := ""
+	if plan != nil {
+		prefix = plan.Prefix
+	}
+	key := ObjectKey(prefix, dbase.Name, started, dump.Ext)
+	what := "Backing up"
+	if run.Reason == db.BackupSafety {
+		what = "Taking a safety backup of"
+	}
+	log(fmt.Sprintf("%s %s (%s) to %s: s3://%s/%s", what, dbase.Name, version, dest.Name, dest.Bucket, path.Join(dest.Prefix, key)))
+
+	pr, pw := io.Pipe()
+	go func() {
+		var out io.Writer = pw
+		var gz *gzip.Writer
+		if dump.Gzip {
+			gz = gzip.NewWriter(pw)
+			out = gz
+		}
+		spec := docker.StreamExec{Cmd: dump.Cmd, Env: dump.Env, User: dump.User, Stdout: out, Log: log}
+		if dump.Stdin != "" {
+			spec.Stdin = strings.NewReader(dump.Stdin)
+		}
+		err := r.docker.StreamInService(ctx, dbase.Name, spec)
+		if err == nil && gz != nil {
+			err = gz.Close()
+		}
+		// An error here makes the upload fail and abort: a dump that
+		// stopped halfway never becomes an object.
+		pw.CloseWithError(err)
+	}()
+	sum := sha256.New()
+	progress := &progressReader{r: io.TeeReader(pr, sum), log: log, verb: "Uploaded"}
+	size, err := st.Put(ctx, key, progress, dump.ContentType)
+	pr.CloseWithError(errors.New("upload ended")) // stops the dump if the upload failed first
+	if err != nil {
+		return nil, fmt.Errorf("the backup failed and left no object: %w", err)
+	}
+	if size == 0 {
+		_ = st.Delete(context.WithoutCancel(ctx), key)
+		return nil, errors.New("the dump was empty, so nothing was kept")
+	}
+	digest := hex.EncodeToString(sum.Sum(nil))
+	art := db.BackupArtifact{ObjectKey: key, SizeBytes: size, SHA256: digest, Engine: dbase.Engine, EngineVersion: version, Format: dump.Format}
+	side, _ := json.MarshalIndent(backupSidecar{
+		Database: dbase.Name, Engine: dbase.Engine, EngineVersion: version, Format: dump.Format, DatabaseName: dbase.DatabaseName,
+		Object: key, SizeBytes: size, SHA256: digest, StartedAt: started, FinishedAt: time.Now().UTC(), RunID: run.ID,
+	}, "", "  ")
+	if err := st.PutBytes(ctx, SidecarKey(key), side, "application/json"); err != nil {
+		log("Warning: could not store the sidecar " + SidecarKey(key) + ": " + err.Error())
+	}
+	if err := r.store.RecordBackupArtifact(context.WithoutCancel(ctx), run.ID, art); err != nil {
+		return nil, err
+	}
+	log(fmt.Sprintf("Backup complete: %s, sha256 %s", humanBytes(size), digest))
+	if retain && plan != nil {
+		r.applyRetention(ctx, plan, st, log)
+	}
+	return r.store.BackupRun(ctx, run.ID)
+}
+
+// engineVersion asks the dump tool for its version; a failure is only a
+// missing detail.
+func (r *Runner) engineVersion(ctx context.Context, dbase *db.Database) string {
+	ex := engines.VersionExec(dbase)
+	out, err := r.docker.ExecInService(ctx, dbase.Name, docker.ExecSpec{Cmd: ex.Cmd})
+	if err != nil {
+		return dbase.Engine + " (version unknown)"
+	}
+	return strings.TrimSpace(oneLine(out))
+}
+
+// ObjectKey names an artifact: the database, the UTC time and the
+// format's extension, under the plan's prefix and a folder per database.
+func ObjectKey(prefix, database string, at time.Time, ext string) string {
+	name := fmt.Sprintf("%s-%s%s", database, at.UTC().Format("20060102T150405Z"), ext)
+	return path.Join(prefix, database, name)
+}
+
+// applyRetention deletes the artifacts the plan no longer keeps, chosen
+// from its recorded successful runs, never by listing names. Failures are
+// warnings: the backup itself succeeded.
+func (r *Runner) applyRetention(ctx context.Context, plan *db.Backup, st ObjectStore, log docker.LogFunc) {
+	runs, err := r.store.RetentionCandidates(ctx, plan.ID)
+	if err != nil {
+		log("Warning: retention skipped: " + err.Error())
+		return
+	}
+	loc, err := time.LoadLocation(plan.Timezone)
+	if err != nil {
+		loc = time.UTC
+	}
+	keep := RetentionKeep(runs, Retention{Last: plan.KeepLast, Daily: plan.KeepDaily, Weekly: plan.KeepWeekly, Monthly: plan.KeepMonthly}, loc)
+	for _, run := range runs {
+		if keep[run.ID] || run.DestinationID == nil || *run.DestinationID != plan.DestinationID {
+			continue
+		}
+		if err := st.Delete(ctx, run.ObjectKey); err != nil {
+			log(fmt.Sprintf("Warning: retention could not delete %s: %v", run.ObjectKey, err))
+			continue
+		}
+		_ = st.Delete(ctx, SidecarKey(run.ObjectKey))
+		if err := r.store.MarkBackupRunDeleted(ctx, run.ID); err != nil {
+			log("Warning: " + err.Error())
+			continue
+		}
+		log(fmt.Sprintf("Retention: deleted backup #%d (%s)", run.ID, run.ObjectKey))
+	}
+}
+
+// Retention is how many artifacts a plan keeps.
+type Retention struct{ Last, Daily, Weekly, Monthly int }
+
+// RetentionKeep chooses the runs to keep from successful runs, newest
+// first: the newest Last, and the newest of each of the newest Daily days,
+// Weekly ISO weeks and Monthly months (in loc). The newest is always kept.
+func RetentionKeep(runs []db.BackupRun, p Retention, loc *time.Location) map[int64]bool {
+	keep := map[int64]bool{}
+	if len(runs) == 0 {
+		return keep
+	}
+	keep[runs[0].ID] = true
+	for i := 0; i < p.Last && i < len(runs); i++ {
+		keep[runs[i].ID] = true
+	}
+	bucket := func(n int, key func(time.Time) string) {
+		seen := map[string]bool{}
+		for _, run := range runs {
+			if len(seen) >= n {
+				return
+			}
+			at := run.CreatedAt
+			if run.FinishedAt != nil {
+				at = *run.FinishedAt
+			}
+			k := key(at.In(loc))
+			if !seen[k] {
+				seen[k] = true
+				keep[run.ID] = true
+			}
+		}
+	}
+	bucket(p.Daily, func(t time.Time) string { return t.Format("2006-01-02") })
+	bucket(p.Weekly, func(t time.Time) string { y, w := t.ISOWeek(); return fmt.Sprintf("%d-%02d", y, w) })
+	bucket(p.Monthly, func(t time.Time) string { return t.Format("2006-01") })
+	return keep
+}
+
+// fetchArtifact opens a recorded artifact for reading, its bytes hashed
+// as they are read; check compares the result with the record.
+func fetchArtifact(ctx context.Context, st ObjectStore, run *db.BackupRun) (io.ReadCloser, func() error, error) {
+	body, err := st.Get(ctx, run.ObjectKey)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read %s: %w", run.ObjectKey, err)
+	}
+	h := sha256.New()
+	cr := &countingReader{r: io.TeeReader(body, h)}
+	check := func() error { return checkDigest(run, cr.n, h) }
+	return readCloser{Reader: cr, Closer: body}, check, nil
+}
+
+func checkDigest(run *db.BackupRun, n int64, h hash.Hash) error {
+	got := hex.EncodeToString(h.Sum(nil))
+	if n != run.SizeBytes || got != run.SHA256 {
+		return fmt.Errorf("the artifact does not match its record: %d bytes with sha256 %s, recorded %d bytes with sha256 %s; it was changed or damaged in the bucket",
+			n, got, run.SizeBytes, run.SHA256)
+	}
+	return nil
+}
+
+// verifyArtifact reads the whole artifact once and checks its size and
+// sha256 against the record, before anything is changed.
+func verifyArtifact(ctx context.Context, st ObjectStore, run *db.BackupRun, log docker.LogFunc) error {
+	log(fmt.Sprintf("Checking backup #%d (%s, %s) against its recorded sha256", run.ID, run.ObjectKey, humanBytes(run.SizeBytes)))
+	body, check, err := fetchArtifact(ctx, st, run)
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	if _, err := io.Copy(io.Discard, &progressReader{r: body, log: log, verb: "Checked"}); err != nil {
+		return fmt.Errorf("read %s: %w", run.ObjectKey, err)
+	}
+	if err := check(); err != nil {
+		return err
+	}
+	log("The artifact matches its sha256")
+	return nil
+}
+
+// restoreStream feeds an artifact into a restore command running in
+// container (or the service's container when container is ""), unzipping
+// it when the format needs it, and fails if the bytes read do not match
+// the record.
+func (r *Runner) restoreStream(ctx context.Context, st ObjectStore, run *db.BackupRun, spec engines.Restore, service, container string, log docker.LogFunc) error {
+	body, check, err := fetchArtifact(ctx, st, run)
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	var in io.Reader = &progressReader{r: body, log: log, verb: "Restored"}
+	if spec.Gunzip {
+		gz, err := gzip.NewReader(in)
+		if err != nil {
+			return fmt.Errorf("the artifact is not gzip data: %w", err)
+		}
+		in = gz
+	}
+	if container == "" {
+		if container, err = r.docker.ServiceContainer(ctx, service); err != nil {
+			return err
+		}
+	}
+	if spec.ConfigFile != "" {
+		dir, name := path.Split(spec.ConfigFile)
+		if err := r.docker.CopyFileToContainer(ctx, container, dir, name, strings.NewReader(spec.ConfigBody), int64(len(spec.ConfigBody)), 0o600, 0, 0); err != nil {
+			return err
+		}
+		defer func() {
+			_, _ = r.docker.ExecInContainer(context.WithoutCancel(ctx), container, docker.ExecSpec{Cmd: []string{"rm", "-f", spec.ConfigFile}})
+		}()
+	}
+	err = r.docker.StreamInContainer(ctx, container, docker.StreamExec{
+		Cmd: spec.Cmd, Env: spec.Env, User: spec.User, Stdin: in, Stdout: io.Discard, Log: log,
+	})
+	if err != nil {
+		return err
+	}
+	// Drain what the tool did not read (gzip trailer) so the digest
+	// covers the whole object.
+	if _, err := io.Copy(io.Discard, body); err != nil {
+		return err
+	}
+	return check()
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+type readCloser struct {
+	io.Reader
+	io.Closer
+}
+
+// progressReader logs every 64 MiB read, so a long transfer shows life.
+type progressReader struct {
+	r     io.Reader
+	log   docker.LogFunc
+	verb  string
+	n     int64
+	shown int64
+	start time.Time
+}
+
+const progressStep = 64 << 20
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	if p.start.IsZero() {
+		p.start = time.Now()
+	}
+	n, err := p.r.Read(b)
+	p.n += int64(n)
+	if p.n-p.shown >= progressStep {
+		p.shown = p.n
+		p.log(fmt.Sprintf("%s %s (%s/s)", p.verb, humanBytes(p.n), humanBytes(int64(float64(p.n)/max(time.Since(p.start).Seconds(), 0.001)))))
+	}
+	return n, err
+}
+
+// humanBytes reads 1536 as "1.5 KiB".
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

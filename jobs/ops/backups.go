@@ -1,0 +1,359 @@
+package ops
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+
+	"dokploy/db"
+	"dokploy/jobs"
+	"dokploy/jobs/objstore"
+	"dokploy/jobs/schedule"
+)
+
+// ValidateDestination checks a destination's settings; secretKey is
+// required when creating (isNew) and optional (kept) when updating.
+func ValidateDestination(d *db.Destination, secretKey string, isNew bool) error {
+	errs := FieldErrors{}
+	d.Name = strings.TrimSpace(d.Name)
+	switch {
+	case d.Name == "":
+		errs["name"] = "give the destination a name"
+	case len(d.Name) > 64 || strings.IndexFunc(d.Name, unicode.IsControl) >= 0:
+		errs["name"] = "the name must be one line of at most 64 characters"
+	}
+	d.Endpoint = strings.TrimRight(strings.TrimSpace(d.Endpoint), "/")
+	d.Bucket = strings.TrimSpace(d.Bucket)
+	d.Prefix = strings.Trim(strings.TrimSpace(d.Prefix), "/")
+	d.AccessKey = strings.TrimSpace(d.AccessKey)
+	d.Region = strings.TrimSpace(d.Region)
+	cfg := jobs.DestinationConfig(d, secretKey)
+	if !isNew && secretKey == "" {
+		cfg.SecretKey = "kept" // the stored one; only its presence is checked
+	}
+	if err := cfg.Validate(); err != nil {
+		// One line per problem, each starting with the field it is about.
+		for _, msg := range strings.Split(err.Error(), "\n") {
+			field := "endpoint"
+			for _, f := range []string{"bucket", "prefix", "region", "access key", "secret key"} {
+				if strings.HasPrefix(strings.ToLower(msg), f) {
+					field = strings.ReplaceAll(f, " ", "_")
+					break
+				}
+			}
+			if _, seen := errs[field]; !seen {
+				errs[field] = msg
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+// CreateDestination validates and stores a destination.
+func (s *Service) CreateDestination(ctx context.Context, d *db.Destination, secretKey string) error {
+	if err := ValidateDestination(d, secretKey, true); err != nil {
+		return err
+	}
+	return nameConflict(s.store.CreateDestination(ctx, d, secretKey))
+}
+
+// UpdateDestination validates and saves a destination; an empty
+// secretKey keeps the stored one.
+func (s *Service) UpdateDestination(ctx context.Context, d *db.Destination, secretKey string) error {
+	if err := ValidateDestination(d, secretKey, false); err != nil {
+		return err
+	}
+	return nameConflict(s.store.UpdateDestination(ctx, d, secretKey))
+}
+
+// DeleteDestination removes a destination no plan uses.
+func (s *Service) DeleteDestination(ctx context.Context, id int64) error {
+	err := s.store.DeleteDestination(ctx, id)
+	if errors.Is(err, db.ErrConflict) {
+		return conflict("", "%s", strings.TrimPrefix(err.Error(), "conflict: "))
+	}
+	return err
+}
+
+func nameConflict(err error) error {
+	if errors.Is(err, db.ErrConflict) {
+		return conflict("name", "%v", err)
+	}
+	return err
+}
+
+// TestResult is the outcome of a destination test: the step that failed
+// (connect, write, read, delete) and why, without the secret key.
+type TestResult struct {
+	OK    bool   `json:"ok"`
+	Step  string `json:"step,omitempty"`
+	Error string `json:"error,omitempty"`
+}
+
+// TestDestination writes, reads back and deletes a small object. An error
+// is returned only for input that is not valid; a failing bucket is a
+// result.
+func (s *Service) TestDestination(ctx context.Context, d *db.Destination, secretKey string) (TestResult, error) {
+	if secretKey == "" && d.ID != 0 {
+		stored, err := s.store.Destination(ctx, d.ID)
+		if err != nil {
+			return TestResult{}, err
+		}
+		if secretKey, err = s.store.DestinationSecret(stored); err != nil {
+			return TestResult{}, err
+		}
+	}
+	if err := ValidateDestination(d, secretKey, true); err != nil {
+		return TestResult{}, err
+	}
+	st, err := objstore.Open(jobs.DestinationConfig(d, secretKey))
+	if err != nil {
+		return TestResult{}, fieldError("endpoint", err.Error())
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	err = st.Test(ctx)
+	if err == nil {
+		return TestResult{OK: true}, nil
+	}
+	res := TestResult{Step: "connect", Error: strings.ReplaceAll(err.Error(), secretKey, "********")}
+	var step *objstore.StepError
+	if errors.As(err, &step) {
+		res.Step = step.Step
+	}
+	return res, nil
+}
+
+// BackupInput is a backup plan as the user sets it.
+type BackupInput struct {
+	DestinationID int64
+	Schedule      string // cron, a preset name, or "" for on demand only
+	Timezone      string
+	Enabled       bool
+	Prefix        string
+	KeepLast      int
+	KeepDaily     int
+	KeepWeekly    int
+	KeepMonthly   int
+	DrillSchedule string
+}
+
+// apply validates in and sets it on b with the next run times.
+func (s *Service) applyBackupInput(ctx context.Context, b *db.Backup, in BackupInput) error {
+	errs := FieldErrors{}
+	if in.DestinationID == 0 {
+		errs["destination_id"] = "choose a destination (add one in Settings → Backup destinations)"
+	} else if _, err := s.store.Destination(ctx, in.DestinationID); errors.Is(err, db.ErrNotFound) {
+		errs["destination_id"] = "no such destination"
+	} else if err != nil {
+		return err
+	}
+	if in.Timezone == "" {
+		in.Timezone = "UTC"
+	}
+	if _, err := schedule.Location(in.Timezone); err != nil {
+		errs["timezone"] = err.Error()
+	}
+	next := func(field, expr string) (string, *time.Time) {
+		if strings.TrimSpace(expr) == "" {
+			return "", nil
+		}
+		sch, norm, err := schedule.Parse(expr, in.Timezone)
+		if err != nil {
+			errs[field] = err.Error()
+			return "", nil
+		}
+		t := sch.Next(time.Now())
+		return norm, &t
+	}
+	b.Cron, b.NextRunAt = next("schedule", in.Schedule)
+	b.DrillCron, b.NextDrillAt = next("drill_schedule", in.DrillSchedule)
+	in.Prefix = strings.Trim(strings.TrimSpace(in.Prefix), "/")
+	if err := validateObjectPrefix(in.Prefix); err != nil {
+		errs["prefix"] = err.Error()
+	}
+	if in.KeepLast == 0 {
+		in.KeepLast = 7
+	}
+	if in.KeepLast < 1 || in.KeepLast > 1000 {
+		errs["keep_last"] = "keep between 1 and 1000 backups"
+	}
+	for field, n := range map[string]int{"keep_daily": in.KeepDaily, "keep_weekly": in.KeepWeekly, "keep_monthly": in.KeepMonthly} {
+		if n < 0 || n > 1000 {
+			errs[field] = "between 0 and 1000"
+		}
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	b.DestinationID, b.Timezone, b.Enabled, b.Prefix = in.DestinationID, in.Timezone, in.Enabled, in.Prefix
+	b.KeepLast, b.KeepDaily, b.KeepWeekly, b.KeepMonthly = in.KeepLast, in.KeepDaily, in.KeepWeekly, in.KeepMonthly
+	return nil
+}
+
+// validateObjectPrefix accepts a path of safe segments: letters, digits,
+// and . _ - inside segments, joined by "/".
+func validateObjectPrefix(p string) error {
+	if p == "" {
+		return nil
+	}
+	if len(p) > 200 {
+		return errors.New("the prefix is longer than 200 characters")
+	}
+	for _, seg := range strings.Split(p, "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return fmt.Errorf("the prefix %q has an empty, . or .. segment", p)
+		}
+		for _, r := range seg {
+			if !(r < unicode.MaxASCII && (unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune("._-", r))) {
+				return fmt.Errorf("the prefix may only hold letters, digits, . _ - and /, not %q", r)
+			}
+		}
+	}
+	return nil
+}
+
+// CreateBackup adds a backup plan to a database.
+func (s *Service) CreateBackup(ctx context.Context, d *db.Database, in BackupInput) (*db.Backup, error) {
+	b := &db.Backup{ServiceID: d.ID}
+	if err := s.applyBackupInput(ctx, b, in); err != nil {
+		return nil, err
+	}
+	if err := s.store.CreateBackup(ctx, b); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// UpdateBackup changes a plan.
+func (s *Service) UpdateBackup(ctx context.Context, b *db.Backup, in BackupInput) error {
+	if err := s.applyBackupInput(ctx, b, in); err != nil {
+		return err
+	}
+	return s.store.UpdateBackup(ctx, b)
+}
+
+// DeleteBackup removes a plan; its artifacts stay in the bucket and in the
+// database's history, restorable.
+func (s *Service) DeleteBackup(ctx context.Context, b *db.Backup) error {
+	return s.store.DeleteBackup(ctx, b.ID)
+}
+
+// RunBackup queues a backup of the plan now ("Back up now"). A backup
+// already queued for the database is returned instead of a second one.
+func (s *Service) RunBackup(ctx context.Context, b *db.Backup, by string) (*db.BackupRun, error) {
+	d, err := s.store.Database(ctx, b.ServiceID)
+	if err != nil {
+		return nil, err
+	}
+	if d.CurrentImage == "" {
+		return nil, conflict("", "%s has not run yet: deploy it first, then back it up", d.Name)
+	}
+	run, err := s.store.QueueBackup(ctx, b, db.BackupManual, by)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.runner.Enqueue(ctx, run.DeploymentID); err != nil {
+		// PostgreSQL holds the queue; the requeue loop starts it later.
+		return run, nil
+	}
+	return run, nil
+}
+
+// RestoreTarget says where a restore goes: into the artifact's own
+// database (Confirm must repeat its name) or into a new database named
+// NewDatabase, created from the same engine and image.
+type RestoreTarget struct {
+	Confirm     string
+	NewDatabase string
+}
+
+// RestoreBackup queues a restore of run. It returns the restore operation
+// and, for a new database, the database created.
+func (s *Service) RestoreBackup(ctx context.Context, run *db.BackupRun, to RestoreTarget, by string) (*db.Deployment, *db.Database, error) {
+	if !run.Restorable() {
+		return nil, nil, conflict("", "backup #%d cannot be restored: %s", run.ID, whyNotRestorable(run))
+	}
+	if to.NewDatabase == "" {
+		src, err := s.store.Database(ctx, run.ServiceID)
+		if err != nil {
+			return nil, nil, err
+		}
+		if to.Confirm != src.Name {
+			return nil, nil, fieldError("confirm", fmt.Sprintf("restoring replaces the data of %s (after a safety backup): type its name, %s, to confirm", src.Name, src.Name))
+		}
+		if src.CurrentImage == "" {
+			return nil, nil, conflict("", "%s has not run yet: deploy it first", src.Name)
+		}
+		dep, err := s.store.QueueArtifactOperation(ctx, src.ID, db.ActionRestore, run, by)
+		if err != nil {
+			return nil, nil, err
+		}
+		s.enqueue(ctx, dep)
+		return dep, src, nil
+	}
+	src, err := s.store.Database(ctx, run.ServiceID)
+	if err != nil {
+		return nil, nil, err
+	}
+	fresh := NewDatabase(src.EnvironmentID, src.Engine, to.NewDatabase)
+	fresh.Image = src.CurrentImage
+	if fresh.Image == "" {
+		fresh.Image = src.Image
+	}
+	fresh.RegistryServer, fresh.RegistryUsername = src.RegistryServer, src.RegistryUsername
+	fresh.RedisPersistence = src.RedisPersistence
+	if _, err := s.CreateDatabase(ctx, fresh, DatabaseExtras{}, by); err != nil {
+		return nil, nil, err
+	}
+	dep, err := s.store.QueueArtifactOperation(ctx, fresh.ID, db.ActionRestore, run, by)
+	if err != nil {
+		return nil, nil, err
+	}
+	s.enqueue(ctx, dep)
+	return dep, fresh, nil
+}
+
+func whyNotRestorable(run *db.BackupRun) string {
+	switch {
+	case !run.Succeeded():
+		return "it did not complete"
+	case run.DeletedAt != nil:
+		return "retention deleted it"
+	default:
+		return "its destination was deleted"
+	}
+}
+
+// DrillDatabase queues a restore drill of run, or of the database's
+// latest backup when run is nil.
+func (s *Service) DrillDatabase(ctx context.Context, d *db.Database, run *db.BackupRun, by string) (*db.Deployment, error) {
+	if run == nil {
+		latest, err := s.store.LatestRestorableRun(ctx, d.ID)
+		if errors.Is(err, db.ErrNotFound) {
+			return nil, conflict("", "%s has no backup to drill yet: back it up first", d.Name)
+		}
+		if err != nil {
+			return nil, err
+		}
+		run = latest
+	}
+	if run.ServiceID != d.ID {
+		return nil, fieldError("backup_run_id", "that backup belongs to another database")
+	}
+	if !run.Restorable() {
+		return nil, conflict("", "backup #%d cannot be restored: %s", run.ID, whyNotRestorable(run))
+	}
+	dep, err := s.store.QueueArtifactOperation(ctx, d.ID, db.ActionDrill, run, by)
+	if err != nil {
+		return nil, err
+	}
+	s.enqueue(ctx, dep)
+	return dep, nil
+}
