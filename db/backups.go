@@ -270,7 +270,7 @@ func (r *BackupRun) Restorable() bool {
 const runStatus = `CASE WHEN r.sha256 <> '' THEN 'done' WHEN d.status = 'done' THEN 'error' ELSE d.status END`
 
 const backupRunSelect = `
-	SELECT r.*, `+runStatus+` AS status, d.error,
+	SELECT r.*, ` + runStatus + ` AS status, d.error,
 		coalesce(r.began_at, d.started_at) AS started_at, coalesce(r.completed_at, d.finished_at) AS finished_at, s.name AS service_name, dst.name AS destination_name
 	FROM backup_runs r
 	JOIN deployments d ON d.id = r.deployment_id

@@ -349,10 +349,10 @@ func Operations() []Operation {
 			Body: map[string]any{"schedule": "0 */6 * * *", "keep_last": 14}, Response: exampleBackup(), Errors: []int{400, 401, 404, 422}},
 		{Method: "DELETE", Path: "/api/v1/backups/{id}", Tag: "Backups", Summary: "Remove a backup plan; its backups stay recorded and restorable", Status: 204, Errors: notFound},
 		{Method: "POST", Path: "/api/v1/backups/{id}/run", Tag: "Backups", Summary: "Back up now: queue a run of the plan", Status: 202,
-			Notes: "One backup per database at a time: a run already queued is returned instead of a second. Follow it with GET /backup-runs/{id} or the operation's log.",
+			Notes:    "One backup per database at a time: a run already queued is returned instead of a second. Follow it with GET /backup-runs/{id} or the operation's log.",
 			Response: exampleBackupRun(), Errors: []int{401, 404, 409}},
 		{Method: "GET", Path: "/api/v1/backup-runs/{id}", Tag: "Backups", Summary: "Get a backup run: status, size, sha256, format, engine version", Status: 200,
-			Notes: "status is queued, running, done, error or cancelled; done only once the whole object is stored. The object's sidecar <object_key>.json holds the same facts.",
+			Notes:    "status is queued, running, done, error or cancelled; done only once the whole object is stored. The object's sidecar <object_key>.json holds the same facts.",
 			Response: exampleBackupRun(), Errors: notFound},
 		{Method: "POST", Path: "/api/v1/backup-runs/{id}/restore", Tag: "Backups", Summary: "Restore a backup into its database (confirm with its name) or into a new database",
 			Notes: "{\"confirm\": \"shop-db\"} restores into the same database after an automatic safety backup; {\"new_database\": \"shop-db-copy\"} creates a database of the same engine and image and restores into it. " +
