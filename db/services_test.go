@@ -46,8 +46,9 @@ func TestServices_MigrationKeepsAppsBothWays(t *testing.T) {
 		t.Fatalf("second service named web: %v, want ErrConflict", err)
 	}
 
-	// Down past the databases migration, then past the services one.
-	for range 2 {
+	// Down past the backups and databases migrations, then past the
+	// services one.
+	for range 3 {
 		if err := db.MigrateDown(ctx, store.DB()); err != nil {
 			t.Fatalf("down: %v", err)
 		}

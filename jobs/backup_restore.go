@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"dokploy/db"
@@ -130,11 +131,81 @@ func (r *Runner) restoreRedis(ctx context.Context, dbase *db.Database, st Object
 		}
 		return check()
 	})
+	if err == nil && dbase.RedisPersistence == db.RedisAOF {
+		// With AOF on, Redis ignores an RDB file at start: turn the
+		// snapshot into AOF files first.
+		err = r.redisRDBToAOF(ctx, dbase, vol, log)
+	}
 	log("Starting " + dbase.Name + " on the restored data")
 	startErr := step(context.WithoutCancel(ctx), limits.Converge, "starting the database", func(ctx context.Context) error {
 		return r.docker.ScaleServiceWait(ctx, dbase.Name, 1, log)
 	})
 	return errors.Join(err, startErr)
+}
+
+// redisRDBToAOF starts a helper Redis on the volume with AOF off (so it
+// loads dump.rdb), switches AOF on (Redis rewrites the AOF from the loaded
+// data), waits for the rewrite and shuts the helper down cleanly.
+func (r *Runner) redisRDBToAOF(ctx context.Context, dbase *db.Database, vol []docker.VolumeMount, log docker.LogFunc) error {
+	probe := *dbase
+	probe.RedisPersistence = db.RedisRDB
+	psec := db.DatabaseSecrets{Password: drillPassword()}
+	cs, err := engines.Spec(&probe, psec)
+	if err != nil {
+		return err
+	}
+	spec := docker.ContainerSpec{
+		Name: dbase.Name + "-aof-" + drillPassword()[:6], Image: dbase.CurrentImage, Cmd: cs.Args,
+		Env: []string{"REDIS_PASSWORD=" + psec.Password}, Volumes: vol, Labels: map[string]string{docker.LabelApp: dbase.Name},
+	}
+	if r.opts.ProbeBinary != "" {
+		spec.Mounts = []docker.BindMount{{Source: r.opts.ProbeBinary, Target: probePath, ReadOnly: true}}
+	}
+	log("Converting the restored snapshot into append-only files")
+	return r.withHelper(ctx, spec, func(id string) error {
+		if err := r.docker.StartContainer(ctx, id); err != nil {
+			return err
+		}
+		if err := r.waitEngine(ctx, id, dbase.Engine, cs, log); err != nil {
+			return err
+		}
+		cli := func(args ...string) (string, error) {
+			return r.docker.ExecInContainer(ctx, id, docker.ExecSpec{
+				Cmd: append([]string{"redis-cli", "--no-auth-warning"}, args...), Env: []string{"REDISCLI_AUTH=" + psec.Password}})
+		}
+		if out, err := cli("CONFIG", "SET", "appendonly", "yes"); err != nil || !strings.Contains(out, "OK") {
+			return fmt.Errorf("switch on AOF: %v %s", err, out)
+		}
+		deadline := time.Now().Add(10 * time.Minute)
+		for {
+			out, err := cli("INFO", "persistence")
+			if err != nil {
+				return err
+			}
+			if strings.Contains(out, "aof_rewrite_in_progress:0") && strings.Contains(out, "aof_rewrite_scheduled:0") &&
+				strings.Contains(out, "aof_enabled:1") {
+				if !strings.Contains(out, "aof_last_bgrewrite_status:ok") {
+					return errors.New("Redis could not write the append-only files from the snapshot")
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				return errors.New("writing the append-only files took longer than 10 minutes")
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+		// SHUTDOWN closes the connection: its answer is no error to read.
+		_, _ = cli("SHUTDOWN", "SAVE")
+		code, err := r.docker.WaitContainer(ctx, id)
+		if err == nil && code != 0 {
+			err = fmt.Errorf("the helper Redis exited with status %d", code)
+		}
+		return err
+	})
 }
 
 // withHelper creates a container, hands it to fn and removes it (with its
