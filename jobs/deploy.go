@@ -65,7 +65,7 @@ func (r *Runner) run(parent context.Context, d *db.Deployment) {
 			logw.Line(what + " cancelled.")
 		}
 	case parent.Err() != nil:
-		status, reason = db.DeployError, "interrupted: the control plane shut down during this deployment; deploy again"
+		status, reason = db.DeployError, "interrupted: the control plane shut down during this "+kind+"; run it again"
 		logw.Line("Interrupted by shutdown.")
 	default:
 		status, reason = db.DeployError, oneLine(err.Error())

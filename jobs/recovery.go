@@ -137,7 +137,7 @@ func (r *Runner) recoverInterrupted(ctx context.Context) error {
 			if mine {
 				continue
 			}
-			reason = "interrupted: this deployment stopped without recording its result; deploy again"
+			reason = "interrupted: this deployment stopped without recording its result; run it again"
 		} else {
 			alive, err := redis.Bool(conn.Do("EXISTS", r.workerKey(d.WorkerID)))
 			if err != nil {
@@ -146,7 +146,7 @@ func (r *Runner) recoverInterrupted(ctx context.Context) error {
 			if alive {
 				continue
 			}
-			reason = "interrupted: the process running it (worker " + d.WorkerID + ") stopped without finishing it (crash, kill -9 or restart); deploy again"
+			reason = "interrupted: the process running it (worker " + d.WorkerID + ") stopped without finishing it (crash, kill -9 or restart); run it again"
 		}
 		r.log.Warn("deployment interrupted: its worker is gone", "deployment", d.ID, "worker", d.WorkerID)
 		if err := r.store.FinishDeployment(ctx, d.ID, db.DeployError, reason); err != nil {
