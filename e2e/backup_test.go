@@ -267,6 +267,34 @@ func TestBackups(t *testing.T) {
 			func(db dbCredentials, cmd string) { redis(db, strings.Fields(cmd)...) },
 			"MSET a first b second", "FLUSHALL", "first\nsecond", "2 keys")
 	})
+	// A plan on a schedule runs by itself.
+	t.Run("schedule", func(t *testing.T) {
+		t.Parallel()
+		image := testkit.DBImage(t, "redis")
+		name := "bk-cron-" + srvRandomHex(3)
+		t.Cleanup(func() { dbCleanup(name) })
+		created := c.createDatabase(t, f.project, "redis", name, image, 0)
+		plan := f.addPlan(t, created.ID, map[string]any{"schedule": "* * * * *", "prefix": "cron"})
+		deadline := time.Now().Add(100 * time.Second)
+		for {
+			var runs struct {
+				Items []backupRunJSON `json:"items"`
+			}
+			c.mustAPI(t, "GET", fmt.Sprintf("/api/v1/databases/%d/backup-runs", created.ID), nil, http.StatusOK, &runs)
+			if len(runs.Items) > 0 && runs.Items[0].finished() {
+				run := runs.Items[0]
+				if run.Status != "done" || run.Reason != "schedule" {
+					t.Fatalf("the scheduled run: %+v; log:\n%s", run, c.logs(t, run.OperationID))
+				}
+				f.checkArtifact(t, run, ".rdb")
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no scheduled backup of plan %d within 100 s of a once-a-minute schedule", plan)
+			}
+			time.Sleep(time.Second)
+		}
+	})
 }
 
 // testBackupRoundTrip backs up a database of engine holding setup, runs
@@ -299,6 +327,21 @@ func testBackupRoundTrip(t *testing.T, f *backupFixture, engine, image, ext stri
 	drilled := c.drill(t, created.ID, run)
 	if drilled.DrillOK == nil || !*drilled.DrillOK || !strings.Contains(drilled.DrillSummary, drillSummary) {
 		t.Fatalf("drill of %s: ok %v summary %q, want %q", name, drilled.DrillOK, drilled.DrillSummary, drillSummary)
+	}
+
+	// Into a new database: created from the same engine and image, it
+	// holds what the backup held.
+	copyName := name + "-copy"
+	t.Cleanup(func() { dbCleanup(copyName) })
+	var into struct {
+		Operation  resDeployment `json:"operation"`
+		DatabaseID int64         `json:"database_id"`
+	}
+	c.mustAPI(t, "POST", fmt.Sprintf("/api/v1/backup-runs/%d/restore", run.ID), map[string]any{"new_database": copyName}, http.StatusAccepted, &into)
+	c.operation(t, into.Operation.ID, "restore into a new database")
+	c.waitDatabaseHealthy(t, dbAnswer{ID: into.DatabaseID, Name: copyName})
+	if got := read(c.credentials(t, into.DatabaseID)); got != want {
+		t.Fatalf("the new database %s reads %q, want %q", copyName, got, want)
 	}
 }
 
@@ -437,16 +480,32 @@ func TestBackups_KillDuringBackup(t *testing.T) {
 		t.Fatalf("fill: %v %s", err, out)
 	}
 	plan := f.addPlan(t, created.ID, map[string]any{})
-	var queued backupRunJSON
-	c.mustAPI(t, "POST", fmt.Sprintf("/api/v1/backups/%d/run", plan), nil, http.StatusAccepted, &queued)
-	deadline := time.Now().Add(2 * time.Minute)
-	for !strings.Contains(c.logs(t, queued.OperationID), "Backing up") {
-		if time.Now().After(deadline) {
-			t.Fatalf("the backup did not start; log:\n%s", c.logs(t, queued.OperationID))
+	startSlowBackup := func() backupRunJSON {
+		t.Helper()
+		var queued backupRunJSON
+		c.mustAPI(t, "POST", fmt.Sprintf("/api/v1/backups/%d/run", plan), nil, http.StatusAccepted, &queued)
+		deadline := time.Now().Add(2 * time.Minute)
+		for !strings.Contains(c.logs(t, queued.OperationID), "Backing up") {
+			if time.Now().After(deadline) {
+				t.Fatalf("the backup did not start; log:\n%s", c.logs(t, queued.OperationID))
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(2 * time.Second)
+		return queued
 	}
-	time.Sleep(2 * time.Second)
+
+	// Cancel from the API: the upload is aborted, nothing is left.
+	cancelled := startSlowBackup()
+	c.mustAPI(t, "POST", fmt.Sprintf("/api/v1/backup-runs/%d/cancel", cancelled.ID), nil, http.StatusOK, nil)
+	if run := c.waitBackupRun(t, cancelled.ID, time.Minute); run.Status != "cancelled" {
+		t.Fatalf("a cancelled backup ended %s %q", run.Status, run.Error)
+	}
+	if objs := f.objects(t); len(objs) != 0 {
+		t.Fatalf("the cancelled backup left objects in the bucket: %v", objs)
+	}
+
+	queued := startSlowBackup()
 	if run := c.backupRun(t, queued.ID); run.Status != "running" {
 		t.Fatalf("the backup is %s before the kill, want running (the link should make it slow)", run.Status)
 	}
