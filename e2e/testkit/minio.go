@@ -102,11 +102,12 @@ func (m *MinIO) start(t testing.TB) {
 	m.waitReady(t)
 }
 
-// waitReady polls MinIO's readiness probe until it answers 200, failing
-// early with the server's output when the process exits.
+// waitReady polls until MinIO's readiness probe answers 200 and an S3
+// request succeeds, failing early with the server's output when the
+// process exits. After a restart the probe answers before the object
+// layer has loaded, and S3 calls then fail with "Server not initialized".
 func (m *MinIO) waitReady(t testing.TB) {
 	t.Helper()
-	client := &http.Client{Timeout: 2 * time.Second}
 	deadline := time.Now().Add(minioReadyTimeout)
 	last := "no answer yet"
 	for time.Now().Before(deadline) {
@@ -115,19 +116,35 @@ func (m *MinIO) waitReady(t testing.TB) {
 			t.Fatalf("MinIO exited before it was ready; its last output:\n%s", m.out)
 		default:
 		}
-		resp, err := client.Get(m.Endpoint + "/minio/health/ready")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-			last = resp.Status
-		} else {
-			last = err.Error()
+		if last = m.probe(t); last == "" {
+			return
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatalf("MinIO not ready after %s (last answer: %s); its last output:\n%s", minioReadyTimeout, last, m.out)
+}
+
+// probe returns "" when MinIO serves S3 requests, else what it answered.
+func (m *MinIO) probe(t testing.TB) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, m.Endpoint+"/minio/health/ready", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err.Error()
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "health probe: " + resp.Status
+	}
+	if _, err := m.client(t, 1).ListBuckets(ctx); err != nil {
+		return "list buckets: " + err.Error()
+	}
+	return ""
 }
 
 // Kill stops the server at once with SIGKILL, as a crash would, and waits
@@ -155,9 +172,16 @@ func (m *MinIO) Restart(t testing.TB) {
 // that inspect the server directly.
 func (m *MinIO) Client(t testing.TB) *minio.Client {
 	t.Helper()
+	return m.client(t, 0)
+}
+
+// client is Client with minio-go's retries per request (0: its default).
+func (m *MinIO) client(t testing.TB, retries int) *minio.Client {
+	t.Helper()
 	c, err := minio.New(m.addr, &minio.Options{
 		Creds:        credentials.NewStaticV4(m.AccessKey, m.SecretKey, ""),
 		BucketLookup: minio.BucketLookupPath,
+		MaxRetries:   retries,
 	})
 	if err != nil {
 		t.Fatalf("MinIO client: %v", err)
@@ -218,5 +242,9 @@ func (b *tailBuffer) Write(p []byte) (int, error) {
 func (b *tailBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return strings.Join(append(b.lines[:len(b.lines):len(b.lines)], b.partial.String()), "\n")
+	lines := b.lines[:len(b.lines):len(b.lines)] // append must not write into b.lines
+	if b.partial.Len() > 0 {
+		lines = append(lines, b.partial.String())
+	}
+	return strings.Join(lines, "\n")
 }

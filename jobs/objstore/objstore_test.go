@@ -187,6 +187,7 @@ func TestTest_ClosedPort(t *testing.T) {
 	if !errors.As(err, &se) || se.Step != "connect" {
 		t.Fatalf("Test() = %v, want a StepError in step connect", err)
 	}
+	t.Log(err)
 	testkit.MustContain(t, err.Error(), "cannot reach "+c.Endpoint, "connection refused")
 	testkit.MustNotContain(t, err.Error(), c.SecretKey)
 }
@@ -282,6 +283,7 @@ func TestPut_ReaderErrorLeavesNothing(t *testing.T) {
 	if !errors.Is(err, boom) {
 		t.Fatalf("Put = %v, want the reader's error", err)
 	}
+	t.Log(err)
 	testkit.MustContain(t, err.Error(), "reading the data failed", "pg_dump exited")
 	assertNothingStored(t, ctx, s, m, c, "db/broken.dump")
 }
@@ -362,13 +364,15 @@ func assertNothingStored(t *testing.T, ctx context.Context, s *Store, m *testkit
 // by key) and, from its in-memory list, of the whole bucket.
 func incomplete(t *testing.T, ctx context.Context, m *testkit.MinIO, c Config, full string) []string {
 	t.Helper()
+	seen := map[string]bool{}
 	var keys []string
 	for _, p := range []string{full, ""} {
 		for up := range m.Client(t).ListIncompleteUploads(ctx, c.Bucket, p, true) {
 			if up.Err != nil {
 				t.Fatalf("list unfinished uploads: %v", up.Err)
 			}
-			if up.Key == full {
+			if up.Key == full && !seen[up.UploadID] {
+				seen[up.UploadID] = true
 				keys = append(keys, up.Key+" "+up.UploadID)
 			}
 		}
@@ -428,6 +432,7 @@ func TestAbortIncomplete_AfterServerCrash(t *testing.T) {
 	if err == nil {
 		t.Fatal("Put succeeded against a killed server")
 	}
+	t.Log(err)
 	testkit.MustContain(t, err.Error(), "cannot reach "+m.Endpoint)
 	testkit.MustNotContain(t, err.Error(), m.SecretKey)
 
@@ -527,6 +532,7 @@ func TestTest_WrongSecretKey(t *testing.T) {
 	if !errors.As(err, &se) || (se.Step != "write" && se.Step != "connect") {
 		t.Fatalf("Test() = %v, want a StepError in step write", err)
 	}
+	t.Log(err)
 	testkit.MustContain(t, err.Error(), "check the access key and secret key")
 	if strings.Contains(err.Error(), wrong) || strings.Contains(err.Error(), m.SecretKey) {
 		t.Errorf("error shows a secret key: %v", err)
@@ -540,6 +546,7 @@ func TestTest_UnknownAccessKey(t *testing.T) {
 	if !errors.As(err, &se) || se.Step != "write" {
 		t.Fatalf("Test() = %v, want a StepError in step write", err)
 	}
+	t.Log(err)
 	testkit.MustContain(t, err.Error(), "write test object: ", "nobody-key", "check the access key and secret key")
 }
 
@@ -550,6 +557,7 @@ func TestTest_MissingBucket(t *testing.T) {
 	if !errors.As(err, &se) || se.Step != "write" {
 		t.Fatalf("Test() = %v, want a StepError in step write", err)
 	}
+	t.Log(err)
 	testkit.MustContain(t, err.Error(), `bucket "no-such-bucket" does not exist`)
 }
 
