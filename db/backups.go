@@ -22,6 +22,7 @@ const (
 	BackupManual   = "manual"
 	BackupSchedule = "schedule"
 	BackupSafety   = "safety" // taken by a restore before it changed anything
+	BackupImport   = "import" // an object found by listing a destination
 )
 
 // Destination is an S3-compatible bucket (and prefix) backups go to.
@@ -341,6 +342,33 @@ func (s *Store) QueueArtifactOperation(ctx context.Context, serviceID int64, act
 	})
 }
 
+// QueueObjectRestore records an object found in a destination (its facts
+// read from its sidecar) as an artifact of the service and queues its
+// restore into the service, in one transaction.
+func (s *Store) QueueObjectRestore(ctx context.Context, serviceID, destinationID int64, a BackupArtifact, triggeredBy string) (*Deployment, error) {
+	var dep *Deployment
+	err := s.InTx(ctx, func(tx *Store) error {
+		var err error
+		dep, err = tx.queueDeployment(ctx, &Deployment{ServiceID: serviceID, Action: ActionRestore, Trigger: "user", TriggeredBy: triggeredBy})
+		if err != nil {
+			return err
+		}
+		id, err := tx.insertBackupRun(ctx, &BackupRun{ServiceID: serviceID, DestinationID: &destinationID, DeploymentID: dep.ID, Reason: BackupImport})
+		if err != nil {
+			return err
+		}
+		if err := tx.RecordBackupArtifact(ctx, id, a); err != nil {
+			return err
+		}
+		if _, err := tx.db.ExecContext(ctx, `UPDATE deployments SET backup_run_id = $2 WHERE id = $1`, dep.ID, id); err != nil {
+			return err
+		}
+		dep.BackupRunID = &id
+		return nil
+	})
+	return dep, err
+}
+
 // BackupRun loads one run.
 func (s *Store) BackupRun(ctx context.Context, id int64) (*BackupRun, error) {
 	var r BackupRun
@@ -351,7 +379,7 @@ func (s *Store) BackupRun(ctx context.Context, id int64) (*BackupRun, error) {
 // BackupRunOf loads the run a backup operation produces.
 func (s *Store) BackupRunOf(ctx context.Context, deploymentID int64) (*BackupRun, error) {
 	var r BackupRun
-	err := s.db.GetContext(ctx, &r, backupRunSelect+` WHERE r.deployment_id = $1 AND r.reason <> 'safety' ORDER BY r.id LIMIT 1`,
+	err := s.db.GetContext(ctx, &r, backupRunSelect+` WHERE r.deployment_id = $1 AND r.reason IN ('manual', 'schedule') ORDER BY r.id LIMIT 1`,
 		deploymentID)
 	return &r, notFound("backup run of operation", err)
 }

@@ -340,8 +340,43 @@ func testBackupRoundTrip(t *testing.T, f *backupFixture, engine, image, ext stri
 	c.mustAPI(t, "POST", fmt.Sprintf("/api/v1/backup-runs/%d/restore", run.ID), map[string]any{"new_database": copyName}, http.StatusAccepted, &into)
 	c.operation(t, into.Operation.ID, "restore into a new database")
 	c.waitDatabaseHealthy(t, dbAnswer{ID: into.DatabaseID, Name: copyName})
-	if got := read(c.credentials(t, into.DatabaseID)); got != want {
+	copyCreds := c.credentials(t, into.DatabaseID)
+	if got := read(copyCreds); got != want {
 		t.Fatalf("the new database %s reads %q, want %q", copyName, got, want)
+	}
+
+	// Found by listing the destination (as after a reinstall): the
+	// sidecar makes it restorable.
+	var listed struct {
+		Items []struct {
+			Key        string `json:"key"`
+			SHA256     string `json:"sha256"`
+			Restorable bool   `json:"restorable"`
+		} `json:"items"`
+	}
+	c.mustAPI(t, "GET", fmt.Sprintf("/api/v1/destinations/%d/objects?prefix=%s", f.destID, engine), nil, http.StatusOK, &listed)
+	found := false
+	for _, o := range listed.Items {
+		if o.Key == run.ObjectKey {
+			found = o.Restorable && o.SHA256 == run.SHA256
+		}
+		if strings.HasSuffix(o.Key, ".json") {
+			t.Errorf("the listing shows the sidecar %s as an artifact", o.Key)
+		}
+	}
+	if !found {
+		t.Fatalf("listing the destination: %+v; want %s restorable with sha256 %s", listed.Items, run.ObjectKey, run.SHA256)
+	}
+	exec(copyCreds, wipe)
+	var fromList struct {
+		Operation resDeployment `json:"operation"`
+	}
+	c.mustAPI(t, "POST", fmt.Sprintf("/api/v1/destinations/%d/restore", f.destID),
+		map[string]any{"object_key": run.ObjectKey, "database_id": into.DatabaseID, "confirm": copyName}, http.StatusAccepted, &fromList)
+	c.operation(t, fromList.Operation.ID, "restore of a listed object")
+	c.waitDatabaseHealthy(t, dbAnswer{ID: into.DatabaseID, Name: copyName})
+	if got := read(copyCreds); got != want {
+		t.Fatalf("after restoring the listed object %s reads %q, want %q", copyName, got, want)
 	}
 }
 

@@ -195,6 +195,8 @@ func (h *Handler) routes(e *echo.Echo) {
 	api.PATCH("/destinations/:id", h.api.UpdateDestination)
 	api.DELETE("/destinations/:id", h.api.DeleteDestination)
 	api.POST("/destinations/:id/test", h.api.TestDestination)
+	api.GET("/destinations/:id/objects", h.api.ListDestinationObjects)
+	api.POST("/destinations/:id/restore", h.api.RestoreDestinationObject)
 	api.POST("/account/password", h.api.ChangePassword)
 	api.GET("/tokens", h.api.ListTokens)
 	api.POST("/tokens", h.api.CreateToken)

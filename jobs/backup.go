@@ -27,6 +27,7 @@ type ObjectStore interface {
 	PutBytes(ctx context.Context, key string, b []byte, contentType string) error
 	Get(ctx context.Context, key string) (io.ReadCloser, error)
 	Delete(ctx context.Context, key string) error
+	AbortIncomplete(ctx context.Context, prefix string) error
 }
 
 // OpenDestination connects to a destination's bucket.
@@ -86,9 +87,9 @@ func (r *Runner) runBackupOperation(ctx context.Context, d *db.Deployment, dbase
 	return fmt.Errorf("unknown operation %q", d.Action)
 }
 
-// backupSidecar is the JSON object stored next to each artifact, so a
+// BackupSidecar is the JSON object stored next to each artifact, so a
 // bucket alone says what each object is and how to check it.
-type backupSidecar struct {
+type BackupSidecar struct {
 	Database      string    `json:"database"`
 	Engine        string    `json:"engine"`
 	EngineVersion string    `json:"engine_version"`
@@ -136,6 +137,11 @@ func (r *Runner) backupDatabase(ctx context.Context, dbase *db.Database, sec db.
 		prefix = plan.Prefix
 	}
 	key := ObjectKey(prefix, dbase.Name, started, dump.Ext)
+	// Parts of uploads a dead process left behind are invisible but cost
+	// storage: clear this database's before adding another.
+	if err := st.AbortIncomplete(ctx, path.Dir(key)+"/"); err != nil {
+		log("Warning: could not clear unfinished uploads: " + err.Error())
+	}
 	what := "Backing up"
 	if run.Reason == db.BackupSafety {
 		what = "Taking a safety backup of"
@@ -175,7 +181,7 @@ func (r *Runner) backupDatabase(ctx context.Context, dbase *db.Database, sec db.
 	}
 	digest := hex.EncodeToString(sum.Sum(nil))
 	art := db.BackupArtifact{ObjectKey: key, SizeBytes: size, SHA256: digest, Engine: dbase.Engine, EngineVersion: version, Format: dump.Format}
-	side, _ := json.MarshalIndent(backupSidecar{
+	side, _ := json.MarshalIndent(BackupSidecar{
 		Database: dbase.Name, Engine: dbase.Engine, EngineVersion: version, Format: dump.Format, DatabaseName: dbase.DatabaseName,
 		Object: key, SizeBytes: size, SHA256: digest, StartedAt: started, FinishedAt: time.Now().UTC(), RunID: run.ID,
 	}, "", "  ")
@@ -201,6 +207,24 @@ func (r *Runner) engineVersion(ctx context.Context, dbase *db.Database) string {
 		return dbase.Engine + " (version unknown)"
 	}
 	return strings.TrimSpace(oneLine(out))
+}
+
+// ReadSidecar loads and checks the sidecar of an object, which says what
+// the object is and how to verify it.
+func ReadSidecar(ctx context.Context, st ObjectStore, objectKey string) (BackupSidecar, error) {
+	var side BackupSidecar
+	body, err := st.Get(ctx, SidecarKey(objectKey))
+	if err != nil {
+		return side, fmt.Errorf("%s has no sidecar %s, so its sha256 cannot be checked: %w", objectKey, SidecarKey(objectKey), err)
+	}
+	defer body.Close()
+	if err := json.NewDecoder(io.LimitReader(body, 64<<10)).Decode(&side); err != nil {
+		return side, fmt.Errorf("the sidecar of %s is not valid JSON: %w", objectKey, err)
+	}
+	if len(side.SHA256) != 64 || side.SizeBytes <= 0 || side.Format == "" {
+		return side, fmt.Errorf("the sidecar of %s lacks its size, sha256 or format", objectKey)
+	}
+	return side, nil
 }
 
 // ObjectKey names an artifact: the database, the UTC time and the

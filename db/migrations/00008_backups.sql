@@ -51,7 +51,7 @@ CREATE TABLE backup_runs (
     service_id     BIGINT NOT NULL REFERENCES services(id) ON DELETE CASCADE,
     destination_id BIGINT REFERENCES destinations(id) ON DELETE SET NULL,
     deployment_id  BIGINT NOT NULL REFERENCES deployments(id) ON DELETE CASCADE,
-    reason         TEXT NOT NULL DEFAULT 'manual' CHECK (reason IN ('manual', 'schedule', 'safety')),
+    reason         TEXT NOT NULL DEFAULT 'manual' CHECK (reason IN ('manual', 'schedule', 'safety', 'import')),
     object_key     TEXT NOT NULL DEFAULT '',
     size_bytes     BIGINT NOT NULL DEFAULT 0,
     sha256         TEXT NOT NULL DEFAULT '',

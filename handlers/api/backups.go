@@ -383,3 +383,47 @@ func (h *Handler) DrillDatabase(c echo.Context) error {
 	}
 	return c.JSON(http.StatusAccepted, dep)
 }
+
+// ListDestinationObjects lists the artifacts in a destination (?prefix=),
+// for restoring one that is not in this panel's records.
+func (h *Handler) ListDestinationObjects(c echo.Context) error {
+	d, err := h.loadDestination(c)
+	if err != nil {
+		return err
+	}
+	items, err := h.Ops.ListDestinationObjects(c.Request().Context(), d, c.QueryParam("prefix"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"items": items})
+}
+
+// RestoreDestinationObject restores a listed object into a database:
+// {"object_key": …, "database_id": …, "confirm": "<database name>"}.
+func (h *Handler) RestoreDestinationObject(c echo.Context) error {
+	ctx := c.Request().Context()
+	d, err := h.loadDestination(c)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		ObjectKey  string `json:"object_key"`
+		DatabaseID int64  `json:"database_id"`
+		Confirm    string `json:"confirm"`
+	}
+	if err := bindStrict(c, &in); err != nil {
+		return err
+	}
+	target, err := h.Store.Database(ctx, in.DatabaseID)
+	if errors.Is(err, db.ErrNotFound) {
+		return web.Error(http.StatusUnprocessableEntity, "database_id", fmt.Sprintf("there is no database %d", in.DatabaseID))
+	}
+	if err != nil {
+		return err
+	}
+	dep, err := h.Ops.RestoreObject(ctx, d, in.ObjectKey, target, in.Confirm, actor(c))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusAccepted, map[string]any{"operation": dep, "database_id": target.ID, "database": target.Name})
+}

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 	"unicode"
 
 	"dokploy/db"
 	"dokploy/jobs"
+	"dokploy/jobs/engines"
 	"dokploy/jobs/objstore"
 	"dokploy/jobs/schedule"
 )
@@ -351,6 +353,92 @@ func (s *Service) DrillDatabase(ctx context.Context, d *db.Database, run *db.Bac
 		return nil, conflict("", "backup #%d cannot be restored: %s", run.ID, whyNotRestorable(run))
 	}
 	dep, err := s.store.QueueArtifactOperation(ctx, d.ID, db.ActionDrill, run, by)
+	if err != nil {
+		return nil, err
+	}
+	s.enqueue(ctx, dep)
+	return dep, nil
+}
+
+// ListedObject is an object found in a destination, with what its
+// sidecar says when it has one.
+type ListedObject struct {
+	Key       string    `json:"key"`
+	SizeBytes int64     `json:"size_bytes"`
+	Modified  time.Time `json:"modified"`
+	Database  string    `json:"database,omitempty"`
+	Engine    string    `json:"engine,omitempty"`
+	Format    string    `json:"format,omitempty"`
+	SHA256    string    `json:"sha256,omitempty"`
+	// Restorable means a sidecar names its sha256, so it can be checked.
+	Restorable bool `json:"restorable"`
+}
+
+// maxListed bounds a destination listing (each object's sidecar is read).
+const maxListed = 200
+
+// ListDestinationObjects lists the backup artifacts under prefix in a
+// destination, newest first, skipping sidecars themselves.
+func (s *Service) ListDestinationObjects(ctx context.Context, d *db.Destination, prefix string) ([]ListedObject, error) {
+	if err := validateObjectPrefix(strings.Trim(prefix, "/")); err != nil {
+		return nil, fieldError("prefix", err.Error())
+	}
+	st, err := s.openDestination(d)
+	if err != nil {
+		return nil, err
+	}
+	all, err := st.List(ctx, strings.Trim(prefix, "/"))
+	if err != nil {
+		return nil, &EngineError{Msg: err.Error(), Err: err}
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].Modified.After(all[j].Modified) })
+	out := []ListedObject{}
+	for _, o := range all {
+		if strings.HasSuffix(o.Key, ".json") || len(out) >= maxListed {
+			continue
+		}
+		item := ListedObject{Key: o.Key, SizeBytes: o.Size, Modified: o.Modified}
+		if side, err := jobs.ReadSidecar(ctx, st, o.Key); err == nil && side.SizeBytes == o.Size {
+			item.Database, item.Engine, item.Format, item.SHA256, item.Restorable = side.Database, side.Engine, side.Format, side.SHA256, true
+		}
+		out = append(out, item)
+	}
+	return out, nil
+}
+
+func (s *Service) openDestination(d *db.Destination) (*objstore.Store, error) {
+	secret, err := s.store.DestinationSecret(d)
+	if err != nil {
+		return nil, err
+	}
+	return objstore.Open(jobs.DestinationConfig(d, secret))
+}
+
+// RestoreObject restores an object found in a destination into the
+// database target (Confirm must repeat its name): its sidecar must name
+// its size, sha256 and a format the engine reads; it is recorded as an
+// imported artifact of target and restored like a recorded backup.
+func (s *Service) RestoreObject(ctx context.Context, d *db.Destination, key string, target *db.Database, confirm, by string) (*db.Deployment, error) {
+	if confirm != target.Name {
+		return nil, fieldError("confirm", fmt.Sprintf("restoring replaces the data of %s (after a safety backup): type its name, %s, to confirm", target.Name, target.Name))
+	}
+	if target.CurrentImage == "" {
+		return nil, conflict("", "%s has not run yet: deploy it first", target.Name)
+	}
+	st, err := s.openDestination(d)
+	if err != nil {
+		return nil, err
+	}
+	side, err := jobs.ReadSidecar(ctx, st, key)
+	if err != nil {
+		return nil, fieldError("object_key", err.Error())
+	}
+	if _, err := engines.RestoreArtifact(target, db.DatabaseSecrets{}, side.Format, side.DatabaseName); err != nil {
+		return nil, fieldError("object_key", err.Error())
+	}
+	dep, err := s.store.QueueObjectRestore(ctx, target.ID, d.ID, db.BackupArtifact{
+		ObjectKey: key, SizeBytes: side.SizeBytes, SHA256: side.SHA256, Engine: side.Engine, EngineVersion: side.EngineVersion, Format: side.Format,
+	}, by)
 	if err != nil {
 		return nil, err
 	}
