@@ -176,7 +176,7 @@ func TestBrowserBackup(t *testing.T) {
 		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#backup-plan-list .backup-plan button[hx-post$="/run"]`))); err != nil {
 			return err
 		}
-		if err := b.waitText(ctx, "#backup-notice .flash.ok", "is queued"); err != nil {
+		if err := b.waitText(ctx, "#backup-notice .flash.ok", "queued to minio"); err != nil {
 			return err
 		}
 		seen, err := b.watchRun(ctx, "done")

@@ -252,3 +252,60 @@ func TestDestinations_TestButtonShowsTheOutcome(t *testing.T) {
 	testkit.MustContain(t, res.doc(t).Find(".flash.error").Text(), "Cannot test yet:")
 	t.Logf("wrong secret: %s", strings.TrimSpace(failed))
 }
+
+func TestBackups_QueuedRunPollsUntilCancelledAndMissedPlanWarns(t *testing.T) {
+	t.Parallel()
+	app := newTestApp(t)
+	b := app.setupAdmin()
+	ctx := context.Background()
+	d := b.createDatabase(app.createProject("shop"), "pg")
+	dest := app.createDestination("offsite")
+	plan := &db.Backup{ServiceID: d.ID, DestinationID: dest.ID, Cron: "0 3 * * *", Timezone: "UTC", Enabled: true, KeepLast: 7}
+	if err := app.store.CreateBackup(ctx, plan); err != nil {
+		t.Fatal(err)
+	}
+	if err := app.store.SetBackupMissed(ctx, plan.ID, &plan.CreatedAt); err != nil {
+		t.Fatal(err)
+	}
+	run, err := app.store.QueueBackup(ctx, plan, db.BackupManual, adminEmail)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := fmt.Sprintf("/databases/%d/backups", d.ID)
+
+	doc := b.get(base).doc(t)
+	testkit.MustContain(t, doc.Find("#backup-plan-list .missed").Text(), "Missed: no successful backup since the plan was created")
+	testkit.MustContain(t, doc.Find("#backup-plan-list").Text(), "Every day at 03:00 (UTC)")
+	row := doc.Find(fmt.Sprintf(`#backup-runs tr[data-run="%d"]`, run.ID))
+	if s, _ := row.Attr("data-status"); s != "queued" {
+		t.Fatalf("run status %q, want queued", s)
+	}
+	if href, _ := row.Find(`a[href^="/deployments/"]`).Attr("href"); href != fmt.Sprintf("/deployments/%d", run.DeploymentID) {
+		t.Errorf("log link %q", href)
+	}
+	if row.Find(`button[hx-post$="/cancel"]`).Length() != 1 || row.Find(`button[hx-get$="/restore"]`).Length() != 0 {
+		t.Error("a queued run offers Restore… or lacks Cancel")
+	}
+	runs := doc.Find("#backup-runs")
+	if trig, _ := runs.Attr("hx-trigger"); trig != "every 2s" {
+		t.Errorf("the runs do not poll while a run is queued (hx-trigger %q)", trig)
+	}
+	if oob, _ := runs.Attr("hx-select-oob"); !strings.Contains(oob, "#backup-drill") || !strings.Contains(oob, "#backup-plan-list") {
+		t.Errorf("the poll does not refresh the banner and plans (hx-select-oob %q)", oob)
+	}
+
+	res := b.postHTMX(fmt.Sprintf("/backup-runs/%d/cancel", run.ID), nil)
+	wantStatus(t, res, http.StatusOK)
+	doc = res.doc(t)
+	testkit.MustContain(t, doc.Find("#backup-notice").Text(), fmt.Sprintf("Backup #%d is cancelled", run.ID))
+	if s, _ := doc.Find(fmt.Sprintf(`tr[data-run="%d"]`, run.ID)).Attr("data-status"); s != "cancelled" {
+		t.Errorf("after cancel the run is %q", s)
+	}
+	if _, ok := doc.Find("#backup-runs").Attr("hx-trigger"); ok {
+		t.Error("the runs still poll with nothing pending")
+	}
+	// Twice: the run already finished, and the tab says so.
+	res = b.postHTMX(fmt.Sprintf("/backup-runs/%d/cancel", run.ID), nil)
+	wantStatus(t, res, http.StatusConflict)
+	testkit.MustContain(t, res.doc(t).Find("#backup-notice .flash.error").Text(), "already finished")
+}

@@ -442,7 +442,7 @@ func (h *Handler) RunBackup(c echo.Context) error {
 		return err
 	}
 	return h.answerBackups(c, d, http.StatusOK, func(t *backupsTab) {
-		t.Notice, t.Queued = fmt.Sprintf("Backup #%d is queued to %s.", run.ID, b.DestinationName), dep
+		t.Notice, t.Queued = fmt.Sprintf("Backup #%d queued to %s.", run.ID, b.DestinationName), dep
 	})
 }
 
@@ -499,6 +499,9 @@ func (h *Handler) CancelBackupRun(c echo.Context) error {
 		status, problem, err := refusal(err)
 		if err != nil {
 			return err
+		}
+		if status == http.StatusConflict {
+			problem = "it already finished; there is nothing to cancel"
 		}
 		return h.answerBackups(c, d, status, func(t *backupsTab) { t.Problem = fmt.Sprintf("Backup #%d: %s.", run.ID, problem) })
 	}
