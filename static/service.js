@@ -111,3 +111,33 @@
   if (window.htmx) window.htmx.onLoad(scan);
   document.addEventListener("DOMContentLoaded", function () { scan(document); });
 })();
+
+// <button data-busy="Queuing…"> is disabled (hx-disabled-elt) and says
+// what it is doing while its request runs; a form's submit button does
+// the same for the form's request.
+(function () {
+  "use strict";
+  var busyButton = function (elt) {
+    if (!elt || !elt.matches) return null;
+    if (elt.matches("button[data-busy]")) return elt;
+    if (elt.matches("form")) return elt.querySelector("button[type=submit][data-busy]");
+    return null;
+  };
+  document.addEventListener("htmx:beforeRequest", function (e) {
+    var btn = busyButton(e.detail.elt);
+    if (!btn || btn.dataset.idleLabel) return;
+    btn.dataset.idleLabel = btn.textContent;
+    btn.textContent = btn.dataset.busy;
+  });
+  document.addEventListener("htmx:afterRequest", function (e) {
+    var btn = busyButton(e.detail.elt);
+    if (!btn || !btn.dataset.idleLabel) return;
+    btn.textContent = btn.dataset.idleLabel;
+    delete btn.dataset.idleLabel;
+  });
+  // A swap into a <dialog> opens it (Restore… loads its confirm step).
+  document.addEventListener("htmx:afterSwap", function (e) {
+    var dlg = e.detail.target && e.detail.target.closest && e.detail.target.closest("dialog");
+    if (dlg && !dlg.open && typeof dlg.showModal === "function") dlg.showModal();
+  });
+})();

@@ -20,7 +20,7 @@ import (
 // Tabs of a database's page.
 var databaseTabs = []serviceTab{
 	{"general", "General"}, {"environment", "Environment"}, {"operations", "Operations"},
-	{"logs", "Logs"}, {"advanced", "Advanced"},
+	{"backups", "Backups"}, {"logs", "Logs"}, {"advanced", "Advanced"},
 }
 
 // databasePage is the data of a database's page: the shared frame and
@@ -48,6 +48,9 @@ type databasePage struct {
 
 	// Operations
 	Operations []db.Deployment
+
+	// Backups
+	Backups *backupsTab
 
 	// Advanced
 	Form    *views.Form
@@ -150,6 +153,10 @@ func (h *Handler) loadDatabasePage(c echo.Context, d *db.Database, tab string) (
 		}
 	case "operations":
 		p.Operations = history
+	case "backups":
+		if p.Backups, err = h.loadBackupsTab(c, d, f); err != nil {
+			return nil, err
+		}
 	case "advanced":
 		port, err := h.externalPort(c, d)
 		if err != nil {

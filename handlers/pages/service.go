@@ -71,6 +71,7 @@ func busyState(d *db.Deployment) stateBadge {
 	label := map[string]string{
 		db.ActionDeploy: "deploying…", db.ActionStart: "starting…", db.ActionStop: "stopping…",
 		db.ActionRestart: "restarting…", db.ActionPassword: "changing password…",
+		db.ActionBackup: "backing up…", db.ActionRestore: "restoring…", db.ActionDrill: "restore drill…",
 	}[d.Action]
 	if label == "" {
 		label = "working…"
