@@ -232,14 +232,6 @@ func (h *Handler) GetBackup(c echo.Context) error {
 	return c.JSON(http.StatusOK, toBackupJSON(b))
 }
 
-// BackupInputOf is a plan's current settings as input, for merging.
-func BackupInputOf(b *db.Backup) ops.BackupInput {
-	return ops.BackupInput{
-		DestinationID: b.DestinationID, Schedule: b.Cron, Timezone: b.Timezone, Enabled: b.Enabled, Prefix: b.Prefix,
-		KeepLast: b.KeepLast, KeepDaily: b.KeepDaily, KeepWeekly: b.KeepWeekly, KeepMonthly: b.KeepMonthly, DrillSchedule: b.DrillCron,
-	}
-}
-
 func (h *Handler) UpdateBackup(c echo.Context) error {
 	ctx := c.Request().Context()
 	b, err := h.loadBackup(c)
@@ -250,7 +242,7 @@ func (h *Handler) UpdateBackup(c echo.Context) error {
 	if err := bindStrict(c, &in); err != nil {
 		return err
 	}
-	if err := h.Ops.UpdateBackup(ctx, b, in.merge(BackupInputOf(b))); err != nil {
+	if err := h.Ops.UpdateBackup(ctx, b, in.merge(ops.BackupInputOf(b))); err != nil {
 		return err
 	}
 	fresh, err := h.Store.Backup(ctx, b.ID)

@@ -11,7 +11,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"dokploy/db"
-	"dokploy/handlers/api"
 	"dokploy/handlers/web"
 	"dokploy/jobs/ops"
 	"dokploy/jobs/schedule"
@@ -200,7 +199,7 @@ func newPlanForm(dests []db.Destination) *views.Form {
 
 // planToForm is the Edit form of b.
 func planToForm(b *db.Backup) *views.Form {
-	in := api.BackupInputOf(b)
+	in := ops.BackupInputOf(b)
 	f := views.NewForm()
 	v := f.Values
 	v["destination_id"] = strconv.FormatInt(in.DestinationID, 10)

@@ -146,6 +146,15 @@ type BackupInput struct {
 	DrillSchedule string
 }
 
+// BackupInputOf is a plan's current settings as input, so a change can
+// be laid over them.
+func BackupInputOf(b *db.Backup) BackupInput {
+	return BackupInput{
+		DestinationID: b.DestinationID, Schedule: b.Cron, Timezone: b.Timezone, Enabled: b.Enabled, Prefix: b.Prefix,
+		KeepLast: b.KeepLast, KeepDaily: b.KeepDaily, KeepWeekly: b.KeepWeekly, KeepMonthly: b.KeepMonthly, DrillSchedule: b.DrillCron,
+	}
+}
+
 // apply validates in and sets it on b with the next run times.
 func (s *Service) applyBackupInput(ctx context.Context, b *db.Backup, in BackupInput) error {
 	errs := FieldErrors{}
