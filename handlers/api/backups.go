@@ -312,9 +312,7 @@ func (h *Handler) CancelBackupRun(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := h.Store.RequestCancel(ctx, run.DeploymentID); errors.Is(err, db.ErrConflict) {
-		return web.Error(http.StatusConflict, "", "this backup already finished")
-	} else if err != nil {
+	if _, err := h.Ops.CancelDeployment(ctx, run.DeploymentID); err != nil {
 		return err
 	}
 	fresh, err := h.Store.BackupRun(ctx, run.ID)
