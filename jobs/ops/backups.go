@@ -270,10 +270,7 @@ func (s *Service) RunBackup(ctx context.Context, b *db.Backup, by string) (*db.B
 	if err != nil {
 		return nil, err
 	}
-	if err := s.runner.Enqueue(ctx, run.DeploymentID); err != nil {
-		// PostgreSQL holds the queue; the requeue loop starts it later.
-		return run, nil
-	}
+	s.enqueue(ctx, &db.Deployment{ID: run.DeploymentID})
 	return run, nil
 }
 
