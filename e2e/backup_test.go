@@ -218,7 +218,7 @@ func TestBackups(t *testing.T) {
 	c.serve(t, "serve")
 	c.login(t)
 	f := newBackupFixture(t, c, "")
-	c.mustAPI(t, "PATCH", "/api/v1/settings/deploy", map[string]any{"deploy_concurrency": 3}, http.StatusOK, nil)
+	c.mustAPI(t, "PATCH", "/api/v1/settings/deploy", map[string]any{"deploy_concurrency": 5}, http.StatusOK, nil)
 
 	var res struct {
 		OK    bool   `json:"ok"`
@@ -234,24 +234,27 @@ func TestBackups(t *testing.T) {
 		t.Parallel()
 		testBackupPostgres(t, f)
 	})
-	t.Run("mariadb", func(t *testing.T) {
-		t.Parallel()
-		image := testkit.DBImage(t, "mariadb")
-		testBackupRoundTrip(t, f, "mariadb", image, ".sql.gz",
-			func(db dbCredentials) string {
-				out, err := dbClient(image, "dokploy-network", append(mysqlArgs(db.InternalURL), "-N", "-e", "SELECT group_concat(v ORDER BY v) FROM notes")...)
-				if err != nil {
-					t.Fatalf("read: %v %s", err, out)
-				}
-				return out
-			},
-			func(db dbCredentials, sql string) {
-				if out, err := dbClient(image, "dokploy-network", append(mysqlArgs(db.InternalURL), "-e", sql)...); err != nil {
-					t.Fatalf("%s: %v %s", sql, err, out)
-				}
-			},
-			"CREATE TABLE notes (v text); INSERT INTO notes VALUES ('first'),('second')", "DELETE FROM notes", "first,second", "1 tables, 2 rows")
-	})
+	// MySQL runs on the MariaDB stand-in, with MySQL's tool names.
+	for _, engine := range []string{"mariadb", "mysql"} {
+		t.Run(engine, func(t *testing.T) {
+			t.Parallel()
+			image := testkit.DBImage(t, engine)
+			testBackupRoundTrip(t, f, engine, image, ".sql.gz",
+				func(db dbCredentials) string {
+					out, err := dbClient(image, "dokploy-network", append(mysqlArgs(db.InternalURL), "-N", "-e", "SELECT group_concat(v ORDER BY v) FROM notes")...)
+					if err != nil {
+						t.Fatalf("read: %v %s", err, out)
+					}
+					return out
+				},
+				func(db dbCredentials, sql string) {
+					if out, err := dbClient(image, "dokploy-network", append(mysqlArgs(db.InternalURL), "-e", sql)...); err != nil {
+						t.Fatalf("%s: %v %s", sql, err, out)
+					}
+				},
+				"CREATE TABLE notes (v text); INSERT INTO notes VALUES ('first'),('second')", "DELETE FROM notes", "first,second", "1 tables, 2 rows")
+		})
+	}
 	t.Run("redis", func(t *testing.T) {
 		t.Parallel()
 		image := testkit.DBImage(t, "redis")
