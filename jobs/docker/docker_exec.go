@@ -133,7 +133,7 @@ func (d *Docker) StreamInContainer(ctx context.Context, id string, spec StreamEx
 	if err := <-stdinErr; err != nil {
 		return fmt.Errorf("feed the input of %s: %w", name, err)
 	}
-	info, err := d.cli.ContainerExecInspect(ctx, created.ID)
+	info, err := d.execExited(ctx, created.ID)
 	if err != nil {
 		return fmt.Errorf("inspect exec %s: %w", name, err)
 	}
@@ -141,6 +141,27 @@ func (d *Docker) StreamInContainer(ctx context.Context, id string, spec StreamEx
 		return fmt.Errorf("%s exited with status %d: %s", name, info.ExitCode, strings.ReplaceAll(lastLines(errOut.String(), 5), "\n", " | "))
 	}
 	return nil
+}
+
+// execExited waits for an exec whose output ended to be reaped: right
+// after the stream closes the engine may still report it running, with
+// no exit code yet, and a failed dump must never read as a success.
+func (d *Docker) execExited(ctx context.Context, id string) (container.ExecInspect, error) {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		info, err := d.cli.ContainerExecInspect(ctx, id)
+		if err != nil || !info.Running {
+			return info, err
+		}
+		if time.Now().After(deadline) {
+			return info, errors.New("the command's output ended but it is still running")
+		}
+		select {
+		case <-ctx.Done():
+			return info, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // ServiceContainer is the id of a running container of the service on
