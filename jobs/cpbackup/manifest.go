@@ -20,6 +20,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"dokploy/db"
 )
 
 // FormatVersion is the archive format this package writes and reads.
@@ -108,4 +110,18 @@ func readManifest(tr *tar.Reader) (Manifest, error) {
 		return m, fmt.Errorf("the backup has archive format %d; this dokploy reads format %d: use the dokploy version that made it (%s)", m.Format, FormatVersion, m.Version)
 	}
 	return m, nil
+}
+
+// KeyMatches reports whether secretKey is the key the archive's secrets
+// were sealed with; true when the archive cannot tell (no key check).
+func KeyMatches(m Manifest, secretKey string) bool {
+	if len(m.KeyCheck) == 0 {
+		return true
+	}
+	c, err := db.NewCipher([]byte(secretKey))
+	if err != nil {
+		return false
+	}
+	v, err := c.Open(m.KeyCheck)
+	return err == nil && v == keyCheckText
 }
