@@ -361,3 +361,49 @@ func TestRestore_RefusesNewerSchema(t *testing.T) {
 		t.Errorf("%d tables created", n)
 	}
 }
+
+func TestWriteRestore_LargeTableInParts(t *testing.T) {
+	defer cpbackup.SetPartBytes(64 << 10)()
+	src, _, dir := seeded(t)
+	mustExec(t, src, `INSERT INTO cp_types (t, b) SELECT repeat('x', 200) || g, decode(md5(g::text), 'hex') FROM generate_series(1, 5000) g`)
+	archive, m := backup(t, src, dir, "")
+	parts := 0
+	for _, n := range entryNames(t, archive) {
+		if strings.HasPrefix(n, "db/cp_types.") {
+			parts++
+		}
+	}
+	if parts < 5 {
+		t.Fatalf("cp_types in %d parts", parts)
+	}
+	t.Logf("%d rows, cp_types in %d parts, archive %d bytes", m.Rows(), parts, len(archive))
+	dst, _ := emptyTarget(t)
+	if _, err := cpbackup.Restore(context.Background(), bytes.NewReader(archive), cpbackup.Target{DB: dst, DataDir: t.TempDir()}); err != nil {
+		t.Fatal(err)
+	}
+	if want, got := dump(t, src)["cp_types"], dump(t, dst)["cp_types"]; !slices.Equal(want, got) {
+		t.Errorf("cp_types: %d rows restored, want %d", len(got), len(want))
+	}
+}
+
+func TestRestore_TruncatedArchiveRestoresNothing(t *testing.T) {
+	defer cpbackup.SetPartBytes(64 << 10)()
+	src, _, dir := seeded(t)
+	mustExec(t, src, `INSERT INTO cp_types (t) SELECT md5(g::text) FROM generate_series(1, 20000) g`)
+	archive, _ := backup(t, src, dir, "")
+	dst, _ := emptyTarget(t)
+	dstDir := t.TempDir()
+	_, err := cpbackup.Restore(context.Background(), bytes.NewReader(archive[:len(archive)*2/3]), cpbackup.Target{DB: dst, DataDir: dstDir})
+	if err == nil {
+		t.Fatal("a truncated archive restored")
+	}
+	t.Log(err)
+	for tbl, rows := range dump(t, dst) {
+		if len(rows) != 0 {
+			t.Errorf("table %s has %d rows after a failed restore", tbl, len(rows))
+		}
+	}
+	if entries, _ := os.ReadDir(dstDir); len(entries) != 0 {
+		t.Errorf("data directory holds %d entries after a failed restore", len(entries))
+	}
+}

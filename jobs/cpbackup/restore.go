@@ -94,9 +94,9 @@ func Restore(ctx context.Context, r io.Reader, dst Target) (Result, error) {
 		return res, fmt.Errorf("this backup was made by a newer dokploy (%s, schema version %d); this binary knows schema versions up to %d: restore with dokploy %s or newer",
 			m.Version, m.MigrationVersion, latest, m.Version)
 	}
-	hdr, err := tr.Next()
+	hdr, nextErr := tr.Next()
 	if m.SecretKeyIncluded {
-		if err != nil || hdr.Name != secretKeyEntry {
+		if nextErr != nil || hdr.Name != secretKeyEntry {
 			return res, fmt.Errorf("%w: the manifest says the secret key is included but %s is missing", ErrNotArchive, secretKeyEntry)
 		}
 		if dst.Passphrase == "" {
@@ -109,7 +109,7 @@ func Restore(ctx context.Context, r io.Reader, dst Target) (Result, error) {
 		if res.SecretKey, err = openSecretKey(sealed, dst.Passphrase); err != nil {
 			return res, err
 		}
-		hdr, err = tr.Next()
+		hdr, nextErr = tr.Next()
 	}
 	if dst.CheckKey != nil {
 		if err := dst.CheckKey(res.SecretKey, m); err != nil {
@@ -141,7 +141,7 @@ func Restore(ctx context.Context, r io.Reader, dst Target) (Result, error) {
 		want[t.Name] = t.Rows
 	}
 	got := map[string]int64{}
-	for ; err == nil; hdr, err = tr.Next() {
+	for ; nextErr == nil; hdr, nextErr = tr.Next() {
 		if err := checkEntryName(hdr); err != nil {
 			return res, err
 		}
@@ -165,8 +165,8 @@ func Restore(ctx context.Context, r io.Reader, dst Target) (Result, error) {
 			return res, fmt.Errorf("%w: unexpected entry %s", ErrNotArchive, hdr.Name)
 		}
 	}
-	if !errors.Is(err, io.EOF) {
-		return res, fmt.Errorf("read the archive (is it complete?): %w", err)
+	if !errors.Is(nextErr, io.EOF) {
+		return res, fmt.Errorf("read the archive (is it complete?): %w", nextErr)
 	}
 	for _, t := range m.Tables {
 		if got[t.Name] != t.Rows {

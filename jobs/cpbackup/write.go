@@ -23,9 +23,9 @@ import (
 
 // Limits of the export.
 const (
-	// partBytes bounds one db/ part, buffered in memory before it is
-	// written (a tar entry needs its size up front).
-	partBytes = 8 << 20
+	// defaultPartBytes bounds one db/ part, buffered in memory before it
+	// is written (a tar entry needs its size up front).
+	defaultPartBytes = 8 << 20
 	// maxDataFile leaves out data files that are not configuration.
 	maxDataFile  = 64 << 20
 	keyCheckText = "dokploy-key-check"
@@ -33,6 +33,9 @@ const (
 	// migrating, so it is not exported.
 	gooseTable = "goose_db_version"
 )
+
+// partBytes is defaultPartBytes; tests lower it to exercise parts.
+var partBytes = defaultPartBytes
 
 // skippedDirs are data-directory entries that are not state: the probe
 // binary copy (rewritten at every start) and restores in progress.
