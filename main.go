@@ -28,6 +28,7 @@ import (
 	"dokploy/db"
 	"dokploy/handlers"
 	"dokploy/jobs"
+	"dokploy/jobs/cpbackup"
 	"dokploy/jobs/docker"
 	"dokploy/jobs/engines"
 	"dokploy/jobs/ops"
@@ -45,6 +46,9 @@ Usage:
   dokploy admin create --email E        create an admin (password read from stdin)
   dokploy admin reset-password --email E
   dokploy token create --email E --name N   print a new API token once
+  dokploy backup --to FILE|-            write a control-plane backup archive
+  dokploy restore --from s3://BUCKET/KEY --endpoint URL --access-key KEY
+                                        restore a control-plane backup into an empty database
   dokploy version
 
 `
@@ -82,6 +86,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = adminCmd(cfg, args[1:], stdin, stdout)
 	case "token":
 		err = tokenCmd(cfg, args[1:], stdout)
+	case "backup":
+		err = backupCmd(cfg, args[1:], stdout)
+	case "restore":
+		err = restoreCmd(cfg, args[1:], stdin, stdout)
 	case "version":
 		fmt.Fprintln(stdout, "dokploy", version)
 	case "probe":
@@ -186,8 +194,15 @@ func serve(cfg config, web bool) error {
 	if err != nil {
 		return err
 	}
+	key, err := cfg.secret()
+	if err != nil {
+		return err
+	}
+	cpBackup := cpbackup.New(cpbackup.Options{Store: store, DB: conn, DataDir: cfg.DataDir, SecretKey: string(key), Version: version, Logger: slog.Default()})
+	cpBackup.Start(ctx)
+	defer func() { stop(); cpBackup.Wait() }() // a backup in progress ends (failed) with ctx
 	h := handlers.New(handlers.Options{PublicURL: cfg.PublicURL, Version: version, ReservedPorts: cfg.reservedPorts()}, store, renderer, runner,
-		handlers.WithRouting(routing))
+		handlers.WithRouting(routing), handlers.WithControlPlaneBackup(cpBackup))
 	if err := h.PrepareSetup(ctx); err != nil {
 		return err
 	}

@@ -283,7 +283,7 @@ func TestBrowserFirstRun(t *testing.T) {
 		// the tokens panel down: a click aimed before they arrive lands
 		// elsewhere (Docker's disk usage is slow on a busy machine).
 		if err := b.waitJS(ctx, "the settings panels to load",
-			`![...document.querySelectorAll('#settings-routing, #settings-maintenance')].some(e => e.textContent.includes('Loading…'))`); err != nil {
+			`![...document.querySelectorAll('#settings-routing, #settings-maintenance, #settings-destinations, #settings-control-plane-backup')].some(e => e.textContent.includes('Loading…'))`); err != nil {
 			return err
 		}
 		if err := chromedp.Do(ctx,

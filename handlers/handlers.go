@@ -21,6 +21,7 @@ import (
 	"dokploy/handlers/pages"
 	"dokploy/handlers/web"
 	"dokploy/jobs"
+	"dokploy/jobs/cpbackup"
 	"dokploy/jobs/ops"
 	"dokploy/views"
 )
@@ -57,6 +58,11 @@ type Option func(*Handler)
 
 // WithRouting makes domain changes apply to Traefik's configuration.
 func WithRouting(r *routing.Service) Option { return func(h *Handler) { h.Routing = r } }
+
+// WithControlPlaneBackup serves the control-plane backup settings and runs.
+func WithControlPlaneBackup(s *cpbackup.Service) Option {
+	return func(h *Handler) { h.ControlPlane = s }
+}
 
 // New builds a Handler.
 func New(opts Options, store *db.Store, renderer *views.Renderer, runner *jobs.Runner, extra ...Option) *Handler {

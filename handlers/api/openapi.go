@@ -123,6 +123,26 @@ func exampleDestinationInput() map[string]any {
 		"bucket": "acme-backups", "prefix": "dokploy", "access_key": "AKIAIOSFODNN7EXAMPLE", "secret_key": "…", "path_style": false}
 }
 
+func exampleControlPlaneSettingsInput() map[string]any {
+	return map[string]any{"destination_id": 2, "schedule": "daily", "timezone": "UTC", "enabled": true, "keep_last": 14, "passphrase": "a long passphrase kept offline"}
+}
+
+func exampleControlPlaneSettings() map[string]any {
+	return map[string]any{"destination_id": 2, "schedule": "0 3 * * *", "timezone": "UTC", "enabled": true, "keep_last": 14,
+		"passphrase_set": true, "next_run_at": exampleTime, "updated_at": exampleTime}
+}
+
+func exampleControlPlaneRun(status string) map[string]any {
+	r := map[string]any{"id": 12, "status": status, "reason": "manual", "triggered_by": "admin@example.com", "destination_id": 2, "destination": "offsite",
+		"object_key": "control-plane/dokploy-20260102T150405Z.tar.gz", "size_bytes": 0, "sha256": "", "secret_key_included": false,
+		"tables": 0, "rows": 0, "files": 0, "error": "", "created_at": exampleTime, "started_at": nil, "finished_at": nil, "deleted_at": nil}
+	if status == "done" {
+		r["size_bytes"], r["sha256"], r["secret_key_included"] = 48213, "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", true
+		r["tables"], r["rows"], r["files"], r["started_at"], r["finished_at"] = 27, 1834, 4, exampleTime, exampleTime
+	}
+	return r
+}
+
 func exampleBackupInput() map[string]any {
 	return map[string]any{"destination_id": 2, "schedule": "daily", "timezone": "Europe/Paris", "enabled": true, "prefix": "shop",
 		"keep_last": 7, "keep_daily": 0, "keep_weekly": 4, "keep_monthly": 0, "drill_schedule": "weekly"}
@@ -341,6 +361,21 @@ func Operations() []Operation {
 				"confirm must repeat the database's name; a safety backup is taken first.",
 			Body: map[string]any{"object_key": "shop/shop-db/shop-db-20261202T030000Z.dump", "database_id": 9, "confirm": "shop-db"}, Status: 202,
 			Response: map[string]any{"operation": exampleOperation("restore"), "database_id": 9, "database": "shop-db"}, Errors: []int{400, 401, 404, 409, 422}},
+		{Method: "GET", Path: "/api/v1/control-plane/backup-settings", Tag: "Backups", Summary: "How the control plane backs itself up (the passphrase only as set or not)",
+			Status: 200, Response: exampleControlPlaneSettings(), Errors: []int{401}},
+		{Method: "PUT", Path: "/api/v1/control-plane/backup-settings", Tag: "Backups", Summary: "Set the control-plane backup: destination, schedule, retention, passphrase",
+			Notes: "The archive holds the PostgreSQL database (every table, exported under one snapshot) and the data directory (Traefik configuration and certificates). " +
+				"The secret key that encrypts stored secrets goes in only when a passphrase (at least 12 characters) is set: it is sealed with it (scrypt, AES-256-GCM). " +
+				"An absent passphrase keeps the stored one; \"\" removes it. schedule is 5-field cron or hourly, daily, weekly; enabled needs a destination and a schedule. " +
+				"keep_last (default 7) keeps the newest N successful backups. Restore on a fresh machine with dokploy restore --from s3://BUCKET/KEY (see the README).",
+			Body: exampleControlPlaneSettingsInput(), Status: 200, Response: exampleControlPlaneSettings(), Errors: []int{400, 401, 422}},
+		{Method: "POST", Path: "/api/v1/control-plane/backup", Tag: "Backups", Summary: "Back up the control plane now",
+			Notes: "Runs in the background: follow it with GET /control-plane/backups. The object is control-plane/dokploy-<UTC time>.tar.gz in the destination, with a .json sidecar (size, sha256, manifest). " +
+				"409 while one runs or before a destination is chosen. A run whose process dies is marked error within a minute.",
+			Status: 202, Response: exampleControlPlaneRun("queued"), Errors: []int{401, 409}},
+		{Method: "GET", Path: "/api/v1/control-plane/backups", Tag: "Backups", Summary: "List control-plane backups, newest first", Paginated: true,
+			Notes:  "status is queued, running, done or error; deleted_at is set once retention removed the object.",
+			Status: 200, Response: examplePage(exampleControlPlaneRun("done")), Errors: []int{401}},
 		{Method: "GET", Path: "/api/v1/databases/{id}/backups", Tag: "Backups", Summary: "List a database's backup plans", Status: 200,
 			Response: map[string]any{"items": []any{exampleBackup()}}, Errors: notFound},
 		{Method: "POST", Path: "/api/v1/databases/{id}/backups", Tag: "Backups", Summary: "Add a backup plan: destination, schedule, retention",

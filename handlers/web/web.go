@@ -14,6 +14,7 @@ import (
 
 	"dokploy/db"
 	"dokploy/jobs"
+	"dokploy/jobs/cpbackup"
 	"dokploy/jobs/ops"
 	"dokploy/jobs/routing"
 	"dokploy/views"
@@ -41,6 +42,9 @@ type Deps struct {
 	Runner    *jobs.Runner
 	Routing   *routing.Service // nil routes nothing (tests)
 	Ops       *ops.Service
+	// ControlPlane backs the control plane up; nil where it does not run
+	// (tests), and its routes then answer 503.
+	ControlPlane *cpbackup.Service
 }
 
 // CurrentUser is the signed-in user (session or API token), or nil.
