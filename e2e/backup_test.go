@@ -80,9 +80,11 @@ func (f *backupFixture) store(t *testing.T) *objstore.Store {
 	return st
 }
 
-func (f *backupFixture) objects(t *testing.T) []string {
+// objects lists the keys under prefix ("" for all): parallel subtests
+// share the destination, each under its own prefix.
+func (f *backupFixture) objects(t *testing.T, prefix string) []string {
 	t.Helper()
-	list, err := f.store(t).List(context.Background(), "")
+	list, err := f.store(t).List(context.Background(), prefix)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -449,20 +451,20 @@ func testBackupPostgres(t *testing.T, f *backupFixture) {
 	if c.backupRun(t, run1.ID).DeletedAt == nil {
 		t.Errorf("run 1 was kept after run 2 (keep_last 2, with the safety backup newer)")
 	}
-	before := f.objects(t)
+	before := f.objects(t, "pg")
 	c.runOperation(t, created.ID, "stop", nil)
 	run3 := c.backupNow(t, plan, "error")
 	if !strings.Contains(run3.Error, "start it first") {
 		t.Errorf("a backup of a stopped database failed with %q; it should say to start it", run3.Error)
 	}
-	if after := f.objects(t); strings.Join(after, " ") != strings.Join(before, " ") {
+	if after := f.objects(t, "pg"); strings.Join(after, " ") != strings.Join(before, " ") {
 		t.Fatalf("a failing run changed the bucket: %v → %v", before, after)
 	}
 	c.runOperation(t, created.ID, "start", nil)
 	run4 := c.backupNow(t, plan, "done")
 	want := []string{run2.ObjectKey, run2.ObjectKey + ".json", run4.ObjectKey, run4.ObjectKey + ".json"}
 	sort.Strings(want)
-	if got := f.objects(t); strings.Join(got, " ") != strings.Join(want, " ") {
+	if got := f.objects(t, "pg"); strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Fatalf("after four runs with keep_last 2 the bucket holds %v, want %v", got, want)
 	}
 
@@ -539,7 +541,7 @@ func TestBackups_KillDuringBackup(t *testing.T) {
 	if run := c.waitBackupRun(t, cancelled.ID, time.Minute); run.Status != "cancelled" {
 		t.Fatalf("a cancelled backup ended %s %q", run.Status, run.Error)
 	}
-	if objs := f.objects(t); len(objs) != 0 {
+	if objs := f.objects(t, ""); len(objs) != 0 {
 		t.Fatalf("the cancelled backup left objects in the bucket: %v", objs)
 	}
 
@@ -553,7 +555,7 @@ func TestBackups_KillDuringBackup(t *testing.T) {
 	if run.Status != "error" || run.SHA256 != "" {
 		t.Fatalf("after kill -9 the run is %s (sha256 %q), want error without an artifact", run.Status, run.SHA256)
 	}
-	if objs := f.objects(t); len(objs) != 0 {
+	if objs := f.objects(t, ""); len(objs) != 0 {
 		t.Fatalf("the killed backup left objects in the bucket: %v", objs)
 	}
 	t.Logf("run %d after the kill: %s: %s", run.ID, run.Status, run.Error)
