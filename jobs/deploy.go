@@ -375,7 +375,29 @@ func (r *Runner) serviceSpec(ctx context.Context, a *db.App, d *db.Deployment, i
 		}
 		spec.HealthCheck, spec.Mounts = hc, []docker.BindMount{mnt}
 	}
+	if spec.Volumes, err = r.appVolumeMounts(ctx, a); err != nil {
+		return docker.ServiceSpec{}, err
+	}
 	return spec, nil
+}
+
+// appVolumeMounts are the app's named volumes as mounts. Docker creates a
+// volume, with its labels, on the node where a task first mounts it.
+func (r *Runner) appVolumeMounts(ctx context.Context, a *db.App) ([]docker.VolumeMount, error) {
+	vols, err := r.store.AppVolumes(ctx, a.ID)
+	if err != nil {
+		return nil, err
+	}
+	var out []docker.VolumeMount
+	for _, v := range vols {
+		out = append(out, docker.VolumeMount{Name: db.VolumeName(a.AppName, v.Name), Target: v.Path, Labels: volumeLabels(a.AppName, v.Name)})
+	}
+	return out, nil
+}
+
+// volumeLabels mark an app's Docker volume so cleanup can find it.
+func volumeLabels(app, volume string) map[string]string {
+	return map[string]string{docker.LabelApp: app, docker.LabelVolume: volume}
 }
 
 // probePath is where the probe binary appears inside app containers.

@@ -58,6 +58,7 @@ func exampleApp() map[string]any {
 			"context": ".", "dockerfile": "Dockerfile", "target": "", "no_cache": false, "token_set": true, "deploy_public_key": ""},
 		"env_keys":    []any{"DATABASE_URL", "NODE_ENV"},
 		"ports":       []any{map[string]any{"published": 8080, "target": 3000, "protocol": "tcp", "mode": "host"}},
+		"volumes":     []any{map[string]any{"name": "uploads", "path": "/app/uploads", "docker_volume": "shop-web-uploads"}},
 		"webhook_url": "https://dokploy.example.com/api/deploy/3q2-Xk…",
 		"webhook":     exampleWebhook(),
 	}
@@ -72,6 +73,7 @@ func exampleAppInput() map[string]any {
 		"env":        map[string]any{"NODE_ENV": "production"},
 		"build_args": map[string]any{"NPM_TOKEN": "…"},
 		"ports":      []any{map[string]any{"published": 8080, "target": 3000, "protocol": "tcp", "mode": "host"}},
+		"volumes":    []any{map[string]any{"name": "uploads", "path": "/app/uploads"}},
 		"deploy_on":  "push", "watch_paths": []any{"src/**"}, "auto_deploy": true, "webhook_secret": "a-long-random-secret",
 	}
 }
@@ -244,12 +246,13 @@ func Operations() []Operation {
 			Response: examplePage(exampleApp()), Errors: []int{401}},
 		{Method: "POST", Path: "/api/v1/applications", Tag: "Applications", Summary: "Create an application", Status: 201,
 			Notes: "source.type is git (url, branch, context, dockerfile, target, no_cache, token) or image (image, registry{server,username,password}). " +
-				"409 when app_name is taken.",
+				"volumes are named Docker volumes (<app_name>-<name>) mounted at path: name a lowercase label of 1–40 characters, path absolute and not /. " +
+				"A volume lives on the node the task runs on. 409 when app_name is taken.",
 			Body: exampleAppInput(), Response: exampleApp(), Errors: []int{400, 401, 409, 422}},
 		{Method: "GET", Path: "/api/v1/applications/{id}", Tag: "Applications", Summary: "Get an application (secrets only as *_set)", Status: 200,
 			Response: exampleApp(), Errors: notFound},
-		{Method: "PATCH", Path: "/api/v1/applications/{id}", Tag: "Applications", Summary: "Change settings, source, resources, env, ports or webhook settings",
-			Notes: "Only sent fields change; env, build_args and ports replace the whole list. webhook_secret \"\" turns signature checks off. " +
+		{Method: "PATCH", Path: "/api/v1/applications/{id}", Tag: "Applications", Summary: "Change settings, source, resources, env, ports, volumes or webhook settings",
+			Notes: "Only sent fields change; env, build_args, ports and volumes replace the whole list (a removed volume keeps its data in Docker). webhook_secret \"\" turns signature checks off. " +
 				"app_name and the project cannot change.",
 			Status: 200, Body: map[string]any{"replicas": 2, "deploy_on": "tag", "watch_paths": []any{"src/**", "!src/**/*.md"}, "auto_deploy": true,
 				"webhook_secret": "a-long-random-secret"}, Response: exampleApp(), Errors: write},
