@@ -47,9 +47,12 @@ func (r *Runner) run(parent context.Context, d *db.Deployment) {
 	}
 	logw.Line(fmt.Sprintf("%s #%d of %s started (triggered by %s)", what, d.ID, d.AppName, describeTrigger(d)))
 	var err error
-	if d.ServiceKind == db.KindDatabase {
+	switch {
+	case d.ServiceKind == db.KindDatabase:
 		err = r.runDatabase(ctx, d, logw)
-	} else {
+	case d.Action == db.ActionBackup || d.Action == db.ActionRestore:
+		err = r.runVolumeOperation(ctx, d, logw)
+	default:
 		err = r.deploy(ctx, d, logw)
 	}
 
@@ -123,6 +126,9 @@ func (r *Runner) settleAppStatus(ctx context.Context, deploymentID int64) {
 			_ = r.store.SetDatabaseStatus(ctx, dbase.ID, status)
 		}
 		return
+	}
+	if d.Action != "" && d.Action != db.ActionDeploy {
+		return // a volume's backup or restore leaves the app's status alone
 	}
 	a, err := r.store.App(ctx, d.ServiceID)
 	if err != nil {
