@@ -518,7 +518,7 @@ type restoreDialog struct {
 	Form   *views.Form
 	CSRF   string
 	Queued *db.Deployment // the restore, once queued
-	Target *db.Database   // where it goes
+	Target *ops.Restored   // where it goes
 	Page   *databasePage  // for the out-of-band runs and header
 }
 
