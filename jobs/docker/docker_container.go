@@ -128,30 +128,14 @@ func (d *Docker) RunContainer(ctx context.Context, id string, stdin io.Reader, s
 	if err := d.cli.ContainerStart(ctx, id, container.StartOptions{}); err != nil {
 		return fmt.Errorf("start container: %w", err)
 	}
-	stdinErr := make(chan error, 1)
-	if stdin != nil {
-		go func() {
-			if _, err := io.Copy(resp.Conn, stdin); err != nil {
-				resp.Close() // the tool must not take a cut input for a whole one
-				stdinErr <- err
-				return
-			}
-			stdinErr <- resp.CloseWrite()
-		}()
-	} else {
-		stdinErr <- nil
-	}
+	stdinErr := feedStdin(resp, stdin)
 	errOut := &limitedBuffer{}
 	_, copyErr := stdcopy.StdCopy(stdout, errOut, resp.Reader)
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
 	if log != nil {
-		for _, line := range strings.Split(strings.TrimSpace(errOut.String()), "\n") {
-			if line = strings.TrimSpace(line); line != "" {
-				log(line)
-			}
-		}
+		logLines(errOut.String(), log)
 	}
 	if copyErr != nil {
 		return fmt.Errorf("read the container's output: %w", copyErr)
