@@ -33,6 +33,7 @@ import (
 	"dokploy/jobs/engines"
 	"dokploy/jobs/ops"
 	"dokploy/jobs/routing"
+	"dokploy/jobs/voltar"
 	"dokploy/traefik"
 	"dokploy/views"
 )
@@ -71,6 +72,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	if args[0] == "probe-db" {
 		return probeDB(args[1:], stderr)
+	}
+	if args[0] == "volume-tar" || args[0] == "volume-untar" {
+		return volumeTar(args[0], args[1:], stdin, stdout, stderr)
 	}
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})))
 	cfg := loadConfig()
@@ -432,6 +436,32 @@ func probeDB(args []string, stderr io.Writer) int {
 	}
 	if err := engines.Ready(context.Background(), args[0], net.JoinHostPort("127.0.0.1", args[1])); err != nil {
 		fmt.Fprintf(stderr, "%s is not ready: %v\n", args[0], err)
+		return 1
+	}
+	return 0
+}
+
+// volumeTar writes the tree under DIR to stdout as a tar stream
+// (volume-tar), or empties DIR and extracts stdin into it (volume-untar):
+// the two ends of a volume backup, run inside a helper container that has
+// the volume at DIR and this static binary mounted.
+func volumeTar(cmd string, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) != 1 {
+		fmt.Fprintf(stderr, "usage: dokploy %s DIR\n", cmd)
+		return 2
+	}
+	var err error
+	if cmd == "volume-tar" {
+		w := bufio.NewWriterSize(stdout, 256<<10)
+		err = voltar.Write(w, args[0], func(s string) { fmt.Fprintln(stderr, s) })
+		if err == nil {
+			err = w.Flush()
+		}
+	} else {
+		err = voltar.Extract(bufio.NewReaderSize(stdin, 256<<10), args[0])
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", cmd, err)
 		return 1
 	}
 	return 0

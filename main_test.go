@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -247,5 +250,25 @@ func TestServe_InvalidConfigListsEveryProblem(t *testing.T) {
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("stderr does not mention %q:\n%s", want, r.stderr)
 		}
+	}
+}
+
+func TestVolumeTar_RoundTripThroughTheSubcommands(t *testing.T) {
+	src, dst := t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(src, "f"), []byte("data"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var tarball, stderr bytes.Buffer
+	if code := run([]string{"volume-tar", src}, nil, &tarball, &stderr); code != 0 {
+		t.Fatalf("volume-tar exited %d: %s", code, stderr.String())
+	}
+	if code := run([]string{"volume-untar", dst}, &tarball, io.Discard, &stderr); code != 0 {
+		t.Fatalf("volume-untar exited %d: %s", code, stderr.String())
+	}
+	if got, err := os.ReadFile(filepath.Join(dst, "f")); err != nil || string(got) != "data" {
+		t.Fatalf("f = %q, %v", got, err)
+	}
+	if code := run([]string{"volume-untar"}, nil, io.Discard, &stderr); code != 2 {
+		t.Fatalf("volume-untar without DIR exited %d, want 2", code)
 	}
 }

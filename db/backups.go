@@ -111,23 +111,27 @@ func (s *Store) DeleteDestination(ctx context.Context, id int64) error {
 
 // Backup is a backup plan of one service.
 type Backup struct {
-	ID            int64      `db:"id" json:"id"`
-	ServiceID     int64      `db:"service_id" json:"database_id"`
-	DestinationID int64      `db:"destination_id" json:"destination_id"`
-	Cron          string     `db:"cron" json:"schedule"`
-	Timezone      string     `db:"timezone" json:"timezone"`
-	Enabled       bool       `db:"enabled" json:"enabled"`
-	Prefix        string     `db:"prefix" json:"prefix"`
-	KeepLast      int        `db:"keep_last" json:"keep_last"`
-	KeepDaily     int        `db:"keep_daily" json:"keep_daily"`
-	KeepWeekly    int        `db:"keep_weekly" json:"keep_weekly"`
-	KeepMonthly   int        `db:"keep_monthly" json:"keep_monthly"`
-	DrillCron     string     `db:"drill_cron" json:"drill_schedule"`
-	NextRunAt     *time.Time `db:"next_run_at" json:"next_run_at"`
-	NextDrillAt   *time.Time `db:"next_drill_at" json:"next_drill_at"`
-	MissedAt      *time.Time `db:"missed_at" json:"-"`
-	CreatedAt     time.Time  `db:"created_at" json:"created_at"`
-	UpdatedAt     time.Time  `db:"updated_at" json:"updated_at"`
+	ID            int64  `db:"id" json:"id"`
+	ServiceID     int64  `db:"service_id" json:"database_id"`
+	DestinationID int64  `db:"destination_id" json:"destination_id"`
+	Cron          string `db:"cron" json:"schedule"`
+	Timezone      string `db:"timezone" json:"timezone"`
+	Enabled       bool   `db:"enabled" json:"enabled"`
+	Prefix        string `db:"prefix" json:"prefix"`
+	KeepLast      int    `db:"keep_last" json:"keep_last"`
+	KeepDaily     int    `db:"keep_daily" json:"keep_daily"`
+	KeepWeekly    int    `db:"keep_weekly" json:"keep_weekly"`
+	KeepMonthly   int    `db:"keep_monthly" json:"keep_monthly"`
+	DrillCron     string `db:"drill_cron" json:"drill_schedule"`
+	// Volume is the app volume a plan of an app copies; nil for a
+	// database's plan.
+	Volume           *string    `db:"volume" json:"volume,omitempty"`
+	StopDuringBackup bool       `db:"stop_during_backup" json:"stop_during_backup"`
+	NextRunAt        *time.Time `db:"next_run_at" json:"next_run_at"`
+	NextDrillAt      *time.Time `db:"next_drill_at" json:"next_drill_at"`
+	MissedAt         *time.Time `db:"missed_at" json:"-"`
+	CreatedAt        time.Time  `db:"created_at" json:"created_at"`
+	UpdatedAt        time.Time  `db:"updated_at" json:"updated_at"`
 
 	// Joined for display.
 	DestinationName string     `db:"destination_name" json:"destination"`
@@ -146,10 +150,10 @@ func (s *Store) CreateBackup(ctx context.Context, b *Backup) error {
 	var id int64
 	err := s.db.GetContext(ctx, &id, `
 		INSERT INTO backups (service_id, destination_id, cron, timezone, enabled, prefix,
-			keep_last, keep_daily, keep_weekly, keep_monthly, drill_cron, next_run_at, next_drill_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id`,
+			keep_last, keep_daily, keep_weekly, keep_monthly, drill_cron, next_run_at, next_drill_at, volume, stop_during_backup)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id`,
 		b.ServiceID, b.DestinationID, b.Cron, b.Timezone, b.Enabled, b.Prefix,
-		b.KeepLast, b.KeepDaily, b.KeepWeekly, b.KeepMonthly, b.DrillCron, b.NextRunAt, b.NextDrillAt)
+		b.KeepLast, b.KeepDaily, b.KeepWeekly, b.KeepMonthly, b.DrillCron, b.NextRunAt, b.NextDrillAt, b.Volume, b.StopDuringBackup)
 	if err != nil {
 		return fmt.Errorf("create backup plan: %w", err)
 	}
@@ -165,10 +169,10 @@ func (s *Store) UpdateBackup(ctx context.Context, b *Backup) error {
 	res, err := s.db.ExecContext(ctx, `
 		UPDATE backups SET destination_id = $2, cron = $3, timezone = $4, enabled = $5, prefix = $6,
 			keep_last = $7, keep_daily = $8, keep_weekly = $9, keep_monthly = $10, drill_cron = $11,
-			next_run_at = $12, next_drill_at = $13, missed_at = NULL, updated_at = now()
+			next_run_at = $12, next_drill_at = $13, volume = $14, stop_during_backup = $15, missed_at = NULL, updated_at = now()
 		WHERE id = $1`,
 		b.ID, b.DestinationID, b.Cron, b.Timezone, b.Enabled, b.Prefix,
-		b.KeepLast, b.KeepDaily, b.KeepWeekly, b.KeepMonthly, b.DrillCron, b.NextRunAt, b.NextDrillAt)
+		b.KeepLast, b.KeepDaily, b.KeepWeekly, b.KeepMonthly, b.DrillCron, b.NextRunAt, b.NextDrillAt, b.Volume, b.StopDuringBackup)
 	return rowsOrNotFound(res, err)
 }
 
@@ -242,6 +246,7 @@ type BackupRun struct {
 	DrilledAt     *time.Time `db:"drilled_at" json:"drilled_at"`
 	DrillOK       *bool      `db:"drill_ok" json:"drill_ok"`
 	DrillSummary  string     `db:"drill_summary" json:"drill_summary"`
+	Volume        *string    `db:"volume" json:"volume,omitempty"` // the app volume copied; nil for a database
 	CreatedAt     time.Time  `db:"created_at" json:"created_at"`
 	BeganAt       *time.Time `db:"began_at" json:"-"`
 	CompletedAt   *time.Time `db:"completed_at" json:"-"`
@@ -279,8 +284,8 @@ const backupRunSelect = `
 	LEFT JOIN destinations dst ON dst.id = r.destination_id`
 
 // QueueBackup queues a backup run of plan b. A run already queued for the
-// same service is returned instead: one backup per database at a time,
-// and pressing "Back up now" twice makes one run.
+// same service (and volume) is returned instead: one backup per database
+// or volume at a time, and pressing "Back up now" twice makes one run.
 func (s *Store) QueueBackup(ctx context.Context, b *Backup, reason, triggeredBy string) (*BackupRun, error) {
 	var run *BackupRun
 	err := s.InTx(ctx, func(tx *Store) error {
@@ -290,7 +295,8 @@ func (s *Store) QueueBackup(ctx context.Context, b *Backup, reason, triggeredBy 
 		}
 		var queued BackupRun
 		err := tx.db.GetContext(ctx, &queued, backupRunSelect+`
-			WHERE r.service_id = $1 AND d.status = 'queued' AND d.action = 'backup' ORDER BY r.id LIMIT 1`, b.ServiceID)
+			WHERE r.service_id = $1 AND r.volume IS NOT DISTINCT FROM $2 AND d.status = 'queued' AND d.action = 'backup'
+			ORDER BY r.id LIMIT 1`, b.ServiceID, b.Volume)
 		if err == nil {
 			run = &queued
 			return nil
@@ -303,7 +309,8 @@ func (s *Store) QueueBackup(ctx context.Context, b *Backup, reason, triggeredBy 
 		if err != nil {
 			return err
 		}
-		id, err := tx.insertBackupRun(ctx, &BackupRun{BackupID: &b.ID, ServiceID: b.ServiceID, DestinationID: &b.DestinationID, DeploymentID: d.ID, Reason: reason})
+		id, err := tx.insertBackupRun(ctx, &BackupRun{BackupID: &b.ID, ServiceID: b.ServiceID, DestinationID: &b.DestinationID,
+			DeploymentID: d.ID, Reason: reason, Volume: b.Volume})
 		if err != nil {
 			return err
 		}
@@ -318,7 +325,7 @@ func (s *Store) QueueBackup(ctx context.Context, b *Backup, reason, triggeredBy 
 func (s *Store) CreateSafetyRun(ctx context.Context, from *BackupRun, deploymentID int64) (*BackupRun, error) {
 	id, err := s.insertBackupRun(ctx, &BackupRun{
 		BackupID: from.BackupID, ServiceID: from.ServiceID, DestinationID: from.DestinationID,
-		DeploymentID: deploymentID, Reason: BackupSafety,
+		DeploymentID: deploymentID, Reason: BackupSafety, Volume: from.Volume,
 	})
 	if err != nil {
 		return nil, err
@@ -329,8 +336,8 @@ func (s *Store) CreateSafetyRun(ctx context.Context, from *BackupRun, deployment
 func (s *Store) insertBackupRun(ctx context.Context, r *BackupRun) (int64, error) {
 	var id int64
 	err := s.db.GetContext(ctx, &id, `
-		INSERT INTO backup_runs (backup_id, service_id, destination_id, deployment_id, reason)
-		VALUES ($1, $2, $3, $4, $5) RETURNING id`, r.BackupID, r.ServiceID, r.DestinationID, r.DeploymentID, r.Reason)
+		INSERT INTO backup_runs (backup_id, service_id, destination_id, deployment_id, reason, volume)
+		VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`, r.BackupID, r.ServiceID, r.DestinationID, r.DeploymentID, r.Reason, r.Volume)
 	return id, opError("insert backup run", err)
 }
 

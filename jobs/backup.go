@@ -95,6 +95,7 @@ type BackupSidecar struct {
 	EngineVersion string    `json:"engine_version"`
 	Format        string    `json:"format"`
 	DatabaseName  string    `json:"database_name,omitempty"`
+	Volume        string    `json:"volume,omitempty"` // an app volume's name; Database is then the app
 	Object        string    `json:"object"`
 	SizeBytes     int64     `json:"size_bytes"`
 	SHA256        string    `json:"sha256"`
@@ -107,95 +108,145 @@ type BackupSidecar struct {
 func SidecarKey(objectKey string) string { return objectKey + ".json" }
 
 // backupDatabase dumps the database inside its container and streams the
-// dump through a hash into the destination as a multipart upload: nothing
-// is spooled on local disk, and an upload that fails is aborted, so no
-// complete-looking object is left. The run is recorded only after the
-// object is whole. retain applies the plan's retention afterwards.
+// dump into the destination (storeArtifact). retain applies the plan's
+// retention afterwards.
 func (r *Runner) backupDatabase(ctx context.Context, dbase *db.Database, sec db.DatabaseSecrets, run *db.BackupRun, retain bool, logw *deployLog) (*db.BackupRun, error) {
 	log := logw.Line
-	dest, st, err := r.openRunDestination(ctx, run, logw)
-	if err != nil {
-		return nil, err
-	}
-	var plan *db.Backup
-	if run.BackupID != nil {
-		if plan, err = r.store.Backup(ctx, *run.BackupID); err != nil && !errors.Is(err, db.ErrNotFound) {
-			return nil, err
-		}
-	}
 	dump, err := engines.BackupDump(dbase, sec)
 	if err != nil {
 		return nil, err
 	}
 	version := r.engineVersion(ctx, dbase)
-	started := time.Now().UTC()
-	if err := r.store.StartBackupRun(ctx, run.ID); err != nil {
+	u, err := r.beginArtifact(ctx, run, dbase.Name, dbase.Name, dump.Ext, logw)
+	if err != nil {
 		return nil, err
 	}
-	prefix := ""
-	if plan != nil {
-		prefix = plan.Prefix
-	}
-	key := ObjectKey(prefix, dbase.Name, started, dump.Ext)
-	// Parts of uploads a dead process left behind are invisible but cost
-	// storage: clear this database's before adding another.
-	if err := st.AbortIncomplete(ctx, path.Dir(key)+"/"); err != nil {
-		log("Warning: could not clear unfinished uploads: " + err.Error())
-	}
-	what := "Backing up"
-	if run.Reason == db.BackupSafety {
-		what = "Taking a safety backup of"
-	}
-	log(fmt.Sprintf("%s %s (%s) to %s: s3://%s/%s", what, dbase.Name, version, dest.Name, dest.Bucket, path.Join(dest.Prefix, key)))
-
-	pr, pw := io.Pipe()
-	go func() {
-		var out io.Writer = pw
-		var gz *gzip.Writer
-		if dump.Gzip {
-			gz = gzip.NewWriter(pw)
-			out = gz
-		}
+	u.announce(dbase.Name+" ("+version+")", log)
+	return r.storeArtifact(ctx, u, artifactFacts{
+		ContentType: dump.ContentType, Gzip: dump.Gzip, Retain: retain,
+		Artifact: db.BackupArtifact{Engine: dbase.Engine, EngineVersion: version, Format: dump.Format},
+		Sidecar:  BackupSidecar{Database: dbase.Name, Engine: dbase.Engine, EngineVersion: version, Format: dump.Format, DatabaseName: dbase.DatabaseName},
+	}, func(out io.Writer) error {
 		spec := docker.StreamExec{Cmd: dump.Cmd, Env: dump.Env, User: dump.User, Stdout: out, Log: log}
 		if dump.Stdin != "" {
 			spec.Stdin = strings.NewReader(dump.Stdin)
 		}
-		err := r.docker.StreamInService(ctx, dbase.Name, spec)
+		return r.docker.StreamInService(ctx, dbase.Name, spec)
+	}, log)
+}
+
+// artifactUpload is an artifact on its way into a destination.
+type artifactUpload struct {
+	run     *db.BackupRun
+	plan    *db.Backup // nil when the run has none (or it was deleted)
+	dest    *db.Destination
+	st      ObjectStore
+	key     string
+	started time.Time
+}
+
+// beginArtifact opens the destination of run, loads its plan, records that
+// the run began and names its object folder/stem-<UTC>ext under the
+// plan's prefix. Parts of uploads a dead process left behind in folder are
+// invisible but cost storage: they are cleared first.
+func (r *Runner) beginArtifact(ctx context.Context, run *db.BackupRun, folder, stem, ext string, logw *deployLog) (*artifactUpload, error) {
+	dest, st, err := r.openRunDestination(ctx, run, logw)
+	if err != nil {
+		return nil, err
+	}
+	u := &artifactUpload{run: run, dest: dest, st: st, started: time.Now().UTC()}
+	if run.BackupID != nil {
+		if u.plan, err = r.store.Backup(ctx, *run.BackupID); errors.Is(err, db.ErrNotFound) {
+			u.plan = nil
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	if err := r.store.StartBackupRun(ctx, run.ID); err != nil {
+		return nil, err
+	}
+	prefix := ""
+	if u.plan != nil {
+		prefix = u.plan.Prefix
+	}
+	u.key = objectKey(prefix, folder, stem, u.started, ext)
+	if err := st.AbortIncomplete(ctx, path.Dir(u.key)+"/"); err != nil {
+		logw.Line("Warning: could not clear unfinished uploads: " + err.Error())
+	}
+	return u, nil
+}
+
+// announce logs what is backed up to where.
+func (u *artifactUpload) announce(what string, log docker.LogFunc) {
+	verb := "Backing up"
+	if u.run.Reason == db.BackupSafety {
+		verb = "Taking a safety backup of"
+	}
+	log(fmt.Sprintf("%s %s to %s: s3://%s/%s", verb, what, u.dest.Name, u.dest.Bucket, path.Join(u.dest.Prefix, u.key)))
+}
+
+// artifactFacts say what an artifact is: its record and sidecar (the
+// object, size, sha256 and times are filled in), its content type, and
+// whether the stream is gzipped on its way and retention runs after it.
+type artifactFacts struct {
+	ContentType string
+	Gzip        bool
+	Retain      bool
+	Artifact    db.BackupArtifact
+	Sidecar     BackupSidecar
+}
+
+// storeArtifact streams what produce writes through a hash into the
+// object as a multipart upload: nothing is spooled on local disk, and an
+// upload that fails is aborted, so no complete-looking object is left.
+// The run is recorded only after the object is whole; then its sidecar is
+// stored and, when asked, the plan's retention applied.
+func (r *Runner) storeArtifact(ctx context.Context, u *artifactUpload, f artifactFacts, produce func(io.Writer) error, log docker.LogFunc) (*db.BackupRun, error) {
+	pr, pw := io.Pipe()
+	go func() {
+		var out io.Writer = pw
+		var gz *gzip.Writer
+		if f.Gzip {
+			gz = gzip.NewWriter(pw)
+			out = gz
+		}
+		err := produce(out)
 		if err == nil && gz != nil {
 			err = gz.Close()
 		}
-		// An error here makes the upload fail and abort: a dump that
+		// An error here makes the upload fail and abort: a stream that
 		// stopped halfway never becomes an object.
 		pw.CloseWithError(err)
 	}()
 	sum := sha256.New()
 	progress := &progressReader{r: io.TeeReader(pr, sum), log: log, verb: "Uploaded"}
-	size, err := st.Put(ctx, key, progress, dump.ContentType)
-	pr.CloseWithError(errors.New("upload ended")) // stops the dump if the upload failed first
+	size, err := u.st.Put(ctx, u.key, progress, f.ContentType)
+	pr.CloseWithError(errors.New("upload ended")) // stops the producer if the upload failed first
 	if err != nil {
 		return nil, fmt.Errorf("the backup failed and left no object: %w", err)
 	}
 	if size == 0 {
-		_ = st.Delete(context.WithoutCancel(ctx), key)
+		_ = u.st.Delete(context.WithoutCancel(ctx), u.key)
 		return nil, errors.New("the dump was empty, so nothing was kept")
 	}
 	digest := hex.EncodeToString(sum.Sum(nil))
-	art := db.BackupArtifact{ObjectKey: key, SizeBytes: size, SHA256: digest, Engine: dbase.Engine, EngineVersion: version, Format: dump.Format}
-	side, _ := json.MarshalIndent(BackupSidecar{
-		Database: dbase.Name, Engine: dbase.Engine, EngineVersion: version, Format: dump.Format, DatabaseName: dbase.DatabaseName,
-		Object: key, SizeBytes: size, SHA256: digest, StartedAt: started, FinishedAt: time.Now().UTC(), RunID: run.ID,
-	}, "", "  ")
-	if err := st.PutBytes(ctx, SidecarKey(key), side, "application/json"); err != nil {
-		log("Warning: could not store the sidecar " + SidecarKey(key) + ": " + err.Error())
+	art := f.Artifact
+	art.ObjectKey, art.SizeBytes, art.SHA256 = u.key, size, digest
+	side := f.Sidecar
+	side.Object, side.SizeBytes, side.SHA256 = u.key, size, digest
+	side.StartedAt, side.FinishedAt, side.RunID = u.started, time.Now().UTC(), u.run.ID
+	body, _ := json.MarshalIndent(side, "", "  ")
+	if err := u.st.PutBytes(ctx, SidecarKey(u.key), body, "application/json"); err != nil {
+		log("Warning: could not store the sidecar " + SidecarKey(u.key) + ": " + err.Error())
 	}
-	if err := r.store.RecordBackupArtifact(context.WithoutCancel(ctx), run.ID, art); err != nil {
+	if err := r.store.RecordBackupArtifact(context.WithoutCancel(ctx), u.run.ID, art); err != nil {
 		return nil, err
 	}
 	log(fmt.Sprintf("Backup complete: %s, sha256 %s", humanBytes(size), digest))
-	if retain && plan != nil {
-		r.applyRetention(ctx, plan, st, log)
+	if f.Retain && u.plan != nil {
+		r.applyRetention(ctx, u.plan, u.st, log)
 	}
-	return r.store.BackupRun(ctx, run.ID)
+	return r.store.BackupRun(ctx, u.run.ID)
 }
 
 // engineVersion asks the dump tool for its version; a failure is only a
@@ -230,8 +281,17 @@ func ReadSidecar(ctx context.Context, st ObjectStore, objectKey string) (BackupS
 // ObjectKey names an artifact: the database, the UTC time and the
 // format's extension, under the plan's prefix and a folder per database.
 func ObjectKey(prefix, database string, at time.Time, ext string) string {
-	name := fmt.Sprintf("%s-%s%s", database, at.UTC().Format("20060102T150405Z"), ext)
-	return path.Join(prefix, database, name)
+	return objectKey(prefix, database, database, at, ext)
+}
+
+// VolumeObjectKey names an app volume's artifact: in the app's folder,
+// <app>-<volume>-<UTC>.tar.gz.
+func VolumeObjectKey(prefix, app, volume string, at time.Time) string {
+	return objectKey(prefix, app, app+"-"+volume, at, volumeExt)
+}
+
+func objectKey(prefix, folder, stem string, at time.Time, ext string) string {
+	return path.Join(prefix, folder, fmt.Sprintf("%s-%s%s", stem, at.UTC().Format("20060102T150405Z"), ext))
 }
 
 // applyRetention deletes the artifacts the plan no longer keeps, chosen
@@ -344,24 +404,52 @@ func verifyArtifact(ctx context.Context, st ObjectStore, run *db.BackupRun, log 
 	return nil
 }
 
-// restoreStream feeds an artifact into a restore command running in
-// container (or the service's container when container is ""), unzipping
-// it when the format needs it, and fails if the bytes read do not match
-// the record.
-func (r *Runner) restoreStream(ctx context.Context, st ObjectStore, run *db.BackupRun, spec engines.Restore, service, container string, log docker.LogFunc) error {
+// openVerified opens the destination of run and checks the artifact
+// against its record before anything is changed.
+func (r *Runner) openVerified(ctx context.Context, run *db.BackupRun, logw *deployLog) (ObjectStore, error) {
+	_, st, err := r.openRunDestination(ctx, run, logw)
+	if err != nil {
+		return nil, err
+	}
+	if err := verifyArtifact(ctx, st, run, logw.Line); err != nil {
+		return nil, fmt.Errorf("nothing was changed: %w", err)
+	}
+	return st, nil
+}
+
+// streamArtifact reads an artifact (gunzipped when gunzip) into feed, and
+// fails if the bytes read do not match the record.
+func streamArtifact(ctx context.Context, st ObjectStore, run *db.BackupRun, gunzip bool, log docker.LogFunc, feed func(io.Reader) error) error {
 	body, check, err := fetchArtifact(ctx, st, run)
 	if err != nil {
 		return err
 	}
 	defer body.Close()
 	var in io.Reader = &progressReader{r: body, log: log, verb: "Restored"}
-	if spec.Gunzip {
+	if gunzip {
 		gz, err := gzip.NewReader(in)
 		if err != nil {
 			return fmt.Errorf("the artifact is not gzip data: %w", err)
 		}
 		in = gz
 	}
+	if err := feed(in); err != nil {
+		return err
+	}
+	// Drain what the tool did not read (gzip trailer) so the digest
+	// covers the whole object.
+	if _, err := io.Copy(io.Discard, body); err != nil {
+		return err
+	}
+	return check()
+}
+
+// restoreStream feeds an artifact into a restore command running in
+// container (or the service's container when container is ""), unzipping
+// it when the format needs it, and fails if the bytes read do not match
+// the record.
+func (r *Runner) restoreStream(ctx context.Context, st ObjectStore, run *db.BackupRun, spec engines.Restore, service, container string, log docker.LogFunc) error {
+	var err error
 	if container == "" {
 		if container, err = r.docker.ServiceContainer(ctx, service); err != nil {
 			return err
@@ -376,18 +464,25 @@ func (r *Runner) restoreStream(ctx context.Context, st ObjectStore, run *db.Back
 			_, _ = r.docker.ExecInContainer(context.WithoutCancel(ctx), container, docker.ExecSpec{Cmd: []string{"rm", "-f", spec.ConfigFile}})
 		}()
 	}
-	err = r.docker.StreamInContainer(ctx, container, docker.StreamExec{
-		Cmd: spec.Cmd, Env: spec.Env, User: spec.User, Stdin: in, Stdout: io.Discard, Log: log,
+	return streamArtifact(ctx, st, run, spec.Gunzip, log, func(in io.Reader) error {
+		return r.docker.StreamInContainer(ctx, container, docker.StreamExec{
+			Cmd: spec.Cmd, Env: spec.Env, User: spec.User, Stdin: in, Stdout: io.Discard, Log: log,
+		})
 	})
+}
+
+// takeSafetyBackup backs up what a restore (operation d) is about to
+// replace, with backup, recorded as a run of from's plan.
+func (r *Runner) takeSafetyBackup(ctx context.Context, from *db.BackupRun, d *db.Deployment, log docker.LogFunc, backup func(*db.BackupRun) error) error {
+	safety, err := r.store.CreateSafetyRun(ctx, from, d.ID)
 	if err != nil {
 		return err
 	}
-	// Drain what the tool did not read (gzip trailer) so the digest
-	// covers the whole object.
-	if _, err := io.Copy(io.Discard, body); err != nil {
-		return err
+	if err := backup(safety); err != nil {
+		return fmt.Errorf("the safety backup failed, so nothing was restored: %w", err)
 	}
-	return check()
+	log(fmt.Sprintf("Safety backup #%d taken: restore it to undo this restore", safety.ID))
+	return nil
 }
 
 // countingReader counts the bytes read through it.

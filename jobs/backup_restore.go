@@ -59,22 +59,18 @@ func (r *Runner) restoreDatabase(ctx context.Context, d *db.Deployment, dbase *d
 	if err != nil {
 		return err
 	}
-	_, st, err := r.openRunDestination(ctx, run, logw)
+	st, err := r.openVerified(ctx, run, logw)
 	if err != nil {
 		return err
 	}
-	if err := verifyArtifact(ctx, st, run, log); err != nil {
-		return fmt.Errorf("nothing was changed: %w", err)
-	}
 	if run.ServiceID == dbase.ID {
-		safety, err := r.store.CreateSafetyRun(ctx, run, d.ID)
+		err := r.takeSafetyBackup(ctx, run, d, log, func(safety *db.BackupRun) error {
+			_, err := r.backupDatabase(ctx, dbase, sec, safety, false, logw)
+			return err
+		})
 		if err != nil {
 			return err
 		}
-		if _, err := r.backupDatabase(ctx, dbase, sec, safety, false, logw); err != nil {
-			return fmt.Errorf("the safety backup failed, so nothing was restored: %w", err)
-		}
-		log(fmt.Sprintf("Safety backup #%d taken: restore it to undo this restore", safety.ID))
 	}
 	log(fmt.Sprintf("Restoring backup #%d into %s", run.ID, dbase.Name))
 	if dbase.Engine == db.EngineRedis {

@@ -47,9 +47,12 @@ func (r *Runner) run(parent context.Context, d *db.Deployment) {
 	}
 	logw.Line(fmt.Sprintf("%s #%d of %s started (triggered by %s)", what, d.ID, d.AppName, describeTrigger(d)))
 	var err error
-	if d.ServiceKind == db.KindDatabase {
+	switch {
+	case d.ServiceKind == db.KindDatabase:
 		err = r.runDatabase(ctx, d, logw)
-	} else {
+	case d.Action == db.ActionBackup || d.Action == db.ActionRestore:
+		err = r.runVolumeOperation(ctx, d, logw)
+	default:
 		err = r.deploy(ctx, d, logw)
 	}
 
@@ -123,6 +126,9 @@ func (r *Runner) settleAppStatus(ctx context.Context, deploymentID int64) {
 			_ = r.store.SetDatabaseStatus(ctx, dbase.ID, status)
 		}
 		return
+	}
+	if d.Action != "" && d.Action != db.ActionDeploy {
+		return // a volume's backup or restore leaves the app's status alone
 	}
 	a, err := r.store.App(ctx, d.ServiceID)
 	if err != nil {
@@ -375,7 +381,29 @@ func (r *Runner) serviceSpec(ctx context.Context, a *db.App, d *db.Deployment, i
 		}
 		spec.HealthCheck, spec.Mounts = hc, []docker.BindMount{mnt}
 	}
+	if spec.Volumes, err = r.appVolumeMounts(ctx, a); err != nil {
+		return docker.ServiceSpec{}, err
+	}
 	return spec, nil
+}
+
+// appVolumeMounts are the app's named volumes as mounts. Docker creates a
+// volume, with its labels, on the node where a task first mounts it.
+func (r *Runner) appVolumeMounts(ctx context.Context, a *db.App) ([]docker.VolumeMount, error) {
+	vols, err := r.store.AppVolumes(ctx, a.ID)
+	if err != nil {
+		return nil, err
+	}
+	var out []docker.VolumeMount
+	for _, v := range vols {
+		out = append(out, docker.VolumeMount{Name: db.VolumeName(a.AppName, v.Name), Target: v.Path, Labels: volumeLabels(a.AppName, v.Name)})
+	}
+	return out, nil
+}
+
+// volumeLabels mark an app's Docker volume so cleanup can find it.
+func volumeLabels(app, volume string) map[string]string {
+	return map[string]string{docker.LabelApp: app, docker.LabelVolume: volume}
 }
 
 // probePath is where the probe binary appears inside app containers.

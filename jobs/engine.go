@@ -49,6 +49,7 @@ type Engine interface {
 	ExecInContainer(ctx context.Context, id string, spec docker.ExecSpec) (string, error)
 	StreamInContainer(ctx context.Context, id string, spec docker.StreamExec) error
 	CopyFileToContainer(ctx context.Context, id, dir, name string, r io.Reader, size int64, mode int64, uid, gid int) error
+	RunContainer(ctx context.Context, id string, stdin io.Reader, stdout io.Writer, log docker.LogFunc) error
 
 	// Cleanup and maintenance.
 	RemoveContainer(ctx context.Context, id string) error

@@ -31,6 +31,8 @@ type fakeEngine struct {
 	entered  map[string]int           // method → calls started
 	finished map[string]int           // method → calls returned
 	byMethod map[string][]string      // method → args, in order
+	// runOutput is what RunContainer writes to its stdout.
+	runOutput []byte
 }
 
 type fakeCall struct {
@@ -377,4 +379,18 @@ func (f *fakeEngine) StreamInContainer(ctx context.Context, id string, spec dock
 
 func (f *fakeEngine) CopyFileToContainer(ctx context.Context, id, dir, name string, _ io.Reader, _ int64, _ int64, _, _ int) error {
 	return f.step(ctx, "CopyFileToContainer", id+" "+dir+"/"+name)
+}
+
+func (f *fakeEngine) RunContainer(ctx context.Context, id string, stdin io.Reader, stdout io.Writer, _ docker.LogFunc) error {
+	if err := f.step(ctx, "RunContainer", id); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	out := f.runOutput
+	f.mu.Unlock()
+	if stdin != nil {
+		_, _ = io.Copy(io.Discard, stdin)
+	}
+	_, err := stdout.Write(out)
+	return err
 }

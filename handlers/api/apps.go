@@ -45,6 +45,7 @@ type appInputJSON struct {
 	Source        *appSourceJSON     `json:"source"`
 	Port          *int               `json:"port"`
 	Ports         *[]db.Port         `json:"ports"`
+	Volumes       *[]db.AppVolume    `json:"volumes"`
 	Env           *map[string]string `json:"env"`
 	BuildArgs     *map[string]string `json:"build_args"`
 	Replicas      *int               `json:"replicas"`
@@ -119,7 +120,7 @@ func mapToVariables(m map[string]string) []db.Variable {
 // package webhook's), fills port defaults and returns what is stored
 // beside the app; ops validates env, build args and ports.
 func (in *appInputJSON) extras(secrets db.SecretUpdate) (ops.AppExtras, error) {
-	x := ops.AppExtras{Secrets: secrets, Ports: in.Ports, WebhookSecret: in.WebhookSecret}
+	x := ops.AppExtras{Secrets: secrets, Ports: in.Ports, Volumes: in.Volumes, WebhookSecret: in.WebhookSecret}
 	if in.Env != nil {
 		vars := mapToVariables(*in.Env)
 		x.Env = &vars
@@ -223,8 +224,15 @@ type appJSON struct {
 	Source  map[string]any `json:"source"`
 	Env     []string       `json:"env_keys"`
 	Ports   []db.Port      `json:"ports"`
+	Volumes []volumeJSON   `json:"volumes"`
 	Webhook string         `json:"webhook_url,omitempty"`
 	Hook    *webhookJSON   `json:"webhook,omitempty"`
+}
+
+// volumeJSON is a volume of an app with the Docker volume that holds it.
+type volumeJSON struct {
+	db.AppVolume
+	DockerVolume string `json:"docker_volume"`
 }
 
 // webhookJSON is an app's webhook settings; Secret only where asked for.
@@ -256,7 +264,14 @@ func (h *Handler) appToJSON(c echo.Context, a *db.App) (*appJSON, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := &appJSON{App: a, Env: []string{}, Ports: ports, Webhook: h.WebhookURL(hook), Hook: h.webhookToJSON(hook)}
+	vols, err := h.Store.AppVolumes(ctx, a.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := &appJSON{App: a, Env: []string{}, Ports: ports, Volumes: []volumeJSON{}, Webhook: h.WebhookURL(hook), Hook: h.webhookToJSON(hook)}
+	for _, v := range vols {
+		out.Volumes = append(out.Volumes, volumeJSON{AppVolume: v, DockerVolume: db.VolumeName(a.AppName, v.Name)})
+	}
 	for _, v := range vars {
 		out.Env = append(out.Env, v.Key)
 	}

@@ -159,6 +159,9 @@ type backupInputJSON struct {
 	KeepWeekly    *int    `json:"keep_weekly"`
 	KeepMonthly   *int    `json:"keep_monthly"`
 	DrillSchedule *string `json:"drill_schedule"`
+	// Of an application's plan.
+	Volume           *string `json:"volume"`
+	StopDuringBackup *bool   `json:"stop_during_backup"`
 }
 
 // merge lays the sent fields over a plan's current settings.
@@ -173,6 +176,8 @@ func (in *backupInputJSON) merge(cur ops.BackupInput) ops.BackupInput {
 	setIf(&cur.KeepWeekly, in.KeepWeekly)
 	setIf(&cur.KeepMonthly, in.KeepMonthly)
 	setIf(&cur.DrillSchedule, in.DrillSchedule)
+	setIf(&cur.Volume, in.Volume)
+	setIf(&cur.StopDuringBackup, in.StopDuringBackup)
 	return cur
 }
 
@@ -189,7 +194,20 @@ func (h *Handler) ListBackups(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	list, err := h.Store.BackupsOf(c.Request().Context(), d.ID)
+	return h.listBackups(c, d.ID)
+}
+
+// ListAppBackups lists the backup plans of an app's volumes.
+func (h *Handler) ListAppBackups(c echo.Context) error {
+	a, err := h.LoadApp(c)
+	if err != nil {
+		return err
+	}
+	return h.listBackups(c, a.ID)
+}
+
+func (h *Handler) listBackups(c echo.Context, serviceID int64) error {
+	list, err := h.Store.BackupsOf(c.Request().Context(), serviceID)
 	if err != nil {
 		return err
 	}
@@ -198,6 +216,23 @@ func (h *Handler) ListBackups(c echo.Context) error {
 		items[i] = toBackupJSON(&list[i])
 	}
 	return c.JSON(http.StatusOK, map[string]any{"items": items})
+}
+
+// CreateAppBackup adds a backup plan of one of an app's volumes.
+func (h *Handler) CreateAppBackup(c echo.Context) error {
+	a, err := h.LoadApp(c)
+	if err != nil {
+		return err
+	}
+	var in backupInputJSON
+	if err := bindStrict(c, &in); err != nil {
+		return err
+	}
+	b, err := h.Ops.CreateAppBackup(c.Request().Context(), a, in.merge(ops.BackupInput{Enabled: true}))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, toBackupJSON(b))
 }
 
 func (h *Handler) CreateBackup(c echo.Context) error {
@@ -281,8 +316,21 @@ func (h *Handler) ListBackupRuns(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	return h.listBackupRuns(c, d.ID)
+}
+
+// ListAppBackupRuns lists the backups of an app's volumes, newest first.
+func (h *Handler) ListAppBackupRuns(c echo.Context) error {
+	a, err := h.LoadApp(c)
+	if err != nil {
+		return err
+	}
+	return h.listBackupRuns(c, a.ID)
+}
+
+func (h *Handler) listBackupRuns(c echo.Context, serviceID int64) error {
 	limit, offset := pageParams(c)
-	runs, err := h.Store.BackupRunsOf(c.Request().Context(), d.ID, limit, offset)
+	runs, err := h.Store.BackupRunsOf(c.Request().Context(), serviceID, limit, offset)
 	if err != nil {
 		return err
 	}
@@ -339,6 +387,9 @@ func (h *Handler) RestoreBackupRun(c echo.Context) error {
 	dep, target, err := h.Ops.RestoreBackup(c.Request().Context(), run, ops.RestoreTarget{Confirm: in.Confirm, NewDatabase: in.NewDatabase}, actor(c))
 	if err != nil {
 		return err
+	}
+	if target.App {
+		return c.JSON(http.StatusAccepted, map[string]any{"operation": dep, "application_id": target.ID, "application": target.Name})
 	}
 	return c.JSON(http.StatusAccepted, map[string]any{"operation": dep, "database_id": target.ID, "database": target.Name})
 }

@@ -58,6 +58,7 @@ func exampleApp() map[string]any {
 			"context": ".", "dockerfile": "Dockerfile", "target": "", "no_cache": false, "token_set": true, "deploy_public_key": ""},
 		"env_keys":    []any{"DATABASE_URL", "NODE_ENV"},
 		"ports":       []any{map[string]any{"published": 8080, "target": 3000, "protocol": "tcp", "mode": "host"}},
+		"volumes":     []any{map[string]any{"name": "uploads", "path": "/app/uploads", "docker_volume": "shop-web-uploads"}},
 		"webhook_url": "https://dokploy.example.com/api/deploy/3q2-Xk…",
 		"webhook":     exampleWebhook(),
 	}
@@ -72,6 +73,7 @@ func exampleAppInput() map[string]any {
 		"env":        map[string]any{"NODE_ENV": "production"},
 		"build_args": map[string]any{"NPM_TOKEN": "…"},
 		"ports":      []any{map[string]any{"published": 8080, "target": 3000, "protocol": "tcp", "mode": "host"}},
+		"volumes":    []any{map[string]any{"name": "uploads", "path": "/app/uploads"}},
 		"deploy_on":  "push", "watch_paths": []any{"src/**"}, "auto_deploy": true, "webhook_secret": "a-long-random-secret",
 	}
 }
@@ -154,6 +156,25 @@ func exampleBackup() map[string]any {
 	b["id"], b["database_id"], b["destination"], b["missed"] = 4, 9, "offsite", false
 	b["next_run_at"], b["next_drill_at"], b["last_success_at"], b["created_at"], b["updated_at"] = exampleTime, exampleTime, exampleTime, exampleTime, exampleTime
 	return b
+}
+
+func exampleVolumeBackupInput() map[string]any {
+	return map[string]any{"volume": "uploads", "destination_id": 2, "schedule": "daily", "timezone": "Europe/Berlin", "keep_last": 7,
+		"stop_during_backup": true, "prefix": "prod"}
+}
+
+func exampleVolumeBackup() map[string]any {
+	b := exampleBackup()
+	b["database_id"], b["volume"], b["stop_during_backup"], b["drill_schedule"], b["next_drill_at"] = 7, "uploads", true, "", nil
+	return b
+}
+
+func exampleVolumeBackupRun() map[string]any {
+	r := exampleBackupRun()
+	r["database_id"], r["database"], r["volume"], r["engine"], r["engine_version"], r["format"] = 7, "shop-web", "uploads", "volume", "tar", "volume-tar-gzip"
+	r["object_key"] = "prod/shop-web/shop-web-uploads-20250601T030000Z.tar.gz"
+	r["drilled_at"], r["drill_ok"], r["drill_summary"] = nil, nil, ""
+	return r
 }
 
 func exampleBackupRun() map[string]any {
@@ -264,12 +285,13 @@ func Operations() []Operation {
 			Response: examplePage(exampleApp()), Errors: []int{401}},
 		{Method: "POST", Path: "/api/v1/applications", Tag: "Applications", Summary: "Create an application", Status: 201,
 			Notes: "source.type is git (url, branch, context, dockerfile, target, no_cache, token) or image (image, registry{server,username,password}). " +
-				"409 when app_name is taken.",
+				"volumes are named Docker volumes (<app_name>-<name>) mounted at path: name a lowercase label of 1–40 characters, path absolute and not /. " +
+				"A volume lives on the node the task runs on. 409 when app_name is taken.",
 			Body: exampleAppInput(), Response: exampleApp(), Errors: []int{400, 401, 409, 422}},
 		{Method: "GET", Path: "/api/v1/applications/{id}", Tag: "Applications", Summary: "Get an application (secrets only as *_set)", Status: 200,
 			Response: exampleApp(), Errors: notFound},
-		{Method: "PATCH", Path: "/api/v1/applications/{id}", Tag: "Applications", Summary: "Change settings, source, resources, env, ports or webhook settings",
-			Notes: "Only sent fields change; env, build_args and ports replace the whole list. webhook_secret \"\" turns signature checks off. " +
+		{Method: "PATCH", Path: "/api/v1/applications/{id}", Tag: "Applications", Summary: "Change settings, source, resources, env, ports, volumes or webhook settings",
+			Notes: "Only sent fields change; env, build_args, ports and volumes replace the whole list (a removed volume keeps its data in Docker). webhook_secret \"\" turns signature checks off. " +
 				"app_name and the project cannot change.",
 			Status: 200, Body: map[string]any{"replicas": 2, "deploy_on": "tag", "watch_paths": []any{"src/**", "!src/**/*.md"}, "auto_deploy": true,
 				"webhook_secret": "a-long-random-secret"}, Response: exampleApp(), Errors: write},
@@ -352,7 +374,7 @@ func Operations() []Operation {
 		{Method: "POST", Path: "/api/v1/destinations/{id}/test", Tag: "Backups", Summary: "Test a saved destination (the body may override fields, nothing is saved)",
 			Status: 200, Response: map[string]any{"ok": true}, Errors: []int{400, 401, 404, 422}},
 		{Method: "GET", Path: "/api/v1/destinations/{id}/objects", Tag: "Backups", Summary: "List the backup artifacts in a destination (?prefix=), newest first",
-			Notes: "Up to 200 objects with what each one's sidecar says; restorable is true when the sidecar names its size, sha256 and format.",
+			Notes:  "Up to 200 objects with what each one's sidecar says; restorable is true when the sidecar names its size, sha256 and format.",
 			Status: 200, Response: map[string]any{"items": []any{map[string]any{"key": "shop/shop-db/shop-db-20261202T030000Z.dump", "size_bytes": 1048576,
 				"modified": exampleTime, "database": "shop-db", "engine": "postgres", "format": "pg_dump-custom",
 				"sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", "restorable": true}}}, Errors: []int{401, 404, 422, 502}},
@@ -389,6 +411,17 @@ func Operations() []Operation {
 		{Method: "POST", Path: "/api/v1/databases/{id}/drill", Tag: "Backups", Summary: "Queue a restore drill of a backup (default: the latest) into a throwaway container",
 			Notes: "The result (tables and row counts, or the failure) is recorded on the backup run as drilled_at, drill_ok and drill_summary; the database is never touched.",
 			Body:  map[string]any{"backup_run_id": 31}, Status: 202, Response: exampleOperation("drill"), Errors: []int{400, 401, 404, 409, 422}},
+		{Method: "GET", Path: "/api/v1/applications/{id}/backups", Tag: "Backups", Summary: "List the backup plans of an application's volumes", Status: 200,
+			Response: map[string]any{"items": []any{exampleVolumeBackup()}}, Errors: notFound},
+		{Method: "POST", Path: "/api/v1/applications/{id}/backups", Tag: "Backups", Summary: "Add a backup plan of one of an application's volumes",
+			Notes: "volume names one of the app's volumes (optional when it has one). Each run copies the volume as a gzipped tar stream " +
+				"(format volume-tar-gzip) to <prefix>/<app_name>/<app_name>-<volume>-<UTC>.tar.gz with a .json sidecar holding its sha256. " +
+				"stop_during_backup scales the app to zero during the copy and back afterwards, whatever happens, so files do not change while they are read. " +
+				"Schedule, time zone and retention work as for databases; drills are for databases only. A volume lives on one node: " +
+				"the copy runs on the node the worker talks to.",
+			Body: exampleVolumeBackupInput(), Status: 201, Response: exampleVolumeBackup(), Errors: []int{400, 401, 404, 422}},
+		{Method: "GET", Path: "/api/v1/applications/{id}/backup-runs", Tag: "Backups", Summary: "List the backups (runs) of an application's volumes, newest first",
+			Paginated: true, Status: 200, Response: examplePage(exampleVolumeBackupRun()), Errors: notFound},
 		{Method: "GET", Path: "/api/v1/backups/{id}", Tag: "Backups", Summary: "Get a backup plan", Status: 200, Response: exampleBackup(), Errors: notFound},
 		{Method: "PATCH", Path: "/api/v1/backups/{id}", Tag: "Backups", Summary: "Change a backup plan; only sent fields change", Status: 200,
 			Body: map[string]any{"schedule": "0 */6 * * *", "keep_last": 14}, Response: exampleBackup(), Errors: []int{400, 401, 404, 422}},
@@ -399,8 +432,10 @@ func Operations() []Operation {
 		{Method: "GET", Path: "/api/v1/backup-runs/{id}", Tag: "Backups", Summary: "Get a backup run: status, size, sha256, format, engine version", Status: 200,
 			Notes:    "status is queued, running, done, error or cancelled; done only once the whole object is stored. The object's sidecar <object_key>.json holds the same facts.",
 			Response: exampleBackupRun(), Errors: notFound},
-		{Method: "POST", Path: "/api/v1/backup-runs/{id}/restore", Tag: "Backups", Summary: "Restore a backup into its database (confirm with its name) or into a new database",
+		{Method: "POST", Path: "/api/v1/backup-runs/{id}/restore", Tag: "Backups", Summary: "Restore a backup into its database or app volume (confirm with its name) or into a new database",
 			Notes: "{\"confirm\": \"shop-db\"} restores into the same database after an automatic safety backup; {\"new_database\": \"shop-db-copy\"} creates a database of the same engine and image and restores into it. " +
+				"A volume backup restores only into its app's volume, confirmed with the app_name ({\"confirm\": \"shop-web\"}): the app stops, a safety backup of the volume is taken, " +
+				"the volume is emptied and the archive extracted into it, and the app starts again; the answer then names application_id and application. " +
 				"The sha256 is checked before anything changes; the operation's log streams live.",
 			Body: map[string]any{"confirm": "shop-db"}, Status: 202,
 			Response: map[string]any{"operation": exampleOperation("restore"), "database_id": 9, "database": "shop-db"}, Errors: []int{400, 401, 404, 409, 422}},

@@ -23,6 +23,8 @@ type appPage struct {
 	EnvError    string
 	Ports       []db.Port
 	PortsError  string
+	Volumes     []db.AppVolume
+	VolumeError string
 	Deployments []db.Deployment
 	CSRF        string
 	Saved       string
@@ -46,7 +48,11 @@ func (h *Handler) loadAppPage(c echo.Context, a *db.App) (*appPage, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &appPage{App: a, Form: appToForm(a), Env: env, Ports: ports, Deployments: deps}
+	vols, err := h.Store.AppVolumes(ctx, a.ID)
+	if err != nil {
+		return nil, err
+	}
+	p := &appPage{App: a, Form: appToForm(a), Env: env, Ports: ports, Volumes: vols, Deployments: deps}
 	p.CSRF = web.CSRF(c)
 	return p, nil
 }

@@ -170,3 +170,38 @@ func at(s []string, i int, def string) string {
 	}
 	return def
 }
+
+// UpdateAppVolumes saves the Volumes panel: rows with an empty name are
+// dropped; the volumes apply on the next deploy.
+func (h *Handler) UpdateAppVolumes(c echo.Context) error {
+	a, err := h.LoadApp(c)
+	if err != nil {
+		return err
+	}
+	params, err := c.FormParams()
+	if err != nil {
+		return err
+	}
+	var vols []db.AppVolume
+	names, paths := params["volume_name"], params["volume_path"]
+	for i := range names {
+		if strings.TrimSpace(names[i]) == "" {
+			continue
+		}
+		vols = append(vols, db.AppVolume{Name: names[i], Path: at(paths, i, "")})
+	}
+	_, problem, err := outcome(h.Ops.SetVolumes(c.Request().Context(), a, vols), "")
+	if err != nil {
+		return err
+	}
+	p, err := h.loadAppPage(c, a)
+	if err != nil {
+		return err
+	}
+	if problem != "" {
+		p.VolumeError = problem + ". Nothing was saved."
+		return h.Partial(c, http.StatusUnprocessableEntity, "app_volumes", p)
+	}
+	p.Saved = "Volumes saved. Deploy to mount them."
+	return h.Partial(c, http.StatusOK, "app_volumes", p)
+}

@@ -24,6 +24,7 @@ const runsShown = 50
 // restore, the plans with their form, and the runs. It polls (the runs,
 // the plans and the drill banner) while anything of it is pending.
 type backupsTab struct {
+	Service      *backupService
 	Destinations []db.Destination
 	Plans        []planView
 	Runs         []runView
@@ -39,6 +40,53 @@ type backupsTab struct {
 	Problem string         // why it was refused, and what to do
 	Queued  *db.Deployment // the operation an action queued, for its log link
 	RunsOOB bool           // the runs come along out of band (a restore's answer)
+}
+
+// backupService is the service a Backups section belongs to: a database
+// (its Backups tab) or an app (a section of its page, backing up its
+// volumes). The templates know it only by its Base path and Name.
+type backupService struct {
+	ID      int64
+	Name    string
+	Base    string // "/databases/7" or "/apps/3"; the section's routes hang off it
+	App     bool
+	Volumes []db.AppVolume // an app's, for its plan form
+	DB      *db.Database   // nil for an app
+	AppRow  *db.App        // nil for a database
+}
+
+// appBackups is the data of an app's Backups section: what the backup
+// templates read of a database's page (with no frame).
+type appBackups struct {
+	Frame   *serviceFrame // always nil: an app's page has no service frame
+	Backups *backupsTab
+	CSRF    string
+}
+
+func databaseService(d *db.Database) *backupService {
+	return &backupService{ID: d.ID, Name: d.Name, Base: fmt.Sprintf("/databases/%d", d.ID), DB: d}
+}
+
+// serviceOf loads the database, or the app when app, that a plan or run
+// belongs to.
+func (h *Handler) serviceOf(c echo.Context, id int64, app bool) (*backupService, error) {
+	ctx := c.Request().Context()
+	if !app {
+		d, err := h.Store.Database(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		return databaseService(d), nil
+	}
+	a, err := h.Store.App(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	vols, err := h.Store.AppVolumes(ctx, a.ID)
+	if err != nil {
+		return nil, err
+	}
+	return &backupService{ID: a.ID, Name: a.AppName, Base: fmt.Sprintf("/apps/%d", a.ID), App: true, Volumes: vols, AppRow: a}, nil
 }
 
 // Active reports whether the tab must follow something in progress.
@@ -216,6 +264,10 @@ func planToForm(b *db.Backup) *views.Form {
 	if in.Enabled {
 		v["enabled"] = "on"
 	}
+	v["volume"] = in.Volume
+	if in.StopDuringBackup {
+		v["stop_during_backup"] = "on"
+	}
 	return f
 }
 
@@ -262,14 +314,19 @@ func planFromForm(c echo.Context, form *views.Form) ops.BackupInput {
 	if in.Enabled {
 		form.Values["enabled"] = "on"
 	}
+	in.Volume = text("volume")
+	if in.StopDuringBackup = c.FormValue("stop_during_backup") == "on"; in.StopDuringBackup {
+		form.Values["stop_during_backup"] = "on"
+	}
 	return in
 }
 
-// loadBackupsTab reads what the Backups tab of d shows; f is its frame,
-// whose pending operation the tab follows when it is a backup's.
-func (h *Handler) loadBackupsTab(c echo.Context, d *db.Database, f *serviceFrame) (*backupsTab, error) {
+// loadBackupsTab reads what the Backups section of d shows; f is its
+// frame (nil for an app), whose pending operation the section follows
+// when it is a backup's.
+func (h *Handler) loadBackupsTab(c echo.Context, d *backupService, f *serviceFrame) (*backupsTab, error) {
 	ctx := c.Request().Context()
-	t := &backupsTab{Presets: schedule.Presets}
+	t := &backupsTab{Service: d, Presets: schedule.Presets}
 	var err error
 	if t.Destinations, err = h.Store.Destinations(ctx); err != nil {
 		return nil, err
@@ -302,17 +359,80 @@ func (h *Handler) loadBackupsTab(c echo.Context, d *db.Database, f *serviceFrame
 		t.Pending = f.Busy
 	}
 	t.Form = newPlanForm(t.Destinations)
+	if d.App {
+		if len(d.Volumes) > 0 {
+			t.Form.Values["volume"] = d.Volumes[0].Name
+		}
+		t.Form.Values["stop_during_backup"] = "on"
+	}
 	return t, nil
+}
+
+// loadAppBackups reads an app's Backups section.
+func (h *Handler) loadAppBackups(c echo.Context, svc *backupService) (*appBackups, error) {
+	t, err := h.loadBackupsTab(c, svc, nil)
+	if err != nil {
+		return nil, err
+	}
+	if deps, err := h.Store.Deployments(c.Request().Context(), svc.ID, 20); err == nil {
+		if busy := pendingOperation(deps); busy != nil && isBackupAction(busy.Action) {
+			t.Pending = busy
+		}
+	} else {
+		return nil, err
+	}
+	return &appBackups{Backups: t, CSRF: web.CSRF(c)}, nil
+}
+
+// ShowAppBackups is an app's Backups section (loaded by the app page, and
+// what it polls).
+func (h *Handler) ShowAppBackups(c echo.Context) error {
+	a, err := h.LoadApp(c)
+	if err != nil {
+		return err
+	}
+	svc, err := h.serviceOf(c, a.ID, true)
+	if err != nil {
+		return err
+	}
+	p, err := h.loadAppBackups(c, svc)
+	if err != nil {
+		return err
+	}
+	return h.Partial(c, http.StatusOK, "db_backups", p)
+}
+
+// CreateAppBackup adds a plan of an app's volume from its section's form.
+func (h *Handler) CreateAppBackup(c echo.Context) error {
+	a, err := h.LoadApp(c)
+	if err != nil {
+		return err
+	}
+	svc, err := h.serviceOf(c, a.ID, true)
+	if err != nil {
+		return err
+	}
+	return h.createPlan(c, svc, func(in ops.BackupInput) (*db.Backup, error) {
+		return h.Ops.CreateAppBackup(c.Request().Context(), a, in)
+	})
 }
 
 // ShowDatabaseBackups is the Backups tab; it is also what the tab polls.
 func (h *Handler) ShowDatabaseBackups(c echo.Context) error { return h.showDatabaseTab(c, "backups") }
 
-// answerBackups re-renders the Backups tab of d after an action; edit
-// adjusts it (notice, form, …). When the action queued an operation the
-// header comes along out of band, so it follows it.
-func (h *Handler) answerBackups(c echo.Context, d *db.Database, status int, edit func(t *backupsTab)) error {
-	p, err := h.loadDatabasePage(c, d, "backups")
+// answerBackups re-renders the Backups section of d after an action; edit
+// adjusts it (notice, form, …). When the action queued an operation a
+// database's header comes along out of band, so it follows it.
+func (h *Handler) answerBackups(c echo.Context, d *backupService, status int, edit func(t *backupsTab)) error {
+	if d.App {
+		p, err := h.loadAppBackups(c, d)
+		if err != nil {
+			return err
+		}
+		edit(p.Backups)
+		return h.Partial(c, status, "db_backups", p)
+	}
+	p, err := h.loadDatabasePage(c, d.DB, "backups")
 	if err != nil {
 		return err
 	}
@@ -343,11 +463,19 @@ func (h *Handler) CreateBackup(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	return h.createPlan(c, databaseService(d), func(in ops.BackupInput) (*db.Backup, error) {
+		return h.Ops.CreateBackup(c.Request().Context(), d, in)
+	})
+}
+
+// createPlan reads the plan form and adds the plan with create.
+func (h *Handler) createPlan(c echo.Context, d *backupService, create func(ops.BackupInput) (*db.Backup, error)) error {
 	form := views.NewForm()
 	in := planFromForm(c, form)
 	var b *db.Backup
+	var err error
 	if form.Valid() {
-		if b, err = h.Ops.CreateBackup(c.Request().Context(), d, in); err != nil && !formErrors(form, err) {
+		if b, err = create(in); err != nil && !formErrors(form, err) {
 			return err
 		}
 	}
@@ -359,18 +487,17 @@ func (h *Handler) CreateBackup(c echo.Context) error {
 	})
 }
 
-// loadPlan loads the :id plan and its database.
-func (h *Handler) loadPlan(c echo.Context) (*db.Backup, *db.Database, error) {
+// loadPlan loads the :id plan and its database or app.
+func (h *Handler) loadPlan(c echo.Context) (*db.Backup, *backupService, error) {
 	id, err := web.IDParam(c)
 	if err != nil {
 		return nil, nil, err
 	}
-	ctx := c.Request().Context()
-	b, err := h.Store.Backup(ctx, id)
+	b, err := h.Store.Backup(c.Request().Context(), id)
 	if err != nil {
 		return nil, nil, err
 	}
-	d, err := h.Store.Database(ctx, b.ServiceID)
+	d, err := h.serviceOf(c, b.ServiceID, b.Volume != nil)
 	return b, d, err
 }
 
@@ -380,7 +507,15 @@ func (h *Handler) EditBackup(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	p, err := h.loadDatabasePage(c, d, "backups")
+	if d.App {
+		p, err := h.loadAppBackups(c, d)
+		if err != nil {
+			return err
+		}
+		p.Backups.EditID, p.Backups.Form = b.ID, planToForm(b)
+		return h.Partial(c, http.StatusOK, "backup_plan_form", p)
+	}
+	p, err := h.loadDatabasePage(c, d.DB, "backups")
 	if err != nil {
 		return err
 	}
@@ -465,25 +600,24 @@ func (h *Handler) DrillDatabase(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		return h.answerBackups(c, d, status, func(t *backupsTab) { t.Problem = problem })
+		return h.answerBackups(c, databaseService(d), status, func(t *backupsTab) { t.Problem = problem })
 	}
-	return h.answerBackups(c, d, http.StatusOK, func(t *backupsTab) {
+	return h.answerBackups(c, databaseService(d), http.StatusOK, func(t *backupsTab) {
 		t.Notice, t.Queued = "A restore drill is queued: it restores the backup into a throwaway container and counts what it holds; "+d.Name+" is not touched.", dep
 	})
 }
 
-// loadRun loads the :id run and its database.
-func (h *Handler) loadRun(c echo.Context) (*db.BackupRun, *db.Database, error) {
+// loadRun loads the :id run and its database or app.
+func (h *Handler) loadRun(c echo.Context) (*db.BackupRun, *backupService, error) {
 	id, err := web.IDParam(c)
 	if err != nil {
 		return nil, nil, err
 	}
-	ctx := c.Request().Context()
-	run, err := h.Store.BackupRun(ctx, id)
+	run, err := h.Store.BackupRun(c.Request().Context(), id)
 	if err != nil {
 		return nil, nil, err
 	}
-	d, err := h.Store.Database(ctx, run.ServiceID)
+	d, err := h.serviceOf(c, run.ServiceID, run.Volume != nil)
 	return run, d, err
 }
 
@@ -514,12 +648,12 @@ func (h *Handler) CancelBackupRun(c echo.Context) error {
 // restoreDialog is the data of the restore confirm step.
 type restoreDialog struct {
 	Run    *db.BackupRun
-	DB     *db.Database
+	Svc    *backupService
 	Form   *views.Form
 	CSRF   string
 	Queued *db.Deployment // the restore, once queued
-	Target *db.Database   // where it goes
-	Page   *databasePage  // for the out-of-band runs and header
+	Target *ops.Restored  // where it goes
+	Page   any            // *databasePage or *appBackups, for the out-of-band runs (and header)
 }
 
 // ShowRestoreForm is the confirm step of Restore…, shown in a dialog.
@@ -530,7 +664,7 @@ func (h *Handler) ShowRestoreForm(c echo.Context) error {
 	}
 	form := views.NewForm()
 	form.Values["target"] = "same"
-	return h.Partial(c, http.StatusOK, "backup_restore", &restoreDialog{Run: run, DB: d, Form: form, CSRF: web.CSRF(c)})
+	return h.Partial(c, http.StatusOK, "backup_restore", &restoreDialog{Run: run, Svc: d, Form: form, CSRF: web.CSRF(c)})
 }
 
 // RestoreBackupRun queues a restore into the run's own database (its name
@@ -554,7 +688,7 @@ func (h *Handler) RestoreBackupRun(c echo.Context) error {
 		to.Confirm = strings.TrimSpace(c.FormValue("confirm"))
 		form.Values["confirm"] = to.Confirm
 	}
-	dlg := &restoreDialog{Run: run, DB: d, Form: form, CSRF: web.CSRF(c)}
+	dlg := &restoreDialog{Run: run, Svc: d, Form: form, CSRF: web.CSRF(c)}
 	if form.Valid() {
 		dep, target, err := h.Ops.RestoreBackup(c.Request().Context(), run, to, web.CurrentUser(c).Email)
 		if err != nil {
@@ -568,11 +702,22 @@ func (h *Handler) RestoreBackupRun(c echo.Context) error {
 			}
 		} else {
 			dlg.Queued, dlg.Target = dep, target
-			if dlg.Page, err = h.loadDatabasePage(c, d, "backups"); err != nil {
+			if d.App {
+				p, err := h.loadAppBackups(c, d)
+				if err != nil {
+					return err
+				}
+				p.Backups.RunsOOB = true
+				dlg.Page = p
+				return h.Partial(c, http.StatusOK, "backup_restore", dlg)
+			}
+			p, err := h.loadDatabasePage(c, d.DB, "backups")
+			if err != nil {
 				return err
 			}
-			dlg.Page.Backups.RunsOOB = true
-			dlg.Page.Frame.OOB = target.ID == d.ID
+			p.Backups.RunsOOB = true
+			p.Frame.OOB = target.ID == d.ID
+			dlg.Page = p
 			return h.Partial(c, http.StatusOK, "backup_restore", dlg)
 		}
 	}

@@ -154,7 +154,7 @@ func (h *Handler) loadDatabasePage(c echo.Context, d *db.Database, tab string) (
 	case "operations":
 		p.Operations = history
 	case "backups":
-		if p.Backups, err = h.loadBackupsTab(c, d, f); err != nil {
+		if p.Backups, err = h.loadBackupsTab(c, databaseService(d), f); err != nil {
 			return nil, err
 		}
 	case "advanced":

@@ -5,9 +5,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/pkg/stdcopy"
 )
 
 // ContainerSpec is a plain container outside Swarm, for short work next to
@@ -25,6 +27,7 @@ type ContainerSpec struct {
 	Mounts     []BindMount
 	Volumes    []VolumeMount
 	Network    string // "" means none
+	Stdin      bool   // open stdin, for RunContainer to feed
 }
 
 // CreateContainer creates (not starts) a container.
@@ -39,6 +42,7 @@ func (d *Docker) CreateContainer(ctx context.Context, spec ContainerSpec) (strin
 	}
 	resp, err := d.cli.ContainerCreate(ctx, &container.Config{
 		Image: spec.Image, Entrypoint: spec.Entrypoint, Cmd: spec.Cmd, Env: spec.Env, User: spec.User, Labels: spec.Labels,
+		OpenStdin: spec.Stdin, StdinOnce: spec.Stdin, AttachStdin: spec.Stdin,
 	}, hostCfg, nil, nil, spec.Name)
 	if err != nil {
 		return "", fmt.Errorf("create container from %s: %w", spec.Image, err)
@@ -102,6 +106,55 @@ func (d *Docker) CopyFileToContainer(ctx context.Context, id, dir, name string, 
 	pr.CloseWithError(err)
 	if err != nil {
 		return fmt.Errorf("copy %s into the container: %w", name, err)
+	}
+	return nil
+}
+
+// RunContainer starts a created container with its streams attached and
+// returns once it exited: stdin (nil for none; the spec must have Stdin)
+// is fed to it and closed, its stdout is written to stdout, its stderr
+// goes to log line by line. Only exit status 0 is nil, so a stream that
+// stopped halfway is never taken for a whole one.
+func (d *Docker) RunContainer(ctx context.Context, id string, stdin io.Reader, stdout io.Writer, log LogFunc) error {
+	resp, err := d.cli.ContainerAttach(ctx, id, container.AttachOptions{Stream: true, Stdin: stdin != nil, Stdout: true, Stderr: true})
+	if err != nil {
+		return fmt.Errorf("attach to container: %w", err)
+	}
+	defer resp.Close()
+	stop := context.AfterFunc(ctx, resp.Close)
+	defer stop()
+	// Asked before the start, so a quick exit is not missed.
+	okC, errC := d.cli.ContainerWait(ctx, id, container.WaitConditionNextExit)
+	if err := d.cli.ContainerStart(ctx, id, container.StartOptions{}); err != nil {
+		return fmt.Errorf("start container: %w", err)
+	}
+	stdinErr := feedStdin(resp, stdin)
+	errOut := &limitedBuffer{}
+	_, copyErr := stdcopy.StdCopy(stdout, errOut, resp.Reader)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if log != nil {
+		logLines(errOut.String(), log)
+	}
+	if copyErr != nil {
+		return fmt.Errorf("read the container's output: %w", copyErr)
+	}
+	if err := <-stdinErr; err != nil {
+		return fmt.Errorf("feed the container's input: %w", err)
+	}
+	var code int64
+	select {
+	case res := <-okC:
+		if res.Error != nil {
+			return fmt.Errorf("wait for container: %s", res.Error.Message)
+		}
+		code = res.StatusCode
+	case err := <-errC:
+		return fmt.Errorf("wait for container: %w", err)
+	}
+	if code != 0 {
+		return fmt.Errorf("the container exited with status %d: %s", code, strings.ReplaceAll(lastLines(errOut.String(), 5), "\n", " | "))
 	}
 	return nil
 }

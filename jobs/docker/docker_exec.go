@@ -10,6 +10,7 @@ import (
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/swarm"
@@ -97,21 +98,7 @@ func (d *Docker) StreamInContainer(ctx context.Context, id string, spec StreamEx
 	// Closing the connection is what unblocks the copies when ctx ends.
 	stop := context.AfterFunc(ctx, resp.Close)
 	defer stop()
-	stdinErr := make(chan error, 1)
-	if spec.Stdin != nil {
-		go func() {
-			_, err := io.Copy(resp.Conn, spec.Stdin)
-			if err != nil {
-				// The tool must not take a cut input for a whole one.
-				resp.Close()
-				stdinErr <- err
-				return
-			}
-			stdinErr <- resp.CloseWrite()
-		}()
-	} else {
-		stdinErr <- nil
-	}
+	stdinErr := feedStdin(resp, spec.Stdin)
 	errOut := &limitedBuffer{}
 	if spec.merged != nil {
 		errOut = spec.merged
@@ -121,11 +108,7 @@ func (d *Docker) StreamInContainer(ctx context.Context, id string, spec StreamEx
 		return ctx.Err()
 	}
 	if spec.Log != nil && spec.merged == nil {
-		for _, line := range strings.Split(strings.TrimSpace(errOut.String()), "\n") {
-			if line = strings.TrimSpace(line); line != "" {
-				spec.Log(name + ": " + line)
-			}
-		}
+		logLines(errOut.String(), func(line string) { spec.Log(name + ": " + line) })
 	}
 	if copyErr != nil {
 		return fmt.Errorf("read the output of %s: %w", name, copyErr)
@@ -239,6 +222,34 @@ func (d *Docker) RemoveVolume(ctx context.Context, name string, wait time.Durati
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// feedStdin copies stdin (nil: none) into a hijacked stream and closes
+// its write side; the channel gets the outcome.
+func feedStdin(resp types.HijackedResponse, stdin io.Reader) <-chan error {
+	done := make(chan error, 1)
+	if stdin == nil {
+		done <- nil
+		return done
+	}
+	go func() {
+		if _, err := io.Copy(resp.Conn, stdin); err != nil {
+			resp.Close() // the tool must not take a cut input for a whole one
+			done <- err
+			return
+		}
+		done <- resp.CloseWrite()
+	}()
+	return done
+}
+
+// logLines hands each non-empty line of text to log.
+func logLines(text string, log LogFunc) {
+	for _, line := range strings.Split(strings.TrimSpace(text), "\n") {
+		if line = strings.TrimSpace(line); line != "" {
+			log(line)
 		}
 	}
 }

@@ -87,9 +87,10 @@ type BindMount struct {
 // VolumeMount is a named volume mounted into a service's containers; the
 // engine creates it with Labels on first use.
 type VolumeMount struct {
-	Name   string
-	Target string
-	Labels map[string]string
+	Name     string
+	Target   string
+	Labels   map[string]string
+	ReadOnly bool
 }
 
 func mounts(binds []BindMount, volumes []VolumeMount) []mount.Mount {
@@ -101,7 +102,7 @@ func mounts(binds []BindMount, volumes []VolumeMount) []mount.Mount {
 		out = append(out, mount.Mount{Type: mount.TypeBind, Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly})
 	}
 	for _, v := range volumes {
-		out = append(out, mount.Mount{Type: mount.TypeVolume, Source: v.Name, Target: v.Target,
+		out = append(out, mount.Mount{Type: mount.TypeVolume, Source: v.Name, Target: v.Target, ReadOnly: v.ReadOnly,
 			VolumeOptions: &mount.VolumeOptions{Labels: v.Labels}})
 	}
 	return out

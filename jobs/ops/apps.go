@@ -17,6 +17,7 @@ type AppExtras struct {
 	Env           *[]db.Variable
 	BuildArgs     *[]db.Variable
 	Ports         *[]db.Port
+	Volumes       *[]db.AppVolume
 	Webhook       *WebhookUpdate
 	WebhookSecret *string
 }
@@ -44,6 +45,11 @@ func (x *AppExtras) validate(reserved map[int]string) error {
 	if x.Ports != nil {
 		if err := ValidatePorts(*x.Ports, reserved); err != nil {
 			return fieldError("ports", err.Error())
+		}
+	}
+	if x.Volumes != nil {
+		if err := ValidateVolumes(*x.Volumes); err != nil {
+			return fieldError("volumes", err.Error())
 		}
 	}
 	return nil
@@ -126,6 +132,11 @@ func saveExtras(ctx context.Context, tx *db.Store, appID int64, x AppExtras) err
 			return err
 		}
 	}
+	if x.Volumes != nil {
+		if err := tx.SetAppVolumes(ctx, appID, *x.Volumes); err != nil {
+			return err
+		}
+	}
 	if x.Webhook != nil {
 		hook, err := tx.AppWebhook(ctx, appID)
 		if err != nil {
@@ -150,6 +161,11 @@ func saveExtras(ctx context.Context, tx *db.Store, appID int64, x AppExtras) err
 // SetEnv replaces the app's environment variables.
 func (s *Service) SetEnv(ctx context.Context, a *db.App, vars []db.Variable) error {
 	return s.UpdateExtras(ctx, a, AppExtras{Env: &vars})
+}
+
+// SetVolumes replaces the app's volumes; they apply on the next deploy.
+func (s *Service) SetVolumes(ctx context.Context, a *db.App, vols []db.AppVolume) error {
+	return s.UpdateExtras(ctx, a, AppExtras{Volumes: &vols})
 }
 
 // SetPorts replaces the app's published ports.

@@ -144,6 +144,10 @@ type BackupInput struct {
 	KeepWeekly    int
 	KeepMonthly   int
 	DrillSchedule string
+	// Of an app's plan: the volume copied (may be left out when the app
+	// has one) and whether the app stops during the copy.
+	Volume           string
+	StopDuringBackup bool
 }
 
 // BackupInputOf is a plan's current settings as input, so a change can
@@ -152,7 +156,15 @@ func BackupInputOf(b *db.Backup) BackupInput {
 	return BackupInput{
 		DestinationID: b.DestinationID, Schedule: b.Cron, Timezone: b.Timezone, Enabled: b.Enabled, Prefix: b.Prefix,
 		KeepLast: b.KeepLast, KeepDaily: b.KeepDaily, KeepWeekly: b.KeepWeekly, KeepMonthly: b.KeepMonthly, DrillSchedule: b.DrillCron,
+		Volume: derefString(b.Volume), StopDuringBackup: b.StopDuringBackup,
 	}
+}
+
+func derefString(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
 }
 
 // apply validates in and sets it on b with the next run times.
@@ -200,6 +212,20 @@ func (s *Service) applyBackupInput(ctx context.Context, b *db.Backup, in BackupI
 			errs[field] = "between 0 and 1000"
 		}
 	}
+	if b.Volume != nil { // an app's plan
+		vol, err := s.chooseVolume(ctx, b.ServiceID, in.Volume)
+		if err != nil {
+			return err
+		}
+		if vol == "" {
+			errs["volume"] = "choose a volume of the app (add one under Volumes first)"
+		} else if b.DrillCron != "" {
+			errs["drill_schedule"] = "restore drills are for databases; a volume backup is checked by its sha256"
+		}
+		b.Volume, b.StopDuringBackup = &vol, in.StopDuringBackup
+	} else if in.Volume != "" || in.StopDuringBackup {
+		errs["volume"] = "a database's plan backs up the database, not a volume"
+	}
 	if len(errs) > 0 {
 		return errs
 	}
@@ -228,6 +254,39 @@ func validateObjectPrefix(p string) error {
 		}
 	}
 	return nil
+}
+
+// chooseVolume checks that the app declares the volume name, and picks
+// its only volume when name is "". "" means none fits.
+func (s *Service) chooseVolume(ctx context.Context, appID int64, name string) (string, error) {
+	vols, err := s.store.AppVolumes(ctx, appID)
+	if err != nil {
+		return "", err
+	}
+	if name == "" && len(vols) == 1 {
+		return vols[0].Name, nil
+	}
+	for _, v := range vols {
+		if v.Name == name {
+			return name, nil
+		}
+	}
+	if name != "" {
+		return "", fieldError("volume", fmt.Sprintf("the app has no volume %q", name))
+	}
+	return "", nil
+}
+
+// CreateAppBackup adds a backup plan of one of an app's volumes.
+func (s *Service) CreateAppBackup(ctx context.Context, a *db.App, in BackupInput) (*db.Backup, error) {
+	b := &db.Backup{ServiceID: a.ID, Volume: &in.Volume}
+	if err := s.applyBackupInput(ctx, b, in); err != nil {
+		return nil, err
+	}
+	if err := s.store.CreateBackup(ctx, b); err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
 // CreateBackup adds a backup plan to a database.
@@ -259,12 +318,12 @@ func (s *Service) DeleteBackup(ctx context.Context, b *db.Backup) error {
 // RunBackup queues a backup of the plan now ("Back up now"). A backup
 // already queued for the database is returned instead of a second one.
 func (s *Service) RunBackup(ctx context.Context, b *db.Backup, by string) (*db.BackupRun, error) {
-	d, err := s.store.Database(ctx, b.ServiceID)
+	name, image, err := s.backedUpService(ctx, b.ServiceID, b.Volume != nil)
 	if err != nil {
 		return nil, err
 	}
-	if d.CurrentImage == "" {
-		return nil, conflict("", "%s has not run yet: deploy it first, then back it up", d.Name)
+	if image == "" {
+		return nil, conflict("", "%s has not run yet: deploy it first, then back it up", name)
 	}
 	run, err := s.store.QueueBackup(ctx, b, db.BackupManual, by)
 	if err != nil {
@@ -272,6 +331,33 @@ func (s *Service) RunBackup(ctx context.Context, b *db.Backup, by string) (*db.B
 	}
 	s.enqueue(ctx, &db.Deployment{ID: run.DeploymentID})
 	return run, nil
+}
+
+// backedUpService is the name and running image of the database, or the
+// app when app, that a plan or run belongs to.
+func (s *Service) backedUpService(ctx context.Context, id int64, app bool) (name, image string, err error) {
+	if app {
+		a, err := s.store.App(ctx, id)
+		if err != nil {
+			return "", "", err
+		}
+		return a.AppName, a.CurrentImage, nil
+	}
+	d, err := s.store.Database(ctx, id)
+	if err != nil {
+		return "", "", err
+	}
+	return d.Name, d.CurrentImage, nil
+}
+
+// Restored says where a queued restore goes: the service's id and name,
+// and whether it is an app (a volume's restore) or a database created for
+// it.
+type Restored struct {
+	ID    int64
+	Name  string
+	App   bool
+	Fresh bool
 }
 
 // RestoreTarget says where a restore goes: into the artifact's own
@@ -282,29 +368,38 @@ type RestoreTarget struct {
 	NewDatabase string
 }
 
-// RestoreBackup queues a restore of run. It returns the restore operation
-// and, for a new database, the database created.
-func (s *Service) RestoreBackup(ctx context.Context, run *db.BackupRun, to RestoreTarget, by string) (*db.Deployment, *db.Database, error) {
+// RestoreBackup queues a restore of run: into its own database or app
+// volume (to.Confirm repeats the name), or into a new database. It
+// returns the restore operation and where it goes.
+func (s *Service) RestoreBackup(ctx context.Context, run *db.BackupRun, to RestoreTarget, by string) (*db.Deployment, *Restored, error) {
 	if !run.Restorable() {
 		return nil, nil, conflict("", "backup #%d cannot be restored: %s", run.ID, whyNotRestorable(run))
 	}
+	isApp := run.Volume != nil
+	if isApp && to.NewDatabase != "" {
+		return nil, nil, fieldError("new_database", "a volume backup restores into its own app's volume")
+	}
 	if to.NewDatabase == "" {
-		src, err := s.store.Database(ctx, run.ServiceID)
+		name, image, err := s.backedUpService(ctx, run.ServiceID, isApp)
 		if err != nil {
 			return nil, nil, err
 		}
-		if to.Confirm != src.Name {
-			return nil, nil, fieldError("confirm", fmt.Sprintf("restoring replaces the data of %s (after a safety backup): type its name, %s, to confirm", src.Name, src.Name))
+		what := "the data of " + name
+		if isApp {
+			what = "the volume " + *run.Volume + " of " + name
 		}
-		if src.CurrentImage == "" {
-			return nil, nil, conflict("", "%s has not run yet: deploy it first", src.Name)
+		if to.Confirm != name {
+			return nil, nil, fieldError("confirm", fmt.Sprintf("restoring replaces %s (after a safety backup): type its name, %s, to confirm", what, name))
 		}
-		dep, err := s.store.QueueArtifactOperation(ctx, src.ID, db.ActionRestore, run, by)
+		if image == "" {
+			return nil, nil, conflict("", "%s has not run yet: deploy it first", name)
+		}
+		dep, err := s.store.QueueArtifactOperation(ctx, run.ServiceID, db.ActionRestore, run, by)
 		if err != nil {
 			return nil, nil, err
 		}
 		s.enqueue(ctx, dep)
-		return dep, src, nil
+		return dep, &Restored{ID: run.ServiceID, Name: name, App: isApp}, nil
 	}
 	src, err := s.store.Database(ctx, run.ServiceID)
 	if err != nil {
@@ -325,7 +420,7 @@ func (s *Service) RestoreBackup(ctx context.Context, run *db.BackupRun, to Resto
 		return nil, nil, err
 	}
 	s.enqueue(ctx, dep)
-	return dep, fresh, nil
+	return dep, &Restored{ID: fresh.ID, Name: fresh.Name, Fresh: true}, nil
 }
 
 func whyNotRestorable(run *db.BackupRun) string {

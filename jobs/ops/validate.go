@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
+	"path"
 	"regexp"
 	"strings"
 	"unicode/utf8"
@@ -251,6 +252,44 @@ func ValidatePorts(ports []db.Port, reserved map[int]string) error {
 			return fmt.Errorf("port %s is listed twice", key)
 		}
 		seen[key] = true
+	}
+	return nil
+}
+
+// volumeNameRe is a volume's name: a DNS-style label of 1–40 characters.
+var volumeNameRe = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$`)
+
+// ValidateVolumes checks an app's volumes and cleans their paths: names
+// are DNS-style labels of 1–40 characters, paths absolute and not /, with
+// no .. segment; each name and path once.
+func ValidateVolumes(vols []db.AppVolume) error {
+	names, paths := map[string]bool{}, map[string]bool{}
+	for i := range vols {
+		v := &vols[i]
+		v.Name, v.Path = strings.TrimSpace(v.Name), strings.TrimSpace(v.Path)
+		if !volumeNameRe.MatchString(v.Name) {
+			return fmt.Errorf("volume name %q: use 1 to 40 lowercase letters, digits and dashes, starting and ending with a letter or digit", v.Name)
+		}
+		if !strings.HasPrefix(v.Path, "/") {
+			return fmt.Errorf("volume %s: the path %q must be absolute, like /app/uploads", v.Name, v.Path)
+		}
+		for _, seg := range strings.Split(v.Path, "/") {
+			if seg == ".." {
+				return fmt.Errorf("volume %s: the path %q may not contain ..", v.Name, v.Path)
+			}
+		}
+		v.Path = path.Clean(v.Path)
+		switch {
+		case v.Path == "/":
+			return fmt.Errorf("volume %s: the path may not be / itself", v.Name)
+		case v.Path == "/.dokploy" || strings.HasPrefix(v.Path, "/.dokploy/"):
+			return fmt.Errorf("volume %s: %s is where dokploy mounts its probe", v.Name, v.Path)
+		case names[v.Name]:
+			return fmt.Errorf("the volume name %s is listed twice", v.Name)
+		case paths[v.Path]:
+			return fmt.Errorf("the path %s is mounted twice", v.Path)
+		}
+		names[v.Name], paths[v.Path] = true, true
 	}
 	return nil
 }

@@ -276,3 +276,38 @@ func TestValidatePorts(t *testing.T) {
 		})
 	}
 }
+
+func TestValidateVolumes(t *testing.T) {
+	tests := []struct {
+		name    string
+		vols    []db.AppVolume
+		wantErr string
+	}{
+		{"ok", []db.AppVolume{{Name: "uploads", Path: "/app/uploads/"}, {Name: "cache-2", Path: "/var/cache"}}, ""},
+		{"upper case", []db.AppVolume{{Name: "Uploads", Path: "/x"}}, "lowercase"},
+		{"too long", []db.AppVolume{{Name: strings.Repeat("a", 41), Path: "/x"}}, "1 to 40"},
+		{"trailing dash", []db.AppVolume{{Name: "a-", Path: "/x"}}, "1 to 40"},
+		{"relative", []db.AppVolume{{Name: "a", Path: "app/x"}}, "absolute"},
+		{"dotdot", []db.AppVolume{{Name: "a", Path: "/app/../etc"}}, ".."},
+		{"root", []db.AppVolume{{Name: "a", Path: "//"}}, "/ itself"},
+		{"same name", []db.AppVolume{{Name: "a", Path: "/x"}, {Name: "a", Path: "/y"}}, "twice"},
+		{"same path", []db.AppVolume{{Name: "a", Path: "/x"}, {Name: "b", Path: "/x/"}}, "twice"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := ValidateVolumes(tc.vols)
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatalf("unexpected error %v", err)
+				}
+				if tc.vols[0].Path != "/app/uploads" {
+					t.Fatalf("path not cleaned: %q", tc.vols[0].Path)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("error %v, want one containing %q", err, tc.wantErr)
+			}
+		})
+	}
+}
