@@ -57,9 +57,12 @@ func (r *Runner) scheduleRound(ctx context.Context, now time.Time) error {
 // A run missed while the control plane was down is queued once, not once
 // per missed time.
 func (r *Runner) fire(ctx context.Context, p *db.Backup, drill bool, now time.Time) {
-	expr, due := p.Cron, *p.NextRunAt
+	expr, due := p.Cron, p.NextRunAt
 	if drill {
-		expr, due = p.DrillCron, *p.NextDrillAt
+		expr, due = p.DrillCron, p.NextDrillAt
+	}
+	if due == nil {
+		return
 	}
 	s, _, err := schedule.Parse(expr, p.Timezone)
 	if err != nil {
@@ -67,7 +70,7 @@ func (r *Runner) fire(ctx context.Context, p *db.Backup, drill bool, now time.Ti
 		return
 	}
 	next := s.Next(now)
-	won, err := r.store.AdvanceSchedule(ctx, p.ID, drill, due, &next)
+	won, err := r.store.AdvanceSchedule(ctx, p.ID, drill, *due, &next)
 	if err != nil || !won {
 		return
 	}

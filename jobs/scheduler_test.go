@@ -87,3 +87,52 @@ func TestScheduler_MissedPlanRaisesOneEvent(t *testing.T) {
 		t.Fatal("the plan is not marked missed")
 	}
 }
+
+// A due drill schedule queues a drill of the latest backup; with no
+// backup yet it queues nothing.
+func TestScheduler_DrillsTheLatestBackup(t *testing.T) {
+	rig := newFakeRig(t)
+	ctx := context.Background()
+	a := rig.newGitApp("drill-web")
+	d := rig.newDatabase("drill-db", a.EnvironmentID, "password-0123456789abc")
+	plan := rig.newPlan(d, "")
+	due := time.Now().Add(-time.Minute)
+	plan.DrillCron, plan.NextDrillAt, plan.NextRunAt = "0 4 * * *", &due, nil
+	if err := rig.store.UpdateBackup(ctx, plan); err != nil {
+		t.Fatal(err)
+	}
+	if err := rig.runner.scheduleRound(ctx, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	ops, _ := rig.store.Deployments(ctx, d.ID, 10)
+	if len(ops) != 0 {
+		t.Fatalf("a drill with no backup to restore queued %+v", ops)
+	}
+	run, err := rig.store.QueueBackup(ctx, plan, db.BackupManual, "me")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rig.store.RecordBackupArtifact(ctx, run.ID, db.BackupArtifact{ObjectKey: "k.dump", SizeBytes: 1, SHA256: "abc", Format: "pg_dump-custom"}); err != nil {
+		t.Fatal(err)
+	}
+	again := time.Now().Add(-time.Minute)
+	if _, err := rig.store.AdvanceSchedule(ctx, plan.ID, true, mustBackup(t, rig, plan.ID).NextDrillAt.UTC(), &again); err != nil {
+		t.Fatal(err)
+	}
+	if err := rig.runner.scheduleRound(ctx, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	ops, _ = rig.store.Deployments(ctx, d.ID, 10)
+	if len(ops) == 0 || ops[0].Action != db.ActionDrill || ops[0].BackupRunID == nil || *ops[0].BackupRunID != run.ID {
+		t.Fatalf("after a backup the due drill queued %+v, want a drill of run %d", ops, run.ID)
+	}
+}
+
+func mustBackup(t *testing.T, rig *fakeRig, id int64) *db.Backup {
+	t.Helper()
+	b, err := rig.store.Backup(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

@@ -120,6 +120,10 @@ func (d *Docker) StreamInContainer(ctx context.Context, id string, spec StreamEx
 	if err != nil {
 		return fmt.Errorf("inspect exec %s: %w", name, err)
 	}
+	if info.ExitCode == 126 || info.ExitCode == 127 {
+		// The runtime's own words say "executable file not found".
+		return fmt.Errorf("%s could not be run in the container (exit status %d: not installed or not executable): use an image that ships it, as the official images do", name, info.ExitCode)
+	}
 	if info.ExitCode != 0 {
 		return fmt.Errorf("%s exited with status %d: %s", name, info.ExitCode, strings.ReplaceAll(lastLines(errOut.String(), 5), "\n", " | "))
 	}
