@@ -169,7 +169,7 @@ func (r *Runner) beginArtifact(ctx context.Context, run *db.BackupRun, folder, s
 	if u.plan != nil {
 		prefix = u.plan.Prefix
 	}
-	u.key = objectKey(prefix, folder, stem, u.started, ext)
+	u.key = objectKey(prefix, folder, stem, u.started, run.ID, ext)
 	if err := st.AbortIncomplete(ctx, path.Dir(u.key)+"/"); err != nil {
 		logw.Line("Warning: could not clear unfinished uploads: " + err.Error())
 	}
@@ -278,20 +278,21 @@ func ReadSidecar(ctx context.Context, st ObjectStore, objectKey string) (BackupS
 	return side, nil
 }
 
-// ObjectKey names an artifact: the database, the UTC time and the
-// format's extension, under the plan's prefix and a folder per database.
-func ObjectKey(prefix, database string, at time.Time, ext string) string {
-	return objectKey(prefix, database, database, at, ext)
+// ObjectKey names an artifact: the database, the UTC time, the run (two
+// runs in one second never share a name) and the format's extension,
+// under the plan's prefix and a folder per database.
+func ObjectKey(prefix, database string, at time.Time, runID int64, ext string) string {
+	return objectKey(prefix, database, database, at, runID, ext)
 }
 
 // VolumeObjectKey names an app volume's artifact: in the app's folder,
-// <app>-<volume>-<UTC>.tar.gz.
-func VolumeObjectKey(prefix, app, volume string, at time.Time) string {
-	return objectKey(prefix, app, app+"-"+volume, at, volumeExt)
+// <app>-<volume>-<UTC>-<run>.tar.gz.
+func VolumeObjectKey(prefix, app, volume string, at time.Time, runID int64) string {
+	return objectKey(prefix, app, app+"-"+volume, at, runID, volumeExt)
 }
 
-func objectKey(prefix, folder, stem string, at time.Time, ext string) string {
-	return path.Join(prefix, folder, fmt.Sprintf("%s-%s%s", stem, at.UTC().Format("20060102T150405Z"), ext))
+func objectKey(prefix, folder, stem string, at time.Time, runID int64, ext string) string {
+	return path.Join(prefix, folder, fmt.Sprintf("%s-%s-%d%s", stem, at.UTC().Format("20060102T150405Z"), runID, ext))
 }
 
 // applyRetention deletes the artifacts the plan no longer keeps, chosen

@@ -84,10 +84,10 @@ func TestRetentionKeepDaysInTimeZone(t *testing.T) {
 
 func TestObjectKeyNamesDatabaseTimeAndFormat(t *testing.T) {
 	at := time.Date(2026, 12, 2, 3, 4, 5, 0, time.FixedZone("x", 3600))
-	if got, want := ObjectKey("prod", "shop-db", at, ".dump"), "prod/shop-db/shop-db-20261202T020405Z.dump"; got != want {
+	if got, want := ObjectKey("prod", "shop-db", at, 31, ".dump"), "prod/shop-db/shop-db-20261202T020405Z-31.dump"; got != want {
 		t.Errorf("ObjectKey = %q, want %q", got, want)
 	}
-	if got, want := ObjectKey("", "cache", at, ".rdb"), "cache/cache-20261202T020405Z.rdb"; got != want {
+	if got, want := ObjectKey("", "cache", at, 7, ".rdb"), "cache/cache-20261202T020405Z-7.rdb"; got != want {
 		t.Errorf("ObjectKey = %q, want %q", got, want)
 	}
 }

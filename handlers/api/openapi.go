@@ -136,7 +136,7 @@ func exampleControlPlaneSettings() map[string]any {
 
 func exampleControlPlaneRun(status string) map[string]any {
 	r := map[string]any{"id": 12, "status": status, "reason": "manual", "triggered_by": "admin@example.com", "destination_id": 2, "destination": "offsite",
-		"object_key": "control-plane/dokploy-20260102T150405Z.tar.gz", "size_bytes": 0, "sha256": "", "secret_key_included": false,
+		"object_key": "control-plane/dokploy-20260102T150405Z-12.tar.gz", "size_bytes": 0, "sha256": "", "secret_key_included": false,
 		"tables": 0, "rows": 0, "files": 0, "error": "", "created_at": exampleTime, "started_at": nil, "finished_at": nil, "deleted_at": nil}
 	if status == "done" {
 		r["size_bytes"], r["sha256"], r["secret_key_included"] = 48213, "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", true
@@ -172,7 +172,7 @@ func exampleVolumeBackup() map[string]any {
 func exampleVolumeBackupRun() map[string]any {
 	r := exampleBackupRun()
 	r["database_id"], r["database"], r["volume"], r["engine"], r["engine_version"], r["format"] = 7, "shop-web", "uploads", "volume", "tar", "volume-tar-gzip"
-	r["object_key"] = "prod/shop-web/shop-web-uploads-20250601T030000Z.tar.gz"
+	r["object_key"] = "prod/shop-web/shop-web-uploads-20250601T030000Z-40.tar.gz"
 	r["drilled_at"], r["drill_ok"], r["drill_summary"] = nil, nil, ""
 	return r
 }
@@ -180,7 +180,7 @@ func exampleVolumeBackupRun() map[string]any {
 func exampleBackupRun() map[string]any {
 	return map[string]any{"id": 31, "backup_id": 4, "database_id": 9, "database": "shop-db", "destination_id": 2, "destination": "offsite",
 		"operation_id": 120, "reason": "manual", "status": "done", "error": "",
-		"object_key": "shop/shop-db/shop-db-20261202T030000Z.dump", "size_bytes": 1048576,
+		"object_key": "shop/shop-db/shop-db-20261202T030000Z-31.dump", "size_bytes": 1048576,
 		"sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", "engine": "postgres",
 		"engine_version": "pg_dump (PostgreSQL) 17.2", "format": "pg_dump-custom", "deleted_at": nil,
 		"drilled_at": exampleTime, "drill_ok": true, "drill_summary": "2 tables, 15 rows (orders 12, users 3)",
@@ -375,13 +375,13 @@ func Operations() []Operation {
 			Status: 200, Response: map[string]any{"ok": true}, Errors: []int{400, 401, 404, 422}},
 		{Method: "GET", Path: "/api/v1/destinations/{id}/objects", Tag: "Backups", Summary: "List the backup artifacts in a destination (?prefix=), newest first",
 			Notes:  "Up to 200 objects with what each one's sidecar says; restorable is true when the sidecar names its size, sha256 and format.",
-			Status: 200, Response: map[string]any{"items": []any{map[string]any{"key": "shop/shop-db/shop-db-20261202T030000Z.dump", "size_bytes": 1048576,
+			Status: 200, Response: map[string]any{"items": []any{map[string]any{"key": "shop/shop-db/shop-db-20261202T030000Z-31.dump", "size_bytes": 1048576,
 				"modified": exampleTime, "database": "shop-db", "engine": "postgres", "format": "pg_dump-custom",
 				"sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", "restorable": true}}}, Errors: []int{401, 404, 422, 502}},
 		{Method: "POST", Path: "/api/v1/destinations/{id}/restore", Tag: "Backups", Summary: "Restore an object found in the destination into a database",
 			Notes: "For artifacts this panel has no record of (another install, a deleted database). The object's sidecar gives the sha256 checked before anything changes; " +
 				"confirm must repeat the database's name; a safety backup is taken first.",
-			Body: map[string]any{"object_key": "shop/shop-db/shop-db-20261202T030000Z.dump", "database_id": 9, "confirm": "shop-db"}, Status: 202,
+			Body: map[string]any{"object_key": "shop/shop-db/shop-db-20261202T030000Z-31.dump", "database_id": 9, "confirm": "shop-db"}, Status: 202,
 			Response: map[string]any{"operation": exampleOperation("restore"), "database_id": 9, "database": "shop-db"}, Errors: []int{400, 401, 404, 409, 422}},
 		{Method: "GET", Path: "/api/v1/control-plane/backup-settings", Tag: "Backups", Summary: "How the control plane backs itself up (the passphrase only as set or not)",
 			Status: 200, Response: exampleControlPlaneSettings(), Errors: []int{401}},
@@ -392,7 +392,7 @@ func Operations() []Operation {
 				"keep_last (default 7) keeps the newest N successful backups. Restore on a fresh machine with dokploy restore --from s3://BUCKET/KEY (see the README).",
 			Body: exampleControlPlaneSettingsInput(), Status: 200, Response: exampleControlPlaneSettings(), Errors: []int{400, 401, 422}},
 		{Method: "POST", Path: "/api/v1/control-plane/backup", Tag: "Backups", Summary: "Back up the control plane now",
-			Notes: "Runs in the background: follow it with GET /control-plane/backups. The object is control-plane/dokploy-<UTC time>.tar.gz in the destination, with a .json sidecar (size, sha256, manifest). " +
+			Notes: "Runs in the background: follow it with GET /control-plane/backups. The object is control-plane/dokploy-<UTC time>-<run>.tar.gz in the destination, with a .json sidecar (size, sha256, manifest). " +
 				"409 while one runs or before a destination is chosen. A run whose process dies is marked error within a minute.",
 			Status: 202, Response: exampleControlPlaneRun("queued"), Errors: []int{401, 409}},
 		{Method: "GET", Path: "/api/v1/control-plane/backups", Tag: "Backups", Summary: "List control-plane backups, newest first", Paginated: true,

@@ -171,8 +171,9 @@ func (s *Service) RunNow(ctx context.Context, reason, triggeredBy string) (*db.C
 }
 
 // ObjectKey is where a backup started at t goes, under the destination's prefix.
-func ObjectKey(t time.Time) string {
-	return ObjectPrefix + "dokploy-" + t.UTC().Format("20060102T150405Z") + ".tar.gz"
+// The run id keeps two runs in one second apart.
+func ObjectKey(t time.Time, runID int64) string {
+	return fmt.Sprintf("%sdokploy-%s-%d.tar.gz", ObjectPrefix, t.UTC().Format("20060102T150405Z"), runID)
 }
 
 // SidecarKey is the JSON object next to an archive.
@@ -236,7 +237,7 @@ func (s *Service) backup(ctx context.Context, id int64, cfg *db.ControlPlaneBack
 		return art, err
 	}
 	started := time.Now().UTC()
-	key := ObjectKey(started)
+	key := ObjectKey(started, id)
 	if err := s.opts.Store.StartControlPlaneBackup(ctx, id, key); err != nil {
 		return art, err
 	}
