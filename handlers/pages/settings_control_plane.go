@@ -25,6 +25,17 @@ type controlPlanePanel struct {
 	Available    bool // backups run in this process
 }
 
+// Active reports whether a backup is queued or running: the panel then
+// refreshes itself until it ends.
+func (p *controlPlanePanel) Active() bool {
+	for _, r := range p.Runs {
+		if r.Status == "queued" || r.Status == "running" {
+			return true
+		}
+	}
+	return false
+}
+
 func (h *Handler) loadControlPlanePanel(c echo.Context, form *views.Form) (*controlPlanePanel, error) {
 	ctx := c.Request().Context()
 	p := &controlPlanePanel{Form: form, Available: h.ControlPlane != nil}
