@@ -100,7 +100,7 @@ func TestControlPlaneBackup_RestoreOnFreshMachine(t *testing.T) {
 	}
 	t.Logf("backup done in %s: %s, %d bytes, %d tables, %d rows, %d files, sha256 %s",
 		time.Since(start).Round(time.Millisecond), run.ObjectKey, run.SizeBytes, run.Tables, run.Rows, run.Files, run.SHA256)
-	if !regexp.MustCompile(`^control-plane/dokploy-\d{8}T\d{6}Z\.tar\.gz$`).MatchString(run.ObjectKey) {
+	if !regexp.MustCompile(`^control-plane/dokploy-\d{8}T\d{6}Z-\d+\.tar\.gz$`).MatchString(run.ObjectKey) {
 		t.Errorf("object key %q", run.ObjectKey)
 	}
 
