@@ -144,6 +144,18 @@ func (m *MinIO) probe(t testing.TB) string {
 	if _, err := m.client(t, 1).ListBuckets(ctx); err != nil {
 		return "list buckets: " + err.Error()
 	}
+	// The root key works before the IAM sub-system has loaded; until it
+	// has, other keys get XMinioIAMNotInitialized instead of an answer
+	// about the key. Wait until an unknown key is refused as unknown.
+	stranger, err := minio.New(m.addr, &minio.Options{
+		Creds: credentials.NewStaticV4("dokploy-probe-unknown", "dokploy-probe-unknown-secret", ""), BucketLookup: minio.BucketLookupPath, MaxRetries: 1,
+	})
+	if err != nil {
+		t.Fatalf("MinIO client: %v", err)
+	}
+	if _, err := stranger.ListBuckets(ctx); minio.ToErrorResponse(err).Code == "XMinioIAMNotInitialized" {
+		return "IAM not initialized yet"
+	}
 	return ""
 }
 
