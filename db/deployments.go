@@ -222,7 +222,7 @@ func (s *Store) ClaimDeployment(ctx context.Context, id int64, workerID string) 
 	}
 	if claim.Action == ActionDeploy {
 		// The table is chosen from the fixed kinds, never from input.
-		table := map[string]string{KindApp: "applications", KindDatabase: "databases"}[claim.Kind]
+		table := map[string]string{KindApp: "applications", KindDatabase: "databases", KindCompose: "compose_stacks"}[claim.Kind]
 		if table != "" {
 			if _, err := tx.ExecContext(ctx, `UPDATE `+table+` SET status = $2 WHERE id = $1`, appID, AppDeploying); err != nil {
 				return nil, err

@@ -34,6 +34,9 @@ type Domain struct {
 	Certificate   string    `db:"certificate" json:"certificate"`
 	CertificateID *int64    `db:"certificate_id" json:"certificate_id"`
 	Enabled       bool      `db:"enabled" json:"enabled"`
+	// ComposeService is the stack service a compose stack's domain routes
+	// to ("" for apps and the dashboard).
+	ComposeService string    `db:"compose_service" json:"service,omitempty"`
 	CreatedAt     time.Time `db:"created_at" json:"created_at"`
 	UpdatedAt     time.Time `db:"updated_at" json:"updated_at"`
 }
@@ -45,12 +48,16 @@ type DomainClaim struct {
 	ServiceID *int64         `db:"service_id"`
 	AppName   sql.NullString `db:"app_name"` // the app's slug
 	Name      sql.NullString `db:"name"`     // the app's display name
+	Kind      string         `db:"kind"`     // the claimant's kind of service
 }
 
 // Owner names the claimant for messages.
 func (c *DomainClaim) Owner() string {
 	if c.ServiceID == nil {
 		return "the dashboard"
+	}
+	if c.Kind == KindCompose {
+		return fmt.Sprintf("compose stack %q (%s)", c.Name.String, c.AppName.String)
 	}
 	return fmt.Sprintf("app %q (%s)", c.Name.String, c.AppName.String)
 }
@@ -88,8 +95,9 @@ func (s *Store) Domain(ctx context.Context, id int64) (*Domain, error) {
 func (s *Store) DomainClaimFor(ctx context.Context, host, path string, exceptID int64) (*DomainClaim, error) {
 	var c DomainClaim
 	err := s.db.GetContext(ctx, &c, `
-		SELECT d.id, d.service_id, s.name AS app_name, a.name
+		SELECT d.id, d.service_id, s.name AS app_name, COALESCE(a.name, c.display_name, s.name) AS name, COALESCE(s.kind, '') AS kind
 		FROM domains d LEFT JOIN services s ON s.id = d.service_id LEFT JOIN applications a ON a.id = s.id
+		LEFT JOIN compose_stacks c ON c.id = s.id
 		WHERE d.host = $1 AND d.path = $2 AND d.id <> $3`, host, path, exceptID)
 	return &c, notFound("domain claim for", err)
 }
@@ -98,10 +106,10 @@ func (s *Store) DomainClaimFor(ctx context.Context, host, path string, exceptID 
 // A host+path taken meanwhile by another domain returns ErrConflict.
 func (s *Store) CreateDomain(ctx context.Context, d *Domain) error {
 	err := s.db.GetContext(ctx, d, `
-		INSERT INTO domains (service_id, host, path, strip_path, internal_path, port, https, certificate, certificate_id, enabled)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+		INSERT INTO domains (service_id, host, path, strip_path, internal_path, port, https, certificate, certificate_id, enabled, compose_service)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 		RETURNING *`,
-		d.ServiceID, d.Host, d.Path, d.StripPath, d.InternalPath, d.Port, d.HTTPS, d.Certificate, d.CertificateID, d.Enabled)
+		d.ServiceID, d.Host, d.Path, d.StripPath, d.InternalPath, d.Port, d.HTTPS, d.Certificate, d.CertificateID, d.Enabled, d.ComposeService)
 	if isUniqueViolation(err) {
 		return fmt.Errorf("domain %s%s: %w", d.Host, d.Path, ErrConflict)
 	}
@@ -112,10 +120,10 @@ func (s *Store) CreateDomain(ctx context.Context, d *Domain) error {
 func (s *Store) UpdateDomain(ctx context.Context, d *Domain) error {
 	err := s.db.GetContext(ctx, d, `
 		UPDATE domains SET host = $2, path = $3, strip_path = $4, internal_path = $5, port = $6, https = $7,
-			certificate = $8, certificate_id = $9, enabled = $10, updated_at = now()
+			certificate = $8, certificate_id = $9, enabled = $10, compose_service = $11, updated_at = now()
 		WHERE id = $1
 		RETURNING *`,
-		d.ID, d.Host, d.Path, d.StripPath, d.InternalPath, d.Port, d.HTTPS, d.Certificate, d.CertificateID, d.Enabled)
+		d.ID, d.Host, d.Path, d.StripPath, d.InternalPath, d.Port, d.HTTPS, d.Certificate, d.CertificateID, d.Enabled, d.ComposeService)
 	if isUniqueViolation(err) {
 		return fmt.Errorf("domain %s%s: %w", d.Host, d.Path, ErrConflict)
 	}
