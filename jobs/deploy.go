@@ -50,6 +50,8 @@ func (r *Runner) run(parent context.Context, d *db.Deployment) {
 	switch {
 	case d.ServiceKind == db.KindDatabase:
 		err = r.runDatabase(ctx, d, logw)
+	case d.ServiceKind == db.KindCompose:
+		err = r.runCompose(ctx, d, logw)
 	case d.Action == db.ActionBackup || d.Action == db.ActionRestore:
 		err = r.runVolumeOperation(ctx, d, logw)
 	default:
@@ -124,6 +126,16 @@ func (r *Runner) settleAppStatus(ctx context.Context, deploymentID int64) {
 				status = db.AppRunning
 			}
 			_ = r.store.SetDatabaseStatus(ctx, dbase.ID, status)
+		}
+		return
+	}
+	if d.ServiceKind == db.KindCompose {
+		if c, err := r.store.Compose(ctx, d.ServiceID); err == nil && d.Action == db.ActionDeploy {
+			status := db.AppError
+			if c.Status == db.AppDeploying && r.stackHasRun(ctx, c.ID) {
+				status = db.AppRunning
+			}
+			_ = r.store.SetComposeStatus(ctx, c.ID, status)
 		}
 		return
 	}

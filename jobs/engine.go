@@ -37,6 +37,14 @@ type Engine interface {
 	ServiceContainer(ctx context.Context, service string) (string, error)
 	ServiceLogs(ctx context.Context, name string, follow bool, tail int) (io.ReadCloser, error)
 
+	// Compose stacks.
+	DeployStack(ctx context.Context, spec docker.StackSpec, log docker.LogFunc) error
+	StackReplicas(ctx context.Context, stack string) (map[string]uint64, error)
+	ScaleStack(ctx context.Context, stack string, replicas map[string]uint64, log docker.LogFunc) error
+	RestartStack(ctx context.Context, stack string, log docker.LogFunc) error
+	RemoveStack(ctx context.Context, stack string, removeVolumes bool, log docker.LogFunc) error
+	StackServices(ctx context.Context, stack string) ([]docker.StackServiceState, error)
+
 	// Volumes.
 	VolumeExists(ctx context.Context, name string) (bool, error)
 	RemoveVolume(ctx context.Context, name string, wait time.Duration) error

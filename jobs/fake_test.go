@@ -394,3 +394,29 @@ func (f *fakeEngine) RunContainer(ctx context.Context, id string, stdin io.Reade
 	_, err := stdout.Write(out)
 	return err
 }
+
+// Compose stacks: the fake records the calls; stack behaviour is tested
+// against the real engine.
+func (f *fakeEngine) DeployStack(ctx context.Context, spec docker.StackSpec, _ docker.LogFunc) error {
+	return f.step(ctx, "DeployStack", spec.Name)
+}
+
+func (f *fakeEngine) StackReplicas(ctx context.Context, stack string) (map[string]uint64, error) {
+	return map[string]uint64{}, f.step(ctx, "StackReplicas", stack)
+}
+
+func (f *fakeEngine) ScaleStack(ctx context.Context, stack string, _ map[string]uint64, _ docker.LogFunc) error {
+	return f.step(ctx, "ScaleStack", stack)
+}
+
+func (f *fakeEngine) RestartStack(ctx context.Context, stack string, _ docker.LogFunc) error {
+	return f.step(ctx, "RestartStack", stack)
+}
+
+func (f *fakeEngine) RemoveStack(ctx context.Context, stack string, _ bool, _ docker.LogFunc) error {
+	return f.step(ctx, "RemoveStack", stack)
+}
+
+func (f *fakeEngine) StackServices(ctx context.Context, stack string) ([]docker.StackServiceState, error) {
+	return nil, f.step(ctx, "StackServices", stack)
+}

@@ -74,6 +74,9 @@ type Runner struct {
 	// which the recovery loop writes later. Guarded by mu.
 	active     map[int64]int // claims in flight; duplicate jobs count twice
 	unrecorded map[int64]outcome
+	// reserved are the host ports the platform uses (port → what), which
+	// no compose stack may publish. Guarded by mu.
+	reserved map[int]string
 }
 
 // outcome is a deployment's final status and reason.
@@ -294,6 +297,19 @@ func (r *Runner) RemoveApp(ctx context.Context, a *db.App) error {
 		return r.docker.RemoveImages(ctx, a.AppName)
 	}
 	return nil
+}
+
+// SetReservedPorts names the host ports the platform uses (port → what).
+func (r *Runner) SetReservedPorts(ports map[int]string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.reserved = ports
+}
+
+func (r *Runner) reservedPorts() map[int]string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.reserved
 }
 
 // RuntimeLogs follows the service's container output.

@@ -22,9 +22,17 @@ type Service struct {
 // New builds a Service; routing may be nil. Published ports may not take
 // DefaultReservedPorts until SetReservedPorts names the real ones.
 func New(store *db.Store, runner *jobs.Runner, routing *routing.Service) *Service {
+	if runner != nil {
+		runner.SetReservedPorts(DefaultReservedPorts)
+	}
 	return &Service{store: store, runner: runner, routing: routing, reserved: DefaultReservedPorts}
 }
 
 // SetReservedPorts names the host ports the platform uses (port → what),
 // which no app may publish.
-func (s *Service) SetReservedPorts(ports map[int]string) { s.reserved = ports }
+func (s *Service) SetReservedPorts(ports map[int]string) {
+	s.reserved = ports
+	if s.runner != nil {
+		s.runner.SetReservedPorts(ports)
+	}
+}
