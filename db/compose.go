@@ -257,3 +257,18 @@ func (s *Store) LastComposeDeployments(ctx context.Context, stackID int64, limit
 func (s *Store) ComposeDomains(ctx context.Context, stackID int64) ([]Domain, error) {
 	return s.AppDomains(ctx, stackID)
 }
+
+// CreateComposeRollback queues a deploy of the file and images an earlier
+// successful deploy of a stack recorded, without a build.
+func (s *Store) CreateComposeRollback(ctx context.Context, from *Deployment, triggeredBy string) (*Deployment, error) {
+	if from.Status != DeployDone || from.Action != ActionDeploy {
+		return nil, conflictf("only a successful deploy can be rolled back to")
+	}
+	if _, err := s.ComposeDeployment(ctx, from.ID); err != nil {
+		return nil, conflictf("deployment #%d recorded no compose file to roll back to", from.ID)
+	}
+	return s.queueDeployment(ctx, &Deployment{
+		ServiceID: from.ServiceID, Trigger: "rollback", TriggeredBy: triggeredBy, RollbackOf: &from.ID,
+		CommitSHA: from.CommitSHA, CommitMessage: from.CommitMessage,
+	})
+}

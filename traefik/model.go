@@ -66,6 +66,10 @@ type Domain struct {
 	InternalPath string
 	// Port is the container port of the default upstream http://<Name>:<Port>.
 	Port int
+	// Service, when set, is a service of the compose stack Name: the
+	// upstream is then http://<Name>_<Service>:<Port>, the Swarm service
+	// docker stack names that way. A DNS label.
+	Service string
 	// HTTPS serves the domain on websecure and turns web into a redirect.
 	HTTPS bool
 	// Certificate is CertLetsEncrypt, CertCustom or CertNone ("" = none).

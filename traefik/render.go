@@ -30,6 +30,11 @@ func serviceName(app App, d Domain) string {
 	if len(app.Upstreams) > 0 {
 		return app.Name + "-svc"
 	}
+	if d.Service != "" {
+		// "-svc-<service>-<port>" ends in a port like "-svc-<port>" does,
+		// and a port is never a service name, so the two never meet.
+		return app.Name + "-svc-" + d.Service + "-" + strconv.Itoa(d.Port)
+	}
 	return app.Name + "-svc-" + strconv.Itoa(d.Port)
 }
 
@@ -208,7 +213,11 @@ func newLoadBalancer(app App, d Domain) *loadBalancer {
 	pass := true
 	lb := &loadBalancer{PassHostHeader: &pass}
 	if len(app.Upstreams) == 0 {
-		lb.Servers = []server{{URL: fmt.Sprintf("http://%s:%d", app.Name, d.Port)}}
+		host := app.Name
+		if d.Service != "" {
+			host = app.Name + "_" + d.Service
+		}
+		lb.Servers = []server{{URL: fmt.Sprintf("http://%s:%d", host, d.Port)}}
 		return lb
 	}
 	for _, u := range app.Upstreams {

@@ -162,6 +162,9 @@ func normalizeDomain(d Domain, hasUpstreams bool) (Domain, error) {
 		errs = append(errs, fieldErr("internalPath", "%s", err))
 	}
 	// With explicit upstreams the port is unused, so only a set port is checked.
+	if d.Service != "" && (hasUpstreams || !isDNSLabel(d.Service)) {
+		errs = append(errs, fieldErr("service", "must be a compose service name (a DNS label) and cannot be combined with upstreams, got %q", d.Service))
+	}
 	if !(hasUpstreams && d.Port == 0) && (d.Port < 1 || d.Port > 65535) {
 		errs = append(errs, fieldErr("port", "must be between 1 and 65535, got %d", d.Port))
 	}

@@ -24,6 +24,8 @@ type domainInput struct {
 	Certificate   *string `json:"certificate"`
 	CertificateID *int64  `json:"certificate_id"`
 	Enabled       *bool   `json:"enabled"`
+	// Service is the compose service a stack's domain routes to.
+	Service *string `json:"service"`
 }
 
 func (in *domainInput) apply(d *db.Domain) {
@@ -38,6 +40,7 @@ func (in *domainInput) apply(d *db.Domain) {
 		d.CertificateID = in.CertificateID
 	}
 	setIf(&d.Enabled, in.Enabled)
+	setIf(&d.ComposeService, in.Service)
 }
 
 // domainJSON is a domain as the API shows it, with its live status.
@@ -77,6 +80,9 @@ func (h *Handler) CreateDomain(c echo.Context) error {
 	if in.Host == nil {
 		return web.Error(http.StatusUnprocessableEntity, "host", "host is required")
 	}
+	if in.Service != nil {
+		return web.Error(http.StatusUnprocessableEntity, "service", "service is for the domains of compose stacks; an application's domain routes to the application")
+	}
 	d := ops.NewDomain(a, 0)
 	in.apply(d)
 	return h.apiSaveDomain(c, a, d, true)
@@ -91,7 +97,18 @@ func (h *Handler) UpdateDomain(c echo.Context) error {
 	if err := bindStrict(c, &in); err != nil {
 		return err
 	}
+	if d.ComposeService == "" && in.Service != nil {
+		return web.Error(http.StatusUnprocessableEntity, "service", "service is for the domains of compose stacks; an application's domain routes to the application")
+	}
 	in.apply(d)
+	if d.ComposeService != "" {
+		stack, err := h.Store.Compose(c.Request().Context(), a.ID)
+		if err != nil {
+			return err
+		}
+		err = h.Ops.SaveComposeDomain(c.Request().Context(), stack, d)
+		return h.answerDomain(c, stack.Name, d, err, http.StatusOK)
+	}
 	return h.apiSaveDomain(c, a, d, false)
 }
 
@@ -101,11 +118,17 @@ func (h *Handler) apiSaveDomain(c echo.Context, a *db.App, d *db.Domain, create 
 	if create {
 		status = http.StatusCreated
 	}
-	err := h.Ops.SaveDomain(ctx, a, d)
+	return h.answerDomain(c, a.AppName, d, h.Ops.SaveDomain(ctx, a, d), status)
+}
+
+// answerDomain answers a save: the domain with its routing status, or the
+// save's error. A domain saved but not applied to Traefik is still 2xx,
+// with the reason.
+func (h *Handler) answerDomain(c echo.Context, owner string, d *db.Domain, err error, status int) error {
 	if err != nil && !ops.IsNotRouted(err) {
 		return err
 	}
-	st := h.Routing.Status(ctx, a.AppName, []db.Domain{*d})[d.ID]
+	st := h.Routing.Status(c.Request().Context(), owner, []db.Domain{*d})[d.ID]
 	out := domainJSON{Domain: *d, Status: st.State, StatusDetail: st.Detail}
 	if err != nil {
 		out.RoutingError = err.Error()

@@ -248,7 +248,7 @@ func Operations() []Operation {
 	write := []int{400, 401, 404, 422}
 	created := exampleToken()
 	created["token"] = "dkp_AbC123…"
-	return []Operation{
+	return append([]Operation{
 		{Method: "GET", Path: "/api/health", Tag: "System", Summary: "Health of PostgreSQL, Redis and Docker", Public: true, Status: 200,
 			Response: map[string]any{"status": "ok", "components": map[string]any{"postgres": map[string]any{"ok": true}}}},
 		{Method: "GET", Path: "/api/openapi.json", Tag: "System", Summary: "This OpenAPI document", Public: true, Status: 200},
@@ -511,7 +511,7 @@ func Operations() []Operation {
 		{Method: "POST", Path: "/api/v1/tokens", Tag: "Tokens", Summary: "Create an API token; the answer is the only time it is shown", Status: 201,
 			Body: map[string]any{"name": "ci"}, Response: created, Errors: []int{400, 401, 422}},
 		{Method: "DELETE", Path: "/api/v1/tokens/{id}", Tag: "Tokens", Summary: "Revoke an API token", Status: 204, Errors: notFound},
-	}
+	}, composeOperations()...)
 }
 
 var pathParamRe = regexp.MustCompile(`\{([a-z_]+)\}`)

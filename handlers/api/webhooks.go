@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -43,7 +44,7 @@ func (h *Handler) ReceiveWebhook(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	app, err := h.Store.App(ctx, hook.ServiceID)
+	app, err := h.webhookTarget(ctx, hook.ServiceID)
 	if err != nil {
 		return err
 	}
@@ -86,6 +87,25 @@ func (h *Handler) ReceiveWebhook(c echo.Context) error {
 		return c.JSON(http.StatusOK, webhookResult{Outcome: d.Outcome, Reason: reason, DeliveryID: d.ID})
 	}
 	return h.deployFromWebhook(c, app, d, webhook.WatchNote(hook, ev))
+}
+
+// webhookTarget is what a delivery deploys, as the filters see it: the
+// app, or a compose stack in an app's terms (its branch; a pasted file
+// takes no git pushes, like an image app).
+func (h *Handler) webhookTarget(ctx context.Context, serviceID int64) (*db.App, error) {
+	app, err := h.Store.App(ctx, serviceID)
+	if !errors.Is(err, db.ErrNotFound) {
+		return app, err
+	}
+	stack, err := h.Store.Compose(ctx, serviceID)
+	if err != nil {
+		return nil, err
+	}
+	out := &db.App{ID: stack.ID, AppName: stack.Name, Name: stack.DisplayName, SourceType: db.SourceGit, GitBranch: stack.GitBranch}
+	if stack.SourceType == db.ComposeInline {
+		out.SourceType, out.Image = db.SourceImage, "a compose file kept in dokploy"
+	}
+	return out, nil
 }
 
 // deployFromWebhook queues the deployment and records the delivery.

@@ -215,7 +215,11 @@ func (s *Service) Rollback(ctx context.Context, id int64, by string) (*db.Deploy
 	if err != nil {
 		return nil, err
 	}
-	d, err := s.store.CreateRollback(ctx, from, by)
+	create := s.store.CreateRollback
+	if from.ServiceKind == db.KindCompose {
+		create = s.store.CreateComposeRollback
+	}
+	d, err := create(ctx, from, by)
 	if errors.Is(err, db.ErrConflict) {
 		return nil, conflict("", "%s", err.Error())
 	}

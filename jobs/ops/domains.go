@@ -208,6 +208,14 @@ func (s *Service) AppDomain(ctx context.Context, id int64) (*db.Domain, *db.App,
 	if d.ServiceID == nil {
 		return nil, nil, db.ErrNotFound
 	}
+	if d.ComposeService != "" {
+		// A stack's domain: its owner routes like an app named after the stack.
+		c, err := s.store.Compose(ctx, *d.ServiceID)
+		if err != nil {
+			return nil, nil, err
+		}
+		return d, &db.App{ID: c.ID, AppName: c.Name, Name: c.DisplayName}, nil
+	}
 	a, err := s.store.App(ctx, *d.ServiceID)
 	return d, a, err
 }

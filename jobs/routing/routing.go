@@ -179,6 +179,7 @@ func (r *Service) LastSync() (traefik.Report, time.Time, error) {
 // routingRows is everything routing reads, loaded with one query per table.
 type routingRows struct {
 	apps      []db.App
+	stacks    []db.ComposeStack
 	domains   []db.Domain
 	users     []db.BasicAuthUser
 	redirects []db.Redirect
@@ -190,6 +191,9 @@ func (r *Service) loadRows(ctx context.Context) (*routingRows, error) {
 	var rows routingRows
 	var err error
 	if rows.apps, err = s.Apps(ctx); err != nil {
+		return nil, err
+	}
+	if rows.stacks, err = s.ComposeStacks(ctx); err != nil {
 		return nil, err
 	}
 	if rows.domains, err = s.AllDomains(ctx); err != nil {
@@ -215,12 +219,18 @@ func (r *Service) loadAll(ctx context.Context) ([]traefik.App, map[int64]bool, e
 		return nil, nil, err
 	}
 	byApp := map[int64]*traefik.App{}
-	apps := make([]traefik.App, 0, len(rows.apps)+1)
+	// A compose stack routes like an app named after the stack; each of
+	// its domains names the stack service it reaches.
+	apps := make([]traefik.App, 0, len(rows.apps)+len(rows.stacks)+1)
+	ids := make([]int64, 0, cap(apps))
 	for _, a := range rows.apps {
-		apps = append(apps, traefik.App{Name: a.AppName})
+		apps, ids = append(apps, traefik.App{Name: a.AppName}), append(ids, a.ID)
 	}
-	for i, a := range rows.apps {
-		byApp[a.ID] = &apps[i]
+	for _, c := range rows.stacks {
+		apps, ids = append(apps, traefik.App{Name: c.Name}), append(ids, c.ID)
+	}
+	for i, id := range ids {
+		byApp[id] = &apps[i]
 	}
 	dash := traefik.App{Name: DashboardApp, Upstreams: []string{r.opts.DashboardUpstream}}
 	certs := map[int64]bool{}
@@ -311,7 +321,7 @@ func (r *Service) ToTraefikDomain(d db.Domain) traefik.Domain {
 func ToTraefikDomain(d db.Domain, root string) traefik.Domain {
 	out := traefik.Domain{
 		ID: d.ID, Host: d.Host, Path: d.Path, StripPath: d.StripPath, InternalPath: d.InternalPath,
-		Port: d.Port, HTTPS: d.HTTPS, Certificate: d.Certificate, Enabled: d.Enabled,
+		Port: d.Port, HTTPS: d.HTTPS, Certificate: d.Certificate, Enabled: d.Enabled, Service: d.ComposeService,
 	}
 	if d.Certificate == db.CertCustom && d.CertificateID != nil {
 		out.CertFile, out.KeyFile = CertPaths(root, *d.CertificateID)
