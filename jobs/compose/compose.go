@@ -193,7 +193,17 @@ func (l *loading) failed() error {
 	if len(l.errs) == 0 {
 		return nil
 	}
+	// In the order of the file, as a person reads it.
+	sort.SliceStable(l.errs, func(i, j int) bool { return lineOfErr(l.errs[i]) < lineOfErr(l.errs[j]) })
 	return errors.Join(l.errs...)
+}
+
+func lineOfErr(err error) int {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Line
+	}
+	return 0
 }
 
 // warn records a warning once.
