@@ -49,7 +49,7 @@ type Source struct {
 // stack. Each of them can give the stack's author root on the host.
 type Permissions struct {
 	BindMounts     bool // host path bind mounts (and local-driver volumes with driver_opts that bind a host path)
-	DockerSocket   bool // binding /var/run/docker.sock or /run/docker.sock (needs BindMounts too)
+	DockerSocket   bool // binding /var/run/docker.sock, /run/docker.sock or any docker.sock/containerd.sock (needs BindMounts too)
 	Privileged     bool // privileged: true
 	HostNamespaces bool // network_mode/pid/ipc/userns_mode "host", or attaching to the external "host" network
 	Capabilities   bool // cap_add (and devices, security_opt that disable confinement)

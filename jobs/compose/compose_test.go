@@ -452,3 +452,36 @@ func TestSecretFilesConfined(t *testing.T) {
 	}
 	wantError(t, pasted(strings.Replace(file, "%s", "x.txt", 1)), "this stack has no repository to read it from")
 }
+
+func TestObjectNames(t *testing.T) {
+	dir := checkout(t, map[string]string{"s.txt": "x"})
+	long := strings.Repeat("s", 50)
+	wantError(t, inRepo(dir, "services:\n  web:\n    image: nginx\nsecrets:\n  "+long+":\n    file: s.txt\n"), "would be longer than 64 characters")
+
+	p := mustLoad(t, inRepo(dir, "services:\n  web:\n    image: nginx\nsecrets:\n  s:\n    name: platform_secret\n    file: s.txt\n"))
+	if !strings.HasPrefix(p.Secrets[0].Name, "demo_s_") || !hasWarning(p, `secret "s": name: is ignored`) {
+		t.Errorf("secret %q, warnings %q", p.Secrets[0].Name, p.Warnings)
+	}
+}
+
+func TestComposeSpecForms(t *testing.T) {
+	// The top-level name: and the long form of depends_on are not in the
+	// v3 schema but their meaning is clear.
+	file := "name: other\nservices:\n  web:\n    image: nginx\n    depends_on:\n      db:\n        condition: service_healthy\n  db:\n    image: postgres\n"
+	p := mustLoad(t, pasted(file))
+	if !hasWarning(p, "the top-level name: is ignored") || !strings.Contains(string(p.Rendered), "depends_on:\n      - db") {
+		t.Errorf("warnings %q, rendered:\n%s", p.Warnings, p.Rendered)
+	}
+	wantError(t, pasted("version: '2'\nservices:\n  web:\n    image: nginx\n"), "Swarm stacks use version 3 files")
+}
+
+func TestInterpolationErrors(t *testing.T) {
+	e := wantError(t, pasted("services:\n  web:\n    image: \"${TAG?set TAG in the stack's environment}\"\n"), "services.web.image: required variable TAG is missing a value")
+	if e.Line != 3 {
+		t.Errorf("line = %d", e.Line)
+	}
+	wantError(t, pasted("services:\n  web:\n    image: \"nginx:${TAG\"\n"), `invalid interpolation format "nginx:${TAG"; write $$ for a literal $`)
+	src := pasted("services:\n  web:\n    image: nginx\n    deploy:\n      replicas: ${N}\n")
+	src.Env = map[string]string{"N": "many"}
+	wantError(t, src, `services.web.deploy.replicas: the value "many" is not a number`)
+}

@@ -43,8 +43,8 @@ func (l *loading) load() (err error) {
 }
 
 var (
-	interpolationFormat = regexp.MustCompile(`^invalid interpolation format for (\S+): (.*)$`)
-	interpolationError  = regexp.MustCompile(`^error while interpolating (\S+): (.*)$`)
+	interpolationFormat = regexp.MustCompile(`(?s)^invalid interpolation format for (\S+): (.*)$`)
+	interpolationError  = regexp.MustCompile(`(?s)^error while interpolating (\S+): (.*)$`)
 	additionalProperty  = regexp.MustCompile(`^Additional property (\S+) is not allowed$`)
 )
 
