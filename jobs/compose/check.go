@@ -52,9 +52,16 @@ func (l *loading) checkService(ctx context.Context, svc *types.ServiceConfig) {
 	}
 	l.checkReferences(name, "secret", secretRefs(svc.Secrets), func(s string) bool { _, ok := l.cfg.Secrets[s]; return ok })
 	l.checkReferences(name, "config", configRefs(svc.Configs), func(s string) bool { _, ok := l.cfg.Configs[s]; return ok })
+	l.warnEmptyEnv(svc)
+}
+
+// warnEmptyEnv names the environment entries written without a value
+// ("FOO" or "FOO:") that the stack's env does not fill: the loader left
+// them unset, which is rarely what was meant.
+func (l *loading) warnEmptyEnv(svc *types.ServiceConfig) {
 	for _, k := range sortedNames(svc.Environment) {
 		if svc.Environment[k] == nil {
-			l.warn("service %q: environment variable %q has no value and the stack's environment does not set it", name, k)
+			l.warn("service %q: environment variable %q has no value and the stack's environment does not set it", svc.Name, k)
 		}
 	}
 }

@@ -49,7 +49,7 @@ type Source struct {
 // stack. Each of them can give the stack's author root on the host.
 type Permissions struct {
 	BindMounts     bool // host path bind mounts (and local-driver volumes with driver_opts that bind a host path)
-	DockerSocket   bool // binding /var/run/docker.sock or /run/docker.sock (needs BindMounts too)
+	DockerSocket   bool // binding /var/run/docker.sock, /run/docker.sock or any docker.sock/containerd.sock (needs BindMounts too)
 	Privileged     bool // privileged: true
 	HostNamespaces bool // network_mode/pid/ipc/userns_mode "host", or attaching to the external "host" network
 	Capabilities   bool // cap_add (and devices, security_opt that disable confinement)
@@ -193,7 +193,17 @@ func (l *loading) failed() error {
 	if len(l.errs) == 0 {
 		return nil
 	}
+	// In the order of the file, as a person reads it.
+	sort.SliceStable(l.errs, func(i, j int) bool { return lineOfErr(l.errs[i]) < lineOfErr(l.errs[j]) })
 	return errors.Join(l.errs...)
+}
+
+func lineOfErr(err error) int {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Line
+	}
+	return 0
 }
 
 // warn records a warning once.

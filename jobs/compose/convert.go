@@ -70,7 +70,12 @@ func injectEnv(svc *types.ServiceConfig, env map[string]string) {
 
 // convert makes the Swarm specs.
 func (l *loading) convert() (*Project, error) {
-	p := &Project{Stack: l.src.Stack}
+	// Rendered first: convert adds its stack labels to the config's maps.
+	rendered, err := render(l.cfg)
+	if err != nil {
+		return nil, &Error{Filename: l.src.Filename, Msg: fmt.Sprintf("the loaded file could not be written back: %v", err)}
+	}
+	p := &Project{Stack: l.src.Stack, Rendered: rendered}
 	secretNames := map[string]string{}
 	for _, name := range sortedNames(l.files["secret"]) {
 		spec := l.secretSpec(name, l.cfg.Secrets[name])
@@ -99,11 +104,6 @@ func (l *loading) convert() (*Project, error) {
 		}
 	}
 	p.Volumes = sortedNames(volumes)
-	rendered, err := render(l.cfg)
-	if err != nil {
-		return nil, &Error{Filename: l.src.Filename, Msg: fmt.Sprintf("the loaded file could not be written back: %v", err)}
-	}
-	p.Rendered = rendered
 	return p, nil
 }
 

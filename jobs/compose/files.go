@@ -44,7 +44,11 @@ func (l *loading) resolvePath(p []string, what, written string) (string, bool) {
 		l.fail(p, "%s: the file path is empty", what)
 		return "", false
 	}
-	if path.IsAbs(written) || isAbs(written) || strings.HasPrefix(written, "~") {
+	if strings.HasPrefix(written, "~") {
+		l.fail(p, "%s: the file %q is in a home directory; only files of the repository can be read, written relative to the compose file", what, written)
+		return "", false
+	}
+	if path.IsAbs(written) || isAbs(written) {
 		l.fail(p, "%s: the file %q is an absolute path; only files of the repository can be read, written relative to the compose file", what, written)
 		return "", false
 	}

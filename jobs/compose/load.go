@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/docker/cli/cli/compose/loader"
@@ -42,8 +43,8 @@ func (l *loading) load() (err error) {
 }
 
 var (
-	interpolationFormat = regexp.MustCompile(`^invalid interpolation format for (\S+): (.*)$`)
-	interpolationError  = regexp.MustCompile(`^error while interpolating (\S+): (.*)$`)
+	interpolationFormat = regexp.MustCompile(`(?s)^invalid interpolation format for (\S+): (.*)$`)
+	interpolationError  = regexp.MustCompile(`(?s)^error while interpolating (\S+): (.*)$`)
 	additionalProperty  = regexp.MustCompile(`^Additional property (\S+) is not allowed$`)
 )
 
@@ -57,15 +58,49 @@ func (l *loading) loaderError(err error) error {
 	}
 	msg := err.Error()
 	if m := interpolationFormat.FindStringSubmatch(msg); m != nil {
-		return l.errorAt(splitPath(m[1]), "%s: invalid interpolation format %s", m[1], m[2])
+		return l.errorAt(splitPath(m[1]), "%s: %s", m[1], describeInterpolation(m[2]))
 	}
 	if m := interpolationError.FindStringSubmatch(msg); m != nil {
-		return l.errorAt(splitPath(m[1]), "%s: %s", m[1], m[2])
+		return l.errorAt(splitPath(m[1]), "%s: %s", m[1], describeCast(m[2]))
+	}
+	if strings.HasPrefix(msg, "unsupported Compose file version") {
+		return l.errorAt(at("version"), "%s: Swarm stacks use version 3 files (or none: remove version:)", msg)
 	}
 	if field, desc, ok := strings.Cut(msg, " "); ok && l.isFilePath(field) {
 		return l.schemaError(field, desc)
 	}
 	return &Error{Filename: l.src.Filename, Msg: strings.TrimSpace(msg)}
+}
+
+var (
+	templateQuoted = regexp.MustCompile(`^("(?:[^"\\]|\\.)*"); you may need to escape any \$ with another \$$`)
+	notANumber     = regexp.MustCompile(`^strconv\.\w+: parsing ("(?:[^"\\]|\\.)*"): invalid syntax$`)
+)
+
+// describeInterpolation rewords "invalid interpolation format" details: the
+// template package reports an unset ${A?msg} variable the same way.
+func describeInterpolation(detail string) string {
+	m := templateQuoted.FindStringSubmatch(detail)
+	if m == nil {
+		return "invalid interpolation format " + detail
+	}
+	tmpl, err := strconv.Unquote(m[1])
+	if err != nil {
+		tmpl = m[1]
+	}
+	if strings.HasPrefix(tmpl, "required variable ") {
+		return tmpl
+	}
+	return fmt.Sprintf("invalid interpolation format %q; write $$ for a literal $", tmpl)
+}
+
+// describeCast rewords a failed cast of an interpolated value.
+func describeCast(detail string) string {
+	detail = strings.TrimPrefix(detail, "failed to cast to expected type: ")
+	if m := notANumber.FindStringSubmatch(detail); m != nil {
+		return "the value " + m[1] + " is not a number"
+	}
+	return detail
 }
 
 // isFilePath reports whether field is a path into the file, as schema
@@ -106,7 +141,7 @@ func (l *loading) schemaError(field, desc string) error {
 func splitPath(field string) []string { return strings.Split(field, ".") }
 
 func lowerFirst(s string) string {
-	if s == "" || strings.HasPrefix(s, "Additional") {
+	if s == "" {
 		return s
 	}
 	return strings.ToLower(s[:1]) + s[1:]

@@ -51,7 +51,11 @@ func (l *loading) parse() error {
 	}
 	var tree yaml.Node
 	if err := yaml.Unmarshal(l.src.File, &tree); err != nil {
-		return l.yamlError(err)
+		e := l.yamlError(err)
+		if line := syntaxErrorLine(l.src.File); line > 0 {
+			e.Line = line
+		}
+		return e
 	}
 	l.tree = &tree
 	dict, err := parseDict(l.src.File)
@@ -114,7 +118,7 @@ var yamlLine = regexp.MustCompile(`line (\d+): `)
 
 // yamlError keeps the line of a YAML syntax error and drops the "yaml: "
 // noise around it.
-func (l *loading) yamlError(err error) error {
+func (l *loading) yamlError(err error) *Error {
 	msg := err.Error()
 	msg = strings.TrimPrefix(msg, "yaml: ")
 	msg = strings.TrimPrefix(msg, "unmarshal errors:\n")
@@ -129,6 +133,31 @@ func (l *loading) yamlError(err error) error {
 	}
 	e.Msg = "invalid YAML: " + strings.TrimSpace(msg)
 	return e
+}
+
+// syntaxErrorLine finds the line of a syntax error. yaml.v3 reports the
+// line where the enclosing block starts, which can be far above the
+// mistake; the first prefix of the file that fails to parse ends at it.
+// Binary search keeps this to a few parses even for a 1 MiB file.
+func syntaxErrorLine(file []byte) int {
+	lines := bytes.SplitAfter(file, []byte("\n"))
+	fails := func(k int) bool {
+		var n yaml.Node
+		return yaml.Unmarshal(bytes.Join(lines[:k], nil), &n) != nil
+	}
+	lo, hi := 0, len(lines) // the first lo lines parse, the first hi do not
+	if !fails(hi) {
+		return 0
+	}
+	for hi-lo > 1 {
+		mid := (lo + hi) / 2
+		if fails(mid) {
+			hi = mid
+		} else {
+			lo = mid
+		}
+	}
+	return hi
 }
 
 // workingDir is the directory the loader resolves relative paths from. A

@@ -47,14 +47,14 @@ func (l *loading) checkForbidden(name string, svc map[string]any) {
 
 // ignoredHints says what to do instead of a key Swarm ignores.
 var ignoredHints = map[string]string{
-	"restart":       "Swarm restarts tasks by deploy.restart_policy; restart: is translated to it when deploy.restart_policy is not set",
-	"links":         "services on the same network reach each other by service name",
+	"restart":        "Swarm restarts tasks by deploy.restart_policy; restart: is translated to it when deploy.restart_policy is not set",
+	"links":          "services on the same network reach each other by service name",
 	"external_links": "services on the same network reach each other by service name",
-	"network_mode":  "services are attached to the stack's networks",
-	"shm_size":      "mount a tmpfs volume at /dev/shm instead",
-	"privileged":    "Swarm never runs a service privileged",
-	"devices":       "Swarm does not give services host devices",
-	"security_opt":  "Swarm applies its default security options",
+	"network_mode":   "services are attached to the stack's networks",
+	"shm_size":       "mount a tmpfs volume at /dev/shm instead",
+	"privileged":     "Swarm never runs a service privileged",
+	"devices":        "Swarm does not give services host devices",
+	"security_opt":   "Swarm applies its default security options",
 }
 
 // warnIgnored turns the keys Swarm ignores into warnings, one per service
