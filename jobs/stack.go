@@ -11,8 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/docker/docker/api/types/swarm"
-
 	"dokploy/db"
 	"dokploy/jobs/compose"
 	"dokploy/jobs/docker"
@@ -289,7 +287,7 @@ func (r *Runner) stackImages(ctx context.Context, d *db.Deployment, c *db.Compos
 			images[s.Name] = ref
 			continue
 		}
-		ref := serviceSpecImage(s.Spec)
+		ref := serviceImage(s)
 		images[s.Name] = ref
 		if pulled[ref] {
 			continue
@@ -453,12 +451,12 @@ func (r *Runner) StackServices(ctx context.Context, stack string) ([]docker.Stac
 	return r.docker.StackServices(ctx, stack)
 }
 
-// serviceSpecImage is the image of a converted service.
-func serviceSpecImage(s swarm.ServiceSpec) string {
-	if s.TaskTemplate.ContainerSpec == nil {
+// serviceImage is the image a converted service runs.
+func serviceImage(s compose.Service) string {
+	if s.Spec.TaskTemplate.ContainerSpec == nil {
 		return ""
 	}
-	return s.TaskTemplate.ContainerSpec.Image
+	return s.Spec.TaskTemplate.ContainerSpec.Image
 }
 
 // stackHasRun reports whether an earlier deploy of the stack succeeded:
