@@ -107,6 +107,18 @@ volumes:
 		t.Errorf("file view after the redeploy: rendered %q, diff %v", view.Rendered, view.Diff)
 	}
 
+	// Rollback puts the first deploy's file and images back, without a build.
+	var rb resDeployment
+	c.mustAPI(t, "POST", fmt.Sprintf("/api/v1/deployments/%d/rollback", created.Deployment.ID), nil, http.StatusAccepted, &rb)
+	c.composeWaitDone(t, rb.ID, "rollback")
+	if log := c.logs(t, rb.ID); strings.Contains(log, "Building service") {
+		t.Errorf("the rollback built again:\n%s", log)
+	}
+	back := composeGet(t, traefikPort, stack+".test", "version=v1", 2*time.Minute)
+	if got := composeHits(t, back); got <= hitsBefore {
+		t.Fatalf("after the rollback the count is %d, was %d", got, hitsBefore)
+	}
+
 	// Stop: nothing answers. Start: the same replica counts serve again.
 	c.composeOp(t, created.ID, "stop")
 	c.composeWaitServices(t, created.ID, map[string]int{"web": 0, "store": 0})
@@ -115,7 +127,7 @@ volumes:
 	}
 	c.composeOp(t, created.ID, "start")
 	c.composeWaitServices(t, created.ID, map[string]int{"web": 2, "store": 1})
-	composeGet(t, traefikPort, stack+".test", "version=v2-v1", 2*time.Minute)
+	composeGet(t, traefikPort, stack+".test", "version=v1", 2*time.Minute)
 
 	// Delete with the volumes: every service, network, route and the volume goes.
 	c.mustAPI(t, "DELETE", fmt.Sprintf("/api/v1/compose/%d?volumes=remove", created.ID), nil, http.StatusNoContent, nil)

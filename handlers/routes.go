@@ -202,6 +202,7 @@ func (h *Handler) routes(e *echo.Echo) {
 	api.GET("/compose/:id/domains", h.api.ListComposeDomains)
 	api.POST("/compose/:id/domains", h.api.CreateComposeDomain)
 	api.GET("/compose/:id/webhook", h.api.GetComposeWebhook)
+	api.POST("/compose/:id/deploy-key", h.api.GenerateComposeDeployKey)
 	api.GET("/deployments/:id", h.api.GetDeployment)
 	api.GET("/deployments/:id/logs", h.api.DeploymentLogs)
 	api.POST("/deployments/:id/cancel", h.api.CancelDeployment)

@@ -33,6 +33,7 @@ type fakeEngine struct {
 	byMethod map[string][]string      // method → args, in order
 	// runOutput is what RunContainer writes to its stdout.
 	runOutput []byte
+	stacks    map[string]map[string]uint64
 }
 
 type fakeCall struct {
@@ -395,18 +396,55 @@ func (f *fakeEngine) RunContainer(ctx context.Context, id string, stdin io.Reade
 	return err
 }
 
-// Compose stacks: the fake records the calls; stack behaviour is tested
+// Compose stacks: the fake keeps each stack's services and their replicas
+// (stack → scoped service → count); Swarm's behaviour itself is tested
 // against the real engine.
 func (f *fakeEngine) DeployStack(ctx context.Context, spec docker.StackSpec, _ docker.LogFunc) error {
-	return f.step(ctx, "DeployStack", spec.Name)
+	if err := f.step(ctx, "DeployStack", spec.Name); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.stacks == nil {
+		f.stacks = map[string]map[string]uint64{}
+	}
+	services := map[string]uint64{}
+	for _, s := range spec.Services {
+		n := uint64(1)
+		if s.Mode.Replicated != nil && s.Mode.Replicated.Replicas != nil {
+			n = *s.Mode.Replicated.Replicas
+		}
+		services[s.Annotations.Name] = n
+	}
+	f.stacks[spec.Name] = services
+	return nil
 }
 
 func (f *fakeEngine) StackReplicas(ctx context.Context, stack string) (map[string]uint64, error) {
-	return map[string]uint64{}, f.step(ctx, "StackReplicas", stack)
+	if err := f.step(ctx, "StackReplicas", stack); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[string]uint64{}
+	for name, n := range f.stacks[stack] {
+		out[name] = n
+	}
+	return out, nil
 }
 
-func (f *fakeEngine) ScaleStack(ctx context.Context, stack string, _ map[string]uint64, _ docker.LogFunc) error {
-	return f.step(ctx, "ScaleStack", stack)
+func (f *fakeEngine) ScaleStack(ctx context.Context, stack string, replicas map[string]uint64, _ docker.LogFunc) error {
+	if err := f.step(ctx, "ScaleStack", stack); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for name, n := range replicas {
+		if _, ok := f.stacks[stack][name]; ok {
+			f.stacks[stack][name] = n
+		}
+	}
+	return nil
 }
 
 func (f *fakeEngine) RestartStack(ctx context.Context, stack string, _ docker.LogFunc) error {
@@ -414,9 +452,26 @@ func (f *fakeEngine) RestartStack(ctx context.Context, stack string, _ docker.Lo
 }
 
 func (f *fakeEngine) RemoveStack(ctx context.Context, stack string, _ bool, _ docker.LogFunc) error {
-	return f.step(ctx, "RemoveStack", stack)
+	if err := f.step(ctx, "RemoveStack", stack); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.stacks, stack)
+	return nil
 }
 
 func (f *fakeEngine) StackServices(ctx context.Context, stack string) ([]docker.StackServiceState, error) {
 	return nil, f.step(ctx, "StackServices", stack)
+}
+
+// stackReplicas is a copy of what the fake runs for stack.
+func (f *fakeEngine) stackReplicas(stack string) map[string]uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[string]uint64{}
+	for name, n := range f.stacks[stack] {
+		out[name] = n
+	}
+	return out
 }

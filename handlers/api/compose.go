@@ -401,3 +401,17 @@ func (h *Handler) GetComposeWebhook(c echo.Context) error {
 	out.Secret = hook.Secret
 	return c.JSON(http.StatusOK, out)
 }
+
+// GenerateComposeDeployKey replaces the stack's SSH deploy key and answers
+// with its public half, to add to the repository as a read-only key.
+func (h *Handler) GenerateComposeDeployKey(c echo.Context) error {
+	stack, err := h.LoadCompose(c)
+	if err != nil {
+		return err
+	}
+	public, err := h.Ops.NewComposeDeployKey(c.Request().Context(), stack)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"public_key": public})
+}

@@ -82,6 +82,9 @@ func composeOperations() []Operation {
 			Status: 201, Response: exampleComposeDomain(), Errors: []int{400, 401, 404, 409, 422}},
 		{Method: "GET", Path: "/api/v1/compose/{id}/webhook", Tag: "Compose", Summary: "The stack's deploy webhook URL and secret (same providers and rules as apps)",
 			Status: 200, Response: exampleWebhook(), Errors: notFound},
+		{Method: "POST", Path: "/api/v1/compose/{id}/deploy-key", Tag: "Compose", Summary: "Generate a new SSH deploy key for a git stack; answers its public half",
+			Notes: "Add the public key to the repository as a read-only deploy key and use an ssh:// or git@ URL. The private key is stored encrypted and never shown.",
+			Status: 200, Response: map[string]any{"public_key": "ssh-ed25519 AAAA… dokploy"}, Errors: notFound},
 	}
 }
 
