@@ -593,28 +593,28 @@ func (d *Docker) pruneStackObjects(ctx context.Context, spec StackSpec, log LogF
 	if secrets, err := d.cli.SecretList(ctx, swarm.SecretListOptions{Filters: byLabel}); err == nil {
 		for _, s := range secrets {
 			if !used["secret/"+s.ID] && !used["secret/"+s.Spec.Name] {
-				d.removeLogged("secret", s.Spec.Name, d.cli.SecretRemove(ctx, s.ID), log)
+				logRemoval("secret", s.Spec.Name, d.cli.SecretRemove(ctx, s.ID), log)
 			}
 		}
 	}
 	if configs, err := d.cli.ConfigList(ctx, swarm.ConfigListOptions{Filters: byLabel}); err == nil {
 		for _, c := range configs {
 			if !used["config/"+c.ID] && !used["config/"+c.Spec.Name] {
-				d.removeLogged("config", c.Spec.Name, d.cli.ConfigRemove(ctx, c.ID), log)
+				logRemoval("config", c.Spec.Name, d.cli.ConfigRemove(ctx, c.ID), log)
 			}
 		}
 	}
 	if nets, err := d.cli.NetworkList(ctx, network.ListOptions{Filters: byLabel}); err == nil {
 		for _, n := range nets {
 			if _, ok := spec.Networks[n.Name]; !ok {
-				d.removeLogged("network", n.Name, d.removeNetwork(ctx, n.ID), log)
+				logRemoval("network", n.Name, d.removeNetwork(ctx, n.ID), log)
 			}
 		}
 	}
 }
 
-// removeLogged logs the outcome of removing an obsolete stack object.
-func (d *Docker) removeLogged(kind, name string, err error, log LogFunc) {
+// logRemoval logs the outcome of removing an obsolete stack object.
+func logRemoval(kind, name string, err error, log LogFunc) {
 	switch {
 	case err == nil:
 		log.printf("Removed %s %s (no longer used by the stack)", kind, name)
