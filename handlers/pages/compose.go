@@ -332,11 +332,11 @@ func composeSourceForm(s *db.ComposeStack) *views.Form {
 
 // allowFields are the Security checkboxes of the Settings tab, in order.
 var allowFields = []struct{ Key, Label, Warning string }{
-	{"allow_bind_mounts", "Bind mounts of host paths", "Services can read and write any file of the host, its users' keys and dokploy's data included."},
-	{"allow_docker_socket", "The Docker socket", "A service with /var/run/docker.sock controls Docker, so it can start anything on the host as root. Needs bind mounts allowed too."},
-	{"allow_privileged", "Privileged containers", "A privileged container has every capability and device of the host: it is root on the host."},
-	{"allow_host_namespaces", "Host network, PID and IPC namespaces", "Services see and reach the host's processes and every port it listens on, including the control plane's."},
-	{"allow_capabilities", "Added capabilities (cap_add)", "Capabilities such as SYS_ADMIN or NET_ADMIN let a service escape its container or reconfigure the host."},
+	{"allow_bind_mounts", "bind mounts of host paths", "services can read and write any file of the host."},
+	{"allow_docker_socket", "the Docker socket (needs bind mounts)", "a service with the socket controls Docker, so it can run anything as root."},
+	{"allow_privileged", "privileged containers", "a privileged container has every capability and device of the host."},
+	{"allow_host_namespaces", "host network, PID and IPC namespaces", "services see the host's processes and reach every port it listens on."},
+	{"allow_capabilities", "added capabilities (cap_add)", "SYS_ADMIN, NET_ADMIN and the like let a service escape its container."},
 }
 
 // allowOf returns the stack's field for an allowFields key.
@@ -545,6 +545,10 @@ func (h *Handler) CreateCompose(c echo.Context) error {
 		}
 		if !formErrors(form, err) {
 			return err
+		}
+		// A bad stack name also fails the file's load; say it once, at the name.
+		if form.Errors["name"] != "" && strings.HasPrefix(form.Errors["compose_file"], "stack name ") {
+			delete(form.Errors, "compose_file")
 		}
 	}
 	if form.Values["name"] == "" && form.Errors["name"] != "" && s.Name != "" {
