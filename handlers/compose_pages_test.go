@@ -537,3 +537,34 @@ func TestComposePages_DeleteNeedsAVolumeChoice(t *testing.T) {
 	}
 	wantStatus(t, b.get(base), http.StatusNotFound)
 }
+
+// TestParity_ComposeCreate: the project page's form and POST /api/v1/compose
+// refuse the same input alike, through the one ops.CreateCompose.
+func TestParity_ComposeCreate(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	b, token := parityClients(a)
+	p := a.createProject("shop")
+	a.createImageApp(p, "taken")
+	envID := p.Environments[0].ID
+	for _, tc := range []struct {
+		name, stack, file string
+		status            int
+		field, contains   string
+	}{
+		{"YAML syntax error", "cui-a", "services: [\n", 422, "compose_file", "line 1"},
+		{"host root bind mount", "cui-b", "services:\n  web:\n    image: nginx:1.27\n    volumes:\n      - /:/host\n", 422, "compose_file", "bind mount"},
+		{"empty file", "cui-c", "", 422, "compose_file", "paste a compose file"},
+		{"name taken by an app", "taken", composeFile, 409, "name", "is taken"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ui := b.postHTMX(fmt.Sprintf("/projects/%d/compose", p.ID), composeForm(envID, tc.stack, tc.file))
+			api, body := a.apiJSON(http.MethodPost, "/api/v1/compose", token, map[string]any{
+				"name": tc.stack, "display_name": "Shop " + tc.stack, "environment_id": envID, "compose_file": tc.file, "deploy": false})
+			wantSameRefusal(t, ui, api, body, tc.status, tc.field, tc.contains)
+		})
+	}
+	if n := a.count("compose_stacks"); n != 0 {
+		t.Errorf("refused creates stored %d stacks", n)
+	}
+}
