@@ -24,10 +24,11 @@ import (
 // restart or password change.
 type deploymentPage struct {
 	Deployment *db.Deployment
-	App        *db.App      // set for an app's deployment
-	Database   *db.Database // set for a database's operation
-	Heading    string       // "Deployment #12", "Stop #13"
-	BackURL    string       // the service's page
+	App        *db.App          // set for an app's deployment
+	Database   *db.Database     // set for a database's operation
+	Compose    *db.ComposeStack // set for a compose stack's operation
+	Heading    string           // "Deployment #12", "Stop #13"
+	BackURL    string           // the service's page
 	BackName   string
 	CSRF       string
 }
@@ -49,6 +50,17 @@ func (h *Handler) loadDeployment(c echo.Context) (*deploymentPage, error) {
 		}
 		p.Heading = fmt.Sprintf("%s #%d", operationLabel(d.Action), d.ID)
 		p.BackURL, p.BackName = fmt.Sprintf("/databases/%d", p.Database.ID), p.Database.Name
+		return p, nil
+	}
+	if d.ServiceKind == db.KindCompose {
+		if p.Compose, err = h.Store.Compose(ctx, d.ServiceID); err != nil {
+			return nil, err
+		}
+		p.Heading = fmt.Sprintf("%s #%d", operationLabel(d.Action), d.ID)
+		if d.RollbackOf != nil {
+			p.Heading = fmt.Sprintf("Rollback #%d", d.ID)
+		}
+		p.BackURL, p.BackName = fmt.Sprintf("/compose/%d", p.Compose.ID), p.Compose.DisplayName
 		return p, nil
 	}
 	if p.App, err = h.Store.App(ctx, d.ServiceID); err != nil {

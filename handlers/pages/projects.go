@@ -83,38 +83,42 @@ func (h *Handler) CreateProject(c echo.Context) error {
 
 // projectPage is the data of a project's page.
 type projectPage struct {
-	Project  *db.Project
-	Envs     []envSection
-	Rename   *views.Form
-	EnvForm  *views.Form
-	AppForm  *views.Form
-	DBForm   *views.Form
-	Engines  []engines.Engine
-	CSRF     string
-	Deletion string
+	Project     *db.Project
+	Envs        []envSection
+	Rename      *views.Form
+	EnvForm     *views.Form
+	AppForm     *views.Form
+	DBForm      *views.Form
+	ComposeForm *views.Form
+	Engines     []engines.Engine
+	CSRF        string
+	Deletion    string
 }
 
 type envSection struct {
 	db.Environment
 	Apps      []db.App
 	Databases []databaseRow
+	Stacks    []composeRow
 }
 
 // DeleteBlocked says why the environment cannot be deleted yet ("" when
 // it can): the page shows Delete disabled rather than ask and be refused.
-func (e envSection) DeleteBlocked() string { return servicesFirst(len(e.Apps), len(e.Databases)) }
+func (e envSection) DeleteBlocked() string {
+	return servicesFirst(len(e.Apps), len(e.Databases), len(e.Stacks))
+}
 
 // DeleteBlocked is envSection.DeleteBlocked for the whole project.
 func (p *projectPage) DeleteBlocked() string {
-	apps, dbs := 0, 0
+	apps, dbs, stacks := 0, 0, 0
 	for _, e := range p.Envs {
-		apps, dbs = apps+len(e.Apps), dbs+len(e.Databases)
+		apps, dbs, stacks = apps+len(e.Apps), dbs+len(e.Databases), stacks+len(e.Stacks)
 	}
-	return servicesFirst(apps, dbs)
+	return servicesFirst(apps, dbs, stacks)
 }
 
 // servicesFirst is "Delete its 2 apps and 1 database first." or "".
-func servicesFirst(apps, dbs int) string {
+func servicesFirst(apps, dbs, stacks int) string {
 	var parts []string
 	if apps > 0 {
 		parts = append(parts, plural(apps, "app", "apps"))
@@ -122,8 +126,14 @@ func servicesFirst(apps, dbs int) string {
 	if dbs > 0 {
 		parts = append(parts, plural(dbs, "database", "databases"))
 	}
-	if len(parts) == 0 {
+	if stacks > 0 {
+		parts = append(parts, plural(stacks, "compose stack", "compose stacks"))
+	}
+	switch len(parts) {
+	case 0:
 		return ""
+	case 3:
+		return "Delete its " + parts[0] + ", " + parts[1] + " and " + parts[2] + " first."
 	}
 	return "Delete its " + strings.Join(parts, " and ") + " first."
 }
@@ -156,8 +166,12 @@ func (h *Handler) loadProjectPage(c echo.Context, id int64) (*projectPage, error
 	if err != nil {
 		return nil, err
 	}
+	stacks, err := h.Store.ComposeInProject(ctx, id)
+	if err != nil {
+		return nil, err
+	}
 	page := &projectPage{Project: p, Rename: views.NewForm(), EnvForm: views.NewForm(), AppForm: newAppForm(),
-		DBForm: newDatabaseForm(), Engines: engines.All}
+		DBForm: newDatabaseForm(), ComposeForm: newComposeForm(), Engines: engines.All}
 	page.CSRF = web.CSRF(c)
 	page.Rename.Values["name"] = p.Name
 	for _, e := range p.Environments {
@@ -171,6 +185,11 @@ func (h *Handler) loadProjectPage(c echo.Context, id int64) (*projectPage, error
 			if d.EnvironmentID == e.ID {
 				eng, _ := engines.Lookup(d.Engine)
 				sec.Databases = append(sec.Databases, databaseRow{Database: d, Engine: eng.Label, State: liveState(web.ServiceStatus(d.Status, h.Runner.Live(ctx, d.Name)))})
+			}
+		}
+		for _, s := range stacks {
+			if s.EnvironmentID == e.ID {
+				sec.Stacks = append(sec.Stacks, h.composeRow(ctx, s))
 			}
 		}
 		page.Envs = append(page.Envs, sec)
