@@ -76,8 +76,14 @@ func ValidateCompose(ctx context.Context, c *db.ComposeStack, env []db.Variable)
 		case len(c.ComposeFile) > maxComposeFile:
 			errs["compose_file"] = "the compose file is larger than 1 MiB"
 		default:
+			// A bad name is reported at the name; the file is checked
+			// under a stand-in so it is not blamed for it too.
+			stack := c.Name
+			if errs["name"] != "" {
+				stack = "stack"
+			}
 			p, err := compose.Load(ctx, compose.Source{
-				Stack: c.Name, File: []byte(c.ComposeFile), Filename: "compose file",
+				Stack: stack, File: []byte(c.ComposeFile), Filename: "compose file",
 				Env: variablesMap(env), InjectEnv: c.InjectEnv, Allow: permissions(c),
 			})
 			if err != nil {
