@@ -23,22 +23,22 @@ const (
 // Domain is one public address routed through Traefik. ServiceID is nil for the
 // dashboard's own domain.
 type Domain struct {
-	ID            int64     `db:"id" json:"id"`
-	ServiceID     *int64    `db:"service_id" json:"app_id"`
-	Host          string    `db:"host" json:"host"`
-	Path          string    `db:"path" json:"path"`
-	StripPath     bool      `db:"strip_path" json:"strip_path"`
-	InternalPath  string    `db:"internal_path" json:"internal_path"`
-	Port          int       `db:"port" json:"port"`
-	HTTPS         bool      `db:"https" json:"https"`
-	Certificate   string    `db:"certificate" json:"certificate"`
-	CertificateID *int64    `db:"certificate_id" json:"certificate_id"`
-	Enabled       bool      `db:"enabled" json:"enabled"`
+	ID            int64  `db:"id" json:"id"`
+	ServiceID     *int64 `db:"service_id" json:"app_id"`
+	Host          string `db:"host" json:"host"`
+	Path          string `db:"path" json:"path"`
+	StripPath     bool   `db:"strip_path" json:"strip_path"`
+	InternalPath  string `db:"internal_path" json:"internal_path"`
+	Port          int    `db:"port" json:"port"`
+	HTTPS         bool   `db:"https" json:"https"`
+	Certificate   string `db:"certificate" json:"certificate"`
+	CertificateID *int64 `db:"certificate_id" json:"certificate_id"`
+	Enabled       bool   `db:"enabled" json:"enabled"`
 	// ComposeService is the stack service a compose stack's domain routes
 	// to ("" for apps and the dashboard).
 	ComposeService string    `db:"compose_service" json:"service,omitempty"`
-	CreatedAt     time.Time `db:"created_at" json:"created_at"`
-	UpdatedAt     time.Time `db:"updated_at" json:"updated_at"`
+	CreatedAt      time.Time `db:"created_at" json:"created_at"`
+	UpdatedAt      time.Time `db:"updated_at" json:"updated_at"`
 }
 
 // DomainClaim says who owns a host+path: an app, or the dashboard when

@@ -14,7 +14,7 @@ func exampleCompose() map[string]any {
 func exampleComposeInput() map[string]any {
 	return map[string]any{"project_id": 1, "environment": "production", "name": "blog",
 		"source": map[string]any{"type": "git", "url": "https://github.com/acme/blog.git", "branch": "main", "compose_path": "docker-compose.yml", "token": "…"},
-		"env": map[string]any{"DB_PASSWORD": "…"}, "inject_env": false}
+		"env":    map[string]any{"DB_PASSWORD": "…"}, "inject_env": false}
 }
 
 func exampleComposeCreated() map[string]any {
@@ -51,7 +51,7 @@ func composeOperations() []Operation {
 			Body:  map[string]any{"compose_file": "services:\n  web:\n    image: nginx:1.27\n", "deploy": true}, Status: 200,
 			Response: exampleComposeCreated(), Errors: []int{400, 401, 404, 422}},
 		{Method: "DELETE", Path: "/api/v1/compose/{id}", Tag: "Compose", Summary: "Delete a stack; ?volumes=keep or ?volumes=remove is required",
-			Notes: "Removes the stack's services, networks, configs, secrets, built images and routes; its named volumes only with ?volumes=remove.",
+			Notes:  "Removes the stack's services, networks, configs, secrets, built images and routes; its named volumes only with ?volumes=remove.",
 			Status: 204, Errors: []int{401, 404, 409, 422}},
 		{Method: "POST", Path: "/api/v1/compose/{id}/deploy", Tag: "Compose", Summary: "Queue a deploy: clone (git), load and check the file, build, pull, roll out",
 			Status: 202, Response: exampleOperation("deploy"), Errors: queued},
@@ -65,10 +65,10 @@ func composeOperations() []Operation {
 			Status: 200, Response: map[string]any{"items": []any{exampleStackService()}}, Errors: []int{401, 404, 503}},
 		{Method: "GET", Path: "/api/v1/compose/{id}/file", Tag: "Compose", Summary: "The rendered file the running deploy used (secrets masked) and its diff against the deploy before",
 			Status: 200, Response: map[string]any{"deployment_id": 42, "rendered": "services:\n  web:\n    image: blog_web:42\n", "previous_deployment_id": 40,
-				"diff": []any{map[string]any{"op": "-", "text": "    image: blog_web:40"}, map[string]any{"op": "+", "text": "    image: blog_web:42"}},
+				"diff":     []any{map[string]any{"op": "-", "text": "    image: blog_web:40"}, map[string]any{"op": "+", "text": "    image: blog_web:42"}},
 				"warnings": []any{}, "images": map[string]any{"web": "blog_web:42", "store": "redis:7"}}, Errors: notFound},
 		{Method: "GET", Path: "/api/v1/compose/{id}/deployments", Tag: "Compose", Summary: "List the stack's deploys and operations, newest first",
-			Notes: "Roll back with POST /deployments/{id}/rollback: it deploys that deploy's file and images again, without a build.",
+			Notes:     "Roll back with POST /deployments/{id}/rollback: it deploys that deploy's file and images again, without a build.",
 			Paginated: true, Status: 200, Response: examplePage(exampleOperation("deploy")), Errors: notFound},
 		{Method: "GET", Path: "/api/v1/compose/{id}/env", Tag: "Compose", Summary: "Reveal the stack's env", Status: 200,
 			Response: map[string]any{"env": map[string]any{"DB_PASSWORD": "…"}}, Errors: notFound},
@@ -77,13 +77,13 @@ func composeOperations() []Operation {
 		{Method: "GET", Path: "/api/v1/compose/{id}/domains", Tag: "Compose", Summary: "List the stack's domains with their routing status", Status: 200,
 			Response: map[string]any{"items": []any{exampleComposeDomain()}}, Errors: notFound},
 		{Method: "POST", Path: "/api/v1/compose/{id}/domains", Tag: "Compose", Summary: "Add a domain routing to one of the stack's services; applies without a redeploy",
-			Notes: "service names a service of the compose file; port is its container port. Change or remove it with PATCH/DELETE /domains/{id}. " + notRoutedNote,
-			Body:  map[string]any{"host": "blog.example.com", "service": "web", "port": 8080, "https": true, "certificate": "letsencrypt"},
+			Notes:  "service names a service of the compose file; port is its container port. Change or remove it with PATCH/DELETE /domains/{id}. " + notRoutedNote,
+			Body:   map[string]any{"host": "blog.example.com", "service": "web", "port": 8080, "https": true, "certificate": "letsencrypt"},
 			Status: 201, Response: exampleComposeDomain(), Errors: []int{400, 401, 404, 409, 422}},
 		{Method: "GET", Path: "/api/v1/compose/{id}/webhook", Tag: "Compose", Summary: "The stack's deploy webhook URL and secret (same providers and rules as apps)",
 			Status: 200, Response: exampleWebhook(), Errors: notFound},
 		{Method: "POST", Path: "/api/v1/compose/{id}/deploy-key", Tag: "Compose", Summary: "Generate a new SSH deploy key for a git stack; answers its public half",
-			Notes: "Add the public key to the repository as a read-only deploy key and use an ssh:// or git@ URL. The private key is stored encrypted and never shown.",
+			Notes:  "Add the public key to the repository as a read-only deploy key and use an ssh:// or git@ URL. The private key is stored encrypted and never shown.",
 			Status: 200, Response: map[string]any{"public_key": "ssh-ed25519 AAAA… dokploy"}, Errors: notFound},
 	}
 }

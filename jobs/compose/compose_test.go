@@ -200,7 +200,7 @@ func TestYAMLSyntaxErrorLine(t *testing.T) {
 
 func TestDuplicateKeyLine(t *testing.T) {
 	file := "services:\n  web:\n    image: nginx\n  web:\n    image: redis\n"
-	e := wantError(t, pasted(file), `"web" already defined`)
+	e := refusal(t, pasted(file), `"web" already defined`)
 	if e.Line != 4 {
 		t.Errorf("line = %d, want 4: %v", e.Line, e)
 	}
@@ -217,7 +217,7 @@ func TestSchemaErrorLine(t *testing.T) {
 		{"dotted label key", "services:\n  web:\n    image: nginx\n    labels:\n      traefik.enable: true\n      traefik.http.routers.web.rule: [x]\n", "services.web.labels.traefik.http.routers.web.rule must be", 6},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := wantError(t, pasted(tc.file), tc.want)
+			e := refusal(t, pasted(tc.file), tc.want)
 			if e.Line != tc.line {
 				t.Errorf("line = %d, want %d: %v", e.Line, tc.line, e)
 			}
@@ -245,7 +245,7 @@ func TestContextCancelled(t *testing.T) {
 }
 
 func TestServiceNames(t *testing.T) {
-	e := wantError(t, pasted("services:\n  My_Web:\n    image: nginx\n"), `service name "My_Web" is not a DNS label: use lowercase letters, digits and '-'`)
+	e := refusal(t, pasted("services:\n  My_Web:\n    image: nginx\n"), `service name "My_Web" is not a DNS label: use lowercase letters, digits and '-'`)
 	if e.Line != 2 {
 		t.Errorf("line = %d, want 2", e.Line)
 	}
@@ -353,7 +353,7 @@ services:
 }
 
 func TestForbiddenKeys(t *testing.T) {
-	e := wantError(t, pasted("services:\n  web:\n    image: nginx\n    volumes_from: [other]\n"), `service "web": volumes_from is not supported`)
+	e := refusal(t, pasted("services:\n  web:\n    image: nginx\n    volumes_from: [other]\n"), `service "web": volumes_from is not supported`)
 	if e.Line != 4 {
 		t.Errorf("line = %d, want 4", e.Line)
 	}
@@ -445,7 +445,7 @@ func TestSecretFilesConfined(t *testing.T) {
 		"missing.txt":   `the file "missing.txt" does not exist in the repository`,
 		"~/.ssh/id_rsa": `the file "~/.ssh/id_rsa" is in a home directory`,
 	} {
-		e := wantError(t, inRepo(dir, strings.Replace(file, "%s", path, 1)), `secret "s": `+want)
+		e := refusal(t, inRepo(dir, strings.Replace(file, "%s", path, 1)), `secret "s": `+want)
 		if e.Line != 7 {
 			t.Errorf("%s: line = %d, want 7", path, e.Line)
 		}
@@ -476,7 +476,7 @@ func TestComposeSpecForms(t *testing.T) {
 }
 
 func TestInterpolationErrors(t *testing.T) {
-	e := wantError(t, pasted("services:\n  web:\n    image: \"${TAG?set TAG in the stack's environment}\"\n"), "services.web.image: required variable TAG is missing a value")
+	e := refusal(t, pasted("services:\n  web:\n    image: \"${TAG?set TAG in the stack's environment}\"\n"), "services.web.image: required variable TAG is missing a value")
 	if e.Line != 3 {
 		t.Errorf("line = %d", e.Line)
 	}

@@ -71,7 +71,13 @@ func fileErrors(t *testing.T, err error) []*Error {
 }
 
 // wantError loads src and returns the *Error whose message contains want.
-func wantError(t *testing.T, src Source, want string) *Error {
+func wantError(t *testing.T, src Source, want string) {
+	t.Helper()
+	_ = refusal(t, src, want)
+}
+
+// refusal is the Error of src's load whose message contains want.
+func refusal(t *testing.T, src Source, want string) *Error {
 	t.Helper()
 	_, err := Load(context.Background(), src)
 	errs := fileErrors(t, err)

@@ -2,7 +2,6 @@ package compose
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/docker/cli/cli/compose/loader"
@@ -110,11 +109,4 @@ func (l *loading) checkVolumeSpecs(name string, svc map[string]any) {
 				name, spec, strings.TrimPrefix(err.Error(), "invalid spec: "+spec+": "))
 		}
 	}
-}
-
-// sortedStrings returns a sorted copy.
-func sortedStrings(in []string) []string {
-	out := append([]string(nil), in...)
-	sort.Strings(out)
-	return out
 }

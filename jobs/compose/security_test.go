@@ -17,7 +17,7 @@ func TestBindMountOfRoot(t *testing.T) {
 		"services:\n  web:\n    image: nginx\n    volumes:\n      - /:/host\n",
 		"services:\n  web:\n    image: nginx\n    volumes:\n      - type: bind\n        source: /\n        target: /host\n",
 	} {
-		e := wantError(t, pasted(file), `service "web": the bind mount of the host path "/" is refused`)
+		e := refusal(t, pasted(file), `service "web": the bind mount of the host path "/" is refused`)
 		if e.Line != 5 || !strings.Contains(e.Msg, allowHint+" bind mounts for this stack in its Settings") {
 			t.Errorf("line %d: %v", e.Line, e)
 		}
@@ -54,7 +54,7 @@ func TestDockerSocket(t *testing.T) {
 		for _, allow := range []Permissions{{}, {BindMounts: true}, {DockerSocket: true}} {
 			src := pasted(file)
 			src.Allow = allow
-			e := wantError(t, src, "binding the container runtime socket")
+			e := refusal(t, src, "binding the container runtime socket")
 			if !strings.Contains(e.Msg, allowHint+" the Docker socket") {
 				t.Errorf("%v", e)
 			}
@@ -92,7 +92,7 @@ func TestVolumeDriverOptsBind(t *testing.T) {
 				driver = "    driver: some/plugin\n"
 			}
 			file := "services:\n  web:\n    image: nginx\n    volumes: [data:/data]\nvolumes:\n  data:\n" + driver + "    driver_opts:\n      " + opts + "\n"
-			e := wantError(t, pasted(file), `volume "data": driver_opts`)
+			e := refusal(t, pasted(file), `volume "data": driver_opts`)
 			if !strings.Contains(e.Msg, "is refused") || !strings.Contains(e.Msg, allowHint+" bind mounts") {
 				t.Errorf("%v", e)
 			}
@@ -127,7 +127,7 @@ func TestRefusedFeatures(t *testing.T) {
 			file := "services:\n  web:\n    image: nginx\n    " + tc.service + "\n" + tc.top
 			src := pasted(file)
 			src.Env = map[string]string{"P": "true"}
-			e := wantError(t, src, tc.want)
+			e := refusal(t, src, tc.want)
 			if !strings.Contains(e.Msg, allowHint+" "+tc.hint+" for this stack in its Settings") {
 				t.Errorf("message does not say how to allow it: %v", e)
 			}
@@ -163,7 +163,7 @@ func TestExternalObjects(t *testing.T) {
 		{"services:\n  web:\n    image: nginx\n    networks: [n]\nnetworks:\n  n:\n    name: other_default\n",
 			`network "n": the name "other_default" is refused`},
 	} {
-		e := wantError(t, pasted(tc.file), tc.want)
+		e := refusal(t, pasted(tc.file), tc.want)
 		if e.Line == 0 {
 			t.Errorf("no line: %v", e)
 		}
@@ -220,7 +220,7 @@ func TestEnvFileConfined(t *testing.T) {
 		"../x.env":    `the file "../x.env" is outside the repository`,
 		"missing.env": `the file "missing.env" does not exist in the repository`,
 	} {
-		e := wantError(t, inRepo(dir, strings.Replace(file, "%s", path, 1)), want)
+		e := refusal(t, inRepo(dir, strings.Replace(file, "%s", path, 1)), want)
 		if e.Line != 4 {
 			t.Errorf("%s: line %d", path, e.Line)
 		}

@@ -307,11 +307,11 @@ func contains(list []string, s string) bool {
 // ComposeFileView is the file a stack's running deploy rendered (secrets
 // masked) and how it differs from the deploy before it.
 type ComposeFileView struct {
-	DeploymentID int64    `json:"deployment_id,omitempty"`
-	Rendered     string   `json:"rendered"`
-	PreviousID   int64    `json:"previous_deployment_id,omitempty"`
-	Diff         []DiffLine `json:"diff"`
-	Warnings     []string `json:"warnings"`
+	DeploymentID int64             `json:"deployment_id,omitempty"`
+	Rendered     string            `json:"rendered"`
+	PreviousID   int64             `json:"previous_deployment_id,omitempty"`
+	Diff         []DiffLine        `json:"diff"`
+	Warnings     []string          `json:"warnings"`
 	Images       map[string]string `json:"images"`
 }
 
