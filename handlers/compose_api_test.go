@@ -151,7 +151,7 @@ func TestComposeAPI_RefusedFiles(t *testing.T) {
 }
 
 // TestComposeAPI_GitSourceKeepsTokenSecret: a git stack's token is stored
-// sealed and shown only as has_token.
+// sealed and shown only as token_set.
 func TestComposeAPI_GitSourceKeepsTokenSecret(t *testing.T) {
 	t.Parallel()
 	app := newTestApp(t)
@@ -162,7 +162,7 @@ func TestComposeAPI_GitSourceKeepsTokenSecret(t *testing.T) {
 	wantStatus(t, res, http.StatusCreated)
 	testkit.MustNotContain(t, res.Body, "ghp_verysecret123")
 	src, _ := out["source"].(map[string]any)
-	if src["has_token"] != true || src["compose_path"] != "deploy/compose.yaml" {
+	if src["token_set"] != true || src["compose_path"] != "deploy/compose.yaml" {
 		t.Errorf("source %v", src)
 	}
 	var raw []byte

@@ -20,9 +20,9 @@ type composeSourceJSON struct {
 	ComposePath  *string `json:"compose_path,omitempty"`
 	Token        *string `json:"token,omitempty"`
 	SSHKey       *string `json:"ssh_key,omitempty"`
-	HasToken     bool    `json:"has_token,omitempty"`
-	HasSSHKey    bool    `json:"has_ssh_key,omitempty"`
-	SSHPublicKey string  `json:"ssh_public_key,omitempty"`
+	HasToken     bool    `json:"token_set"`
+	HasSSHKey    bool    `json:"ssh_key_set"`
+	SSHPublicKey string  `json:"deploy_public_key,omitempty"`
 }
 
 // composeInputJSON is the body of POST and PATCH /compose. Pointers tell

@@ -5,7 +5,7 @@ func exampleCompose() map[string]any {
 		"id": 12, "environment_id": 1, "project_id": 1, "environment": "production", "name": "blog", "display_name": "Blog",
 		"source_type": "git", "inject_env": false, "status": "running", "created_at": exampleTime, "updated_at": exampleTime,
 		"source": map[string]any{"type": "git", "url": "https://github.com/acme/blog.git", "branch": "main",
-			"compose_path": "docker-compose.yml", "has_token": true},
+			"compose_path": "docker-compose.yml", "token_set": true},
 		"allow":    map[string]any{"bind_mounts": false, "docker_socket": false, "privileged": false, "host_namespaces": false, "capabilities": false},
 		"env_keys": []any{"DB_PASSWORD"}, "services": []any{"store", "web"},
 	}
@@ -44,7 +44,7 @@ func composeOperations() []Operation {
 				"A pasted file is loaded and checked when saved: errors name the line. Host bind mounts, the Docker socket, privileged, host network/PID/IPC " +
 				"and cap_add are refused unless allow names them. \"deploy\": false skips the first deploy.",
 			Body: exampleComposeInput(), Response: exampleComposeCreated(), Errors: []int{400, 401, 409, 422}},
-		{Method: "GET", Path: "/api/v1/compose/{id}", Tag: "Compose", Summary: "Get a compose stack (secrets only as has_token/has_ssh_key)", Status: 200,
+		{Method: "GET", Path: "/api/v1/compose/{id}", Tag: "Compose", Summary: "Get a compose stack (secrets only as token_set/ssh_key_set)", Status: 200,
 			Response: exampleCompose(), Errors: notFound},
 		{Method: "PATCH", Path: "/api/v1/compose/{id}", Tag: "Compose", Summary: "Change a stack's source, file, env, inject_env or allow; only sent fields change",
 			Notes: "Applies on the next deploy; \"deploy\": true queues one. The name cannot change.",
