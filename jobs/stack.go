@@ -270,6 +270,9 @@ func (r *Runner) stackImages(ctx context.Context, d *db.Deployment, c *db.Compos
 		if s.Build != nil {
 			ref := fmt.Sprintf("%s_%s:%d", c.Name, s.Name, d.ID)
 			log(fmt.Sprintf("Building service %s (context %s, Dockerfile %s)", s.Name, s.Build.Context, s.Build.Dockerfile))
+			if s.Build.Network != "" {
+				log(fmt.Sprintf("Note: build.network %s is not applied; builds run on the builder's default network", s.Build.Network))
+			}
 			err := step(ctx, limits.Build, "the build of "+s.Name, func(ctx context.Context) error {
 				_, err := r.docker.Build(ctx, docker.BuildSpec{
 					Dir: src.dir, ContextPath: s.Build.Context, Dockerfile: path.Join(s.Build.Context, s.Build.Dockerfile),
