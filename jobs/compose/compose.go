@@ -23,9 +23,10 @@ import (
 	"path"
 	"sort"
 
-	"github.com/docker/cli/cli/compose/convert"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/swarm"
+
+	convert "dokploy/jobs/compose/internal/swarmconvert"
 )
 
 // MaxFileSize bounds the compose file: real ones are a few KiB, a bigger

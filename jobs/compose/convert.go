@@ -11,12 +11,13 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/docker/cli/cli/compose/convert"
 	"github.com/docker/cli/cli/compose/types"
 	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/swarm"
 	"gopkg.in/yaml.v3"
+
+	convert "dokploy/jobs/compose/internal/swarmconvert"
 )
 
 const (

@@ -8,10 +8,11 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/docker/cli/cli/compose/convert"
 	"github.com/docker/cli/cli/compose/loader"
 	"github.com/docker/cli/cli/compose/types"
 	"gopkg.in/yaml.v3"
+
+	convert "dokploy/jobs/compose/internal/swarmconvert"
 )
 
 // loading is the state of one Load.
