@@ -344,7 +344,13 @@ func (h *Handler) GetAppEnv(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	vars, err := h.Store.AppVariables(c.Request().Context(), a.ID, db.VarEnv)
+	return h.revealEnv(c, a.ID)
+}
+
+// revealEnv answers with a service's env values: an explicit reveal, so
+// no cache keeps them.
+func (h *Handler) revealEnv(c echo.Context, serviceID int64) error {
+	vars, err := h.Store.AppVariables(c.Request().Context(), serviceID, db.VarEnv)
 	if err != nil {
 		return err
 	}
@@ -352,6 +358,7 @@ func (h *Handler) GetAppEnv(c echo.Context) error {
 	for _, v := range vars {
 		out.Env[v.Key] = v.Value
 	}
+	c.Response().Header().Set("Cache-Control", "no-store")
 	return c.JSON(http.StatusOK, out)
 }
 

@@ -319,16 +319,7 @@ func (h *Handler) GetComposeEnv(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	vars, err := h.Store.AppVariables(c.Request().Context(), stack.ID, db.VarEnv)
-	if err != nil {
-		return err
-	}
-	out := envBody{Env: map[string]string{}}
-	for _, v := range vars {
-		out.Env[v.Key] = v.Value
-	}
-	c.Response().Header().Set("Cache-Control", "no-store")
-	return c.JSON(http.StatusOK, out)
+	return h.revealEnv(c, stack.ID)
 }
 
 // PutComposeEnv replaces the stack's env; an inline file must still load

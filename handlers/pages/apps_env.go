@@ -106,7 +106,13 @@ func (h *Handler) RevealAppEnv(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	vars, err := h.Store.AppVariables(c.Request().Context(), a.ID, db.VarEnv)
+	return h.revealVariable(c, a.ID)
+}
+
+// revealVariable shows the value of the form's key among a service's env
+// variables in its row (the one explicit way a page shows a value).
+func (h *Handler) revealVariable(c echo.Context, serviceID int64) error {
+	vars, err := h.Store.AppVariables(c.Request().Context(), serviceID, db.VarEnv)
 	if err != nil {
 		return err
 	}

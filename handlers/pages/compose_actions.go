@@ -187,17 +187,7 @@ func (h *Handler) RevealComposeEnv(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	vars, err := h.Store.AppVariables(c.Request().Context(), s.ID, db.VarEnv)
-	if err != nil {
-		return err
-	}
-	key := c.FormValue("key")
-	for _, v := range vars {
-		if v.Key == key {
-			return h.Partial(c, http.StatusOK, "env_revealed", v)
-		}
-	}
-	return echo.NewHTTPError(http.StatusNotFound, "No variable "+key+".")
+	return h.revealVariable(c, s.ID)
 }
 
 // UpdateComposeSettings saves the Settings tab: the display name and what
