@@ -3,9 +3,17 @@ package handlers
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/gomodule/redigo/redis"
+
+	"dokploy/jobs"
+	"dokploy/jobs/docker"
+	"dokploy/views"
 
 	"dokploy/e2e/testkit"
 )
@@ -275,4 +283,62 @@ func TestHealth_ReportsEveryComponent(t *testing.T) {
 		t.Errorf("docker swarm state missing: %s", res.Body)
 	}
 	testkit.MustNotContain(t, res.Body, "dokploy:dokploy", "password")
+	if _, ok := body["version"]; ok {
+		t.Errorf("anonymous health names the version: %s", res.Body)
+	}
+
+	// A valid token sees the details; an invalid one is just anonymous.
+	res, body = app.apiJSON(http.MethodGet, "/api/health", app.apiToken(), nil)
+	wantStatus(t, res, http.StatusOK)
+	if body["version"] == nil {
+		t.Errorf("token caller gets no version: %s", res.Body)
+	}
+	res, body = app.apiJSON(http.MethodGet, "/api/health", "not-a-token", nil)
+	wantStatus(t, res, http.StatusOK)
+	if _, ok := body["version"]; ok {
+		t.Errorf("invalid token sees the version: %s", res.Body)
+	}
+}
+
+// A dependency that is down is named to anyone, but why (the error text,
+// which can name hosts and ports) only to a caller with a valid token.
+func TestHealth_AnonymousGetsNoErrorText(t *testing.T) {
+	t.Parallel()
+	app := newTestApp(t)
+	token := app.apiToken()
+	deadRedis := &redis.Pool{Dial: func() (redis.Conn, error) { return redis.Dial("tcp", "127.0.0.1:1") }}
+	dk, err := docker.New(docker.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dk.Close() })
+	runner := jobs.NewRunner(jobs.Options{Store: app.store, Redis: deadRedis, Docker: dk, Namespace: "health-test"})
+	renderer, err := views.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(New(Options{PublicURL: "http://dokploy.test", Version: "test"}, app.store, renderer, runner).Router())
+	t.Cleanup(srv.Close)
+	get := func(token string) (int, string) {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/api/health", nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		body, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(body)
+	}
+	code, body := get("")
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, `"down":["redis"]`) {
+		t.Errorf("anonymous: want 503 naming redis down, got %d %s", code, body)
+	}
+	testkit.MustNotContain(t, body, `"error"`, "127.0.0.1:1")
+	code, body = get(token)
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "127.0.0.1:1") {
+		t.Errorf("token caller: want 503 with the reason, got %d %s", code, body)
+	}
 }

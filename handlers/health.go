@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"dokploy/handlers/web"
 )
 
 type componentHealth struct {
@@ -15,7 +17,10 @@ type componentHealth struct {
 }
 
 // health reports PostgreSQL, Redis and Docker: 200 when all are up, 503
-// naming what is down. It needs no authentication and reveals no secrets.
+// naming what is down. It needs no authentication, so anonymous callers
+// (load balancers, uptime checks) learn only up/down per dependency; the
+// error texts, which can name hosts and ports, and the version are for a
+// signed-in user or a valid API token.
 func (h *Handler) health(c echo.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), 3*time.Second)
 	defer cancel()
@@ -44,5 +49,28 @@ func (h *Handler) health(c echo.Context) error {
 			down = append(down, name)
 		}
 	}
-	return c.JSON(status, map[string]any{"status": map[bool]string{true: "ok", false: "degraded"}[status == http.StatusOK], "down": down, "components": out, "version": h.Version})
+	body := map[string]any{"status": map[bool]string{true: "ok", false: "degraded"}[status == http.StatusOK], "down": down, "components": out}
+	if h.healthDetailsAllowed(c) {
+		body["version"] = h.Version
+	} else {
+		for name, comp := range out {
+			comp.Error = ""
+			out[name] = comp
+		}
+	}
+	return c.JSON(status, body)
+}
+
+// healthDetailsAllowed reports whether the caller is signed in or sends a
+// valid API token; an invalid token is simply anonymous here.
+func (h *Handler) healthDetailsAllowed(c echo.Context) bool {
+	if web.CurrentUser(c) != nil {
+		return true
+	}
+	tok := apiToken(c.Request())
+	if tok == "" {
+		return false
+	}
+	_, _, err := h.Store.APITokenUser(c.Request().Context(), tok)
+	return err == nil
 }
