@@ -11,3 +11,5 @@ func pqIntArray(v []int) interface{} {
 }
 
 func pqStringArray(v []string) interface{} { return pq.StringArray(v) }
+
+func pqInt64Array(v []int64) interface{} { return pq.Int64Array(v) }

@@ -80,3 +80,33 @@ func (r *Runner) pruneLoop(ctx context.Context) {
 		wait = 24 * time.Hour
 	}
 }
+
+// PruneHistory applies the history retention settings now.
+func (r *Runner) PruneHistory(ctx context.Context) (db.HistoryPruneReport, error) {
+	ret, err := r.store.HistoryRetention(ctx)
+	if err != nil {
+		return db.HistoryPruneReport{}, err
+	}
+	return r.store.PruneHistory(ctx, ret)
+}
+
+// historyPruneLoop applies history retention every hour, the first time a
+// minute after start (not at once, so start-up stays quick).
+func (r *Runner) historyPruneLoop(ctx context.Context) {
+	wait := time.Minute
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		rep, err := r.PruneHistory(ctx)
+		if err != nil {
+			r.log.Warn("history retention", "err", err)
+		} else if rep != (db.HistoryPruneReport{}) {
+			r.log.Info("history retention", "deployment_logs", rep.DeploymentLogs, "log_lines", rep.LogLines,
+				"webhook_deliveries", rep.Deliveries, "sessions", rep.Sessions)
+		}
+		wait = time.Hour
+	}
+}

@@ -156,6 +156,7 @@ func (r *Runner) StartWorker(ctx context.Context) error {
 	go r.heartbeatLoop(loopCtx)
 	go r.requeueLoop(loopCtx)
 	go r.pruneLoop(loopCtx)
+	go r.historyPruneLoop(loopCtx)
 	go r.scheduleLoop(loopCtx)
 	r.log.Info("deploy worker started", "worker", r.workerID, "concurrency", n)
 	return nil

@@ -69,6 +69,39 @@ func (h *Handler) UpdateDeploySettings(c echo.Context) error {
 	return h.GetDeploySettings(c)
 }
 
+func (h *Handler) GetRetention(c echo.Context) error {
+	r, err := h.Store.HistoryRetention(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, r)
+}
+
+// UpdateRetention changes history retention; fields left out keep their
+// value.
+func (h *Handler) UpdateRetention(c echo.Context) error {
+	var in struct {
+		KeepDeploymentLogs *int `json:"keep_deployment_logs"`
+		DeliveryDays       *int `json:"webhook_delivery_days"`
+	}
+	if err := bindStrict(c, &in); err != nil {
+		return err
+	}
+	if err := h.Ops.SetHistoryRetention(c.Request().Context(), in.KeepDeploymentLogs, in.DeliveryDays); err != nil {
+		return err
+	}
+	return h.GetRetention(c)
+}
+
+// PruneHistory applies history retention now.
+func (h *Handler) PruneHistory(c echo.Context) error {
+	rep, err := h.Runner.PruneHistory(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, rep)
+}
+
 func (h *Handler) UpdateSettings(c echo.Context) error {
 	if h.Routing == nil {
 		return web.Error(http.StatusServiceUnavailable, "", "routing is not configured")
