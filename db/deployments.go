@@ -39,9 +39,9 @@ type Deployment struct {
 	SecretEnc       []byte     `db:"secret_enc" json:"-"`
 	BackupRunID     *int64     `db:"backup_run_id" json:"backup_run_id,omitempty"`
 	// LogPruned: history retention removed this deployment's log lines.
-	LogPruned bool `db:"log_pruned" json:"log_pruned"`
-	AppName         string     `db:"app_name" json:"app_name"`
-	ServiceKind     string     `db:"service_kind" json:"-"`
+	LogPruned   bool   `db:"log_pruned" json:"log_pruned"`
+	AppName     string `db:"app_name" json:"app_name"`
+	ServiceKind string `db:"service_kind" json:"-"`
 }
 
 // Deployment actions: apps only deploy; databases also start, stop,
