@@ -221,6 +221,10 @@ func (h *Handler) showSetupPage(c echo.Context) error {
 	form := views.NewForm()
 	form.Values["token"] = c.QueryParam("token")
 	if !h.checkSetupToken(form.Values["token"]) {
+		// Another request may have finished setup since the check above.
+		if h.SetupLink() == "" {
+			return echo.NewHTTPError(http.StatusNotFound, "Setup is complete. Sign in instead.")
+		}
 		form.Error = "This page needs the one-time setup link printed on the server console when dokploy started."
 		return h.Page(c, http.StatusForbidden, "setup", &views.Page{Title: "Set up", Data: form})
 	}
@@ -236,6 +240,10 @@ func (h *Handler) setup(c echo.Context) error {
 		form.Values[k] = strings.TrimSpace(c.FormValue(k))
 	}
 	if !h.checkSetupToken(form.Values["token"]) {
+		// Another request may have finished setup since the check above.
+		if h.SetupLink() == "" {
+			return echo.NewHTTPError(http.StatusNotFound, "Setup is complete. Sign in instead.")
+		}
 		form.Error = "The setup token is missing or wrong. Use the link printed on the server console."
 		return h.Page(c, http.StatusForbidden, "setup", &views.Page{Title: "Set up", Data: form})
 	}
