@@ -172,7 +172,10 @@ func (h *Handler) login(c echo.Context) error {
 	email := strings.ToLower(strings.TrimSpace(c.FormValue("email")))
 	form.Values["email"] = email
 	ip := clientIP(c.Request())
-	if wait := h.limiter.blocked(ip, email); wait > 0 {
+	// The attempt is counted before the password is hashed, so parallel
+	// requests cannot all slip past the limit.
+	wait, release := h.limiter.reserve(ip, email)
+	if wait > 0 {
 		form.Error = fmt.Sprintf("Too many failed sign-in attempts. Try again in %s.", wait.Round(time.Second))
 		return h.Page(c, http.StatusTooManyRequests, "login", &views.Page{Title: "Sign in", Data: form})
 	}
@@ -186,12 +189,17 @@ func (h *Handler) login(c echo.Context) error {
 	}
 	// Hash even for unknown emails so response time does not tell which
 	// accounts exist.
-	if !db.CheckPassword(hash, c.FormValue("password")) || err != nil {
-		h.limiter.fail(ip, email)
+	ok := false
+	if !h.hashes.run(c.Request().Context(), func() { ok = db.CheckPassword(hash, c.FormValue("password")) }) {
+		c.Response().Header().Set("Retry-After", "5")
+		form.Error = "The server is busy signing others in. Try again in a few seconds."
+		return h.Page(c, http.StatusServiceUnavailable, "login", &views.Page{Title: "Sign in", Data: form})
+	}
+	if !ok || err != nil {
 		form.Error = "Wrong email or password."
 		return h.Page(c, http.StatusUnauthorized, "login", &views.Page{Title: "Sign in", Data: form})
 	}
-	h.limiter.succeed(email)
+	release()
 	return h.startSession(c, u)
 }
 

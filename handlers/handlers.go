@@ -41,6 +41,7 @@ type Handler struct {
 	pages   *pages.Handler
 	api     *api.Handler
 	limiter *loginLimiter
+	hashes  *hashGate
 	// dummyHash is checked against when the email is unknown.
 	dummyHash string
 
@@ -67,7 +68,7 @@ func WithControlPlaneBackup(s *cpbackup.Service) Option {
 // New builds a Handler.
 func New(opts Options, store *db.Store, renderer *views.Renderer, runner *jobs.Runner, extra ...Option) *Handler {
 	d := &web.Deps{PublicURL: opts.PublicURL, Version: opts.Version, Store: store, Views: renderer, Runner: runner}
-	h := &Handler{Deps: d, limiter: newLoginLimiter(), dummyHash: dummyPasswordHash}
+	h := &Handler{Deps: d, limiter: newLoginLimiter(), hashes: newHashGate(4), dummyHash: dummyPasswordHash}
 	for _, o := range extra {
 		o(h)
 	}
