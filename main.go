@@ -205,7 +205,8 @@ func serve(cfg config, web bool) error {
 	cpBackup := cpbackup.New(cpbackup.Options{Store: store, DB: conn, DataDir: cfg.DataDir, SecretKey: string(key), Version: version, Logger: slog.Default()})
 	cpBackup.Start(ctx)
 	defer func() { stop(); cpBackup.Wait() }() // a backup in progress ends (failed) with ctx
-	h := handlers.New(handlers.Options{PublicURL: cfg.PublicURL, Version: version, ReservedPorts: cfg.reservedPorts()}, store, renderer, runner,
+	proxies, _ := cfg.trustedProxies()         // validated at start
+	h := handlers.New(handlers.Options{PublicURL: cfg.PublicURL, Version: version, ReservedPorts: cfg.reservedPorts(), TrustedProxies: proxies}, store, renderer, runner,
 		handlers.WithRouting(routing), handlers.WithControlPlaneBackup(cpBackup))
 	if err := h.PrepareSetup(ctx); err != nil {
 		return err

@@ -84,3 +84,22 @@ func TestLogin_AttackerCannotLockTheAdminOut(t *testing.T) {
 		t.Fatalf("admin from another address: want 303 /, got %d %q", res.Code, res.location())
 	}
 }
+
+// X-Forwarded-For from a peer that is not a configured proxy is ignored: a
+// client on loopback inventing a new address per request still hits the
+// per-IP limit.
+func TestLogin_UntrustedXForwardedForIsIgnored(t *testing.T) {
+	t.Parallel()
+	app := newTestApp(t)
+	app.h.ipExtractor = newClientIP(nil) // the default: no proxy trusted
+	app.setupAdmin()
+	b := app.browser()
+	for i := 0; i < 20; i++ {
+		res := b.postForm("/login", url.Values{"email": {fmt.Sprintf("guess%d@example.com", i)}, "password": {"wrong-password"}},
+			"X-Forwarded-For", fmt.Sprintf("198.51.100.%d", i+1), "X-Real-IP", fmt.Sprintf("198.51.100.%d", i+1))
+		wantStatus(t, res, http.StatusUnauthorized)
+	}
+	res := b.postForm("/login", url.Values{"email": {adminEmail}, "password": {adminPassword}},
+		"X-Forwarded-For", "198.51.100.99", "X-Real-IP", "198.51.100.99")
+	wantStatus(t, res, http.StatusTooManyRequests)
+}
