@@ -103,3 +103,33 @@ func TestLogin_UntrustedXForwardedForIsIgnored(t *testing.T) {
 		"X-Forwarded-For", "198.51.100.99", "X-Real-IP", "198.51.100.99")
 	wantStatus(t, res, http.StatusTooManyRequests)
 }
+
+// The sign-in and setup forms refuse a large body before parsing it, and the
+// server keeps serving.
+func TestLogin_LargeBodyIs413(t *testing.T) {
+	t.Parallel()
+	app := newTestApp(t)
+	app.setupAdmin()
+	b := app.browser()
+	for _, path := range []string{"/login", "/setup"} {
+		big := url.Values{"email": {adminEmail}, "password": {strings.Repeat("x", 1<<20)}}
+		res := b.postForm(path, big)
+		wantStatus(t, res, http.StatusRequestEntityTooLarge)
+	}
+	res := b.postForm("/login", url.Values{"email": {adminEmail}, "password": {adminPassword}})
+	if res.Code != http.StatusSeeOther || res.location() != "/" {
+		t.Fatalf("sign-in after the large body: want 303 /, got %d %q", res.Code, res.location())
+	}
+}
+
+func TestWriteDeadline_SparesStreams(t *testing.T) {
+	for path, stream := range map[string]bool{
+		"/deployments/3/stream": true, "/apps/1/runtime-logs": true, "/api/v1/deployments/3/logs": true,
+		"/login": false, "/apps/1": false,
+	} {
+		r, _ := http.NewRequest(http.MethodGet, "http://x"+path, nil)
+		if isStream(r) != stream {
+			t.Errorf("%s: isStream = %v", path, !stream)
+		}
+	}
+}
