@@ -29,6 +29,9 @@ type config struct {
 	RunWorker     bool
 	Namespace     string
 	ProbeBinary   string
+	// TrustedProxies is DOKPLOY_TRUSTED_PROXIES: comma-separated IPs or
+	// CIDRs whose X-Forwarded-For is believed.
+	TrustedProxies string
 
 	Traefik          string // "on": run and manage the dokploy-traefik container; "off": only write its files
 	TraefikImage     string // preferred image; the local build is the fallback
@@ -59,6 +62,7 @@ var envVars = []envVar{
 	{"DOKPLOY_TRAEFIK_HTTPS_PORT", "443", "host port Traefik's HTTPS entry point is published on"},
 	{"DOKPLOY_TRAEFIK_API_URL", "http://127.0.0.1:8089", "Traefik's API as the control plane reaches it; published on 127.0.0.1 only"},
 	{"DOKPLOY_PROBE_BINARY", "", "host path of a static dokploy binary mounted into app containers for HTTP health checks; by default this binary is copied to <data dir>/probe/dokploy"},
+	{"DOKPLOY_TRUSTED_PROXIES", "", "comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For is believed (e.g. Traefik's Docker network); none by default"},
 	{"DOKPLOY_REDIS_NAMESPACE", "dokploy", "prefix of every Redis key; instances sharing a Redis and a database must use the same one"},
 }
 
@@ -76,17 +80,18 @@ func getenv(name string) string {
 
 func loadConfig() config {
 	return config{
-		Addr:          getenv("DOKPLOY_ADDR"),
-		DatabaseURL:   getenv("DOKPLOY_DATABASE_URL"),
-		RedisURL:      getenv("DOKPLOY_REDIS_URL"),
-		DataDir:       getenv("DOKPLOY_DATA_DIR"),
-		SecretKey:     getenv("DOKPLOY_SECRET_KEY"),
-		SecretKeyFile: getenv("DOKPLOY_SECRET_KEY_FILE"),
-		PublicURL:     strings.TrimRight(getenv("DOKPLOY_PUBLIC_URL"), "/"),
-		EndpointMode:  getenv("DOKPLOY_ENDPOINT_MODE"),
-		RunWorker:     getenv("DOKPLOY_WORKER") != "false",
-		Namespace:     getenv("DOKPLOY_REDIS_NAMESPACE"),
-		ProbeBinary:   getenv("DOKPLOY_PROBE_BINARY"),
+		Addr:           getenv("DOKPLOY_ADDR"),
+		DatabaseURL:    getenv("DOKPLOY_DATABASE_URL"),
+		RedisURL:       getenv("DOKPLOY_REDIS_URL"),
+		DataDir:        getenv("DOKPLOY_DATA_DIR"),
+		SecretKey:      getenv("DOKPLOY_SECRET_KEY"),
+		SecretKeyFile:  getenv("DOKPLOY_SECRET_KEY_FILE"),
+		PublicURL:      strings.TrimRight(getenv("DOKPLOY_PUBLIC_URL"), "/"),
+		EndpointMode:   getenv("DOKPLOY_ENDPOINT_MODE"),
+		RunWorker:      getenv("DOKPLOY_WORKER") != "false",
+		Namespace:      getenv("DOKPLOY_REDIS_NAMESPACE"),
+		ProbeBinary:    getenv("DOKPLOY_PROBE_BINARY"),
+		TrustedProxies: getenv("DOKPLOY_TRUSTED_PROXIES"),
 
 		Traefik:          getenv("DOKPLOY_TRAEFIK"),
 		TraefikImage:     getenv("DOKPLOY_TRAEFIK_IMAGE"),
@@ -124,6 +129,9 @@ func (c config) validate() error {
 	case "auto", "vip", "dnsrr":
 	default:
 		errs = append(errs, fmt.Errorf("DOKPLOY_ENDPOINT_MODE %q must be auto, vip or dnsrr", c.EndpointMode))
+	}
+	if _, err := c.trustedProxies(); err != nil {
+		errs = append(errs, err)
 	}
 	errs = append(errs, c.validateTraefik()...)
 	return errors.Join(errs...)
@@ -321,4 +329,33 @@ func copyFile(src, dst string, mode os.FileMode) error {
 		return err
 	}
 	return out.Close()
+}
+
+// trustedProxies parses DOKPLOY_TRUSTED_PROXIES; a bare IP is a /32 (or /128).
+func (c config) trustedProxies() ([]*net.IPNet, error) {
+	var nets []*net.IPNet
+	for _, f := range strings.Split(c.TrustedProxies, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if !strings.Contains(f, "/") {
+			ip := net.ParseIP(f)
+			if ip == nil {
+				return nil, fmt.Errorf("DOKPLOY_TRUSTED_PROXIES: %q is not an IP address or CIDR", f)
+			}
+			bits := 128
+			if ip.To4() != nil {
+				ip, bits = ip.To4(), 32
+			}
+			nets = append(nets, &net.IPNet{IP: ip, Mask: net.CIDRMask(bits, bits)})
+			continue
+		}
+		_, n, err := net.ParseCIDR(f)
+		if err != nil {
+			return nil, fmt.Errorf("DOKPLOY_TRUSTED_PROXIES: %q is not an IP address or CIDR", f)
+		}
+		nets = append(nets, n)
+	}
+	return nets, nil
 }

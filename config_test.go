@@ -178,3 +178,17 @@ func TestConfigReservedPorts_FollowTheConfiguration(t *testing.T) {
 		}
 	}
 }
+
+func TestConfig_TrustedProxies(t *testing.T) {
+	c := config{TrustedProxies: " 10.0.0.0/8, 172.18.0.2 ,::1"}
+	nets, err := c.trustedProxies()
+	if err != nil || len(nets) != 3 || nets[1].String() != "172.18.0.2/32" || nets[2].String() != "::1/128" {
+		t.Fatalf("got %v, %v", nets, err)
+	}
+	if nets, err := (config{}).trustedProxies(); err != nil || len(nets) != 0 {
+		t.Fatalf("default: want none, got %v, %v", nets, err)
+	}
+	if _, err := (config{TrustedProxies: "10.0.0.0/33"}).trustedProxies(); err == nil {
+		t.Fatal("a bad CIDR was accepted")
+	}
+}

@@ -205,12 +205,18 @@ func serve(cfg config, web bool) error {
 	cpBackup := cpbackup.New(cpbackup.Options{Store: store, DB: conn, DataDir: cfg.DataDir, SecretKey: string(key), Version: version, Logger: slog.Default()})
 	cpBackup.Start(ctx)
 	defer func() { stop(); cpBackup.Wait() }() // a backup in progress ends (failed) with ctx
-	h := handlers.New(handlers.Options{PublicURL: cfg.PublicURL, Version: version, ReservedPorts: cfg.reservedPorts()}, store, renderer, runner,
+	proxies, _ := cfg.trustedProxies()         // validated at start
+	h := handlers.New(handlers.Options{PublicURL: cfg.PublicURL, Version: version, ReservedPorts: cfg.reservedPorts(), TrustedProxies: proxies}, store, renderer, runner,
 		handlers.WithRouting(routing), handlers.WithControlPlaneBackup(cpBackup))
 	if err := h.PrepareSetup(ctx); err != nil {
 		return err
 	}
-	srv := &http.Server{Addr: cfg.Addr, Handler: h.Router(), ReadHeaderTimeout: 10 * time.Second}
+	// WriteTimeout stays 0 so log streams are not cut; every other response
+	// gets a 2-minute write deadline from WithWriteDeadline.
+	srv := &http.Server{
+		Addr: cfg.Addr, Handler: handlers.WithWriteDeadline(h.Router(), 2*time.Minute),
+		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute,
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
 	slog.Info("dokploy is up", "url", cfg.PublicURL, "addr", cfg.Addr, "startup", time.Since(started).Round(time.Millisecond))

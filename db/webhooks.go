@@ -204,3 +204,23 @@ func isForeignKeyViolation(err error) bool {
 	var pqErr interface{ SQLState() string }
 	return errors.As(err, &pqErr) && pqErr.SQLState() == "23503"
 }
+
+// ClaimDeliveryID records a provider's delivery id for a service and reports
+// whether it is new; false means the delivery was already received. Ids
+// older than 7 days are dropped on the way.
+func (s *Store) ClaimDeliveryID(ctx context.Context, serviceID int64, provider, id string) (bool, error) {
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM webhook_delivery_ids WHERE service_id = $1 AND created_at < now() - interval '7 days'`, serviceID); err != nil {
+		return false, fmt.Errorf("db: prune delivery ids of service %d: %w", serviceID, err)
+	}
+	res, err := s.db.ExecContext(ctx, `
+		INSERT INTO webhook_delivery_ids (service_id, provider, delivery_id) VALUES ($1, $2, $3)
+		ON CONFLICT DO NOTHING`, serviceID, ClipText(provider, 40), ClipText(id, 200))
+	if err != nil {
+		return false, fmt.Errorf("db: claim delivery id of service %d: %w", serviceID, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("db: claim delivery id of service %d: %w", serviceID, err)
+	}
+	return n == 1, nil
+}

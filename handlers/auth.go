@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -21,11 +22,20 @@ const (
 	csrfCookie = "dokploy_csrf"
 )
 
-// clientIP is the address rate limits and the session list use. echo's
-// default RealIP takes the first X-Forwarded-For entry, which any client can
-// set; this takes the nearest address not on a loopback or private network
-// (Traefik and Docker networks are trusted, clients are not).
-var clientIP = echo.ExtractIPFromXFFHeader()
+// newClientIP builds the extractor of the address rate limits and the
+// session list use. X-Forwarded-For is believed only from the proxies listed
+// (DOKPLOY_TRUSTED_PROXIES): the nearest untrusted hop is the client. With
+// none listed, the peer address is the client whatever the headers say, so
+// no client, loopback or private, picks a fresh quota by sending one.
+func newClientIP(trusted []*net.IPNet) echo.IPExtractor {
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, n := range trusted {
+		opts = append(opts, echo.TrustIPRange(n))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
+}
+
+func (h *Handler) clientIP(r *http.Request) string { return h.ipExtractor(r) }
 
 // isHTTPS decides the cookies' Secure flag: set whenever the browser talks
 // HTTPS, directly or through Traefik.
@@ -171,8 +181,11 @@ func (h *Handler) login(c echo.Context) error {
 	form := views.NewForm()
 	email := strings.ToLower(strings.TrimSpace(c.FormValue("email")))
 	form.Values["email"] = email
-	ip := clientIP(c.Request())
-	if wait := h.limiter.blocked(ip, email); wait > 0 {
+	ip := h.clientIP(c.Request())
+	// The attempt is counted before the password is hashed, so parallel
+	// requests cannot all slip past the limit.
+	wait, release := h.limiter.reserve(ip, email)
+	if wait > 0 {
 		form.Error = fmt.Sprintf("Too many failed sign-in attempts. Try again in %s.", wait.Round(time.Second))
 		return h.Page(c, http.StatusTooManyRequests, "login", &views.Page{Title: "Sign in", Data: form})
 	}
@@ -186,17 +199,22 @@ func (h *Handler) login(c echo.Context) error {
 	}
 	// Hash even for unknown emails so response time does not tell which
 	// accounts exist.
-	if !db.CheckPassword(hash, c.FormValue("password")) || err != nil {
-		h.limiter.fail(ip, email)
+	ok := false
+	if !h.hashes.run(c.Request().Context(), func() { ok = db.CheckPassword(hash, c.FormValue("password")) }) {
+		c.Response().Header().Set("Retry-After", "5")
+		form.Error = "The server is busy signing others in. Try again in a few seconds."
+		return h.Page(c, http.StatusServiceUnavailable, "login", &views.Page{Title: "Sign in", Data: form})
+	}
+	if !ok || err != nil {
 		form.Error = "Wrong email or password."
 		return h.Page(c, http.StatusUnauthorized, "login", &views.Page{Title: "Sign in", Data: form})
 	}
-	h.limiter.succeed(email)
+	release()
 	return h.startSession(c, u)
 }
 
 func (h *Handler) startSession(c echo.Context, u *db.User) error {
-	token, err := h.Store.CreateSession(c.Request().Context(), u.ID, clientIP(c.Request()), c.Request().UserAgent())
+	token, err := h.Store.CreateSession(c.Request().Context(), u.ID, h.clientIP(c.Request()), c.Request().UserAgent())
 	if err != nil {
 		return err
 	}

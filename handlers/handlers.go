@@ -9,6 +9,7 @@ package handlers
 import (
 	"context"
 	"crypto/subtle"
+	"net"
 	"net/http"
 	"sync"
 
@@ -33,6 +34,9 @@ type Options struct {
 	// ReservedPorts are the host ports the platform uses (port → what),
 	// which no app may publish; ops.DefaultReservedPorts when nil.
 	ReservedPorts map[int]string
+	// TrustedProxies are the networks whose X-Forwarded-For is believed
+	// (DOKPLOY_TRUSTED_PROXIES); none by default.
+	TrustedProxies []*net.IPNet
 }
 
 // Handler holds the dependencies of every route.
@@ -41,6 +45,9 @@ type Handler struct {
 	pages   *pages.Handler
 	api     *api.Handler
 	limiter *loginLimiter
+	hashes  *hashGate
+	// ipExtractor finds the client's address (see newClientIP).
+	ipExtractor echo.IPExtractor
 	// dummyHash is checked against when the email is unknown.
 	dummyHash string
 
@@ -67,7 +74,8 @@ func WithControlPlaneBackup(s *cpbackup.Service) Option {
 // New builds a Handler.
 func New(opts Options, store *db.Store, renderer *views.Renderer, runner *jobs.Runner, extra ...Option) *Handler {
 	d := &web.Deps{PublicURL: opts.PublicURL, Version: opts.Version, Store: store, Views: renderer, Runner: runner}
-	h := &Handler{Deps: d, limiter: newLoginLimiter(), dummyHash: dummyPasswordHash}
+	h := &Handler{Deps: d, limiter: newLoginLimiter(), hashes: newHashGate(4), dummyHash: dummyPasswordHash,
+		ipExtractor: newClientIP(opts.TrustedProxies)}
 	for _, o := range extra {
 		o(h)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -58,7 +59,10 @@ func newTestApp(t *testing.T) *testApp {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := New(Options{PublicURL: "http://dokploy.test", Version: "test"}, store, renderer, runner)
+	// The test server's peer is loopback; tests play a trusted proxy there
+	// (like Traefik) unless they say otherwise.
+	_, loopback, _ := net.ParseCIDR("127.0.0.0/8")
+	h := New(Options{PublicURL: "http://dokploy.test", Version: "test", TrustedProxies: []*net.IPNet{loopback}}, store, renderer, runner)
 	if err := h.PrepareSetup(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -1,43 +1,73 @@
 package handlers
 
 import (
+	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
-// loginLimiter counts failed sign-ins per client IP and per account in a
-// sliding window. A blocked key waits out the rest of its window.
+// loginLimiter counts sign-in attempts per client IP and per account+IP in
+// a sliding window. An attempt is reserved before the password is hashed, so
+// a burst of parallel requests cannot all pass the check before any failure
+// is recorded; a successful sign-in gives its reservation back. A blocked key
+// waits out the rest of its window.
+//
+// The account limit is per account and IP, not per account: someone failing
+// sign-ins for the admin's email from elsewhere blocks only their own
+// address, never the admin's.
 type loginLimiter struct {
-	mu       sync.Mutex
-	window   time.Duration
-	perIP    int
-	perEmail int
-	failures map[string][]time.Time
-	now      func() time.Time
+	mu           sync.Mutex
+	window       time.Duration
+	perIP        int
+	perAccountIP int
+	maxKeys      int
+	attempts     map[string][]time.Time
+	now          func() time.Time
 }
 
 func newLoginLimiter() *loginLimiter {
-	return &loginLimiter{window: 15 * time.Minute, perIP: 20, perEmail: 5, failures: map[string][]time.Time{}, now: time.Now}
+	return &loginLimiter{
+		window: 15 * time.Minute, perIP: 20, perAccountIP: 5, maxKeys: 100_000,
+		attempts: map[string][]time.Time{}, now: time.Now,
+	}
 }
+
+func ipKey(ip string) string             { return "ip:" + ip }
+func accountKey(ip, email string) string { return "acct:" + email + "\x00" + ip }
 
 func (l *loginLimiter) recent(key string) []time.Time {
 	cutoff := l.now().Add(-l.window)
-	kept := l.failures[key][:0]
-	for _, t := range l.failures[key] {
+	kept := l.attempts[key][:0]
+	for _, t := range l.attempts[key] {
 		if t.After(cutoff) {
 			kept = append(kept, t)
 		}
 	}
 	if len(kept) == 0 {
-		delete(l.failures, key)
+		delete(l.attempts, key)
 		return nil
 	}
-	l.failures[key] = kept
+	l.attempts[key] = kept
 	return kept
 }
 
-// blocked returns how long the caller must wait, or 0.
-func (l *loginLimiter) blocked(ip, email string) time.Duration {
+// prune drops expired keys once the map grows past maxKeys, so a flood from
+// many addresses keeps memory bounded by the window's live attempts.
+func (l *loginLimiter) prune() {
+	if len(l.attempts) < l.maxKeys {
+		return
+	}
+	for k := range l.attempts {
+		l.recent(k)
+	}
+}
+
+// reserve counts one attempt for ip and email. It returns how long the caller
+// must wait (0 when the attempt may go ahead) and, when it may, a release
+// to call on success, which returns the attempt and clears the account's
+// count from this IP.
+func (l *loginLimiter) reserve(ip, email string) (time.Duration, func()) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var wait time.Duration
@@ -48,23 +78,59 @@ func (l *loginLimiter) blocked(ip, email string) time.Duration {
 			}
 		}
 	}
-	check("ip:"+ip, l.perIP)
-	check("email:"+email, l.perEmail)
-	return wait
-}
-
-func (l *loginLimiter) fail(ip, email string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	ik, ak := ipKey(ip), accountKey(ip, email)
+	check(ik, l.perIP)
+	check(ak, l.perAccountIP)
+	if wait > 0 {
+		return wait, nil
+	}
+	l.prune()
 	now := l.now()
-	l.failures["ip:"+ip] = append(l.recent("ip:"+ip), now)
-	l.failures["email:"+email] = append(l.recent("email:"+email), now)
+	l.attempts[ik] = append(l.recent(ik), now)
+	l.attempts[ak] = append(l.recent(ak), now)
+	return 0, func() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		delete(l.attempts, ak)
+		// The IP's failures stay, so one valid account cannot be used to
+		// reset guessing against others; only this attempt is given back.
+		f := l.attempts[ik]
+		for i := len(f) - 1; i >= 0; i-- {
+			if f[i].Equal(now) {
+				l.attempts[ik] = append(f[:i:i], f[i+1:]...)
+				break
+			}
+		}
+		if len(l.attempts[ik]) == 0 {
+			delete(l.attempts, ik)
+		}
+	}
 }
 
-// succeed clears the account's failures; the IP's stay, so one valid
-// account cannot be used to reset guessing against others.
-func (l *loginLimiter) succeed(email string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	delete(l.failures, "email:"+email)
+// hashGate bounds how many argon2id verifications (19 MiB and tens of
+// milliseconds each) run at once; callers beyond it wait briefly, then give
+// up so a burst cannot pile up memory or goroutines.
+type hashGate struct {
+	slots   chan struct{}
+	maxWait time.Duration
+	checks  atomic.Int64 // verifications run, for tests
+}
+
+func newHashGate(n int) *hashGate {
+	return &hashGate{slots: make(chan struct{}, n), maxWait: 5 * time.Second}
+}
+
+// run calls f under the bound; false means no slot came free in time.
+func (g *hashGate) run(ctx context.Context, f func()) bool {
+	ctx, cancel := context.WithTimeout(ctx, g.maxWait)
+	defer cancel()
+	select {
+	case g.slots <- struct{}{}:
+	case <-ctx.Done():
+		return false
+	}
+	defer func() { <-g.slots }()
+	g.checks.Add(1)
+	f()
+	return true
 }

@@ -32,10 +32,10 @@ func (h *Handler) routes(e *echo.Echo) {
 	e.RouteNotFound("/api/*", api.NoSuchEndpoint, web.APIFrontEnd)
 
 	e.GET("/login", h.showLoginPage, h.csrf)
-	e.POST("/login", h.login, h.csrf)
+	e.POST("/login", h.login, middleware.BodyLimit(maxAnonymousBody), h.csrf)
 	e.POST("/logout", h.logout, h.csrf)
 	e.GET("/setup", h.showSetupPage, h.csrf)
-	e.POST("/setup", h.setup, h.csrf)
+	e.POST("/setup", h.setup, middleware.BodyLimit(maxAnonymousBody), h.csrf)
 
 	ui := e.Group("", h.csrf, h.requireUser)
 	ui.GET("/", h.pages.ShowDashboardPage)

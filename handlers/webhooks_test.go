@@ -247,7 +247,8 @@ func githubPing(t *testing.T) []byte {
 }
 
 func githubHeaders(event, secret string, body []byte) []string {
-	h := []string{"X-GitHub-Event", event, "X-GitHub-Delivery", "72d3162e-cc78-11e3-81ab-4c9367dc0958",
+	// Every delivery has its own id, as GitHub's do (retries repeat it).
+	h := []string{"X-GitHub-Event", event, "X-GitHub-Delivery", db.RandomToken(),
 		"User-Agent", "GitHub-Hookshot/044aadd"}
 	if secret != "" {
 		h = append(h, "X-Hub-Signature-256", "sha256="+hmacHex(secret, body))
@@ -464,9 +465,9 @@ func TestWebhook_BitbucketPush(t *testing.T) {
 	f.setWebhook(db.WebhookSettings{AutoDeploy: true, WatchPaths: []string{"src/**"}})
 	secret := f.hook.Secret
 	push := bitbucketPush(t, "branch", "main", "Bitbucket change\n")
-	hdr := []string{"X-Event-Key", "repo:push", "X-Request-UUID", "b8a41a12-0000-4000-8000-000000000000", "User-Agent", "Bitbucket-Webhooks/2.0"}
+	hdr := []string{"X-Event-Key", "repo:push", "User-Agent", "Bitbucket-Webhooks/2.0"}
 
-	res, body := f.deliver(push, append(hdr, "X-Hub-Signature", "sha256="+hmacHex(secret, push))...)
+	res, body := f.deliver(push, append(hdr, "X-Request-UUID", db.RandomToken(), "X-Hub-Signature", "sha256="+hmacHex(secret, push))...)
 	d := f.wantOutcome(res, body, http.StatusAccepted, db.DeliveryDeployed, "watch paths not checked", 1)
 	if d.Provider != "bitbucket" || d.Ref != "refs/heads/main" || d.CommitSHA != sha(9) {
 		t.Errorf("delivery: %+v", d)
@@ -477,11 +478,11 @@ func TestWebhook_BitbucketPush(t *testing.T) {
 	// Without a secret (hooks created before Bitbucket could sign) the token alone is enough.
 	f.setSecret("")
 	other := bitbucketPush(t, "branch", "develop", "elsewhere")
-	res, body = f.deliver(other, hdr...)
+	res, body = f.deliver(other, append(hdr, "X-Request-UUID", db.RandomToken())...)
 	f.wantOutcome(res, body, http.StatusOK, db.DeliveryIgnored, "branch develop", 3)
 	tag := bitbucketPush(t, "tag", "v2.0.0", "release")
 	f.setWebhook(db.WebhookSettings{DeployOn: db.DeployOnTag, AutoDeploy: true})
-	res, body = f.deliver(tag, hdr...)
+	res, body = f.deliver(tag, append(hdr, "X-Request-UUID", db.RandomToken())...)
 	f.wantDeployed(res, body, 4, sha(9))
 }
 
@@ -944,4 +945,40 @@ func TestWebhook_GETAndUnknownAPIPaths(t *testing.T) {
 	if f.deploymentCount() != 0 {
 		t.Error("a GET must not deploy")
 	}
+}
+
+// A provider retrying a delivery (same delivery id) queues nothing: 200
+// "duplicate, ignored". Another id, or another provider's header, deploys.
+func TestWebhook_DuplicateDeliveryIDIsIgnored(t *testing.T) {
+	t.Parallel()
+	f := newWebhookFixture(t, nil)
+	secret := f.hook.Secret
+	push := githubPush(t, "refs/heads/main", "Fix checkout rounding")
+	hdr := githubHeaders("push", secret, push)
+	res, body := f.deliver(push, hdr...)
+	f.wantDeployed(res, body, 1, sha(2))
+	before, deliveries := f.deploymentCount(), len(f.deliveries())
+
+	res, body = f.deliver(push, hdr...)
+	wantStatus(t, res, http.StatusOK)
+	if body["outcome"] != db.DeliveryIgnored || !strings.Contains(fmt.Sprint(body["reason"]), "duplicate, ignored") {
+		t.Fatalf("repeated delivery id: want ignored as duplicate, got %v", body)
+	}
+	if n := f.deploymentCount(); n != before {
+		t.Fatalf("a duplicate delivery queued a deployment: %d → %d", before, n)
+	}
+	if n := len(f.deliveries()); n != deliveries {
+		t.Fatalf("a duplicate delivery was recorded: %d → %d", deliveries, n)
+	}
+
+	// GitLab's header is deduplicated too.
+	gl := []byte(`{"object_kind":"push","ref":"refs/heads/main","checkout_sha":"` + sha(9) + `","commits":[]}`)
+	glHdr := []string{"X-Gitlab-Event", "Push Hook", "X-Gitlab-Token", secret, "X-Gitlab-Event-UUID", "3b3f1c3e-0000-4000-8000-000000000001"}
+	first, _ := f.deliver(gl, glHdr...)
+	again, body := f.deliver(gl, glHdr...)
+	wantStatus(t, again, http.StatusOK)
+	if strings.Contains(first.Body, "duplicate") || body["outcome"] != db.DeliveryIgnored {
+		t.Fatalf("GitLab retry: first %d %s, again %d %s", first.Code, first.Body, again.Code, again.Body)
+	}
+	testkit.MustContain(t, again.Body, "duplicate, ignored")
 }

@@ -63,6 +63,17 @@ func (h *Handler) ReceiveWebhook(c echo.Context) error {
 			return h.rejectDelivery(c, d, http.StatusUnauthorized, err.Error())
 		}
 	}
+	// A provider retrying a delivery it already made (same id) queues
+	// nothing. The id is claimed only once the signature checks out.
+	if id := webhook.DeliveryID(d.Provider, r.Header); id != "" {
+		fresh, err := h.Store.ClaimDeliveryID(ctx, app.ID, d.Provider, id)
+		if err != nil {
+			return err
+		}
+		if !fresh {
+			return c.JSON(http.StatusOK, webhookResult{Outcome: db.DeliveryIgnored, Reason: "duplicate, ignored: delivery " + db.ClipText(id, 200) + " was already received"})
+		}
+	}
 	events, err := webhook.Parse(d.Provider, r, body)
 	if err != nil {
 		return h.rejectDelivery(c, d, http.StatusBadRequest, err.Error())

@@ -316,3 +316,19 @@ func formPayload(r *http.Request, body []byte) ([]byte, error) {
 	}
 	return []byte(form.Get("payload")), nil
 }
+
+// DeliveryID is the provider's id of one delivery (the same on its retries),
+// or "" when the provider sends none.
+func DeliveryID(provider string, hdr http.Header) string {
+	switch provider {
+	case ProviderGitHub:
+		return hdr.Get("X-GitHub-Delivery")
+	case ProviderGitLab:
+		return hdr.Get("X-Gitlab-Event-UUID")
+	case ProviderGitea:
+		return hdr.Get("X-Gitea-Delivery")
+	case ProviderBitbucket:
+		return hdr.Get("X-Request-UUID")
+	}
+	return ""
+}
