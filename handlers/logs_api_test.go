@@ -84,3 +84,23 @@ func TestAPI_ServiceLogsValidation(t *testing.T) {
 		}
 	}
 }
+
+func TestPages_LogSettingsForm(t *testing.T) {
+	a := newTestApp(t)
+	b := a.setupAdmin()
+	res := b.get("/settings/logs")
+	wantStatus(t, res, http.StatusOK)
+	if !strings.Contains(res.Body, `value="10m"`) {
+		t.Errorf("defaults: %s", res.Body)
+	}
+	res = b.postHTMX("/settings/logs", url.Values{"max_size": {"huge"}, "max_file": {"3"}})
+	wantStatus(t, res, http.StatusUnprocessableEntity)
+	if !strings.Contains(res.Body, "512k, 10m or 1g") {
+		t.Errorf("bad size: %s", res.Body)
+	}
+	res = b.postHTMX("/settings/logs", url.Values{"max_size": {"20m"}, "max_file": {"5"}})
+	wantStatus(t, res, http.StatusOK)
+	if l, _ := a.store.DeployLimits(context.Background()); l.LogMaxSize != "20m" || l.LogMaxFile != 5 {
+		t.Errorf("stored: %+v", l)
+	}
+}

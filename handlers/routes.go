@@ -138,6 +138,8 @@ func (h *Handler) routes(e *echo.Echo) {
 	ui.POST("/account/password", h.pages.ChangePassword)
 	ui.GET("/settings", h.pages.ShowSettingsPage)
 	ui.POST("/settings/concurrency", h.pages.UpdateConcurrency)
+	ui.GET("/settings/logs", h.pages.ShowLogSettings)
+	ui.POST("/settings/logs", h.pages.UpdateLogSettings)
 	ui.GET("/settings/maintenance", h.pages.ShowMaintenancePartial)
 	ui.POST("/settings/maintenance", h.pages.UpdateMaintenance)
 	ui.POST("/settings/maintenance/prune", h.pages.PruneNow)
