@@ -98,6 +98,7 @@ func (h *Handler) routes(e *echo.Echo) {
 	ui.GET("/compose/:id/settings", h.pages.ShowComposeSettings)
 	ui.GET("/compose/:id/header", h.pages.ShowComposeHeader)
 	ui.GET("/compose/:id/services", h.pages.ShowComposeServices)
+	ui.GET("/compose/:id/runtime-logs", h.pages.StreamComposeLogs)
 	ui.POST("/compose/:id/deploy", h.pages.DeployCompose)
 	ui.POST("/compose/:id/stop", h.pages.StopCompose)
 	ui.POST("/compose/:id/start", h.pages.StartCompose)
