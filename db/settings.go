@@ -1,6 +1,7 @@
 package db
 
 import (
+	"regexp"
 	"context"
 	"database/sql"
 	"errors"
@@ -18,6 +19,8 @@ const (
 	SettingConvergeTimeout   = "timeout_converge"
 	SettingBuildMemory       = "build_memory_mb" // MiB per build, 0: no limit
 	SettingBuildCPUs         = "build_cpus"      // CPUs per build, 0: no limit
+	SettingLogMaxSize        = "log_max_size"    // json-file max-size of every service, like 10m
+	SettingLogMaxFile        = "log_max_file"    // json-file max-file, 1 to 100
 )
 
 // Setting returns a setting's value or def when unset.
@@ -62,12 +65,15 @@ type DeployLimits struct {
 	// (0: no limit), so one app's build cannot starve the control plane.
 	BuildMemoryMB int
 	BuildCPUs     float64
+	// LogMaxSize and LogMaxFile rotate every service's json-file log.
+	LogMaxSize string
+	LogMaxFile int
 }
 
 // DefaultDeployLimits are used for settings the user has not changed.
 var DefaultDeployLimits = DeployLimits{
 	Clone: 5 * time.Minute, Build: 30 * time.Minute, Pull: 10 * time.Minute, Converge: 5 * time.Minute, ImageRetention: 10,
-	BuildMemoryMB: 4096, BuildCPUs: 0,
+	BuildMemoryMB: 4096, BuildCPUs: 0, LogMaxSize: "10m", LogMaxFile: 3,
 }
 
 // intSetting reads a positive integer setting, falling back to def.
@@ -117,5 +123,23 @@ func (s *Store) DeployLimits(ctx context.Context) (DeployLimits, error) {
 	if f, perr := strconv.ParseFloat(v, 64); err == nil && perr == nil && f >= 0 {
 		l.BuildCPUs = f
 	}
+	if err != nil {
+		return l, err
+	}
+	if l.LogMaxSize, err = s.Setting(ctx, SettingLogMaxSize, l.LogMaxSize); err != nil || !ValidLogSize(l.LogMaxSize) {
+		l.LogMaxSize = DefaultDeployLimits.LogMaxSize
+	}
+	if err != nil {
+		return l, err
+	}
+	l.LogMaxFile, err = s.intSetting(ctx, SettingLogMaxFile, l.LogMaxFile)
+	if l.LogMaxFile > 100 {
+		l.LogMaxFile = DefaultDeployLimits.LogMaxFile
+	}
 	return l, err
 }
+
+var logSize = regexp.MustCompile(`^[1-9][0-9]{0,5}[kmg]$`)
+
+// ValidLogSize reports whether v is a json-file max-size like 512k, 10m or 1g.
+func ValidLogSize(v string) bool { return logSize.MatchString(v) }

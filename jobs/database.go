@@ -89,6 +89,7 @@ func (r *Runner) deployDatabase(ctx context.Context, d *db.Deployment, dbase *db
 	if err != nil {
 		return err
 	}
+	spec.LogDriver = docker.JSONFileLog(limits.LogMaxSize, limits.LogMaxFile)
 	spec.RegistryAuth = auth
 	log(fmt.Sprintf("Rolling out service %s with %s (data in volume %s at %s)", dbase.Name, dbase.Image, volume, spec.Volumes[0].Target))
 	err = step(ctx, limits.Converge, "starting the database", func(ctx context.Context) error {
@@ -234,6 +235,7 @@ func (r *Runner) changeDatabasePassword(ctx context.Context, d *db.Deployment, d
 	if err != nil {
 		return err
 	}
+	spec.LogDriver = docker.JSONFileLog(limits.LogMaxSize, limits.LogMaxFile)
 	log("Restarting with the new password in its environment")
 	return step(ctx, limits.Converge, "restarting the database", func(ctx context.Context) error {
 		return r.docker.DeployService(ctx, spec, log)

@@ -258,6 +258,7 @@ func (r *Runner) deploy(ctx context.Context, d *db.Deployment, logw *deployLog) 
 	if err != nil {
 		return err
 	}
+	spec.LogDriver = docker.JSONFileLog(limits.LogMaxSize, limits.LogMaxFile)
 	spec.RegistryAuth = auth
 	log(fmt.Sprintf("Rolling out service %s with %s (%d replica(s))", a.AppName, imageRef, spec.Replicas))
 	err = step(ctx, limits.Converge, "starting the new version", func(ctx context.Context) error {

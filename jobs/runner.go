@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"dokploy/jobs/docker"
+
 	"github.com/gocraft/work"
 	"github.com/gomodule/redigo/redis"
 
@@ -319,3 +321,15 @@ func (r *Runner) RuntimeLogs(ctx context.Context, appName string, tail int) (io.
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// ServiceLogLines reads the service's output line by line (see
+// docker.Docker.ServiceLogLines).
+func (r *Runner) ServiceLogLines(ctx context.Context, name string, q docker.LogQuery, each func(docker.LogLine) error) error {
+	e, ok := r.docker.(interface {
+		ServiceLogLines(context.Context, string, docker.LogQuery, func(docker.LogLine) error) error
+	})
+	if !ok {
+		return fmt.Errorf("this engine cannot read logs line by line")
+	}
+	return e.ServiceLogLines(ctx, name, q, each)
+}

@@ -108,7 +108,8 @@ func (r *Runner) deployCompose(ctx context.Context, d *db.Deployment, c *db.Comp
 	}
 	spec := docker.StackSpec{
 		Name: c.Name, Networks: p.Networks, Secrets: p.Secrets, Configs: p.Configs,
-		Labels: map[string]string{docker.LabelDeployment: itoa(d.ID)},
+		Labels:    map[string]string{docker.LabelDeployment: itoa(d.ID)},
+		LogDriver: docker.JSONFileLog(limits.LogMaxSize, limits.LogMaxFile),
 	}
 	for _, s := range p.Services {
 		spec.Services = append(spec.Services, s.Spec)

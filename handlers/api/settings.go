@@ -129,3 +129,30 @@ func (h *Handler) UpdateSettings(c echo.Context) error {
 	body := map[string]any{"acme_email": cur.Email, "acme_server": cur.Server, "acme_ca_bundle": cur.CABundle}
 	return routed(c, err, http.StatusOK, body)
 }
+
+// logSettingsJSON is the body and answer of /api/v1/settings/logs.
+type logSettingsJSON struct {
+	MaxSize *string `json:"max_size"`
+	MaxFile *int    `json:"max_file"`
+}
+
+func (h *Handler) GetLogSettings(c echo.Context) error {
+	l, err := h.Store.DeployLimits(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, logSettingsJSON{MaxSize: &l.LogMaxSize, MaxFile: &l.LogMaxFile})
+}
+
+// UpdateLogSettings changes the json-file rotation of services deployed
+// from now on; fields left out keep their value.
+func (h *Handler) UpdateLogSettings(c echo.Context) error {
+	var in logSettingsJSON
+	if err := bindStrict(c, &in); err != nil {
+		return err
+	}
+	if err := h.Ops.SetLogSettings(c.Request().Context(), in.MaxSize, in.MaxFile); err != nil {
+		return err
+	}
+	return h.GetLogSettings(c)
+}

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -555,4 +556,22 @@ func (h *Handler) CreateCompose(c echo.Context) error {
 		form.Values["name"] = s.Name // show the suggestion that was refused
 	}
 	return h.renderProject(c, projectID, http.StatusUnprocessableEntity, func(p *projectPage) { p.ComposeForm = form })
+}
+
+// StreamComposeLogs follows one compose service's output over SSE
+// (?service=web), with the filters of streamServiceLogs.
+func (h *Handler) StreamComposeLogs(c echo.Context) error {
+	id, err := web.IDParam(c)
+	if err != nil {
+		return err
+	}
+	f, err := ops.ParseLogFilter(c.QueryParam, time.Now())
+	if err != nil {
+		return err
+	}
+	name, _, err := h.Ops.LogTarget(c.Request().Context(), db.KindCompose, id, f)
+	if err != nil {
+		return err
+	}
+	return h.streamServiceLogs(c, name)
 }

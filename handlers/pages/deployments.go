@@ -1,7 +1,6 @@
 package pages
 
 import (
-	"bufio"
 	"fmt"
 	"html"
 	"io"
@@ -12,6 +11,8 @@ import (
 	"time"
 
 	"dokploy/handlers/web"
+	"dokploy/jobs/docker"
+	"dokploy/jobs/ops"
 
 	"github.com/labstack/echo/v4"
 
@@ -235,26 +236,26 @@ func (h *Handler) StreamRuntimeLogs(c echo.Context) error {
 }
 
 // streamServiceLogs follows the output of the Swarm service name, any kind:
-// "line" events, then "eof" when Docker ends the stream.
+// "line" events, then "eof" when Docker ends the stream. The query takes
+// the API's filters (tail, since, q, regex, timestamps, replica); the
+// lines come from the same code as GET /api/v1/services/{kind}/{id}/logs.
 func (h *Handler) streamServiceLogs(c echo.Context, name string) error {
 	ctx := c.Request().Context()
+	f, ferr := ops.ParseLogFilter(c.QueryParam, time.Now())
 	sse, err := startSSE(c)
 	if err != nil {
 		return err
 	}
-	rc, err := h.Runner.RuntimeLogs(ctx, name, 200)
-	if err != nil {
-		_ = sse.send("", "line", logLineHTML("No runtime logs: "+err.Error()))
+	if ferr != nil {
+		_ = sse.send("", "line", logLineHTML("No runtime logs: "+ferr.Error()))
 		_ = sse.send("", "eof", "")
 		return nil
 	}
-	defer rc.Close()
-	sc := bufio.NewScanner(rc)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		if err := sse.send("", "line", logLineHTML(sc.Text())); err != nil {
-			return nil
-		}
+	err = h.Ops.RuntimeLogs(ctx, name, f, true, func(l docker.LogLine) error {
+		return sse.send("", "line", logLineHTML(f.Format(l)))
+	})
+	if err != nil && ctx.Err() == nil {
+		_ = sse.send("", "line", logLineHTML("No runtime logs: "+err.Error()))
 	}
 	_ = sse.send("", "eof", "")
 	return nil

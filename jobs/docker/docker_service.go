@@ -1,6 +1,7 @@
 package docker
 
 import (
+	"strconv"
 	"context"
 	"errors"
 	"fmt"
@@ -54,6 +55,7 @@ type HealthCheck struct {
 // only rolls out when the spec changes, so redeploying "app:latest" with new
 // content does nothing unless ForceUpdate is set.
 type ServiceSpec struct {
+	LogDriver       *swarm.Driver     // the tasks' log driver (JSONFileLog); nil: the engine's default
 	Name            string            // service name, also the DNS alias on every network
 	Image           string            // image reference
 	Env             map[string]string // becomes sorted KEY=VALUE; values never logged
@@ -273,6 +275,7 @@ func swarmServiceSpec(spec ServiceSpec, endpoint *swarm.EndpointSpec, hostPorts 
 		},
 		EndpointSpec: endpoint,
 	}
+	out.TaskTemplate.LogDriver = spec.LogDriver
 	if spec.StopGracePeriod > 0 {
 		grace := spec.StopGracePeriod
 		out.TaskTemplate.ContainerSpec.StopGracePeriod = &grace
@@ -370,4 +373,10 @@ func logWarnings(log LogFunc, warnings []string) {
 	for _, w := range warnings {
 		log.printf("Warning: %s", w)
 	}
+}
+
+// JSONFileLog is the json-file log driver rotating at maxSize (like 10m)
+// keeping maxFile files, so a chatty service cannot fill the disk.
+func JSONFileLog(maxSize string, maxFile int) *swarm.Driver {
+	return &swarm.Driver{Name: "json-file", Options: map[string]string{"max-size": maxSize, "max-file": strconv.Itoa(maxFile)}}
 }

@@ -55,6 +55,7 @@ type StackSpec struct {
 	RegistryAuth *RegistryAuth                    // optional, for pulling private images
 	ForceUpdate  bool                             // roll out new tasks even when a spec did not change (redeploy/restart)
 	Labels       map[string]string                // extra labels for every service (e.g. dokploy.deployment=<id>)
+	LogDriver    *swarm.Driver                    // for services whose file sets no logging
 }
 
 // StackServiceState is the live state of one service of a stack.
@@ -333,6 +334,10 @@ func (d *Docker) stackServiceSpecs(ctx context.Context, spec StackSpec, log LogF
 		want, err := stackServiceSpec(spec.Name, spec.Labels, in, mode)
 		if err != nil {
 			return nil, fmt.Errorf("service %s: %w", short, err)
+		}
+		if want.TaskTemplate.LogDriver == nil && spec.LogDriver != nil {
+			drv := *spec.LogDriver
+			want.TaskTemplate.LogDriver = &drv
 		}
 		if stackSwitchedPorts(in, want) {
 			log.printf("%s: ports published in ingress mode are published in host mode: this engine has no IPVS, so no routing mesh (dnsrr)", short)

@@ -152,3 +152,34 @@ func (s *Service) SetACME(ctx context.Context, a *routing.ACMESettings) error {
 
 // SyncRouting runs the reconciler on demand (after hand edits).
 func (s *Service) SyncRouting(ctx context.Context) error { return s.syncRouting(ctx) }
+
+// SetLogSettings validates and saves the json-file log rotation (size like
+// 10m, 512k or 1g; 1 to 100 files); nil keeps the value.
+func (s *Service) SetLogSettings(ctx context.Context, maxSize *string, maxFile *int) error {
+	errs := FieldErrors{}
+	values := map[string]string{}
+	if maxSize != nil {
+		v := strings.ToLower(strings.TrimSpace(*maxSize))
+		if !db.ValidLogSize(v) {
+			errs["max_size"] = "max_size must be a whole number followed by k, m or g, like 512k, 10m or 1g"
+		}
+		values[db.SettingLogMaxSize] = v
+	}
+	if maxFile != nil {
+		if *maxFile < 1 || *maxFile > 100 {
+			errs["max_file"] = "max_file must be a whole number from 1 to 100"
+		}
+		values[db.SettingLogMaxFile] = strconv.Itoa(*maxFile)
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return s.store.InTx(ctx, func(tx *db.Store) error {
+		for k, v := range values {
+			if err := tx.SetSetting(ctx, k, v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
