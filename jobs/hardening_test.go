@@ -151,7 +151,8 @@ func TestPipeline_BaseImagesOfOtherAppsAreRefused(t *testing.T) {
 func TestPipeline_FloodingBuildLogIsBounded(t *testing.T) {
 	p := newPipeline(t)
 	app, _ := p.newGitApp(testName(t))
-	p.git.commit("flood", "FROM scratch\nCOPY app /app\nRUN [\"/app\", \"-longline\", \"50000000\", \"-lines\", \"200000\"]\n"+
+	// A fresh RUN_ID per run: a cached RUN step would print nothing.
+	p.git.commit("flood", "FROM scratch\nCOPY app /app\nENV RUN_ID="+dbtest.RandomSuffix()+"\nRUN [\"/app\", \"-longline\", \"50000000\", \"-lines\", \"200000\"]\n"+
 		"ENV PORT=8080 MESSAGE=flooded\nENTRYPOINT [\"/app\"]\n")
 
 	var peak uint64

@@ -203,7 +203,9 @@ func TestPipeline_SecretsNeverStoredInLogs(t *testing.T) {
 	if err := p.store.SetAppVariables(ctx, app.ID, db.VarEnv, []db.Variable{{Key: "MESSAGE", Value: "env-" + secret}}); err != nil {
 		t.Fatal(err)
 	}
-	p.git.commit("prints a build arg", "FROM scratch\nCOPY app /app\nARG API_TOKEN\nRUN [\"/app\", \"-printenv\", \"API_TOKEN\"]\nENV PORT=8080\nENTRYPOINT [\"/app\"]\n")
+	// ENV RUN_ID: a fresh value per run, so the engine's build cache from an
+	// earlier run cannot skip the RUN step whose output this test checks.
+	p.git.commit("prints a build arg", "FROM scratch\nCOPY app /app\nENV RUN_ID="+dbtest.RandomSuffix()+"\nARG API_TOKEN\nRUN [\"/app\", \"-printenv\", \"API_TOKEN\"]\nENV PORT=8080\nENTRYPOINT [\"/app\"]\n")
 	d := p.wait(p.deploy(app).ID, 2*time.Minute)
 	if d.Status != db.DeployDone {
 		t.Fatalf("deploy: %s %q\n%s", d.Status, d.Error, p.logs(d.ID))
