@@ -1,10 +1,10 @@
 package db
 
 import (
-	"regexp"
 	"context"
 	"database/sql"
 	"errors"
+	"regexp"
 	"strconv"
 	"time"
 )

@@ -1,12 +1,12 @@
 package docker
 
 import (
-	"strconv"
 	"context"
 	"errors"
 	"fmt"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 

@@ -33,12 +33,5 @@ func (s *Service) SetHistoryRetention(ctx context.Context, keepLogs, deliveryDay
 	if len(errs) > 0 {
 		return errs
 	}
-	return s.store.InTx(ctx, func(tx *db.Store) error {
-		for k, v := range values {
-			if err := tx.SetSetting(ctx, k, v); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	return s.saveSettings(ctx, values)
 }

@@ -78,14 +78,7 @@ func (s *Service) SetDeploySettings(ctx context.Context, concurrency *int, limit
 	if concurrency != nil {
 		values[db.SettingDeployConcurrency] = strconv.Itoa(*concurrency)
 	}
-	err := s.store.InTx(ctx, func(tx *db.Store) error {
-		for k, v := range values {
-			if err := tx.SetSetting(ctx, k, v); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	err := s.saveSettings(ctx, values)
 	if err == nil && concurrency != nil {
 		s.runner.SetConcurrency(*concurrency)
 	}
@@ -174,6 +167,11 @@ func (s *Service) SetLogSettings(ctx context.Context, maxSize *string, maxFile *
 	if len(errs) > 0 {
 		return errs
 	}
+	return s.saveSettings(ctx, values)
+}
+
+// saveSettings stores key/value settings in one transaction: all or none.
+func (s *Service) saveSettings(ctx context.Context, values map[string]string) error {
 	return s.store.InTx(ctx, func(tx *db.Store) error {
 		for k, v := range values {
 			if err := tx.SetSetting(ctx, k, v); err != nil {
