@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"dokploy/jobs/netguard"
 )
 
 // config is read once from the environment; every field has a default that
@@ -358,4 +360,37 @@ func (c config) trustedProxies() ([]*net.IPNet, error) {
 		nets = append(nets, n)
 	}
 	return nets, nil
+}
+
+// networkGuard lists the control plane's own services, which clones and
+// image pulls must never reach: on this machine by port (any of its
+// addresses), elsewhere by the configured host.
+func (c config) networkGuard() *netguard.Guard {
+	var services []netguard.Service
+	if host, p, err := net.SplitHostPort(c.Addr); err == nil {
+		if n, err := strconv.Atoi(p); err == nil {
+			services = append(services, netguard.Service{Name: "the dashboard", Host: host, Port: n})
+		}
+	}
+	if p, err := c.traefikAPIPort(); err == nil {
+		services = append(services, netguard.Service{Name: "Traefik's API", Port: p})
+	}
+	for _, s := range []struct {
+		what, raw string
+		port      int
+	}{
+		{"the control plane's PostgreSQL", c.DatabaseURL, 5432},
+		{"the control plane's Redis", c.RedisURL, 6379},
+	} {
+		u, err := url.Parse(s.raw)
+		if err != nil {
+			continue
+		}
+		port := s.port
+		if n, err := strconv.Atoi(u.Port()); err == nil {
+			port = n
+		}
+		services = append(services, netguard.Service{Name: s.what, Host: u.Hostname(), Port: port})
+	}
+	return netguard.New(services...)
 }

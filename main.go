@@ -31,6 +31,7 @@ import (
 	"dokploy/jobs/cpbackup"
 	"dokploy/jobs/docker"
 	"dokploy/jobs/engines"
+	"dokploy/jobs/git"
 	"dokploy/jobs/ops"
 	"dokploy/jobs/routing"
 	"dokploy/jobs/voltar"
@@ -169,7 +170,9 @@ func serve(cfg config, web bool) error {
 		return err
 	}
 	defer redisPool.Close()
-	dk, err := docker.New(docker.Options{EndpointMode: cfg.EndpointMode})
+	guard := cfg.networkGuard()
+	git.SetGuard(guard)
+	dk, err := docker.New(docker.Options{EndpointMode: cfg.EndpointMode, Guard: guard})
 	if err != nil {
 		return err
 	}

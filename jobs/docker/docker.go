@@ -3,6 +3,8 @@
 package docker
 
 import (
+	"dokploy/jobs/netguard"
+
 	"context"
 	"fmt"
 	"os"
@@ -44,6 +46,9 @@ type Options struct {
 	// at a bind mount of the host's /proc when the control plane runs in a
 	// container with its own /proc view.
 	ProcRoot string
+	// Guard refuses pulls from registries at link-local addresses or at the
+	// control plane's own services; nil refuses only link-local ones.
+	Guard *netguard.Guard
 }
 
 // Docker is the only door to the Docker Engine. The deploy lifecycle is:

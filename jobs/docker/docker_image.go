@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,6 +18,7 @@ import (
 	"github.com/docker/docker/api/types/registry"
 
 	"dokploy/jobs/internal/linewriter"
+	"dokploy/jobs/netguard"
 )
 
 // RegistryAuth holds credentials for a private registry. Never logged.
@@ -73,6 +76,9 @@ func (d *Docker) Pull(ctx context.Context, ref string, auth *RegistryAuth, log L
 	}
 	encoded, err := auth.encode()
 	if err != nil {
+		return err
+	}
+	if err := d.checkRegistry(ctx, ref); err != nil {
 		return err
 	}
 	log.printf("Pulling %s", ref)
@@ -217,4 +223,42 @@ func readBuildStream(r io.Reader, log LogFunc) (imageID string, err error) {
 		return "", err
 	}
 	return imageID, nil
+}
+
+// checkRegistry refuses a pull whose registry resolves to a blocked address.
+// dockerd makes the connection itself, so this runs just before the pull
+// (after DNS here; dockerd resolves again, which a rebinding DNS server could
+// still race, see the README).
+func (d *Docker) checkRegistry(ctx context.Context, ref string) error {
+	named, err := reference.ParseNormalizedNamed(ref)
+	if err != nil {
+		return fmt.Errorf("invalid image reference %q: %w", ref, err)
+	}
+	host, port, err := registryAddress(reference.Domain(named))
+	if err != nil {
+		return err
+	}
+	if err := d.opts.Guard.CheckHostPort(ctx, host, port); err != nil {
+		if errors.Is(err, netguard.ErrRefused) {
+			return fmt.Errorf("pull %s: %w", ref, err)
+		}
+		return nil // not resolvable here: let dockerd report it as usual
+	}
+	return nil
+}
+
+// registryAddress maps an image domain to the host and port dockerd dials.
+func registryAddress(domain string) (string, int, error) {
+	if domain == "docker.io" {
+		return "registry-1.docker.io", 443, nil
+	}
+	host, p, err := net.SplitHostPort(domain)
+	if err != nil {
+		return domain, 443, nil //nolint:nilerr // no port: HTTPS default
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil || port <= 0 || port > 65535 {
+		return "", 0, fmt.Errorf("invalid registry port in %q", domain)
+	}
+	return host, port, nil
 }

@@ -49,7 +49,12 @@ func (d *Docker) checkImageUse(ctx context.Context, u imageUse, own string, trig
 	for _, ref := range u.Refs {
 		inspect, err := d.cli.ImageInspect(ctx, ref)
 		if cerrdefs.IsNotFound(err) || cerrdefs.IsInvalidArgument(err) {
-			continue // no local image: a registry image (or none: the build says so)
+			// No local image: a registry image (or none: the build says
+			// so). The engine will pull it, so its registry is checked.
+			if err := d.checkRegistry(ctx, ref); err != nil {
+				return fmt.Errorf("%s: %w", u.where(), err)
+			}
+			continue
 		}
 		if err != nil {
 			return fmt.Errorf("%s: check image %s: %w", u.where(), ref, err)

@@ -20,6 +20,7 @@ import (
 
 	"dokploy/db"
 	"dokploy/jobs/internal/linewriter"
+	"dokploy/jobs/netguard"
 )
 
 // DefaultTokenUsername is the basic-auth user sent with an access token over
@@ -49,6 +50,9 @@ var (
 	ErrRepoNotFound   = errors.New("repository not found or not reachable")
 	ErrBranchNotFound = errors.New("branch not found")
 	ErrAuth           = errors.New("authentication failed")
+	// ErrRefused: the URL leads to a link-local address or to one of the
+	// control plane's own services.
+	ErrRefused = netguard.ErrRefused
 )
 
 // Clone makes a shallow, single-branch clone (depth 1) of src into dir,
@@ -69,16 +73,20 @@ func Clone(ctx context.Context, src Source, dir string, log LogFunc) (Commit, er
 	safeURL := db.RedactURL(src.URL)
 	log.printf("Cloning %s (branch %s)", safeURL, src.Branch)
 
-	progress := linewriter.New(log, time.Second)
-	repo, err := gogit.PlainCloneContext(ctx, dir, false, &gogit.CloneOptions{
+	opts := &gogit.CloneOptions{
 		URL:           src.URL,
 		Auth:          auth,
 		ReferenceName: plumbing.NewBranchReferenceName(src.Branch),
 		SingleBranch:  true,
 		Depth:         1,
 		Tags:          gogit.NoTags,
-		Progress:      progress,
-	})
+	}
+	if err := guardTransport(ctx, opts); err != nil {
+		return Commit{}, cloneError(ctx, err, safeURL, src.Branch)
+	}
+	progress := linewriter.New(log, time.Second)
+	opts.Progress = progress
+	repo, err := gogit.PlainCloneContext(ctx, dir, false, opts)
 	progress.Flush()
 	if err != nil {
 		return Commit{}, cloneError(ctx, err, safeURL, src.Branch)
@@ -139,6 +147,9 @@ func cloneError(ctx context.Context, err error, safeURL, branch string) error {
 	}
 	detail := redactError(err)
 	switch {
+	case errors.Is(err, netguard.ErrRefused) || strings.Contains(detail, netguard.ErrRefused.Error()):
+		// go-git flattens some transport errors to text, so match both.
+		return &gitError{kind: ErrRefused, msg: fmt.Sprintf("clone %s refused: %s", safeURL, detail)}
 	case errors.Is(err, gogit.NoMatchingRefSpecError{}),
 		errors.Is(err, plumbing.ErrReferenceNotFound):
 		return &gitError{kind: ErrBranchNotFound, msg: fmt.Sprintf("branch %q not found in %s", branch, safeURL)}
