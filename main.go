@@ -6,6 +6,9 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -258,11 +261,20 @@ func startRouting(ctx context.Context, cfg config, store *db.Store, dk *docker.D
 		DashboardUpstream: "http://host.docker.internal:" + port,
 		Logger:            slog.Default(),
 	}
+	key, err := cfg.secret()
+	if err != nil {
+		return nil, err
+	}
+	// Derived, not stored: the same on every start and never shown.
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte("dokploy traefik api"))
+	opts.APIPassword = hex.EncodeToString(mac.Sum(nil))
 	spec := docker.TraefikSpec{Image: cfg.TraefikImage, ConfigDir: opts.ConfigDir,
 		HTTPPort: cfg.TraefikHTTPPort, HTTPSPort: cfg.TraefikHTTPSPort, APIPort: apiPort}
 	logf := func(line string) { slog.Info(line, "component", "traefik") }
 	if cfg.Traefik == "on" {
-		opts.API = &traefik.Client{BaseURL: cfg.TraefikAPIURL, HTTP: &http.Client{Timeout: 5 * time.Second}}
+		opts.API = &traefik.Client{BaseURL: cfg.TraefikAPIURL, HTTP: &http.Client{Timeout: 5 * time.Second},
+			Username: traefik.APIUser, Password: opts.APIPassword}
 		opts.Traefik = dk.Traefik(spec, logf)
 		opts.Listen = fmt.Sprintf("http :%d, https :%d, API %s (loopback only)", cfg.TraefikHTTPPort, cfg.TraefikHTTPSPort, cfg.TraefikAPIURL)
 	}
@@ -270,7 +282,9 @@ func startRouting(ctx context.Context, cfg config, store *db.Store, dk *docker.D
 	if err != nil {
 		return nil, err
 	}
-	hash, err := svc.WriteStaticConfig(ctx, false)
+	// Rendered on every start so an upgrade's static changes (such as the
+	// API losing its open router) apply; Traefik restarts only on a change.
+	hash, err := svc.WriteStaticConfig(ctx, true)
 	if err != nil {
 		return nil, fmt.Errorf("traefik static config: %w", err)
 	}

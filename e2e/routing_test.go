@@ -51,6 +51,8 @@ type routeEnv struct {
 	httpsPort int
 	apiPort   int
 	pebble    string // Pebble's container name (its host name on the network)
+	traefik   string // Traefik's container name
+	appImage  string
 	pebbleMgt int    // Pebble's management port on 127.0.0.1
 	caPEM     []byte // the CA that signed Pebble's own HTTPS certificate
 	apps      map[string]*db.App
@@ -231,6 +233,7 @@ func routeSetup(t testing.TB) *routeEnv {
 	routeRun(t, 3*time.Minute, testkit.RepoRoot(t), "go", "build", "-o", appBin, "./jobs/testdata/app")
 	appImage := "route-app-" + env.id + ":1"
 	routeScratchImage(t, appImage, appBin)
+	env.appImage = appImage
 
 	ca := routeNewCA(t)
 	env.caPEM = ca.pem
@@ -248,10 +251,14 @@ func routeSetup(t testing.TB) *routeEnv {
 		}
 		_ = dk.RemoveTraefik(context.Background(), spec.Name)
 	})
+	env.traefik = spec.Name
+	apiPassword := srvRandomHex(16)
 	env.routing, err = routing.New(routing.Options{
 		Store: env.store, ConfigDir: spec.ConfigDir, TraefikPath: docker.TraefikConfigPath,
-		API:     &traefik.Client{BaseURL: fmt.Sprintf("http://127.0.0.1:%d", env.apiPort), HTTP: &http.Client{Timeout: 5 * time.Second}},
-		Traefik: dk.Traefik(spec, func(l string) { t.Log(l) }),
+		API: &traefik.Client{BaseURL: fmt.Sprintf("http://127.0.0.1:%d", env.apiPort), HTTP: &http.Client{Timeout: 5 * time.Second},
+			Username: traefik.APIUser, Password: apiPassword},
+		APIPassword: apiPassword,
+		Traefik:     dk.Traefik(spec, func(l string) { t.Log(l) }),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -484,6 +491,32 @@ func TestRouting(t *testing.T) {
 		env.waitFor("outside the prefixes", env.host("paths"), "/other", nil, routeStatus(404, ""))
 	})
 
+	t.Run("Traefik's API is closed to the apps' network", func(t *testing.T) {
+		// A container on the apps' overlay network reaches Traefik's API
+		// entry point (ping answers) but the API answers 401 without the
+		// password (the control plane, which has it, reads router status in
+		// the first subtest).
+		probe := func(url, status string) string {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			out, err := exec.CommandContext(ctx, "docker", "run", "--rm", "--network", docker.DefaultNetwork,
+				"-v", srvBinary(t)+":/dokploy:ro", "--entrypoint", "/dokploy", env.appImage,
+				"probe", url, status).CombinedOutput()
+			if err != nil {
+				return fmt.Sprintf("%v: %s", err, out)
+			}
+			return ""
+		}
+		base := "http://" + env.traefik + ":8080"
+		if msg := probe(base+"/ping", "200"); msg != "" {
+			t.Fatalf("ping from the apps' network: %s", msg)
+		}
+		for _, path := range []string{"/api/http/routers", "/api/rawdata", "/api/overview"} {
+			if msg := probe(base+path, "401"); msg != "" {
+				t.Errorf("%s from the apps' network is not 401: %s", path, msg)
+			}
+		}
+	})
 	t.Run("basic auth", func(t *testing.T) {
 		env.t = t
 		hash, err := bcrypt.GenerateFromPassword([]byte("s3cret-pass"), bcrypt.MinCost)

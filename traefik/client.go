@@ -24,6 +24,9 @@ type Client struct {
 	// HTTP is the client to use; nil means http.DefaultClient. Set a timeout
 	// on it or pass a context with a deadline.
 	HTTP *http.Client
+	// Username and Password authenticate to the API router (APIRouterFile);
+	// without them /api answers 401.
+	Username, Password string
 }
 
 // RouterStatus is one router as reported by GET /api/http/routers.
@@ -144,6 +147,9 @@ func (c *Client) get(ctx context.Context, path string, q url.Values) (*http.Resp
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, fmt.Errorf("traefik api: %w", err)
+	}
+	if c.Password != "" {
+		req.SetBasicAuth(c.Username, c.Password)
 	}
 	hc := c.HTTP
 	if hc == nil {

@@ -30,6 +30,23 @@ const (
 type Dir struct {
 	path string
 	mu   sync.Mutex
+	// internal files (name → content) are the platform's own, not an app's:
+	// Reconcile writes and keeps them.
+	internal map[string][]byte
+}
+
+// SetInternal writes the platform's own file name.yml (its content starts
+// with Marker(name)) and keeps it across Reconcile. Names start with
+// "dokploy", which app names may not.
+func (d *Dir) SetInternal(name string, data []byte) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.internal == nil {
+		d.internal = map[string][]byte{}
+	}
+	d.internal[name] = data
+	_, err := d.write(name, data)
+	return err
 }
 
 // NewDir returns a manager for the directory at path, which must exist.
@@ -96,6 +113,12 @@ func (d *Dir) Reconcile(apps []App) (Report, error) {
 	var rep Report
 	var errs []error
 	keep := map[string]bool{} // apps whose file must stay, as written or as it was
+	for name, data := range d.internal {
+		keep[name] = true
+		if _, err := d.write(name, data); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	for _, app := range apps {
 		if keep[app.Name] {
 			errs = append(errs, fmt.Errorf("traefik: reconcile: duplicate app %q", app.Name))
@@ -198,7 +221,13 @@ func (d *Dir) owner(name string) (string, bool) {
 
 // write is Write without the lock; it reports whether the file changed.
 func (d *Dir) write(app string, data []byte) (bool, error) {
-	if err := Check(app, data); err != nil {
+	if _, internal := d.internal[app]; internal {
+		// The platform's own routers (other entry points, @internal
+		// services) are outside what Check allows apps; still strict YAML.
+		if _, err := decodeStrict(data); err != nil {
+			return false, fmt.Errorf("traefik: check %s: %w", app, err)
+		}
+	} else if err := Check(app, data); err != nil {
 		return false, err
 	}
 	target := filepath.Join(d.path, app+fileExt)

@@ -107,6 +107,22 @@ func TestIntegration_Traefik(t *testing.T) {
 			}
 		}
 	})
+	t.Run("API needs its password", func(t *testing.T) {
+		// The API entry point is reachable by anything on Traefik's
+		// networks; without the password it gives nothing away.
+		for _, c := range []*Client{
+			{BaseURL: tr.client.BaseURL, HTTP: tr.client.HTTP},
+			{BaseURL: tr.client.BaseURL, HTTP: tr.client.HTTP, Username: APIUser, Password: "wrong-password-0123456789"},
+		} {
+			_, err := c.Routers(context.Background())
+			if err == nil || !strings.Contains(err.Error(), "401") {
+				t.Errorf("routers with %q: err = %v, want 401", c.Password, err)
+			}
+		}
+		if err := (&Client{BaseURL: tr.client.BaseURL, HTTP: tr.client.HTTP}).Ping(context.Background()); err != nil {
+			t.Errorf("ping without password: %v", err)
+		}
+	})
 	t.Run("bad app never affects others", func(t *testing.T) {
 		bad := alpha
 		bad.Domains = []Domain{{ID: 1, Host: "alpha.test", Path: "/`) || PathPrefix(`/", Enabled: true}}
@@ -192,15 +208,24 @@ func startTraefik(t *testing.T, bin string) *traefikProc {
 		logFile.Close()
 	})
 	noProxy := &http.Transport{Proxy: nil, TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}
+	const apiPassword = "integration-test-api-password"
+	router, err := RenderAPIRouter(apiPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
 	p := &traefikProc{
-		dir:     NewDir(dyn),
-		client:  &Client{BaseURL: "http://" + api, HTTP: &http.Client{Transport: noProxy, Timeout: 2 * time.Second}},
+		dir: NewDir(dyn),
+		client: &Client{BaseURL: "http://" + api, HTTP: &http.Client{Transport: noProxy, Timeout: 2 * time.Second},
+			Username: APIUser, Password: apiPassword},
 		webAddr: web, secureAddr: secure, logPath: logPath,
 		http: &http.Client{
 			Transport:     noProxy,
 			Timeout:       2 * time.Second,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
+	}
+	if err := p.dir.SetInternal(APIRouterFile, router); err != nil {
+		t.Fatal(err)
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for p.client.Ping(context.Background()) != nil {

@@ -15,9 +15,10 @@ import (
 type StaticOptions struct {
 	WebAddress       string // entry point "web"; default ":80"
 	WebSecureAddress string // entry point "websecure"; default ":443"
-	// APIAddress is the "traefik" entry point serving /api and /ping
-	// (api.insecure). Default ":8080". It must stay internal: do not publish
-	// it; the control plane reaches it over the Docker network.
+	// APIAddress is the "traefik" entry point serving /api and /ping.
+	// Default ":8080". The API has no router of its own (api.insecure is
+	// off): RenderAPIRouter's file routes /api there behind basic auth, so
+	// app containers on the same network cannot read it.
 	APIAddress string
 	// DynamicDir is the directory the file provider watches (required).
 	DynamicDir string
@@ -124,7 +125,7 @@ func StaticConfig(opts StaticOptions) ([]byte, error) {
 			ProvidersThrottleDuration: opts.Throttle.String(),
 			File:                      staticFileProvider{Directory: opts.DynamicDir, Watch: true},
 		},
-		API: staticAPI{Insecure: true},
+		API: staticAPI{Insecure: false},
 		CertificatesResolvers: map[string]staticResolvers{ResolverLetsEncrypt: {ACME: staticACME{
 			Email:            opts.ACMEEmail,
 			Storage:          opts.ACMEStorage,

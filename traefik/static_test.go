@@ -61,7 +61,7 @@ func TestStaticConfig_Defaults(t *testing.T) {
 			t.Errorf("%s = %q, want %q", name, c[0], c[1])
 		}
 	}
-	if !cfg.API.Insecure || cfg.API.Dashboard || !cfg.Providers.File.Watch || cfg.Global.CheckNewVersion || cfg.Global.SendAnonymousUsage {
+	if cfg.API.Insecure || cfg.API.Dashboard || !cfg.Providers.File.Watch || cfg.Global.CheckNewVersion || cfg.Global.SendAnonymousUsage {
 		t.Errorf("unexpected flags: %+v", cfg)
 	}
 	if strings.Contains(string(data), "email") || strings.Contains(string(data), "caServer") {

@@ -62,7 +62,10 @@ type Options struct {
 	Traefik Traefik
 	// Listen describes where Traefik listens, for the settings page.
 	Listen string
-	Logger *slog.Logger
+	// APIPassword protects Traefik's API (traefik.RenderAPIRouter); API
+	// must send it. Empty leaves the API without a router.
+	APIPassword string
+	Logger      *slog.Logger
 }
 
 // Service keeps Traefik's file-provider directory equal to the database:
@@ -96,7 +99,17 @@ func New(opts Options) (*Service, error) {
 			return nil, fmt.Errorf("routing: %w", err)
 		}
 	}
-	return &Service{opts: opts, dir: traefik.NewDir(filepath.Join(opts.ConfigDir, dynamicDir))}, nil
+	svc := &Service{opts: opts, dir: traefik.NewDir(filepath.Join(opts.ConfigDir, dynamicDir))}
+	if opts.APIPassword != "" {
+		data, err := traefik.RenderAPIRouter(opts.APIPassword)
+		if err != nil {
+			return nil, fmt.Errorf("routing: %w", err)
+		}
+		if err := svc.dir.SetInternal(traefik.APIRouterFile, data); err != nil {
+			return nil, fmt.Errorf("routing: %w", err)
+		}
+	}
+	return svc, nil
 }
 
 // DynamicDir is the host path of the watched directory.
