@@ -1,7 +1,10 @@
 package handlers
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -41,9 +44,10 @@ func (h *Handler) clientIP(r *http.Request) string { return h.ipExtractor(r) }
 // HTTPS, directly or through Traefik.
 func isHTTPS(c echo.Context) bool { return c.Scheme() == "https" }
 
+// setCookie sets one of our cookies under its per-scheme name (web.CookieName).
 func (h *Handler) setCookie(c echo.Context, name, value string, maxAge int) {
 	c.SetCookie(&http.Cookie{
-		Name: name, Value: value, Path: "/", MaxAge: maxAge,
+		Name: web.CookieName(c, name), Value: value, Path: "/", MaxAge: maxAge,
 		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: isHTTPS(c),
 	})
 }
@@ -56,21 +60,44 @@ func apiToken(r *http.Request) string {
 	return strings.TrimSpace(r.Header.Get("x-api-key"))
 }
 
-// issueCSRF gives every browser a random CSRF cookie (double-submit
-// protection) and puts its value on the request for forms. Checking it is
-// per route: see csrf.
+// readCookie returns our cookie's value under its per-scheme name.
+func readCookie(c echo.Context, name string) string {
+	if ck, err := c.Cookie(web.CookieName(c, name)); err == nil {
+		return ck.Value
+	}
+	return ""
+}
+
+// issueCSRF puts the request's CSRF token on it for forms and HTMX; csrf
+// checks it per route. The token is an HMAC of the signed-in session's
+// token, so a token is worthless with any other session. Before sign-in it
+// is an HMAC of a random cookie (double submit), so the login and setup
+// forms are covered too; a cookie planted by a sibling subdomain does not
+// help, as the attacker cannot compute its HMAC (and over HTTPS the
+// __Host- name keeps such cookies out altogether).
 func (h *Handler) issueCSRF(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		token := ""
-		if ck, err := c.Cookie(csrfCookie); err == nil && len(ck.Value) >= 32 {
-			token = ck.Value
-		} else {
-			token = db.RandomToken()
-			h.setCookie(c, csrfCookie, token, 0)
-		}
-		c.Set(web.CtxCSRF, token)
+		c.Set(web.CtxCSRF, h.csrfToken(c))
 		return next(c)
 	}
+}
+
+func (h *Handler) csrfToken(c echo.Context) string {
+	if s := web.SessionToken(c); s != "" {
+		return h.csrfMAC("session", s)
+	}
+	v := readCookie(c, csrfCookie)
+	if len(v) < 32 {
+		v = db.RandomToken()
+		h.setCookie(c, csrfCookie, v, 0)
+	}
+	return h.csrfMAC("anonymous", v)
+}
+
+func (h *Handler) csrfMAC(kind, value string) string {
+	mac := hmac.New(sha256.New, h.csrfKey)
+	mac.Write([]byte(kind + "\x00" + value))
+	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
 }
 
 // csrf checks that every non-GET request of a browser route repeats the
@@ -110,11 +137,12 @@ func checkCSRF(next echo.HandlerFunc, tokenExempt bool) echo.HandlerFunc {
 // loadUser resolves the session cookie, if any.
 func (h *Handler) loadUser(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if ck, err := c.Cookie(web.SessionCookie); err == nil && ck.Value != "" {
-			u, err := h.Store.SessionUser(c.Request().Context(), ck.Value)
+		if token := readCookie(c, web.SessionCookie); token != "" {
+			u, err := h.Store.SessionUser(c.Request().Context(), token)
 			switch {
 			case err == nil:
 				c.Set(web.CtxUser, u)
+				web.SetSessionToken(c, token)
 			case errors.Is(err, db.ErrNotFound):
 				h.setCookie(c, web.SessionCookie, "", -1)
 			default:
@@ -223,8 +251,8 @@ func (h *Handler) startSession(c echo.Context, u *db.User) error {
 }
 
 func (h *Handler) logout(c echo.Context) error {
-	if ck, err := c.Cookie(web.SessionCookie); err == nil {
-		if err := h.Store.DeleteSession(c.Request().Context(), ck.Value); err != nil {
+	if token := readCookie(c, web.SessionCookie); token != "" {
+		if err := h.Store.DeleteSession(c.Request().Context(), token); err != nil {
 			return err
 		}
 	}

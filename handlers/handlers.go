@@ -37,6 +37,9 @@ type Options struct {
 	// TrustedProxies are the networks whose X-Forwarded-For is believed
 	// (DOKPLOY_TRUSTED_PROXIES); none by default.
 	TrustedProxies []*net.IPNet
+	// CSRFKey signs CSRF tokens (see issueCSRF); derive it from the secret
+	// key so tokens survive a restart. Random when empty.
+	CSRFKey []byte
 }
 
 // Handler holds the dependencies of every route.
@@ -50,6 +53,8 @@ type Handler struct {
 	ipExtractor echo.IPExtractor
 	// dummyHash is checked against when the email is unknown.
 	dummyHash string
+	// csrfKey signs CSRF tokens.
+	csrfKey []byte
 
 	setupMu    sync.Mutex
 	setupToken string // one-time token printed at start while no admin exists
@@ -75,7 +80,10 @@ func WithControlPlaneBackup(s *cpbackup.Service) Option {
 func New(opts Options, store *db.Store, renderer *views.Renderer, runner *jobs.Runner, extra ...Option) *Handler {
 	d := &web.Deps{PublicURL: opts.PublicURL, Version: opts.Version, Store: store, Views: renderer, Runner: runner}
 	h := &Handler{Deps: d, limiter: newLoginLimiter(), hashes: newHashGate(4), dummyHash: dummyPasswordHash,
-		ipExtractor: newClientIP(opts.TrustedProxies)}
+		ipExtractor: newClientIP(opts.TrustedProxies), csrfKey: opts.CSRFKey}
+	if len(h.csrfKey) == 0 {
+		h.csrfKey = []byte(db.RandomToken())
+	}
 	for _, o := range extra {
 		o(h)
 	}

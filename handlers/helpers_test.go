@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"dokploy/db"
 	"dokploy/db/dbtest"
 	"dokploy/e2e/testkit"
+	"dokploy/handlers/web"
 	"dokploy/jobs"
 	"dokploy/jobs/docker"
 	"dokploy/views"
@@ -76,6 +78,10 @@ func newTestApp(t *testing.T) *testApp {
 type browser struct {
 	app    *testApp
 	client *http.Client
+	// csrfToken is the CSRF token pages showed for csrfSession (the session
+	// cookie then): the token is bound to the session, so it is fetched again
+	// after signing in or out.
+	csrfToken, csrfSession string
 }
 
 func (a *testApp) browser() *browser {
@@ -155,19 +161,30 @@ func (b *browser) cookie(name string) string {
 	return ""
 }
 
-// csrf returns the browser's CSRF token, fetching a page first if needed.
+// csrf returns the browser's CSRF token as its pages show it, fetching a
+// page when the session changed since the last one.
 func (b *browser) csrf() string {
 	b.app.t.Helper()
-	if v := b.cookie(csrfCookie); v != "" {
-		return v
+	session := b.cookie(web.SessionCookie)
+	if b.csrfToken != "" && session == b.csrfSession {
+		return b.csrfToken
 	}
-	b.get("/api/health")
-	v := b.cookie(csrfCookie)
-	if v == "" {
-		b.app.t.Fatal("no CSRF cookie after a GET")
+	pages := []string{"/login", "/setup"} // /login redirects while setup is open
+	if session != "" {
+		pages = []string{"/settings"}
 	}
-	return v
+	for _, page := range pages {
+		if m := csrfInPage.FindStringSubmatch(b.get(page).Body); m != nil {
+			b.csrfToken, b.csrfSession = m[1]+m[2], session
+			return b.csrfToken
+		}
+	}
+	b.app.t.Fatalf("no page of %v shows a CSRF token", pages)
+	return ""
 }
+
+// csrfInPage finds the token in a form field or the body's hx-headers.
+var csrfInPage = regexp.MustCompile(`name="_csrf" value="([^"]+)"|"X-CSRF-Token": "([^"]+)"`)
 
 // postFormRaw posts exactly the given values (no CSRF added).
 func (b *browser) postFormRaw(path string, values url.Values, headers ...string) *response {

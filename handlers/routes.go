@@ -20,7 +20,8 @@ func (h *Handler) routes(e *echo.Echo) {
 		ReferrerPolicy: "same-origin",
 	}))
 	e.Use(middleware.BodyLimit("6M"))
-	e.Use(h.requestID, h.issueCSRF, h.loadUser)
+	// loadUser runs first: the CSRF token is bound to a valid session.
+	e.Use(h.requestID, h.loadUser, h.issueCSRF)
 
 	e.GET("/static/*", echo.WrapHandler(http.StripPrefix("/static/", static.Handler())))
 	e.GET("/api/health", h.health, web.APIFrontEnd)

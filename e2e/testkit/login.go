@@ -5,13 +5,16 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 )
 
-// CSRFCookie is the cookie holding the token forms send as _csrf.
-const CSRFCookie = "dokploy_csrf"
+// csrfField finds the CSRF token a page's forms send as _csrf. The token
+// is bound to the session (or, before sign-in, to a cookie), so it is read
+// from the page, not from a cookie.
+var csrfField = regexp.MustCompile(`name="_csrf" value="([^"]+)"`)
 
 // NewClient returns an HTTP client with its own cookie jar that never
 // follows redirects, so tests see the status codes the server sends.
@@ -66,7 +69,7 @@ func Setup(t testing.TB, setupURL, email, password string) *http.Client {
 	return c
 }
 
-// fetchCSRF GETs page (which must answer 200) and returns the CSRF cookie.
+// fetchCSRF GETs page (which must answer 200) and returns its CSRF token.
 func fetchCSRF(t testing.TB, c *http.Client, page string) string {
 	t.Helper()
 	res, err := c.Get(page)
@@ -78,13 +81,11 @@ func fetchCSRF(t testing.TB, c *http.Client, page string) string {
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("GET %s: want 200, got %d: %s", page, res.StatusCode, Truncate(string(body)))
 	}
-	for _, ck := range c.Jar.Cookies(res.Request.URL) {
-		if ck.Name == CSRFCookie {
-			return ck.Value
-		}
+	m := csrfField.FindSubmatch(body)
+	if m == nil {
+		t.Fatalf("GET %s shows no CSRF token: %s", page, Truncate(string(body)))
 	}
-	t.Fatalf("GET %s set no %s cookie", page, CSRFCookie)
-	return ""
+	return string(m[1])
 }
 
 func postForm(t testing.TB, c *http.Client, target string, values url.Values) (int, string, string) {

@@ -1,6 +1,7 @@
 package testkit
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -42,15 +43,14 @@ func TestServeGitAllow(t *testing.T) {
 	}
 }
 
-// fakeLogin is a /login that wants the CSRF cookie echoed as _csrf.
+// fakeLogin is a /login that wants its form's CSRF token back as _csrf.
 func fakeLogin(t *testing.T) *httptest.Server {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet {
-			http.SetCookie(w, &http.Cookie{Name: CSRFCookie, Value: "tok", Path: "/"})
+			fmt.Fprint(w, `<form><input type="hidden" name="_csrf" value="tok-123"></form>`)
 			return
 		}
-		ck, err := r.Cookie(CSRFCookie)
-		if err != nil || r.FormValue("_csrf") != ck.Value || r.FormValue("password") != "pw" {
+		if r.FormValue("_csrf") != "tok-123" || r.FormValue("password") != "pw" {
 			http.Error(w, "no", http.StatusUnauthorized)
 			return
 		}

@@ -22,8 +22,8 @@ func (h *Handler) ChangePassword(c echo.Context) error {
 	}
 	keep := ""
 	if via, _ := c.Get(web.CtxViaToken).(bool); !via {
-		if ck, err := c.Cookie(web.SessionCookie); err == nil {
-			keep = db.SessionIDFor(ck.Value)
+		if s := web.SessionToken(c); s != "" {
+			keep = db.SessionIDFor(s)
 		}
 	}
 	if err := h.Ops.ChangePassword(c.Request().Context(), web.CurrentUser(c).ID, in.CurrentPassword, in.NewPassword, keep); err != nil {

@@ -28,8 +28,8 @@ func (h *Handler) ChangePassword(c echo.Context) error {
 	form := views.NewForm()
 	current, next := c.FormValue("current_password"), c.FormValue("new_password")
 	keep := ""
-	if ck, err := c.Cookie(web.SessionCookie); err == nil {
-		keep = db.SessionIDFor(ck.Value)
+	if s := web.SessionToken(c); s != "" {
+		keep = db.SessionIDFor(s)
 	}
 	if next != c.FormValue("new_password_confirm") {
 		// Checked first: nothing may change while the two disagree.

@@ -41,8 +41,8 @@ func (h *Handler) loadSettings(c echo.Context) (*settingsPage, error) {
 	if p.Sessions, err = h.Store.SessionsByUser(ctx, u.ID); err != nil {
 		return nil, err
 	}
-	if ck, err := c.Cookie(web.SessionCookie); err == nil {
-		p.CurrentSession = db.SessionIDFor(ck.Value)
+	if s := web.SessionToken(c); s != "" {
+		p.CurrentSession = db.SessionIDFor(s)
 	}
 	if p.Concurrency, err = h.Store.DeployConcurrency(ctx); err != nil {
 		return nil, err

@@ -20,8 +20,29 @@ import (
 	"dokploy/views"
 )
 
-// SessionCookie holds a browser's session token.
+// SessionCookie holds a browser's session token. Over HTTPS its name has
+// the __Host- prefix (see CookieName).
 const SessionCookie = "dokploy_session"
+
+// CookieName is the name a cookie of ours has on this request: over HTTPS
+// it carries the __Host- prefix, which browsers accept only when Secure,
+// for Path=/ and without a Domain, so a sibling subdomain cannot plant it.
+func CookieName(c echo.Context, base string) string {
+	if c.Scheme() == "https" {
+		return "__Host-" + base
+	}
+	return base
+}
+
+// SessionToken is the browser's session token when it signed in a user
+// (set by the session middleware), or "".
+func SessionToken(c echo.Context) string {
+	s, _ := c.Get(ctxSession).(string)
+	return s
+}
+
+// SetSessionToken records the request's valid session token.
+func SetSessionToken(c echo.Context, token string) { c.Set(ctxSession, token) }
 
 // Keys of values the middleware stores on the request context.
 const (
@@ -31,6 +52,7 @@ const (
 	CtxTokenName = "token_name"
 	CtxRequestID = "request_id"
 	ctxFrontEnd  = "front_end"
+	ctxSession   = "session_token"
 )
 
 // Deps are the dependencies of every handler, shared by both front-ends.
