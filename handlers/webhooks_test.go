@@ -982,3 +982,30 @@ func TestWebhook_DuplicateDeliveryIDIsIgnored(t *testing.T) {
 	}
 	testkit.MustContain(t, again.Body, "duplicate, ignored")
 }
+
+// TestWebhook_RejectedDeliveriesAreRateLimited: someone with the URL but
+// not the secret sends 60 forged pushes. The first 30 are refused and
+// recorded; the rest get 429 with Retry-After and are not stored, so the
+// table cannot be filled at request rate. A correctly signed push still
+// deploys.
+func TestWebhook_RejectedDeliveriesAreRateLimited(t *testing.T) {
+	t.Parallel()
+	f := newWebhookFixture(t, nil)
+	push := githubPush(t, "refs/heads/main", "forged", "src/cart.js")
+	codes := map[int]int{}
+	for range 60 {
+		res, _ := f.deliver(push, githubHeaders("push", "not-the-secret", push)...)
+		codes[res.Code]++
+		if res.Code == http.StatusTooManyRequests && res.Header.Get("Retry-After") == "" {
+			t.Fatal("429 without Retry-After")
+		}
+	}
+	if codes[http.StatusUnauthorized] != 30 || codes[http.StatusTooManyRequests] != 30 {
+		t.Fatalf("answers %v, want 30 × 401 then 30 × 429", codes)
+	}
+	if n := len(f.deliveries()); n != 30 {
+		t.Fatalf("%d deliveries recorded, want 30", n)
+	}
+	res, body := f.deliver(push, githubHeaders("push", f.hook.Secret, push)...)
+	f.wantDeployed(res, body, 31, sha(2))
+}

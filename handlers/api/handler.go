@@ -3,7 +3,10 @@ package api
 import "dokploy/handlers/web"
 
 // Handler serves the JSON API under /api/v1, its OpenAPI document and the deploy webhooks.
-type Handler struct{ *web.Deps }
+type Handler struct {
+	*web.Deps
+	rejects *rejectLimiter // refused webhook deliveries recorded per webhook
+}
 
 // New builds a Handler.
-func New(d *web.Deps) *Handler { return &Handler{Deps: d} }
+func New(d *web.Deps) *Handler { return &Handler{Deps: d, rejects: newRejectLimiter()} }

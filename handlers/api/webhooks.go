@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"dokploy/handlers/webhook"
@@ -53,14 +54,14 @@ func (h *Handler) ReceiveWebhook(c echo.Context) error {
 	d.Event = webhook.EventHeader(d.Provider, r.Header)
 	body, err := readCapped(r, maxWebhookBody)
 	if err != nil {
-		return h.rejectDelivery(c, d, http.StatusRequestEntityTooLarge, err.Error())
+		return h.rejectDelivery(c, hook, d, http.StatusRequestEntityTooLarge, err.Error())
 	}
 	if d.Provider == webhook.ProviderGeneric && webhook.LooksLikeDockerHub(body) {
 		d.Provider = webhook.ProviderDockerHub
 	}
 	if hook.HasSecret() {
 		if err := webhook.Verify(d.Provider, r, body, hook.Secret); err != nil {
-			return h.rejectDelivery(c, d, http.StatusUnauthorized, err.Error())
+			return h.rejectDelivery(c, hook, d, http.StatusUnauthorized, err.Error())
 		}
 	}
 	// A provider retrying a delivery it already made (same id) queues
@@ -76,7 +77,7 @@ func (h *Handler) ReceiveWebhook(c echo.Context) error {
 	}
 	events, err := webhook.Parse(d.Provider, r, body)
 	if err != nil {
-		return h.rejectDelivery(c, d, http.StatusBadRequest, err.Error())
+		return h.rejectDelivery(c, hook, d, http.StatusBadRequest, err.Error())
 	}
 	ev, reason := webhook.ChooseEvent(app, hook, events)
 	d.Event, d.Ref, d.CommitSHA, d.CommitMessage = ev.Event, ev.Ref, ev.Commit, db.ClipText(ev.Message, 500)
@@ -144,8 +145,13 @@ func (h *Handler) deployFromWebhook(c echo.Context, app *db.App, d *db.Delivery,
 	return c.JSON(http.StatusAccepted, webhookResult{Outcome: d.Outcome, Reason: d.Reason, DeploymentID: &dep.ID, DeliveryID: d.ID})
 }
 
-// rejectDelivery records a refused delivery and answers with the error.
-func (h *Handler) rejectDelivery(c echo.Context, d *db.Delivery, status int, reason string) error {
+// rejectDelivery records a refused delivery and answers with the error;
+// past rejectLimit per webhook it answers 429 and records nothing.
+func (h *Handler) rejectDelivery(c echo.Context, hook *db.Webhook, d *db.Delivery, status int, reason string) error {
+	if ok, wait := h.rejects.allow(hook.TokenHash); !ok {
+		c.Response().Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+		return web.Error(http.StatusTooManyRequests, "", fmt.Sprintf("%s; too many refused deliveries for this webhook (%d in %s), so this one was not recorded", reason, rejectLimit, rejectWindow))
+	}
 	d.Outcome, d.Reason = db.DeliveryRejected, reason
 	if err := h.Store.RecordDelivery(c.Request().Context(), d); err != nil {
 		return err

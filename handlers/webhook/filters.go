@@ -49,8 +49,10 @@ func ignoreReason(a *db.App, w *db.Webhook, ev PushEvent) string {
 			return "commit message contains " + m
 		}
 	}
-	if len(w.WatchPaths) > 0 && ev.Files != nil && !matchWatchPaths(w.WatchPaths, ev.Files) {
-		return fmt.Sprintf("no changed file matches the watch paths (%s)", strings.Join(w.WatchPaths, ", "))
+	if len(w.WatchPaths) > 0 && ev.Files != nil {
+		if match, note := matchWatchPaths(w.WatchPaths, ev.Files); !match && note == "" {
+			return fmt.Sprintf("no changed file matches the watch paths (%s)", strings.Join(w.WatchPaths, ", "))
+		}
 	}
 	return ""
 }
@@ -108,15 +110,34 @@ func normaliseRepo(repo string) string {
 
 // WatchNote explains a deploy that skipped the watch-path check.
 func WatchNote(w *db.Webhook, ev PushEvent) string {
-	if len(w.WatchPaths) > 0 && ev.Files == nil {
+	if len(w.WatchPaths) == 0 {
+		return ""
+	}
+	if ev.Files == nil {
 		return "watch paths not checked: the payload lists no changed files"
 	}
-	return ""
+	_, note := matchWatchPaths(w.WatchPaths, ev.Files)
+	return note
 }
+
+// Bounds on watch-path matching, whatever a payload lists: past them the
+// push deploys with a note instead of being checked (deploying when unsure
+// is the safe side: a missed deploy is a silent bug).
+const (
+	maxWatchFiles    = 5000    // files considered per delivery
+	maxWatchSegments = 64      // path depth a file may have to be matched
+	maxMatchSteps    = 200_000 // segment comparisons per delivery
+)
 
 // matchWatchPaths reports whether any file matches the patterns. Patterns
 // starting with "!" exclude; with only exclusions, everything else matches.
-func matchWatchPaths(patterns, files []string) bool {
+// A non-empty note means the check was not done (too many files, a path
+// too deep, or too much matching work) and the push should deploy.
+func matchWatchPaths(patterns, files []string) (bool, string) {
+	if len(files) > maxWatchFiles {
+		return true, fmt.Sprintf("watch paths not checked: the push lists more than %d changed files", maxWatchFiles)
+	}
+	m := &globMatcher{steps: maxMatchSteps}
 	var include, exclude []string
 	for _, p := range patterns {
 		if rest, ok := strings.CutPrefix(p, "!"); ok {
@@ -126,19 +147,29 @@ func matchWatchPaths(patterns, files []string) bool {
 		}
 	}
 	for _, f := range files {
-		if matchesAny(exclude, f) {
+		if strings.Count(f, "/") >= maxWatchSegments {
+			return true, fmt.Sprintf("watch paths not checked: a changed file is more than %d directories deep", maxWatchSegments)
+		}
+		if m.any(exclude, f) {
 			continue
 		}
-		if len(include) == 0 || matchesAny(include, f) {
-			return true
+		if len(include) == 0 || m.any(include, f) {
+			return true, ""
+		}
+		if m.steps <= 0 {
+			return true, "watch paths not checked: matching them against this push took too long"
 		}
 	}
-	return false
+	return false, ""
 }
 
-func matchesAny(patterns []string, file string) bool {
+// globMatcher matches with a budget of segment comparisons, so a hostile
+// payload (deep paths against several **) cannot take unbounded time.
+type globMatcher struct{ steps int }
+
+func (m *globMatcher) any(patterns []string, file string) bool {
 	for _, p := range patterns {
-		if matchGlob(p, file) {
+		if m.match(p, file) {
 			return true
 		}
 	}
@@ -148,16 +179,19 @@ func matchesAny(patterns []string, file string) bool {
 // matchGlob matches a slash-separated path against a glob: each segment
 // follows path.Match, "**" spans any number of segments (including none),
 // and a trailing "/" means everything below.
-func matchGlob(pattern, name string) bool {
+func (m *globMatcher) match(pattern, name string) bool {
 	pattern = strings.TrimPrefix(strings.TrimPrefix(pattern, "./"), "/")
 	if strings.HasSuffix(pattern, "/") {
 		pattern += "**"
 	}
-	return matchSegments(strings.Split(pattern, "/"), strings.Split(strings.TrimPrefix(name, "/"), "/"))
+	return m.segments(strings.Split(pattern, "/"), strings.Split(strings.TrimPrefix(name, "/"), "/"))
 }
 
-func matchSegments(pat, name []string) bool {
+func (m *globMatcher) segments(pat, name []string) bool {
 	for len(pat) > 0 {
+		if m.steps--; m.steps < 0 {
+			return false
+		}
 		if pat[0] == "**" {
 			for len(pat) > 1 && pat[1] == "**" {
 				pat = pat[1:]
@@ -166,7 +200,7 @@ func matchSegments(pat, name []string) bool {
 				return true
 			}
 			for i := 0; i <= len(name); i++ {
-				if matchSegments(pat[1:], name[i:]) {
+				if m.segments(pat[1:], name[i:]) {
 					return true
 				}
 			}
