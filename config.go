@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -14,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 
+	"dokploy/db"
 	"dokploy/jobs/netguard"
 )
 
@@ -49,7 +51,7 @@ type envVar struct {
 // envVars documents every setting; `dokploy --help` prints this table.
 var envVars = []envVar{
 	{"DOKPLOY_ADDR", ":3000", "address the dashboard and API listen on"},
-	{"DOKPLOY_DATABASE_URL", "postgres://dokploy:dokploy@127.0.0.1:5432/dokploy?sslmode=disable", "PostgreSQL connection URL"},
+	{"DOKPLOY_DATABASE_URL", "", "PostgreSQL connection URL; unset: postgres://dokploy@127.0.0.1:5432/dokploy?sslmode=disable with the password from <data dir>/postgres.password (made by make run)"},
 	{"DOKPLOY_REDIS_URL", "redis://127.0.0.1:6379/0", "Redis URL for the deploy queue"},
 	{"DOCKER_HOST", "unix:///var/run/docker.sock", "Docker engine address (standard Docker variable)"},
 	{"DOKPLOY_DATA_DIR", "/var/lib/dokploy", "directory for the secret key, Traefik config and other state"},
@@ -83,7 +85,7 @@ func getenv(name string) string {
 func loadConfig() config {
 	return config{
 		Addr:           getenv("DOKPLOY_ADDR"),
-		DatabaseURL:    getenv("DOKPLOY_DATABASE_URL"),
+		DatabaseURL:    databaseURL(),
 		RedisURL:       getenv("DOKPLOY_REDIS_URL"),
 		DataDir:        getenv("DOKPLOY_DATA_DIR"),
 		SecretKey:      getenv("DOKPLOY_SECRET_KEY"),
@@ -393,4 +395,25 @@ func (c config) networkGuard() *netguard.Guard {
 		services = append(services, netguard.Service{Name: s.what, Host: u.Hostname(), Port: port})
 	}
 	return netguard.New(services...)
+}
+
+// derivedKey is a key for one purpose derived from the secret key: stable
+// across restarts, never stored, and useless for decrypting secrets.
+func (c config) derivedKey(purpose string) ([]byte, error) {
+	key, err := c.secret()
+	if err != nil {
+		return nil, err
+	}
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte(purpose))
+	return mac.Sum(nil), nil
+}
+
+// databaseURL is DOKPLOY_DATABASE_URL, or the provisioned local server with
+// its random password from the data directory.
+func databaseURL() string {
+	if v := getenv("DOKPLOY_DATABASE_URL"); v != "" {
+		return v
+	}
+	return db.LocalDatabaseURL(getenv("DOKPLOY_DATA_DIR"), "dokploy")
 }

@@ -6,8 +6,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"flag"
@@ -212,7 +210,12 @@ func serve(cfg config, web bool) error {
 	cpBackup.Start(ctx)
 	defer func() { stop(); cpBackup.Wait() }() // a backup in progress ends (failed) with ctx
 	proxies, _ := cfg.trustedProxies()         // validated at start
-	h := handlers.New(handlers.Options{PublicURL: cfg.PublicURL, Version: version, ReservedPorts: cfg.reservedPorts(), TrustedProxies: proxies}, store, renderer, runner,
+	csrfKey, err := cfg.derivedKey("dokploy csrf")
+	if err != nil {
+		return err
+	}
+	h := handlers.New(handlers.Options{PublicURL: cfg.PublicURL, Version: version, ReservedPorts: cfg.reservedPorts(),
+		TrustedProxies: proxies, CSRFKey: csrfKey}, store, renderer, runner,
 		handlers.WithRouting(routing), handlers.WithControlPlaneBackup(cpBackup))
 	if err := h.PrepareSetup(ctx); err != nil {
 		return err
@@ -261,14 +264,11 @@ func startRouting(ctx context.Context, cfg config, store *db.Store, dk *docker.D
 		DashboardUpstream: "http://host.docker.internal:" + port,
 		Logger:            slog.Default(),
 	}
-	key, err := cfg.secret()
+	apiKey, err := cfg.derivedKey("dokploy traefik api")
 	if err != nil {
 		return nil, err
 	}
-	// Derived, not stored: the same on every start and never shown.
-	mac := hmac.New(sha256.New, key)
-	mac.Write([]byte("dokploy traefik api"))
-	opts.APIPassword = hex.EncodeToString(mac.Sum(nil))
+	opts.APIPassword = hex.EncodeToString(apiKey)
 	spec := docker.TraefikSpec{Image: cfg.TraefikImage, ConfigDir: opts.ConfigDir,
 		HTTPPort: cfg.TraefikHTTPPort, HTTPSPort: cfg.TraefikHTTPSPort, APIPort: apiPort}
 	logf := func(line string) { slog.Info(line, "component", "traefik") }

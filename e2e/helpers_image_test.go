@@ -13,11 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"dokploy/db/dbtest"
+
 	_ "github.com/lib/pq" // PostgreSQL driver
 )
-
-// imgDefaultDatabaseURL is the server scripts/provision.sh starts.
-const imgDefaultDatabaseURL = "postgres://dokploy:dokploy@127.0.0.1:5432/dokploy?sslmode=disable"
 
 // imgRandHex returns n random bytes as hex.
 func imgRandHex(t *testing.T, n int) string {
@@ -48,10 +47,7 @@ func imgDockerSocket() string {
 // PostgreSQL server, drops it when the test ends, and returns its URL.
 func imgNewDatabase(t *testing.T) string {
 	t.Helper()
-	base := os.Getenv("DOKPLOY_TEST_DATABASE_URL")
-	if base == "" {
-		base = imgDefaultDatabaseURL
-	}
+	base := dbtest.DatabaseURL()
 	admin, err := sql.Open("postgres", base)
 	if err != nil {
 		t.Fatalf("open %s: %v", base, err)

@@ -15,7 +15,8 @@ GIT_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0))
 DB="dokploy_bench_$RANDOM$RANDOM"
 NS_APP="bench-$RANDOM"
 PLAIN="bench-plain-$RANDOM"
-export PGPASSWORD=dokploy
+PGPASSWORD="$(cat "${DOKPLOY_DATA_DIR:-/var/lib/dokploy}/postgres.password")"
+export PGPASSWORD
 cleanup() {
   [ -n "${SERVER_PID:-}" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null || true
   [ -n "${GIT_PID:-}" ] && kill "$GIT_PID" 2>/dev/null || true
@@ -44,7 +45,7 @@ sleep 0.5
 
 psql -h 127.0.0.1 -U dokploy -d postgres -qc "CREATE DATABASE $DB" >/dev/null
 export DOKPLOY_ADDR="127.0.0.1:$PORT" DOKPLOY_PUBLIC_URL="http://127.0.0.1:$PORT" DOKPLOY_DATA_DIR="$WORK/data"
-export DOKPLOY_DATABASE_URL="postgres://dokploy:dokploy@127.0.0.1:5432/$DB?sslmode=disable"
+export DOKPLOY_DATABASE_URL="postgres://dokploy:$PGPASSWORD@127.0.0.1:5432/$DB?sslmode=disable"
 export DOKPLOY_SECRET_KEY="bench-secret-key-0123456789abcdefghij" DOKPLOY_TRAEFIK=off
 ./bin/dokploy serve >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!

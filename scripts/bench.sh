@@ -25,7 +25,12 @@ export PATH="/usr/local/go/bin:$PATH"
 RUNS="${BENCH_RUNS:-5}"
 SETTLE="${BENCH_SETTLE:-10}"
 HEALTH_TIMEOUT_S=60
-export PGHOST="${PGHOST:-127.0.0.1}" PGPORT="${PGPORT:-5432}" PGUSER="${PGUSER:-dokploy}" PGPASSWORD="${PGPASSWORD:-dokploy}"
+# The provisioned role's random password lives in the data dir.
+PG_PASSWORD_FILE="${DOKPLOY_DATA_DIR:-/var/lib/dokploy}/postgres.password"
+if [ -z "${PGPASSWORD:-}" ] && [ ! -s "$PG_PASSWORD_FILE" ]; then
+  bash scripts/provision.sh >&2
+fi
+export PGHOST="${PGHOST:-127.0.0.1}" PGPORT="${PGPORT:-5432}" PGUSER="${PGUSER:-dokploy}" PGPASSWORD="${PGPASSWORD:-$(cat "$PG_PASSWORD_FILE")}"
 REDIS_URL="${BENCH_REDIS_URL:-redis://127.0.0.1:6379/0}"
 IMAGE="dokploy:latest"
 BIN="$ROOT/bin/dokploy"

@@ -70,8 +70,22 @@ for dir in /tmp /var/run/postgresql; do
   if [ -S "$dir/.s.PGSQL.$PG_PORT" ]; then PG_SOCK="$dir"; break; fi
 done
 psql_su() { runuser -u postgres -- psql -h "$PG_SOCK" -p "$PG_PORT" -v ON_ERROR_STOP=1 -qtA "$@"; }
+# The role's password is random, made once and kept in the data dir (0600);
+# dokploy and the tests read it from there when DOKPLOY_DATABASE_URL is unset.
+PG_PASSWORD_FILE="$DATA_DIR/postgres.password"
+if [ ! -s "$PG_PASSWORD_FILE" ]; then
+  mkdir -p "$DATA_DIR"
+  (umask 077 && od -An -tx1 -N24 /dev/urandom | tr -d ' \n' > "$PG_PASSWORD_FILE.tmp") && mv "$PG_PASSWORD_FILE.tmp" "$PG_PASSWORD_FILE"
+  PG_PASSWORD_NEW=1
+fi
+PG_PASSWORD="$(cat "$PG_PASSWORD_FILE")"
+case "$PG_PASSWORD" in *[!0-9a-f]*) echo "unexpected characters in $PG_PASSWORD_FILE" >&2; exit 1;; esac
 if [ "$(psql_su -c "SELECT 1 FROM pg_roles WHERE rolname='dokploy'")" != 1 ]; then
-  psql_su -c "CREATE ROLE dokploy LOGIN CREATEDB PASSWORD 'dokploy'"
+  # On stdin, not argv, so the password never shows in the process list.
+  printf "CREATE ROLE dokploy LOGIN CREATEDB PASSWORD '%s'\n" "$PG_PASSWORD" | psql_su
+elif [ -n "${PG_PASSWORD_NEW:-}" ]; then
+  log "giving the dokploy PostgreSQL role a random password ($PG_PASSWORD_FILE)"
+  printf "ALTER ROLE dokploy PASSWORD '%s'\n" "$PG_PASSWORD" | psql_su
 fi
 if [ "$(psql_su -c "SELECT 1 FROM pg_database WHERE datname='dokploy'")" != 1 ]; then
   psql_su -c "CREATE DATABASE dokploy OWNER dokploy"

@@ -22,8 +22,15 @@ import (
 	"dokploy/db"
 )
 
-// DefaultDatabaseURL is the server `make test` provisions.
-const DefaultDatabaseURL = "postgres://dokploy:dokploy@127.0.0.1:5432/dokploy?sslmode=disable"
+// DefaultDatabaseURL is the server `make test` provisions, with the role's
+// random password from the data directory (db.LocalDatabaseURL).
+func DefaultDatabaseURL() string {
+	dir := os.Getenv("DOKPLOY_DATA_DIR")
+	if dir == "" {
+		dir = "/var/lib/dokploy"
+	}
+	return db.LocalDatabaseURL(dir, "dokploy")
+}
 
 // DefaultRedisURL is the Redis `make test` provisions.
 const DefaultRedisURL = "redis://127.0.0.1:6379/0"
@@ -56,7 +63,7 @@ func DatabaseURL() string {
 	if v := os.Getenv("DOKPLOY_TEST_DATABASE_URL"); v != "" {
 		return v
 	}
-	return DefaultDatabaseURL
+	return DefaultDatabaseURL()
 }
 
 // Services gates fast tests that need PostgreSQL and Redis but not Docker:
