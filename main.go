@@ -215,7 +215,7 @@ func serve(cfg config, web bool) error {
 		return err
 	}
 	h := handlers.New(handlers.Options{PublicURL: cfg.PublicURL, Version: version, ReservedPorts: cfg.reservedPorts(),
-		TrustedProxies: proxies, CSRFKey: csrfKey}, store, renderer, runner,
+		TrustedProxies: proxies, ProxyAddrs: routing.ProxyAddrs, CSRFKey: csrfKey}, store, renderer, runner,
 		handlers.WithRouting(routing), handlers.WithControlPlaneBackup(cpBackup))
 	if err := h.PrepareSetup(ctx); err != nil {
 		return err
@@ -289,7 +289,7 @@ func startRouting(ctx context.Context, cfg config, store *db.Store, dk *docker.D
 		return nil, fmt.Errorf("traefik static config: %w", err)
 	}
 	if cfg.Traefik == "on" {
-		if err := opts.Traefik.Restart(ctx, hash); err != nil {
+		if err := svc.RestartTraefik(ctx, hash); err != nil {
 			slog.Error("Traefik is not running: domains will not be served until this is fixed", "err", err)
 		} else {
 			slog.Info("traefik is up", "container", docker.TraefikContainer, "listen", opts.Listen, "config", opts.ConfigDir)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -27,18 +28,30 @@ const (
 
 // newClientIP builds the extractor of the address rate limits and the
 // session list use. X-Forwarded-For is believed only from the proxies listed
-// (DOKPLOY_TRUSTED_PROXIES): the nearest untrusted hop is the client. With
-// none listed, the peer address is the client whatever the headers say, so
-// no client, loopback or private, picks a fresh quota by sending one.
-func newClientIP(trusted []*net.IPNet) echo.IPExtractor {
+// (DOKPLOY_TRUSTED_PROXIES) and the Traefik the product runs (proxies): the
+// nearest untrusted hop is the client. With none, the peer address is the
+// client whatever the headers say, so no client, loopback or private, picks
+// a fresh quota by sending one.
+func newClientIP(trusted []*net.IPNet, proxies []netip.Addr) echo.IPExtractor {
 	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
 	for _, n := range trusted {
 		opts = append(opts, echo.TrustIPRange(n))
 	}
+	for _, a := range proxies {
+		opts = append(opts, echo.TrustIPRange(&net.IPNet{IP: a.AsSlice(), Mask: net.CIDRMask(a.BitLen(), a.BitLen())}))
+	}
 	return echo.ExtractIPFromXFFHeader(opts...)
 }
 
-func (h *Handler) clientIP(r *http.Request) string { return h.ipExtractor(r) }
+// clientIP is the request's client address (see newClientIP). Traefik's
+// addresses change when it is recreated, so they are read per request.
+func (h *Handler) clientIP(r *http.Request) string {
+	var proxies []netip.Addr
+	if h.proxyAddrs != nil {
+		proxies = h.proxyAddrs()
+	}
+	return newClientIP(h.trusted, proxies)(r)
+}
 
 // isHTTPS decides the cookies' Secure flag: set whenever the browser talks
 // HTTPS, directly or through Traefik.

@@ -11,6 +11,7 @@ import (
 	"crypto/subtle"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 
 	"dokploy/jobs/routing"
@@ -37,6 +38,9 @@ type Options struct {
 	// TrustedProxies are the networks whose X-Forwarded-For is believed
 	// (DOKPLOY_TRUSTED_PROXIES); none by default.
 	TrustedProxies []*net.IPNet
+	// ProxyAddrs returns the addresses of the Traefik the product runs,
+	// whose X-Forwarded-For is believed like TrustedProxies'; may be nil.
+	ProxyAddrs func() []netip.Addr
 	// CSRFKey signs CSRF tokens (see issueCSRF); derive it from the secret
 	// key so tokens survive a restart. Random when empty.
 	CSRFKey []byte
@@ -49,8 +53,10 @@ type Handler struct {
 	api     *api.Handler
 	limiter *loginLimiter
 	hashes  *hashGate
-	// ipExtractor finds the client's address (see newClientIP).
-	ipExtractor echo.IPExtractor
+	// trusted and proxyAddrs decide whose X-Forwarded-For is believed
+	// (see newClientIP).
+	trusted    []*net.IPNet
+	proxyAddrs func() []netip.Addr
 	// dummyHash is checked against when the email is unknown.
 	dummyHash string
 	// csrfKey signs CSRF tokens.
@@ -80,7 +86,7 @@ func WithControlPlaneBackup(s *cpbackup.Service) Option {
 func New(opts Options, store *db.Store, renderer *views.Renderer, runner *jobs.Runner, extra ...Option) *Handler {
 	d := &web.Deps{PublicURL: opts.PublicURL, Version: opts.Version, Store: store, Views: renderer, Runner: runner}
 	h := &Handler{Deps: d, limiter: newLoginLimiter(), hashes: newHashGate(4), dummyHash: dummyPasswordHash,
-		ipExtractor: newClientIP(opts.TrustedProxies), csrfKey: opts.CSRFKey}
+		trusted: opts.TrustedProxies, proxyAddrs: opts.ProxyAddrs, csrfKey: opts.CSRFKey}
 	if len(h.csrfKey) == 0 {
 		h.csrfKey = []byte(db.RandomToken())
 	}

@@ -3,6 +3,7 @@ package handlers
 import (
 	"fmt"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -91,7 +92,7 @@ func TestLogin_AttackerCannotLockTheAdminOut(t *testing.T) {
 func TestLogin_UntrustedXForwardedForIsIgnored(t *testing.T) {
 	t.Parallel()
 	app := newTestApp(t)
-	app.h.ipExtractor = newClientIP(nil) // the default: no proxy trusted
+	app.h.trusted, app.h.proxyAddrs = nil, nil // the default: no proxy trusted
 	app.setupAdmin()
 	b := app.browser()
 	for i := 0; i < 20; i++ {
@@ -131,5 +132,39 @@ func TestWriteDeadline_SparesStreams(t *testing.T) {
 		if isStream(r) != stream {
 			t.Errorf("%s: isStream = %v", path, !stream)
 		}
+	}
+}
+
+// The Traefik the product runs is a trusted proxy without configuration:
+// its X-Forwarded-For names the client (the rightmost address it did not
+// add itself), and a client-made left part of the header is not believed.
+func TestClientIP_OwnTraefikIsTrusted(t *testing.T) {
+	t.Parallel()
+	app := newTestApp(t)
+	traefik := []netip.Addr{netip.MustParseAddr("127.0.0.1")} // the test client's peer address
+	app.h.trusted = nil                                       // no DOKPLOY_TRUSTED_PROXIES
+	app.h.proxyAddrs = func() []netip.Addr { return traefik }
+	app.setupAdmin()
+	b := app.browser()
+	res := b.postForm("/login", url.Values{"email": {adminEmail}, "password": {adminPassword}},
+		"X-Forwarded-For", "203.0.113.66, 198.51.100.7")
+	wantStatus(t, res, http.StatusSeeOther)
+	var ip string
+	if err := app.store.DB().Get(&ip, `SELECT ip FROM sessions ORDER BY created_at DESC LIMIT 1`); err != nil {
+		t.Fatal(err)
+	}
+	if ip != "198.51.100.7" {
+		t.Errorf("session recorded from %q, want the client Traefik saw (198.51.100.7)", ip)
+	}
+	// Traefik recreated elsewhere: the old address is no longer believed.
+	traefik = []netip.Addr{netip.MustParseAddr("10.9.9.9")}
+	res = app.browser().postForm("/login", url.Values{"email": {adminEmail}, "password": {adminPassword}},
+		"X-Forwarded-For", "198.51.100.8")
+	wantStatus(t, res, http.StatusSeeOther)
+	if err := app.store.DB().Get(&ip, `SELECT ip FROM sessions ORDER BY created_at DESC LIMIT 1`); err != nil {
+		t.Fatal(err)
+	}
+	if ip != "127.0.0.1" {
+		t.Errorf("session recorded from %q, want the peer 127.0.0.1", ip)
 	}
 }

@@ -9,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -259,4 +261,39 @@ func (t *Traefik) Restart(ctx context.Context, configHash string) error {
 // RecentLog returns the container's last 400 lines of output.
 func (t *Traefik) RecentLog(ctx context.Context) (string, error) {
 	return t.docker.TraefikLog(ctx, t.spec.withDefaults().Name, 400)
+}
+
+// Addresses are the IPs Traefik's container has on every network it is
+// on, including docker_gwbridge, the one its requests to the host (the
+// dashboard) leave from. The dashboard trusts X-Forwarded-For from these.
+func (t *Traefik) Addresses(ctx context.Context) ([]netip.Addr, error) {
+	name := t.spec.withDefaults().Name
+	inspect, err := t.docker.cli.ContainerInspect(ctx, name)
+	if err != nil {
+		return nil, fmt.Errorf("inspect %s: %w", name, err)
+	}
+	var out []netip.Addr
+	add := func(s string) {
+		if s, _, _ = strings.Cut(s, "/"); s == "" {
+			return
+		}
+		if ip, err := netip.ParseAddr(s); err == nil {
+			out = append(out, ip.Unmap())
+		}
+	}
+	if inspect.NetworkSettings != nil {
+		for _, ep := range inspect.NetworkSettings.Networks {
+			add(ep.IPAddress)
+			add(ep.GlobalIPv6Address)
+		}
+	}
+	// Swarm-scoped networks give a standalone container an endpoint on
+	// docker_gwbridge that its inspect does not list.
+	if gw, err := t.docker.cli.NetworkInspect(ctx, "docker_gwbridge", network.InspectOptions{}); err == nil {
+		if ep, ok := gw.Containers[inspect.ID]; ok {
+			add(ep.IPv4Address)
+			add(ep.IPv6Address)
+		}
+	}
+	return out, nil
 }

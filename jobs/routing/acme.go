@@ -47,10 +47,7 @@ func (r *Service) SetACME(ctx context.Context, a ACMESettings) error {
 	if err != nil {
 		return err
 	}
-	if r.opts.Traefik != nil {
-		return r.opts.Traefik.Restart(ctx, hash)
-	}
-	return nil
+	return r.RestartTraefik(ctx, hash)
 }
 
 // WriteStaticConfig renders traefik.yml from the settings and writes it

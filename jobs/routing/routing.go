@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"dokploy/db"
@@ -76,6 +78,8 @@ type Service struct {
 	opts Options
 	dir  *traefik.Dir
 
+	proxies atomic.Pointer[[]netip.Addr] // Traefik's addresses, see ProxyAddrs
+
 	syncMu sync.Mutex // one Sync at a time: a later snapshot never loses to an earlier one
 	mu     sync.Mutex
 	last   traefik.Report
@@ -140,6 +144,38 @@ type Traefik interface {
 	// RecentLog returns Traefik's recent output, where ACME failures are
 	// reported (its API does not).
 	RecentLog(ctx context.Context) (string, error)
+	// Addresses are the container's IPs, from which it proxies requests.
+	Addresses(ctx context.Context) ([]netip.Addr, error)
+}
+
+// RestartTraefik restarts Traefik for configHash (see Traefik.Restart) and
+// records the addresses it now proxies from, for ProxyAddrs.
+func (r *Service) RestartTraefik(ctx context.Context, configHash string) error {
+	if r.opts.Traefik == nil {
+		return nil
+	}
+	if err := r.opts.Traefik.Restart(ctx, configHash); err != nil {
+		return err
+	}
+	addrs, err := r.opts.Traefik.Addresses(ctx)
+	if err != nil {
+		r.opts.Logger.Warn("cannot read Traefik's addresses: X-Forwarded-For from it is not believed", "err", err)
+		return nil
+	}
+	r.proxies.Store(&addrs)
+	return nil
+}
+
+// ProxyAddrs are the addresses of the Traefik this process runs, whose
+// X-Forwarded-For the dashboard believes; nil when it runs none.
+func (r *Service) ProxyAddrs() []netip.Addr {
+	if r == nil {
+		return nil
+	}
+	if p := r.proxies.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // Managed reports whether this process runs Traefik (and can read its API).

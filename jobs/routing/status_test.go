@@ -2,6 +2,7 @@ package routing
 
 import (
 	"context"
+	"net/netip"
 	"strings"
 	"testing"
 )
@@ -32,3 +33,5 @@ type logOnly string
 func (l logOnly) Restart(context.Context, string) error { return nil }
 
 func (l logOnly) RecentLog(context.Context) (string, error) { return string(l), nil }
+
+func (l logOnly) Addresses(context.Context) ([]netip.Addr, error) { return nil, nil }

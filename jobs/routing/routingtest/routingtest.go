@@ -5,6 +5,7 @@ package routingtest
 
 import (
 	"context"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
@@ -32,6 +33,9 @@ func (a *Fixture) Restart(_ context.Context, hash string) error {
 }
 
 func (a *Fixture) RecentLog(context.Context) (string, error) { return "", nil }
+
+// Addresses: a fake Traefik proxies from nowhere.
+func (a *Fixture) Addresses(context.Context) ([]netip.Addr, error) { return nil, nil }
 
 // New builds a Fixture on store.
 func New(t testing.TB, store *db.Store) *Fixture {
