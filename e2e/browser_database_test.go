@@ -394,8 +394,8 @@ func TestBrowserDatabase(t *testing.T) {
 			return err
 		}
 		if err := chromedp.Do(ctx,
-			chromedp.WaitVisible(chromedp.CSS(`#service-header button:not([disabled])[onclick*=service-delete]`)),
-			chromedp.Click(chromedp.CSS(`#service-header button[onclick*=service-delete]`)),
+			chromedp.WaitVisible(chromedp.CSS(`#service-header button:not([disabled])[data-dialog-open=service-delete]`)),
+			chromedp.Click(chromedp.CSS(`#service-header button[data-dialog-open=service-delete]`)),
 			chromedp.WaitVisible(chromedp.CSS(`#service-delete`)),
 		); err != nil {
 			return err
