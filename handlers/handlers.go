@@ -48,6 +48,8 @@ type Handler struct {
 	hashes  *hashGate
 	// ipExtractor finds the client's address (see newClientIP).
 	ipExtractor echo.IPExtractor
+	// proxies decides whether a request came over HTTPS (HSTS).
+	proxies proxyTrust
 	// dummyHash is checked against when the email is unknown.
 	dummyHash string
 
@@ -75,7 +77,7 @@ func WithControlPlaneBackup(s *cpbackup.Service) Option {
 func New(opts Options, store *db.Store, renderer *views.Renderer, runner *jobs.Runner, extra ...Option) *Handler {
 	d := &web.Deps{PublicURL: opts.PublicURL, Version: opts.Version, Store: store, Views: renderer, Runner: runner}
 	h := &Handler{Deps: d, limiter: newLoginLimiter(), hashes: newHashGate(4), dummyHash: dummyPasswordHash,
-		ipExtractor: newClientIP(opts.TrustedProxies)}
+		ipExtractor: newClientIP(opts.TrustedProxies), proxies: newProxyTrust(opts.TrustedProxies, opts.PublicURL)}
 	for _, o := range extra {
 		o(h)
 	}
