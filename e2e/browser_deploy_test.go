@@ -39,7 +39,7 @@ func TestBrowserDeploy(t *testing.T) {
 	dbtest.Integration(t)
 	f := deployRun(t, deployNewAppName(t, "e2e-deploy-"), "hello-from-browser")
 	if msgs := f.b.exceptions(); len(msgs) > 0 {
-		t.Errorf("JavaScript exceptions in the pages:\n%s", strings.Join(msgs, "\n"))
+		t.Errorf("JavaScript errors or CSP violations in the pages:\n%s", strings.Join(msgs, "\n"))
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"dokploy/db/dbtest"
@@ -251,6 +252,58 @@ func TestBrowserFirstRun(t *testing.T) {
 		return b.screenshot(ctx, "app")
 	})
 
+	// The app page's code lives in static/*.js (the CSP refuses inline
+	// code): the webhook URL selects on a click and copies, Follow streams
+	// the runtime logs with the filter, Download carries the same filter.
+	b.step("the app page's buttons work under the CSP", browserStepTimeout, func(ctx context.Context) error {
+		const copyURL = `#app-webhooks button[data-copy="#webhook-url"]`
+		if err := chromedp.Do(ctx,
+			chromedp.WaitVisible(chromedp.CSS(copyURL)),
+			chromedp.Click(chromedp.CSS("#webhook-url")),
+		); err != nil {
+			return err
+		}
+		if err := b.waitJS(ctx, "the webhook URL to be selected", `(() => { const i = document.getElementById("webhook-url");
+			return i.value.includes("/api/deploy/") && i.selectionStart === 0 && i.selectionEnd === i.value.length; })()`); err != nil {
+			return err
+		}
+		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(copyURL))); err != nil {
+			return err
+		}
+		if err := b.waitText(ctx, copyURL, "Copied"); err != nil {
+			return err
+		}
+		if err := b.waitText(ctx, copyURL, "Copy"); err != nil { // the label comes back
+			return err
+		}
+		if err := chromedp.Do(ctx,
+			chromedp.SetValue(chromedp.CSS(`#runtime-logs-filter input[name=tail]`), "50"),
+			chromedp.Click(chromedp.CSS("#runtime-logs-follow")),
+		); err != nil {
+			return err
+		}
+		// Never deployed: the stream says so and ends.
+		if err := b.waitText(ctx, "#runtime-logs", "No runtime logs"); err != nil {
+			return err
+		}
+		if err := b.waitText(ctx, `#runtime-logs-state[data-state="disconnected"]`, "disconnected — retry"); err != nil {
+			return err
+		}
+		// Download adds the filter to its link; the test keeps the page.
+		href, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => {
+			const a = document.getElementById("runtime-logs-download");
+			a.addEventListener("click", e => e.preventDefault(), {once: true});
+			a.click();
+			return a.getAttribute("href"); })()`))
+		if err != nil {
+			return err
+		}
+		if !regexp.MustCompile(`^/api/v1/services/app/\d+/logs\?download=1&tail=50&timestamps=1$`).MatchString(href) {
+			return fmt.Errorf("Download links to %q, want the filter tail=50&timestamps=1", href)
+		}
+		return nil
+	})
+
 	b.step("dashboard lists the app", browserStepTimeout, func(ctx context.Context) error {
 		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`header.top nav a[href="/"]`))); err != nil {
 			return err
@@ -452,7 +505,7 @@ func TestBrowserFirstRun(t *testing.T) {
 	})
 
 	if msgs := b.exceptions(); len(msgs) > 0 {
-		t.Errorf("JavaScript exceptions in the pages:\n%s", strings.Join(msgs, "\n"))
+		t.Errorf("JavaScript errors or CSP violations in the pages:\n%s", strings.Join(msgs, "\n"))
 	}
 }
 
@@ -484,7 +537,7 @@ type browserSession struct {
 	output *browserBuffer // Chromium's stdout and stderr
 
 	mu  sync.Mutex
-	exc []string // uncaught exceptions, in order
+	exc []string // uncaught exceptions, console errors and CSP violations, in order
 }
 
 // browserBuffer is a goroutine-safe buffer for Chromium's output.
@@ -559,15 +612,22 @@ func browserOpen(t *testing.T, base string) *browserSession {
 	if err != nil {
 		t.Fatalf("start %s: %v\nChromium output:\n%s", browserExecPath, err, b.output.String())
 	}
+	// Every document reports what its Content-Security-Policy refused as a
+	// console error, which the loop below records.
+	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument,
+		page.AddScriptToEvaluateOnNewDocumentParams{Source: browserReportCSP}); err != nil {
+		t.Fatalf("add the CSP violation listener: %v", err)
+	}
 	messages := chromedp.Console(ctx)
 	go func() {
 		for m, err := range messages {
 			if err != nil {
 				return
 			}
-			if m.IsException() {
+			// Network errors are the 4xx answers forms re-render with.
+			if m.IsException() || m.Type == chromedp.ConsoleError && m.Source != "network" {
 				b.mu.Lock()
-				b.exc = append(b.exc, fmt.Sprintf("%s:%d %s", m.URL, m.Line+1, m.Text))
+				b.exc = append(b.exc, fmt.Sprintf("%s %s:%d %s", m.Type, m.URL, m.Line+1, m.Text))
 				b.mu.Unlock()
 			}
 		}
@@ -575,6 +635,16 @@ func browserOpen(t *testing.T, base string) *browserSession {
 	return b
 }
 
+// browserReportCSP runs first in every document: a securitypolicyviolation
+// event (an inline script, handler or style, an eval, a foreign URL) becomes
+// a console error.
+const browserReportCSP = `document.addEventListener("securitypolicyviolation", function (e) {
+  console.error("CSP violation: " + e.violatedDirective + " blocked " + (e.blockedURI || "inline code") +
+    " in " + e.sourceFile + ":" + e.lineNumber + (e.sample ? " (" + e.sample + ")" : ""));
+}, true);`
+
+// exceptions returns the uncaught exceptions, console errors and CSP
+// violations of every page so far, in order.
 func (b *browserSession) exceptions() []string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
