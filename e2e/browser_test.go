@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -805,4 +806,63 @@ func (b *browserSession) checkSameDocument(ctx context.Context, path string) err
 		return fmt.Errorf("the URL changed to %s; want it to stay %s", s.Path, path)
 	}
 	return nil
+}
+
+// The browser tests' check fails on what a Content-Security-Policy refuses:
+// an inline script, an inline handler and a style attribute on a page with
+// the dashboard's policy are each reported, and so is a console error.
+func TestBrowserReportsCSPViolations(t *testing.T) {
+	if _, err := os.Stat(browserExecPath); err != nil {
+		t.Fatalf("Chromium is required for the browser tests (apt-get install chromium): %v", err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'")
+		if r.URL.Path == "/ok.js" {
+			w.Header().Set("Content-Type", "text/javascript")
+			_, _ = io.WriteString(w, `console.error("an error from ok.js");`)
+			return
+		}
+		_, _ = io.WriteString(w, `<!doctype html><p style="color:red">styled</p>
+<script>document.title = "inline ran";</script>
+<button id="b" onclick="document.title = 'handler ran'">b</button>
+<script src="/ok.js"></script>`)
+	}))
+	t.Cleanup(srv.Close)
+	b := browserOpen(t, srv.URL)
+	b.step("open a page that breaks the policy", browserStartup, func(ctx context.Context) error {
+		if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/")); err != nil {
+			return err
+		}
+		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#b"))); err != nil {
+			return err
+		}
+		return b.waitJS(ctx, "the reports", `true`)
+	})
+	want := map[string]string{
+		"the inline script":  "CSP violation: script-src-elem blocked inline",
+		"the inline handler": "CSP violation: script-src-attr blocked inline",
+		"the style":          "CSP violation: style-src-attr blocked inline",
+		"the console error":  "an error from ok.js",
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for what, text := range want {
+		for !slicesContainsSubstring(b.exceptions(), text) && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+		}
+		if !slicesContainsSubstring(b.exceptions(), text) {
+			t.Errorf("%s is not reported (want %q); reported:\n%s", what, text, strings.Join(b.exceptions(), "\n"))
+		}
+	}
+	if title, err := chromedp.Run(b.ctx, chromedp.Title()); err != nil || strings.Contains(title, "ran") {
+		t.Errorf("inline code ran under the policy: title %q (%v)", title, err)
+	}
+}
+
+func slicesContainsSubstring(list []string, s string) bool {
+	for _, v := range list {
+		if strings.Contains(v, s) {
+			return true
+		}
+	}
+	return false
 }
