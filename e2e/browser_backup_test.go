@@ -298,7 +298,7 @@ func TestBrowserBackup(t *testing.T) {
 	})
 
 	if msgs := b.exceptions(); len(msgs) > 0 {
-		t.Errorf("JavaScript exceptions in the pages:\n%s", strings.Join(msgs, "\n"))
+		t.Errorf("JavaScript errors or CSP violations in the pages:\n%s", strings.Join(msgs, "\n"))
 	}
 }
 

@@ -71,8 +71,14 @@ func TestBrowserCompose(t *testing.T) {
 			return err
 		}
 		bad := "services:\n  web: [\n"
+		// The stack name's placeholder follows the display name (static/pages.js).
+		if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS("#compose-new-display"), "Shop stack")); err != nil {
+			return err
+		}
+		if err := b.waitJS(ctx, "the stack name placeholder", `document.getElementById("compose-new-name").placeholder === "shop-stack"`); err != nil {
+			return err
+		}
 		if err := chromedp.Do(ctx,
-			chromedp.SendKeys(chromedp.CSS("#compose-new-display"), "Shop stack"),
 			chromedp.SendKeys(chromedp.CSS("#compose-new-name"), name),
 			chromedp.SetValue(chromedp.CSS("#compose-new-file"), bad),
 			chromedp.Click(chromedp.CSS(form+` button[type=submit]`)),
@@ -251,7 +257,7 @@ volumes:
 	})
 
 	if msgs := b.exceptions(); len(msgs) > 0 {
-		t.Errorf("JavaScript exceptions in the pages:\n%s", strings.Join(msgs, "\n"))
+		t.Errorf("JavaScript errors or CSP violations in the pages:\n%s", strings.Join(msgs, "\n"))
 	}
 }
 

@@ -87,8 +87,23 @@ func TestBrowserDatabase(t *testing.T) {
 		if err := b.markDocument(ctx); err != nil {
 			return err
 		}
+		// Choosing an engine shows its default name and image as the
+		// placeholders (static/pages.js).
+		pick := func(engine string) error {
+			return chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`(s => { s.value = `+browserJS(engine)+`;
+				s.dispatchEvent(new Event("change", {bubbles: true})); })(document.getElementById("db-engine"))`))
+		}
+		if err := pick("mysql"); err != nil {
+			return err
+		}
+		if err := b.waitJS(ctx, "the MySQL placeholders", `document.getElementById("db-name").placeholder === "mysql" &&
+			document.querySelector(`+browserJS(dbForm+" #db-image")+`).placeholder === "mysql:8"`); err != nil {
+			return err
+		}
+		if err := pick("postgres"); err != nil {
+			return err
+		}
 		if err := chromedp.Do(ctx,
-			chromedp.SetValue(chromedp.CSS("#db-engine"), "postgres"),
 			chromedp.SendKeys(chromedp.CSS("#db-name"), name+"-app"),
 			chromedp.SendKeys(chromedp.CSS(dbForm+" #db-image"), "postgres 17"),
 			chromedp.Click(chromedp.CSS(dbForm+` button[type=submit]`)),
@@ -193,6 +208,13 @@ func TestBrowserDatabase(t *testing.T) {
 		re := regexp.MustCompile(`^postgresql://` + ident + `:([A-Za-z0-9]{16,})@` + regexp.QuoteMeta(name) + `:5432/` + ident + `$`)
 		if !re.MatchString(strings.TrimSpace(got)) {
 			return fmt.Errorf("revealed URL %q does not match %s", got, re)
+		}
+		copyURL := `button[data-copy="#db-internal-url"]`
+		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(copyURL))); err != nil {
+			return err
+		}
+		if err := b.waitText(ctx, copyURL, "Copied"); err != nil {
+			return err
 		}
 		return b.screenshot(ctx, "database-revealed")
 	})
@@ -393,9 +415,20 @@ func TestBrowserDatabase(t *testing.T) {
 		if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+dbPath)); err != nil {
 			return err
 		}
+		// Cancel closes the dialog (static/pages.js, no inline handler).
 		if err := chromedp.Do(ctx,
-			chromedp.WaitVisible(chromedp.CSS(`#service-header button:not([disabled])[onclick*=service-delete]`)),
-			chromedp.Click(chromedp.CSS(`#service-header button[onclick*=service-delete]`)),
+			chromedp.WaitVisible(chromedp.CSS(`#service-header button:not([disabled])[data-dialog-open=service-delete]`)),
+			chromedp.Click(chromedp.CSS(`#service-header button[data-dialog-open=service-delete]`)),
+			chromedp.WaitVisible(chromedp.CSS(`#service-delete`)),
+			chromedp.Click(chromedp.CSS(`#service-delete button[data-dialog-close]`)),
+		); err != nil {
+			return err
+		}
+		if err := b.waitJS(ctx, "Cancel to close the dialog", `!document.getElementById("service-delete").open`); err != nil {
+			return err
+		}
+		if err := chromedp.Do(ctx,
+			chromedp.Click(chromedp.CSS(`#service-header button[data-dialog-open=service-delete]`)),
 			chromedp.WaitVisible(chromedp.CSS(`#service-delete`)),
 		); err != nil {
 			return err
@@ -428,7 +461,7 @@ func TestBrowserDatabase(t *testing.T) {
 	})
 
 	if msgs := b.exceptions(); len(msgs) > 0 {
-		t.Errorf("JavaScript exceptions in the pages:\n%s", strings.Join(msgs, "\n"))
+		t.Errorf("JavaScript errors or CSP violations in the pages:\n%s", strings.Join(msgs, "\n"))
 	}
 }
 

@@ -38,8 +38,41 @@ const (
 func TestBrowserDeploy(t *testing.T) {
 	dbtest.Integration(t)
 	f := deployRun(t, deployNewAppName(t, "e2e-deploy-"), "hello-from-browser")
+	f.b.step("the deployment log follows new lines unless scrolled up", browserStepTimeout, func(ctx context.Context) error {
+		if err := chromedp.Do(ctx, chromedp.Navigate(f.srv.URL+f.deployPath)); err != nil {
+			return err
+		}
+		if err := f.b.waitJS(ctx, "the log's lines", `window.htmx && document.querySelectorAll("#log .line").length > 0`); err != nil {
+			return err
+		}
+		// Lines arrive the way the SSE extension swaps them in (htmx.swap,
+		// beforeend); static/pages.js scrolls the box after each swap.
+		type follow struct{ Followed, Kept, Back bool }
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[follow](`(async () => {
+			const box = document.getElementById("log");
+			const wait = () => new Promise(r => setTimeout(r, 150));
+			const add = n => htmx.swap(box, Array.from({length: n}, (_, i) => '<div class="line">filler ' + i + '</div>').join(""), {swapStyle: "beforeend"});
+			const atBottom = () => box.scrollTop + box.clientHeight >= box.scrollHeight - 2;
+			add(300); await wait();
+			const followed = box.scrollHeight > box.clientHeight && atBottom();
+			box.scrollTop = 0; await wait();
+			add(50); await wait();
+			const kept = box.scrollTop === 0;
+			box.scrollTop = box.scrollHeight; await wait();
+			add(50); await wait();
+			return {followed, kept, back: atBottom()};
+		})()`, chromedp.EvalAwaitPromise))
+		if err != nil {
+			return err
+		}
+		if !got.Followed || !got.Kept || !got.Back {
+			return fmt.Errorf("the log box: followed new lines %v, kept the place scrolled up to %v, followed again at the bottom %v; want all true",
+				got.Followed, got.Kept, got.Back)
+		}
+		return nil
+	})
 	if msgs := f.b.exceptions(); len(msgs) > 0 {
-		t.Errorf("JavaScript exceptions in the pages:\n%s", strings.Join(msgs, "\n"))
+		t.Errorf("JavaScript errors or CSP violations in the pages:\n%s", strings.Join(msgs, "\n"))
 	}
 }
 

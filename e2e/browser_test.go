@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"dokploy/db/dbtest"
@@ -251,6 +253,58 @@ func TestBrowserFirstRun(t *testing.T) {
 		return b.screenshot(ctx, "app")
 	})
 
+	// The app page's code lives in static/*.js (the CSP refuses inline
+	// code): the webhook URL selects on a click and copies, Follow streams
+	// the runtime logs with the filter, Download carries the same filter.
+	b.step("the app page's buttons work under the CSP", browserStepTimeout, func(ctx context.Context) error {
+		const copyURL = `#app-webhooks button[data-copy="#webhook-url"]`
+		if err := chromedp.Do(ctx,
+			chromedp.WaitVisible(chromedp.CSS(copyURL)),
+			chromedp.Click(chromedp.CSS("#webhook-url")),
+		); err != nil {
+			return err
+		}
+		if err := b.waitJS(ctx, "the webhook URL to be selected", `(() => { const i = document.getElementById("webhook-url");
+			return i.value.includes("/api/deploy/") && i.selectionStart === 0 && i.selectionEnd === i.value.length; })()`); err != nil {
+			return err
+		}
+		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(copyURL))); err != nil {
+			return err
+		}
+		if err := b.waitText(ctx, copyURL, "Copied"); err != nil {
+			return err
+		}
+		if err := b.waitText(ctx, copyURL, "Copy"); err != nil { // the label comes back
+			return err
+		}
+		if err := chromedp.Do(ctx,
+			chromedp.SetValue(chromedp.CSS(`#runtime-logs-filter input[name=tail]`), "50"),
+			chromedp.Click(chromedp.CSS("#runtime-logs-follow")),
+		); err != nil {
+			return err
+		}
+		// Never deployed: the stream says so and ends.
+		if err := b.waitText(ctx, "#runtime-logs", "No runtime logs"); err != nil {
+			return err
+		}
+		if err := b.waitText(ctx, `#runtime-logs-state[data-state="disconnected"]`, "disconnected — retry"); err != nil {
+			return err
+		}
+		// Download adds the filter to its link; the test keeps the page.
+		href, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => {
+			const a = document.getElementById("runtime-logs-download");
+			a.addEventListener("click", e => e.preventDefault(), {once: true});
+			a.click();
+			return a.getAttribute("href"); })()`))
+		if err != nil {
+			return err
+		}
+		if !regexp.MustCompile(`^/api/v1/services/app/\d+/logs\?download=1&tail=50&timestamps=1$`).MatchString(href) {
+			return fmt.Errorf("Download links to %q, want the filter tail=50&timestamps=1", href)
+		}
+		return nil
+	})
+
 	b.step("dashboard lists the app", browserStepTimeout, func(ctx context.Context) error {
 		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`header.top nav a[href="/"]`))); err != nil {
 			return err
@@ -452,7 +506,7 @@ func TestBrowserFirstRun(t *testing.T) {
 	})
 
 	if msgs := b.exceptions(); len(msgs) > 0 {
-		t.Errorf("JavaScript exceptions in the pages:\n%s", strings.Join(msgs, "\n"))
+		t.Errorf("JavaScript errors or CSP violations in the pages:\n%s", strings.Join(msgs, "\n"))
 	}
 }
 
@@ -484,7 +538,7 @@ type browserSession struct {
 	output *browserBuffer // Chromium's stdout and stderr
 
 	mu  sync.Mutex
-	exc []string // uncaught exceptions, in order
+	exc []string // uncaught exceptions, console errors and CSP violations, in order
 }
 
 // browserBuffer is a goroutine-safe buffer for Chromium's output.
@@ -559,15 +613,22 @@ func browserOpen(t *testing.T, base string) *browserSession {
 	if err != nil {
 		t.Fatalf("start %s: %v\nChromium output:\n%s", browserExecPath, err, b.output.String())
 	}
+	// Every document reports what its Content-Security-Policy refused as a
+	// console error, which the loop below records.
+	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument,
+		page.AddScriptToEvaluateOnNewDocumentParams{Source: browserReportCSP}); err != nil {
+		t.Fatalf("add the CSP violation listener: %v", err)
+	}
 	messages := chromedp.Console(ctx)
 	go func() {
 		for m, err := range messages {
 			if err != nil {
 				return
 			}
-			if m.IsException() {
+			// Network errors are the 4xx answers forms re-render with.
+			if m.IsException() || m.Type == chromedp.ConsoleError && m.Source != "network" {
 				b.mu.Lock()
-				b.exc = append(b.exc, fmt.Sprintf("%s:%d %s", m.URL, m.Line+1, m.Text))
+				b.exc = append(b.exc, fmt.Sprintf("%s %s:%d %s", m.Type, m.URL, m.Line+1, m.Text))
 				b.mu.Unlock()
 			}
 		}
@@ -575,6 +636,16 @@ func browserOpen(t *testing.T, base string) *browserSession {
 	return b
 }
 
+// browserReportCSP runs first in every document: a securitypolicyviolation
+// event (an inline script, handler or style, an eval, a foreign URL) becomes
+// a console error.
+const browserReportCSP = `document.addEventListener("securitypolicyviolation", function (e) {
+  console.error("CSP violation: " + e.violatedDirective + " blocked " + (e.blockedURI || "inline code") +
+    " in " + e.sourceFile + ":" + e.lineNumber + (e.sample ? " (" + e.sample + ")" : ""));
+}, true);`
+
+// exceptions returns the uncaught exceptions, console errors and CSP
+// violations of every page so far, in order.
 func (b *browserSession) exceptions() []string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -735,4 +806,63 @@ func (b *browserSession) checkSameDocument(ctx context.Context, path string) err
 		return fmt.Errorf("the URL changed to %s; want it to stay %s", s.Path, path)
 	}
 	return nil
+}
+
+// The browser tests' check fails on what a Content-Security-Policy refuses:
+// an inline script, an inline handler and a style attribute on a page with
+// the dashboard's policy are each reported, and so is a console error.
+func TestBrowserReportsCSPViolations(t *testing.T) {
+	if _, err := os.Stat(browserExecPath); err != nil {
+		t.Fatalf("Chromium is required for the browser tests (apt-get install chromium): %v", err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'")
+		if r.URL.Path == "/ok.js" {
+			w.Header().Set("Content-Type", "text/javascript")
+			_, _ = io.WriteString(w, `console.error("an error from ok.js");`)
+			return
+		}
+		_, _ = io.WriteString(w, `<!doctype html><p style="color:red">styled</p>
+<script>document.title = "inline ran";</script>
+<button id="b" onclick="document.title = 'handler ran'">b</button>
+<script src="/ok.js"></script>`)
+	}))
+	t.Cleanup(srv.Close)
+	b := browserOpen(t, srv.URL)
+	b.step("open a page that breaks the policy", browserStartup, func(ctx context.Context) error {
+		if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/")); err != nil {
+			return err
+		}
+		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#b"))); err != nil {
+			return err
+		}
+		return b.waitJS(ctx, "the reports", `true`)
+	})
+	want := map[string]string{
+		"the inline script":  "CSP violation: script-src-elem blocked inline",
+		"the inline handler": "CSP violation: script-src-attr blocked inline",
+		"the style":          "CSP violation: style-src-attr blocked inline",
+		"the console error":  "an error from ok.js",
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for what, text := range want {
+		for !slicesContainsSubstring(b.exceptions(), text) && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+		}
+		if !slicesContainsSubstring(b.exceptions(), text) {
+			t.Errorf("%s is not reported (want %q); reported:\n%s", what, text, strings.Join(b.exceptions(), "\n"))
+		}
+	}
+	if title, err := chromedp.Run(b.ctx, chromedp.Title()); err != nil || strings.Contains(title, "ran") {
+		t.Errorf("inline code ran under the policy: title %q (%v)", title, err)
+	}
+}
+
+func slicesContainsSubstring(list []string, s string) bool {
+	for _, v := range list {
+		if strings.Contains(v, s) {
+			return true
+		}
+	}
+	return false
 }

@@ -125,7 +125,7 @@ func TestScreenshots(t *testing.T) {
 	})
 
 	if msgs := b.exceptions(); len(msgs) > 0 {
-		t.Errorf("JavaScript exceptions in the pages:\n%s", msgs)
+		t.Errorf("JavaScript errors or CSP violations in the pages:\n%s", msgs)
 	}
 }
 

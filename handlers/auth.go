@@ -43,18 +43,13 @@ func newClientIP(trusted []*net.IPNet, proxies []netip.Addr) echo.IPExtractor {
 	return echo.ExtractIPFromXFFHeader(opts...)
 }
 
-// clientIP is the request's client address (see newClientIP). Traefik's
-// addresses change when it is recreated, so they are read per request.
+// clientIP is the request's client address (see newClientIP).
 func (h *Handler) clientIP(r *http.Request) string {
-	var proxies []netip.Addr
-	if h.proxyAddrs != nil {
-		proxies = h.proxyAddrs()
-	}
-	return newClientIP(h.trusted, proxies)(r)
+	return newClientIP(h.proxies.trusted, h.proxies.ownProxies())(r)
 }
 
 // isHTTPS decides the cookies' Secure flag: set whenever the browser talks
-// HTTPS, directly or through Traefik.
+// HTTPS, directly or through a trusted proxy (Router's SchemeExtractor).
 func isHTTPS(c echo.Context) bool { return c.Scheme() == "https" }
 
 // setCookie sets one of our cookies under its per-scheme name (web.CookieName).

@@ -53,10 +53,9 @@ type Handler struct {
 	api     *api.Handler
 	limiter *loginLimiter
 	hashes  *hashGate
-	// trusted and proxyAddrs decide whose X-Forwarded-For is believed
-	// (see newClientIP).
-	trusted    []*net.IPNet
-	proxyAddrs func() []netip.Addr
+	// proxies decides whose X-Forwarded-For and X-Forwarded-Proto are
+	// believed (see newClientIP and proxyTrust).
+	proxies proxyTrust
 	// dummyHash is checked against when the email is unknown.
 	dummyHash string
 	// csrfKey signs CSRF tokens.
@@ -86,7 +85,7 @@ func WithControlPlaneBackup(s *cpbackup.Service) Option {
 func New(opts Options, store *db.Store, renderer *views.Renderer, runner *jobs.Runner, extra ...Option) *Handler {
 	d := &web.Deps{PublicURL: opts.PublicURL, Version: opts.Version, Store: store, Views: renderer, Runner: runner}
 	h := &Handler{Deps: d, limiter: newLoginLimiter(), hashes: newHashGate(4), dummyHash: dummyPasswordHash,
-		trusted: opts.TrustedProxies, proxyAddrs: opts.ProxyAddrs, csrfKey: opts.CSRFKey}
+		proxies: newProxyTrust(opts.TrustedProxies, opts.ProxyAddrs, opts.PublicURL), csrfKey: opts.CSRFKey}
 	if len(h.csrfKey) == 0 {
 		h.csrfKey = []byte(db.RandomToken())
 	}
@@ -160,6 +159,14 @@ func (h *Handler) Router() http.Handler {
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = h.handleError
+	// c.Scheme() (cookie Secure flag and __Host- names) believes
+	// X-Forwarded-Proto only from trusted proxies, like HSTS does.
+	e.SchemeExtractor = func(r *http.Request) string {
+		if h.proxies.https(r) {
+			return "https"
+		}
+		return "http"
+	}
 	h.routes(e)
 	return e
 }

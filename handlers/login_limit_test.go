@@ -92,7 +92,7 @@ func TestLogin_AttackerCannotLockTheAdminOut(t *testing.T) {
 func TestLogin_UntrustedXForwardedForIsIgnored(t *testing.T) {
 	t.Parallel()
 	app := newTestApp(t)
-	app.h.trusted, app.h.proxyAddrs = nil, nil // the default: no proxy trusted
+	app.h.proxies.trusted, app.h.proxies.addrs = nil, nil // the default: no proxy trusted
 	app.setupAdmin()
 	b := app.browser()
 	for i := 0; i < 20; i++ {
@@ -142,8 +142,8 @@ func TestClientIP_OwnTraefikIsTrusted(t *testing.T) {
 	t.Parallel()
 	app := newTestApp(t)
 	traefik := []netip.Addr{netip.MustParseAddr("127.0.0.1")} // the test client's peer address
-	app.h.trusted = nil                                       // no DOKPLOY_TRUSTED_PROXIES
-	app.h.proxyAddrs = func() []netip.Addr { return traefik }
+	app.h.proxies.trusted = nil                               // no DOKPLOY_TRUSTED_PROXIES
+	app.h.proxies.addrs = func() []netip.Addr { return traefik }
 	app.setupAdmin()
 	b := app.browser()
 	res := b.postForm("/login", url.Values{"email": {adminEmail}, "password": {adminPassword}},

@@ -19,6 +19,7 @@ func (h *Handler) routes(e *echo.Echo) {
 		XSSProtection: "0", ContentTypeNosniff: "nosniff", XFrameOptions: "DENY",
 		ReferrerPolicy: "same-origin",
 	}))
+	e.Use(h.securityHeaders) // Content-Security-Policy, and HSTS over HTTPS
 	e.Use(middleware.BodyLimit("6M"))
 	// loadUser runs first: the CSRF token is bound to a valid session.
 	e.Use(h.requestID, h.loadUser, h.issueCSRF)

@@ -3,13 +3,13 @@
 (function () {
   "use strict";
 
-  // <button data-copy="#id"> copies the text of #id.
+  // <button data-copy="#id"> copies the text of #id (the value of an input).
   document.addEventListener("click", function (e) {
     var btn = e.target.closest("[data-copy]");
     if (!btn) return;
     var src = document.querySelector(btn.dataset.copy);
     if (!src) return;
-    var text = src.textContent.trim();
+    var text = (src.matches("input, textarea") ? src.value : src.textContent).trim();
     var done = function () {
       var label = btn.textContent;
       btn.textContent = "Copied";

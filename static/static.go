@@ -1,4 +1,4 @@
-// Package static serves the stylesheet, the service pages' script and the vendored front-end assets
+// Package static serves the stylesheet, the pages' scripts and the vendored front-end assets
 // (htmx and its SSE extension, installed from npm by scripts/provision.sh).
 package static
 
@@ -7,7 +7,7 @@ import (
 	"net/http"
 )
 
-//go:embed app.css service.js favicon.svg vendor/htmx.min.js vendor/sse.js
+//go:embed app.css service.js pages.js favicon.svg vendor/htmx.min.js vendor/sse.js
 var files embed.FS
 
 // Handler serves the embedded files with a cache header; file names change
