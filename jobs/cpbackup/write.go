@@ -45,12 +45,18 @@ var skippedDirs = map[string]bool{"probe": true}
 type Source struct {
 	DB      *sqlx.DB
 	DataDir string // "" for none
-	// SecretKey is the control plane's key; it goes into the archive only
-	// sealed with Passphrase, and only when Passphrase is set.
-	SecretKey  string
-	Passphrase string
-	Version    string // the product version, for the manifest
-	RunID      int64  // the control-plane backup run, when there is one
+	// SecretKey is the control plane's key ring as its key file holds it:
+	// the current key first, then any previous keys, one per line. It goes
+	// into the archive only sealed with Passphrase, and only when
+	// Passphrase is set.
+	SecretKey string
+	// SecretKeyFile, when set, is the key file, read once the export's
+	// snapshot is taken (a rotation may have changed the ring since the
+	// process started); it replaces SecretKey.
+	SecretKeyFile string
+	Passphrase    string
+	Version       string // the product version, for the manifest
+	RunID         int64  // the control-plane backup run, when there is one
 }
 
 // Write streams the archive of src to w and returns its manifest. The
@@ -63,16 +69,24 @@ func Write(ctx context.Context, w io.Writer, src Source) (Manifest, error) {
 	}
 	defer tx.Rollback() //nolint:errcheck // read-only; nothing to keep
 	m := Manifest{Format: FormatVersion, Product: "dokploy", Version: src.Version, CreatedAt: time.Now().UTC().Truncate(time.Second),
-		RunID: src.RunID, SecretKeyIncluded: src.Passphrase != "" && src.SecretKey != ""}
+		RunID: src.RunID, SecretKeyIncluded: src.Passphrase != "" && (src.SecretKey != "" || src.SecretKeyFile != "")}
 	if err := describeDatabase(ctx, tx, &m); err != nil {
 		return m, err
+	}
+	if src.SecretKeyFile != "" {
+		// After the snapshot: every value it holds is under a key of this ring.
+		keys, err := db.ReadKeyFile(src.SecretKeyFile)
+		if err != nil {
+			return m, err
+		}
+		src.SecretKey = strings.TrimSpace(string(db.FormatKeys(keys)))
 	}
 	files, err := dataFiles(src.DataDir, &m)
 	if err != nil {
 		return m, err
 	}
 	if src.SecretKey != "" {
-		c, err := db.NewCipher([]byte(src.SecretKey))
+		c, err := db.NewKeyRing(db.ParseKeys([]byte(src.SecretKey)))
 		if err != nil {
 			return m, err
 		}
