@@ -171,8 +171,8 @@ func checkSecretKey(ctx context.Context, cfg config, store *db.Store) error {
 	if !errors.As(err, &mismatch) {
 		return err
 	}
-	return fmt.Errorf("%s does not match the key that encrypted this database (key id %s, database has values under %s, in %s): "+
-		"restore the old key (to %s, or set DOKPLOY_SECRET_KEY to it) and start again; `dokploy restore` writes it back from a backup made with a passphrase. "+
+	return fmt.Errorf("%s does not match the key that encrypted this database (key id %s, database has values under %s, found in %s): "+
+		"restore the old key (in %s, or as DOKPLOY_SECRET_KEY) and start again; `dokploy restore` writes it back from a backup made with a passphrase. "+
 		"Nothing was changed", cfg.keySource(), strings.Join(mismatch.KeyIDs, ", "), mismatch.Sealed(), mismatch.What, keyFileOrDefault(cfg))
 }
 

@@ -62,7 +62,7 @@ type KeyMismatchError struct {
 	// SealedKeyID is the key id of the value that did not open; "" when it
 	// was sealed before key ids existed.
 	SealedKeyID string
-	What        string // where that value is, e.g. "applications.git_token_enc"
+	What        string // where that value is: "the key check" or e.g. "applications.git_token_enc"
 }
 
 func (e *KeyMismatchError) Error() string {
@@ -93,7 +93,7 @@ func (s *Store) CheckSecretKey(ctx context.Context) error {
 			return fmt.Errorf("db: the key check in settings is not base64: %w", err)
 		}
 		if plain, err := s.cipher.Open(sealed); err != nil || plain != keyCheckText {
-			return &KeyMismatchError{KeyIDs: s.cipher.KeyIDs(), SealedKeyID: SealedKeyID(sealed), What: "settings." + SettingKeyCheck}
+			return &KeyMismatchError{KeyIDs: s.cipher.KeyIDs(), SealedKeyID: SealedKeyID(sealed), What: "the key check"}
 		}
 		return nil
 	}
