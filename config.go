@@ -55,7 +55,7 @@ var envVars = []envVar{
 	{"DOCKER_HOST", "unix:///var/run/docker.sock", "Docker engine address (standard Docker variable)"},
 	{"DOKPLOY_DATA_DIR", "/var/lib/dokploy", "directory for the secret key, Traefik config and other state"},
 	{"DOKPLOY_SECRET_KEY", "", "key that encrypts secrets at rest (at least 32 characters)"},
-	{"DOKPLOY_SECRET_KEY_FILE", "", "file holding the secret key; if neither is set, <data dir>/secret.key is generated once"},
+	{"DOKPLOY_SECRET_KEY_FILE", "", "file holding the secret key (later lines: previous keys kept by `dokploy secret-key rotate`); if neither is set, <data dir>/secret.key is generated once"},
 	{"DOKPLOY_PUBLIC_URL", "http://localhost:3000", "URL users reach the dashboard at (links, webhook URLs)"},
 	{"DOKPLOY_ENDPOINT_MODE", "auto", "Swarm endpoint mode for apps: auto, vip or dnsrr (dnsrr where the kernel has no IPVS)"},
 	{"DOKPLOY_WORKER", "true", "run the deploy worker inside `serve` (false when a separate `dokploy worker` runs)"},

@@ -254,15 +254,6 @@ func (c *Cipher) Open(sealed []byte) (string, error) {
 	return plain, nil
 }
 
-// sealedUnder reports whether a value carries k's header and opens with it.
-func sealedUnder(k sealKey, sealed []byte) bool {
-	if len(sealed) < headerLen || sealed[0] != sealVersion || !bytes.Equal(sealed[1:headerLen], k.id[:]) {
-		return false
-	}
-	_, err := openWith(k.aead, sealed[headerLen:])
-	return err == nil
-}
-
 func findKey(keys []sealKey, id []byte) (sealKey, bool) {
 	for _, k := range keys {
 		if bytes.Equal(k.id[:], id) {

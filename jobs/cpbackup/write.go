@@ -81,7 +81,7 @@ func Write(ctx context.Context, w io.Writer, src Source) (Manifest, error) {
 		}
 		src.SecretKey = strings.TrimSpace(string(db.FormatKeys(keys)))
 	}
-	files, err := dataFiles(src.DataDir, &m)
+	files, err := dataFiles(src.DataDir, src.SecretKeyFile, &m)
 	if err != nil {
 		return m, err
 	}
@@ -183,9 +183,17 @@ type dataFile struct {
 // dataFiles lists the data directory's regular files, leaving out the
 // secret key (it goes in only sealed), the probe binary and anything large.
 // Symbolic links are neither followed nor stored.
-func dataFiles(dir string, m *Manifest) ([]dataFile, error) {
+func dataFiles(dir, keyFile string, m *Manifest) ([]dataFile, error) {
 	if dir == "" {
 		return nil, nil
+	}
+	// A DOKPLOY_SECRET_KEY_FILE kept in the data directory is a key too:
+	// it goes into the archive only sealed, never as a plain file.
+	keyRel := ""
+	if keyFile != "" {
+		if rel, err := filepath.Rel(dir, keyFile); err == nil && !strings.HasPrefix(rel, "..") {
+			keyRel = filepath.ToSlash(rel)
+		}
 	}
 	var out []dataFile
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
@@ -206,7 +214,7 @@ func dataFiles(dir string, m *Manifest) ([]dataFile, error) {
 			}
 			return nil
 		}
-		if rel == "secret.key" || strings.HasSuffix(rel, ".tmp") {
+		if rel == "secret.key" || rel == keyRel || strings.HasSuffix(rel, ".tmp") {
 			return nil
 		}
 		if !d.Type().IsRegular() {
