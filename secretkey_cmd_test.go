@@ -334,6 +334,7 @@ func TestServe_WrongSecretKeyFailsAtStart(t *testing.T) {
 // panel opens every value, whichever key sealed it.
 func TestSecretKeyRotate_BackupMidRotationRestores(t *testing.T) {
 	dbtest.Integration(t)
+	fresh := dbtest.NewDatabaseURL(t) // the new machine's, made before DOKPLOY_DATA_DIR points elsewhere
 	f := newRotationFixture(t, 250)
 	ctx, cancel := context.WithCancel(context.Background())
 	var out bytes.Buffer
@@ -354,7 +355,6 @@ func TestSecretKeyRotate_BackupMidRotationRestores(t *testing.T) {
 		t.Fatalf("backup: %s", r.stderr)
 	}
 
-	fresh := dbtest.NewDatabaseURL(t)
 	freshDir := t.TempDir()
 	t.Setenv("DOKPLOY_DATABASE_URL", fresh)
 	t.Setenv("DOKPLOY_DATA_DIR", freshDir)
