@@ -56,7 +56,7 @@ var envVars = []envVar{
 	{"DOCKER_HOST", "unix:///var/run/docker.sock", "Docker engine address (standard Docker variable)"},
 	{"DOKPLOY_DATA_DIR", "/var/lib/dokploy", "directory for the secret key, Traefik config and other state"},
 	{"DOKPLOY_SECRET_KEY", "", "key that encrypts secrets at rest (at least 32 characters)"},
-	{"DOKPLOY_SECRET_KEY_FILE", "", "file holding the secret key; if neither is set, <data dir>/secret.key is generated once"},
+	{"DOKPLOY_SECRET_KEY_FILE", "", "file holding the secret key (later lines: previous keys kept by `dokploy secret-key rotate`); if neither is set, <data dir>/secret.key is generated once"},
 	{"DOKPLOY_PUBLIC_URL", "http://localhost:3000", "URL users reach the dashboard at (links, webhook URLs)"},
 	{"DOKPLOY_ENDPOINT_MODE", "auto", "Swarm endpoint mode for apps: auto, vip or dnsrr (dnsrr where the kernel has no IPVS)"},
 	{"DOKPLOY_WORKER", "true", "run the deploy worker inside `serve` (false when a separate `dokploy worker` runs)"},
@@ -216,39 +216,70 @@ func atoiOr(s string, def int) int {
 	return n
 }
 
-// secret returns the encryption key: from the environment, from the key
-// file, or generated once into the data dir with mode 0600.
+// keyFile is the key file, "" when DOKPLOY_SECRET_KEY is set.
+func (c config) keyFile() string {
+	switch {
+	case c.SecretKey != "":
+		return ""
+	case c.SecretKeyFile != "":
+		return c.SecretKeyFile
+	}
+	return filepath.Join(c.DataDir, "secret.key")
+}
+
+// keySource names where the key comes from, for messages.
+func (c config) keySource() string {
+	switch {
+	case c.SecretKey != "":
+		return "DOKPLOY_SECRET_KEY"
+	case c.SecretKeyFile != "":
+		return "DOKPLOY_SECRET_KEY_FILE (" + c.SecretKeyFile + ")"
+	}
+	return "the secret key in " + c.keyFile()
+}
+
+// secret returns the current encryption key (the one that seals).
 func (c config) secret() ([]byte, error) {
+	keys, err := c.secretKeys()
+	if err != nil {
+		return nil, err
+	}
+	return keys[0], nil
+}
+
+// secretRing is the key ring as a key file holds it: the current key
+// first, then previous keys, one per line. Control-plane backups carry it.
+func (c config) secretRing() (string, error) {
+	keys, err := c.secretKeys()
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(string(db.FormatKeys(keys))), nil
+}
+
+// secretKeys returns the key ring, newest first: DOKPLOY_SECRET_KEY alone,
+// or the lines of the key file, which is generated once into the data dir
+// with mode 0600 when neither is set.
+func (c config) secretKeys() ([][]byte, error) {
 	if c.SecretKey != "" {
-		return []byte(c.SecretKey), nil
+		return [][]byte{[]byte(c.SecretKey)}, nil
 	}
-	path := c.SecretKeyFile
-	if path == "" {
-		path = filepath.Join(c.DataDir, "secret.key")
-	}
-	data, err := os.ReadFile(path)
+	path := c.keyFile()
+	keys, err := db.ReadKeyFile(path)
 	if err == nil {
-		key := strings.TrimSpace(string(data))
-		if len(key) < 32 {
-			return nil, fmt.Errorf("secret key in %s is shorter than 32 characters", path)
-		}
-		return []byte(key), nil
+		return keys, nil
 	}
 	if !errors.Is(err, os.ErrNotExist) || c.SecretKeyFile != "" {
-		return nil, fmt.Errorf("read secret key: %w", err)
+		return nil, err
 	}
 	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
-	buf := make([]byte, 32)
-	if _, err := rand.Read(buf); err != nil {
-		return nil, err
-	}
-	key := hex.EncodeToString(buf)
+	key := newSecretKey()
 	// O_EXCL: two first starts racing must not write two different keys.
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, os.ErrExist) {
-		return c.secret()
+		return c.secretKeys()
 	}
 	if err != nil {
 		return nil, fmt.Errorf("write secret key: %w", err)
@@ -257,7 +288,28 @@ func (c config) secret() ([]byte, error) {
 	if _, err := f.WriteString(key + "\n"); err != nil {
 		return nil, err
 	}
-	return []byte(key), f.Sync()
+	return [][]byte{[]byte(key)}, f.Sync()
+}
+
+// newSecretKey is 32 random bytes in hex.
+func newSecretKey() string {
+	buf := make([]byte, 32)
+	if _, err := rand.Read(buf); err != nil {
+		panic(fmt.Sprintf("crypto/rand failed: %v", err)) // the OS is broken; nothing safe to do
+	}
+	return hex.EncodeToString(buf)
+}
+
+// cipher returns the key ring. A key file is followed, so a rotation done
+// by another process is picked up without a restart.
+func (c config) cipher() (*db.Cipher, error) {
+	if c.SecretKey != "" {
+		return db.NewCipher([]byte(c.SecretKey))
+	}
+	if _, err := c.secretKeys(); err != nil { // generated on the first start
+		return nil, err
+	}
+	return db.OpenKeyFile(c.keyFile())
 }
 
 func printEnvHelp(w io.Writer) {

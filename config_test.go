@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"dokploy/db"
 )
 
 // validConfig is the documented defaults with a private data dir; built
@@ -190,5 +192,35 @@ func TestConfig_TrustedProxies(t *testing.T) {
 	}
 	if _, err := (config{TrustedProxies: "10.0.0.0/33"}).trustedProxies(); err == nil {
 		t.Fatal("a bad CIDR was accepted")
+	}
+}
+
+// A key file may hold a ring: the first line seals, the others are the
+// previous keys a rotation keeps; control-plane backups carry all of them.
+func TestConfigSecret_KeyFileHoldsARing(t *testing.T) {
+	cfg := validConfig(t)
+	cfg.SecretKeyFile = filepath.Join(cfg.DataDir, "ring.key")
+	current, previous := strings.Repeat("c", 40), strings.Repeat("p", 40)
+	if err := os.WriteFile(cfg.SecretKeyFile, []byte(current+"\n\n"+previous+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := cfg.secret(); err != nil || string(got) != current {
+		t.Fatalf("secret: %q %v", got, err)
+	}
+	if ring, err := cfg.secretRing(); err != nil || ring != current+"\n"+previous {
+		t.Fatalf("ring: %q %v", ring, err)
+	}
+	c, err := cfg.cipher()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.KeyIDs(); len(got) != 2 || got[0] != db.KeyID([]byte(current)) || got[1] != db.KeyID([]byte(previous)) {
+		t.Fatalf("cipher key ids %v", got)
+	}
+	if err := os.WriteFile(cfg.SecretKeyFile, []byte(current+"\nshort\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cfg.secret(); err == nil || !strings.Contains(err.Error(), "previous secret key 1") {
+		t.Errorf("short previous key: %v", err)
 	}
 }

@@ -99,7 +99,7 @@ func runRestore(ctx context.Context, cfg config, o restoreOptions, stdin io.Read
 		switch {
 		case expected == "":
 			return nil
-		case key != "" && key != expected:
+		case key != "" && currentKey(key) != currentKey(expected):
 			return errors.New("DOKPLOY_SECRET_KEY (or DOKPLOY_SECRET_KEY_FILE) is set but differs from the secret key in this backup: unset it to use the backup's key, or set it to the old key. Nothing was restored")
 		case !cpbackup.KeyMatches(m, expected):
 			return errors.New("DOKPLOY_SECRET_KEY (or DOKPLOY_SECRET_KEY_FILE) is not the key this backup's secrets were sealed with: set it to the old panel's key. Nothing was restored")
@@ -282,13 +282,18 @@ func configuredKey(cfg config) (string, error) {
 	return "", nil
 }
 
-// writeSecretKey writes the key beside and renames it, mode 0600.
-func writeSecretKey(path, key string) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(key+"\n"), 0o600); err != nil {
-		return err
+// currentKey is the first key of a key ring (one key per line).
+func currentKey(ring string) string {
+	keys := db.ParseKeys([]byte(ring))
+	if len(keys) == 0 {
+		return ""
 	}
-	return os.Rename(tmp, path)
+	return string(keys[0])
+}
+
+// writeSecretKey writes the key ring beside and renames it, mode 0600.
+func writeSecretKey(path, ring string) error {
+	return db.WriteKeyFile(path, db.ParseKeys([]byte(ring)))
 }
 
 const backupHelp = `Writes a control-plane backup archive (the same as the panel's "Back up now")
@@ -311,11 +316,11 @@ func backupCmd(cfg config, args []string, stdout io.Writer) error {
 			return err
 		}
 		defer conn.Close()
-		key, err := cfg.secret()
+		ring, err := cfg.secretRing()
 		if err != nil {
 			return err
 		}
-		src := cpbackup.Source{DB: conn, DataDir: cfg.DataDir, SecretKey: string(key), Passphrase: os.Getenv("DOKPLOY_BACKUP_PASSPHRASE"), Version: version}
+		src := cpbackup.Source{DB: conn, DataDir: cfg.DataDir, SecretKey: ring, SecretKeyFile: cfg.keyFile(), Passphrase: os.Getenv("DOKPLOY_BACKUP_PASSPHRASE"), Version: version}
 		if to == "-" {
 			_, err := cpbackup.Write(ctx, stdout, src)
 			return err

@@ -50,6 +50,8 @@ Usage:
   dokploy admin reset-password --email E
   dokploy token create --email E --name N   print a new API token once
   dokploy backup --to FILE|-            write a control-plane backup archive
+  dokploy secret-key id                 print the id of the current secret key
+  dokploy secret-key rotate             re-encrypt every stored secret under a new key
   dokploy restore --from s3://BUCKET/KEY --endpoint URL --access-key KEY
                                         restore a control-plane backup into an empty database
   dokploy version
@@ -96,6 +98,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = backupCmd(cfg, args[1:], stdout)
 	case "restore":
 		err = restoreCmd(cfg, args[1:], stdin, stdout)
+	case "secret-key":
+		err = secretKeyCmd(cfg, args[1:], stdout)
 	case "version":
 		fmt.Fprintln(stdout, "dokploy", version)
 	case "probe":
@@ -137,11 +141,7 @@ func openStore(ctx context.Context, cfg config) (*db.Store, *sqlx.DB, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, nil, fmt.Errorf("invalid configuration:\n%w", err)
 	}
-	key, err := cfg.secret()
-	if err != nil {
-		return nil, nil, err
-	}
-	cipher, err := db.NewCipher(key)
+	cipher, err := cfg.cipher()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -153,7 +153,33 @@ func openStore(ctx context.Context, cfg config) (*db.Store, *sqlx.DB, error) {
 		conn.Close()
 		return nil, nil, err
 	}
-	return db.NewStore(conn, cipher), conn, nil
+	store := db.NewStore(conn, cipher)
+	if err := checkSecretKey(ctx, cfg, store); err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
+	return store, conn, nil
+}
+
+// checkSecretKey stops a start whose key cannot open the database's
+// secrets, with what to do, rather than serving pages that fail on them.
+func checkSecretKey(ctx context.Context, cfg config, store *db.Store) error {
+	err := store.CheckSecretKey(ctx)
+	var mismatch *db.KeyMismatchError
+	if !errors.As(err, &mismatch) {
+		return err
+	}
+	return fmt.Errorf("%s does not match the key that encrypted this database (key id %s, database has values under %s, found in %s): "+
+		"restore the old key (in %s, or as DOKPLOY_SECRET_KEY) and start again; `dokploy restore` writes it back from a backup made with a passphrase. "+
+		"Nothing was changed", cfg.keySource(), strings.Join(mismatch.KeyIDs, ", "), mismatch.Sealed(), mismatch.What, keyFileOrDefault(cfg))
+}
+
+// keyFileOrDefault is where the key file is or would be.
+func keyFileOrDefault(cfg config) string {
+	if f := cfg.keyFile(); f != "" {
+		return f
+	}
+	return filepath.Join(cfg.DataDir, "secret.key")
 }
 
 func serve(cfg config, web bool) error {
@@ -202,11 +228,12 @@ func serve(cfg config, web bool) error {
 	if err != nil {
 		return err
 	}
-	key, err := cfg.secret()
+	ring, err := cfg.secretRing()
 	if err != nil {
 		return err
 	}
-	cpBackup := cpbackup.New(cpbackup.Options{Store: store, DB: conn, DataDir: cfg.DataDir, SecretKey: string(key), Version: version, Logger: slog.Default()})
+	cpBackup := cpbackup.New(cpbackup.Options{Store: store, DB: conn, DataDir: cfg.DataDir, SecretKey: ring, SecretKeyFile: cfg.keyFile(),
+		Version: version, Logger: slog.Default()})
 	cpBackup.Start(ctx)
 	defer func() { stop(); cpBackup.Wait() }() // a backup in progress ends (failed) with ctx
 	proxies, _ := cfg.trustedProxies()         // validated at start

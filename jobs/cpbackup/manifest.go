@@ -112,13 +112,14 @@ func readManifest(tr *tar.Reader) (Manifest, error) {
 	return m, nil
 }
 
-// KeyMatches reports whether secretKey is the key the archive's secrets
-// were sealed with; true when the archive cannot tell (no key check).
+// KeyMatches reports whether secretKey (a key, or a key ring one key per
+// line) holds the key the archive's secrets were sealed with; true when the
+// archive cannot tell (no key check).
 func KeyMatches(m Manifest, secretKey string) bool {
 	if len(m.KeyCheck) == 0 {
 		return true
 	}
-	c, err := db.NewCipher([]byte(secretKey))
+	c, err := db.NewKeyRing(db.ParseKeys([]byte(secretKey)))
 	if err != nil {
 		return false
 	}

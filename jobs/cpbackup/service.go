@@ -39,12 +39,15 @@ var ErrNoDestination = &ops.ConflictError{Field: "destination_id", Msg: "choose 
 
 // Options are the service's dependencies.
 type Options struct {
-	Store     *db.Store
-	DB        *sqlx.DB
-	DataDir   string
-	SecretKey string
-	Version   string
-	Logger    *slog.Logger
+	Store   *db.Store
+	DB      *sqlx.DB
+	DataDir string
+	// SecretKey is the key ring (see Source.SecretKey); SecretKeyFile,
+	// when set, is read at every backup instead.
+	SecretKey     string
+	SecretKeyFile string
+	Version       string
+	Logger        *slog.Logger
 	// OpenStore connects to a destination; jobs.OpenDestination when nil.
 	OpenStore func(d *db.Destination, secretKey string) (jobs.ObjectStore, error)
 	// Period is how often schedules and dead runs are looked for and
@@ -245,7 +248,7 @@ func (s *Service) backup(ctx context.Context, id int64, cfg *db.ControlPlaneBack
 	var m Manifest
 	go func() {
 		var werr error
-		m, werr = Write(ctx, pw, Source{DB: s.opts.DB, DataDir: s.opts.DataDir, SecretKey: s.opts.SecretKey,
+		m, werr = Write(ctx, pw, Source{DB: s.opts.DB, DataDir: s.opts.DataDir, SecretKey: s.opts.SecretKey, SecretKeyFile: s.opts.SecretKeyFile,
 			Passphrase: passphrase, Version: s.opts.Version, RunID: id})
 		pw.CloseWithError(werr)
 	}()

@@ -45,12 +45,18 @@ var skippedDirs = map[string]bool{"probe": true}
 type Source struct {
 	DB      *sqlx.DB
 	DataDir string // "" for none
-	// SecretKey is the control plane's key; it goes into the archive only
-	// sealed with Passphrase, and only when Passphrase is set.
-	SecretKey  string
-	Passphrase string
-	Version    string // the product version, for the manifest
-	RunID      int64  // the control-plane backup run, when there is one
+	// SecretKey is the control plane's key ring as its key file holds it:
+	// the current key first, then any previous keys, one per line. It goes
+	// into the archive only sealed with Passphrase, and only when
+	// Passphrase is set.
+	SecretKey string
+	// SecretKeyFile, when set, is the key file, read once the export's
+	// snapshot is taken (a rotation may have changed the ring since the
+	// process started); it replaces SecretKey.
+	SecretKeyFile string
+	Passphrase    string
+	Version       string // the product version, for the manifest
+	RunID         int64  // the control-plane backup run, when there is one
 }
 
 // Write streams the archive of src to w and returns its manifest. The
@@ -63,16 +69,24 @@ func Write(ctx context.Context, w io.Writer, src Source) (Manifest, error) {
 	}
 	defer tx.Rollback() //nolint:errcheck // read-only; nothing to keep
 	m := Manifest{Format: FormatVersion, Product: "dokploy", Version: src.Version, CreatedAt: time.Now().UTC().Truncate(time.Second),
-		RunID: src.RunID, SecretKeyIncluded: src.Passphrase != "" && src.SecretKey != ""}
+		RunID: src.RunID, SecretKeyIncluded: src.Passphrase != "" && (src.SecretKey != "" || src.SecretKeyFile != "")}
 	if err := describeDatabase(ctx, tx, &m); err != nil {
 		return m, err
 	}
-	files, err := dataFiles(src.DataDir, &m)
+	if src.SecretKeyFile != "" {
+		// After the snapshot: every value it holds is under a key of this ring.
+		keys, err := db.ReadKeyFile(src.SecretKeyFile)
+		if err != nil {
+			return m, err
+		}
+		src.SecretKey = strings.TrimSpace(string(db.FormatKeys(keys)))
+	}
+	files, err := dataFiles(src.DataDir, src.SecretKeyFile, &m)
 	if err != nil {
 		return m, err
 	}
 	if src.SecretKey != "" {
-		c, err := db.NewCipher([]byte(src.SecretKey))
+		c, err := db.NewKeyRing(db.ParseKeys([]byte(src.SecretKey)))
 		if err != nil {
 			return m, err
 		}
@@ -169,9 +183,17 @@ type dataFile struct {
 // dataFiles lists the data directory's regular files, leaving out the
 // secret key (it goes in only sealed), the probe binary and anything large.
 // Symbolic links are neither followed nor stored.
-func dataFiles(dir string, m *Manifest) ([]dataFile, error) {
+func dataFiles(dir, keyFile string, m *Manifest) ([]dataFile, error) {
 	if dir == "" {
 		return nil, nil
+	}
+	// A DOKPLOY_SECRET_KEY_FILE kept in the data directory is a key too:
+	// it goes into the archive only sealed, never as a plain file.
+	keyRel := ""
+	if keyFile != "" {
+		if rel, err := filepath.Rel(dir, keyFile); err == nil && !strings.HasPrefix(rel, "..") {
+			keyRel = filepath.ToSlash(rel)
+		}
 	}
 	var out []dataFile
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
@@ -192,7 +214,7 @@ func dataFiles(dir string, m *Manifest) ([]dataFile, error) {
 			}
 			return nil
 		}
-		if rel == "secret.key" || strings.HasSuffix(rel, ".tmp") {
+		if rel == "secret.key" || rel == keyRel || strings.HasSuffix(rel, ".tmp") {
 			return nil
 		}
 		if !d.Type().IsRegular() {
