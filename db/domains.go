@@ -46,9 +46,10 @@ type Domain struct {
 type DomainClaim struct {
 	DomainID  int64          `db:"id"`
 	ServiceID *int64         `db:"service_id"`
-	AppName   sql.NullString `db:"app_name"` // the app's slug
-	Name      sql.NullString `db:"name"`     // the app's display name
-	Kind      string         `db:"kind"`     // the claimant's kind of service
+	AppName   sql.NullString `db:"app_name"`  // the app's slug
+	Name      sql.NullString `db:"name"`      // the app's display name
+	Kind      string         `db:"kind"`      // the claimant's kind of service
+	SamePath  bool           `db:"same_path"` // false: another owner's domain on the host
 }
 
 // Owner names the claimant for messages.
@@ -90,15 +91,22 @@ func (s *Store) Domain(ctx context.Context, id int64) (*Domain, error) {
 	return &d, notFound("domain", err)
 }
 
-// DomainClaimFor returns who holds host+path, ignoring domain exceptID (the
-// one being edited), or ErrNotFound when the address is free.
-func (s *Store) DomainClaimFor(ctx context.Context, host, path string, exceptID int64) (*DomainClaim, error) {
+// DomainClaimFor returns who stands in the way of serviceID (nil for the
+// dashboard) using host+path, ignoring domain exceptID (the one being
+// edited): a domain with the same host and path, or any domain of another
+// owner on the same host, since a host belongs to one service (its paths
+// split only within it). ErrNotFound when the address is free. SamePath
+// tells the two cases apart.
+func (s *Store) DomainClaimFor(ctx context.Context, host, path string, serviceID *int64, exceptID int64) (*DomainClaim, error) {
 	var c DomainClaim
 	err := s.db.GetContext(ctx, &c, `
-		SELECT d.id, d.service_id, s.name AS app_name, COALESCE(a.name, c.display_name, s.name) AS name, COALESCE(s.kind, '') AS kind
+		SELECT d.id, d.service_id, d.path = $2 AS same_path, s.name AS app_name,
+			COALESCE(a.name, c.display_name, s.name) AS name, COALESCE(s.kind, '') AS kind
 		FROM domains d LEFT JOIN services s ON s.id = d.service_id LEFT JOIN applications a ON a.id = s.id
 		LEFT JOIN compose_stacks c ON c.id = s.id
-		WHERE d.host = $1 AND d.path = $2 AND d.id <> $3`, host, path, exceptID)
+		WHERE d.host = $1 AND d.id <> $4 AND (d.path = $2 OR d.service_id IS DISTINCT FROM $3)
+		ORDER BY d.path = $2 DESC, d.id
+		LIMIT 1`, host, path, serviceID, exceptID)
 	return &c, notFound("domain claim for", err)
 }
 

@@ -111,11 +111,22 @@ func TestDomainAPI_ValidationErrors(t *testing.T) {
 			wantDomainError(t, res, out, tc.status, tc.field, tc.substr)
 		})
 	}
-	// The same host on another path is a different address.
-	res, _ = a.apiJSON(http.MethodPost, fmt.Sprintf("/api/v1/applications/%d/domains", shop.ID), token,
+	// A host belongs to one service: another app may not take a path of it
+	// (Traefik would send it that part of the traffic), the owner may.
+	res, out := a.apiJSON(http.MethodPost, fmt.Sprintf("/api/v1/applications/%d/domains", shop.ID), token,
 		map[string]any{"host": "taken.example.com", "path": "/shop", "port": 80})
+	wantDomainError(t, res, out, 422, "host", `taken.example.com belongs to app "App blog" (blog)`)
+	res, _ = a.apiJSON(http.MethodPost, fmt.Sprintf("/api/v1/applications/%d/domains", blog.ID), token,
+		map[string]any{"host": "taken.example.com", "path": "/", "port": 80})
 	wantStatus(t, res, http.StatusCreated)
-	if n := a.count("domains"); n != 2 {
+	// The dashboard's host is reserved the same way.
+	if _, err := a.store.DB().Exec(`INSERT INTO domains (service_id, host, port) VALUES (NULL, 'panel.example.com', 3000)`); err != nil {
+		t.Fatal(err)
+	}
+	res, out = a.apiJSON(http.MethodPost, fmt.Sprintf("/api/v1/applications/%d/domains", shop.ID), token,
+		map[string]any{"host": "panel.example.com", "path": "/grafana", "port": 80})
+	wantDomainError(t, res, out, 422, "host", "panel.example.com belongs to the dashboard")
+	if n := a.count("domains"); n != 3 {
 		t.Errorf("%d domains saved; refused requests must save nothing", n)
 	}
 	testkit.MustNotContain(t, a.File("shop"), "hostname")

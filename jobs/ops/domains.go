@@ -64,10 +64,15 @@ func (s *Service) validateDomain(ctx context.Context, owner *db.App, d *db.Domai
 	if len(errs) > 0 {
 		return errs, nil
 	}
-	claim, err := s.store.DomainClaimFor(ctx, d.Host, d.Path, d.ID)
+	claim, err := s.store.DomainClaimFor(ctx, d.Host, d.Path, d.ServiceID, d.ID)
 	switch {
-	case err == nil:
+	case err == nil && claim.SamePath:
 		errs["host"] = fmt.Sprintf("%s%s is already used by %s", d.Host, PathSuffix(d.Path), claim.Owner())
+		return errs, nil
+	case err == nil:
+		// Another service's path on the host would take part of its
+		// traffic (Traefik prefers the longer prefix).
+		errs["host"] = fmt.Sprintf("%s belongs to %s: a host serves one service, whose paths may be split only within it", d.Host, claim.Owner())
 		return errs, nil
 	case !errors.Is(err, db.ErrNotFound):
 		return nil, err
