@@ -136,6 +136,9 @@ func Open(ctx context.Context, dsn string) (*sqlx.DB, error) {
 	return db, nil
 }
 
+// SecretMask stands for a secret's value wherever one is shown unrevealed.
+const SecretMask = "********"
+
 // RedactURL hides the secret in a URL's userinfo so the URL can be logged
 // or shown: user:password@ becomes user:xxxxx@, and a bare token in an
 // http(s) URL (https://<token>@host) becomes xxxxx. It is the one redactor

@@ -74,9 +74,15 @@ func TestAPIFlow_ProjectAppDeployLogs(t *testing.T) {
 	res, out := app.apiJSON("POST", "/api/v1/applications", token, body)
 	wantAPIError(t, res, out, http.StatusConflict, "app_name")
 
-	call(token, "PUT", fmt.Sprintf("/api/v1/applications/%d/env", appID), map[string]any{"env": map[string]string{"A": "1", "B": "two"}}, http.StatusOK)
-	envVars := call(token, "GET", fmt.Sprintf("/api/v1/applications/%d/env", appID), nil, http.StatusOK)
-	if fmt.Sprint(envVars["env"]) != "map[A:1 B:two]" {
+	put := call(token, "PUT", fmt.Sprintf("/api/v1/applications/%d/env", appID), map[string]any{"env": map[string]string{"A": "1", "B": "two", "C": ""}}, http.StatusOK)
+	masked := call(token, "GET", fmt.Sprintf("/api/v1/applications/%d/env", appID), nil, http.StatusOK)
+	for _, got := range []map[string]any{put, masked} {
+		if fmt.Sprint(got["env"]) != "map[A:******** B:******** C:]" {
+			t.Fatalf("env without reveal must be masked: %v", got)
+		}
+	}
+	envVars := call(token, "GET", fmt.Sprintf("/api/v1/applications/%d/env?reveal=true", appID), nil, http.StatusOK)
+	if fmt.Sprint(envVars["env"]) != "map[A:1 B:two C:]" {
 		t.Fatalf("env: %v", envVars)
 	}
 	res, out = app.apiJSON("PUT", fmt.Sprintf("/api/v1/applications/%d/env", appID), token, map[string]any{"env": map[string]string{"1BAD": "x"}})

@@ -59,6 +59,10 @@ func TestComposeAPI_CreateReadUpdate(t *testing.T) {
 	}
 	res, _ = app.apiJSON("GET", fmt.Sprintf("/api/v1/compose/%d/env", id), token, nil)
 	wantStatus(t, res, http.StatusOK)
+	testkit.MustNotContain(t, res.Body, "s3cr3t-value-1234")
+	testkit.MustContain(t, res.Body, `"SECRET_TOKEN":"********"`)
+	res, _ = app.apiJSON("GET", fmt.Sprintf("/api/v1/compose/%d/env?reveal=true", id), token, nil)
+	wantStatus(t, res, http.StatusOK)
 	testkit.MustContain(t, res.Body, "s3cr3t-value-1234")
 	if cc := res.Header.Get("Cache-Control"); cc != "no-store" {
 		t.Errorf("env reveal Cache-Control %q, want no-store", cc)

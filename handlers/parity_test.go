@@ -401,7 +401,7 @@ func TestParity_AppEnv(t *testing.T) {
 	uiA := a.createImageApp(p, "ui-web")
 	apiA := a.createImageApp(p, "api-web")
 	readEnv := func(id int64) map[string]any {
-		res, body := a.apiJSON(http.MethodGet, fmt.Sprintf("/api/v1/applications/%d/env", id), token, nil)
+		res, body := a.apiJSON(http.MethodGet, fmt.Sprintf("/api/v1/applications/%d/env?reveal=true", id), token, nil)
 		wantStatus(t, res, http.StatusOK)
 		env, _ := body["env"].(map[string]any)
 		return env

@@ -74,6 +74,16 @@ func (l *deployLog) Mask(values ...string) {
 		if len(v) >= 4 {
 			l.secrets = append(l.secrets, v)
 		}
+		// The log is stored line by line, so a multi-line value (a PEM key)
+		// is also masked line by line; short lines ("}", "") are too common
+		// to mask on their own.
+		if strings.Contains(v, "\n") {
+			for _, line := range strings.Split(v, "\n") {
+				if line = strings.TrimSpace(line); len(line) >= 8 {
+					l.secrets = append(l.secrets, line)
+				}
+			}
+		}
 	}
 	// Longest first, so a secret containing another is masked whole.
 	sort.Slice(l.secrets, func(i, j int) bool { return len(l.secrets[i]) > len(l.secrets[j]) })

@@ -197,7 +197,11 @@ func TestPipeline_SecretsNeverStoredInLogs(t *testing.T) {
 	app, port := p.newGitApp(testName(t))
 	ctx := context.Background()
 	const secret = "s3cr3t-build-value-91f2"
-	if err := p.store.SetAppVariables(ctx, app.ID, db.VarBuildArg, []db.Variable{{Key: "API_TOKEN", Value: secret}}); err != nil {
+	// A multi-line secret (a PEM key) is printed line by line by the build.
+	pemLines := []string{"MIIEowIBAAKCAQEA7q3vZ1multilineSecretLineOne0123456789abcdefABCDEF",
+		"x9Jk2LmN0pQrStUvWxYz2multilineSecretLineTwo0123456789abcdefABCDEF"}
+	pem := "-----BEGIN RSA PRIVATE KEY-----\n" + strings.Join(pemLines, "\n") + "\n-----END RSA PRIVATE KEY-----"
+	if err := p.store.SetAppVariables(ctx, app.ID, db.VarBuildArg, []db.Variable{{Key: "API_TOKEN", Value: secret}, {Key: "PEM_KEY", Value: pem}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := p.store.SetAppVariables(ctx, app.ID, db.VarEnv, []db.Variable{{Key: "MESSAGE", Value: "env-" + secret}}); err != nil {
@@ -205,7 +209,7 @@ func TestPipeline_SecretsNeverStoredInLogs(t *testing.T) {
 	}
 	// ENV RUN_ID: a fresh value per run, so the engine's build cache from an
 	// earlier run cannot skip the RUN step whose output this test checks.
-	p.git.commit("prints a build arg", "FROM scratch\nCOPY app /app\nENV RUN_ID="+dbtest.RandomSuffix()+"\nARG API_TOKEN\nRUN [\"/app\", \"-printenv\", \"API_TOKEN\"]\nENV PORT=8080\nENTRYPOINT [\"/app\"]\n")
+	p.git.commit("prints a build arg", "FROM scratch\nCOPY app /app\nENV RUN_ID="+dbtest.RandomSuffix()+"\nARG API_TOKEN\nARG PEM_KEY\nRUN [\"/app\", \"-printenv\", \"API_TOKEN\"]\nRUN [\"/app\", \"-printenv\", \"PEM_KEY\"]\nENV PORT=8080\nENTRYPOINT [\"/app\"]\n")
 	d := p.wait(p.deploy(app).ID, 2*time.Minute)
 	if d.Status != db.DeployDone {
 		t.Fatalf("deploy: %s %q\n%s", d.Status, d.Error, p.logs(d.ID))
@@ -222,6 +226,14 @@ func TestPipeline_SecretsNeverStoredInLogs(t *testing.T) {
 	}
 	if !strings.Contains(logs, "API_TOKEN=********") {
 		t.Errorf("expected the masked build output line, got:\n%s", logs)
+	}
+	for _, line := range pemLines {
+		if strings.Contains(logs, line[:20]) {
+			t.Errorf("a line of the multi-line secret is in the log:\n%s", logs)
+		}
+	}
+	if !strings.Contains(logs, "PEM_KEY=") {
+		t.Errorf("the build did not print the multi-line value (nothing was checked):\n%s", logs)
 	}
 }
 

@@ -347,19 +347,33 @@ func (h *Handler) GetAppEnv(c echo.Context) error {
 	return h.revealEnv(c, a.ID)
 }
 
-// revealEnv answers with a service's env values: an explicit reveal, so
-// no cache keeps them.
+// revealEnv answers with a service's env: values masked, unless the caller
+// asks for them with ?reveal=true, which is recorded (web.RecordReveal) and
+// answered with no-store so no cache keeps them.
 func (h *Handler) revealEnv(c echo.Context, serviceID int64) error {
 	vars, err := h.Store.AppVariables(c.Request().Context(), serviceID, db.VarEnv)
 	if err != nil {
 		return err
 	}
+	reveal := c.QueryParam("reveal") == "true"
 	out := envBody{Env: map[string]string{}}
 	for _, v := range vars {
-		out.Env[v.Key] = v.Value
+		out.Env[v.Key] = maskedValue(v.Value, reveal)
+	}
+	if reveal {
+		web.RecordReveal(c, "env", serviceID, len(vars))
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return c.JSON(http.StatusOK, out)
+}
+
+// maskedValue is what the API shows of a secret: the value when revealed,
+// otherwise a fixed mask (empty stays empty, so "set but empty" shows).
+func maskedValue(v string, reveal bool) string {
+	if reveal || v == "" {
+		return v
+	}
+	return db.SecretMask
 }
 
 // PutAppEnv replaces every environment variable of the app.

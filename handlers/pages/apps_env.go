@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"dokploy/handlers/web"
 	"dokploy/jobs/ops"
 
 	"github.com/labstack/echo/v4"
@@ -119,6 +120,7 @@ func (h *Handler) revealVariable(c echo.Context, serviceID int64) error {
 	key := c.FormValue("key")
 	for _, v := range vars {
 		if v.Key == key {
+			web.RecordReveal(c, "env "+key, serviceID, 1)
 			return h.Partial(c, http.StatusOK, "env_revealed", v)
 		}
 	}

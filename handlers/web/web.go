@@ -6,6 +6,7 @@ package web
 
 import (
 	"bytes"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -187,3 +188,17 @@ func APIFrontEnd(next echo.HandlerFunc) echo.HandlerFunc {
 
 // IsAPI reports whether the request was routed to the JSON API.
 func IsAPI(c echo.Context) bool { return c.Get(ctxFrontEnd) == "api" }
+
+// RecordReveal records that the caller was shown secret values (what, of
+// which service, how many): who (the user, and the API token's name when
+// one was used), from which address and through which front-end. The
+// values themselves are never logged.
+func RecordReveal(c echo.Context, what string, serviceID int64, count int) {
+	who := ""
+	if u := CurrentUser(c); u != nil {
+		who = u.Email
+	}
+	token, _ := c.Get(CtxTokenName).(string)
+	slog.Info("secret values revealed", "what", what, "service", serviceID, "values", count,
+		"user", who, "token", token, "ip", c.RealIP(), "request_id", c.Get(CtxRequestID))
+}

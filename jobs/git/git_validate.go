@@ -98,6 +98,33 @@ func validateSchemeURL(raw string) error {
 	return nil
 }
 
+// ErrCredentialsInURL is returned by ValidateSavedURL for a URL carrying a
+// password or token.
+var ErrCredentialsInURL = errors.New("the URL carries credentials: leave them out and put the token in the access token field (stored encrypted; a URL is shown and logged)")
+
+// ValidateSavedURL is ValidateURL for a URL a user saves: it also refuses
+// credentials in it (https://user:token@host or https://token@host, or a
+// password in an ssh:// URL), which would be shown on pages and in logs.
+// An SSH user name alone (ssh://git@host) is not a credential.
+func ValidateSavedURL(raw string) error {
+	if err := ValidateURL(raw); err != nil {
+		return err
+	}
+	if !strings.Contains(raw, "://") {
+		return nil // scp form: git@host:path has a user only
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return nil
+	}
+	_, hasPassword := u.User.Password()
+	scheme := strings.ToLower(u.Scheme)
+	if hasPassword || scheme == "http" || scheme == "https" {
+		return fmt.Errorf("%w: %w", ErrInvalidURL, ErrCredentialsInURL)
+	}
+	return nil
+}
+
 // ValidateBranch applies git check-ref-format rules to refs/heads/<name>, plus
 // a ban on a leading '-' so a branch can never be read as an option.
 func ValidateBranch(name string) error {

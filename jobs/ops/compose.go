@@ -54,7 +54,7 @@ func ValidateCompose(ctx context.Context, c *db.ComposeStack, env []db.Variable)
 	var warnings []string
 	switch c.SourceType {
 	case db.ComposeGit:
-		if err := git.ValidateURL(c.GitURL); err != nil {
+		if err := git.ValidateSavedURL(c.GitURL); err != nil {
 			errs["git_url"] = err.Error()
 		}
 		if err := git.ValidateBranch(c.GitBranch); err != nil {

@@ -91,7 +91,7 @@ func ValidateApp(a *db.App) map[string]string {
 	add("app_name", ValidateAppName(a.AppName))
 	switch a.SourceType {
 	case db.SourceGit:
-		add("git_url", git.ValidateURL(a.GitURL))
+		add("git_url", git.ValidateSavedURL(a.GitURL))
 		add("git_branch", git.ValidateBranch(a.GitBranch))
 		add("git_context", ValidateRelPath(a.GitContext, "build context"))
 		add("git_dockerfile", ValidateRelPath(a.GitDockerfile, "Dockerfile path"))
