@@ -185,6 +185,7 @@ volumes:
 		{"file", "Compose file", "/file", "#compose-rendered", "cache-data"},
 		{"environment", "Environment", "/environment", "#compose-env .env-rule", "Values are used for ${VAR} in the compose file."},
 		{"domains", "Domains", "/domains", "#compose-domains", "Applies at once, no redeploy needed."},
+		{"logs", "Logs", "/logs", "#runtime-logs-filter select[name=service]", "web"},
 		{"deployments", "Deployments", "/deployments", "#compose-deployments .badge.state-ok", "in service"},
 		{"settings", "Settings", "/settings", "#compose-danger", "Delete this stack"},
 		{"services", "Services", "", "#compose-services tr[data-service=cache] .replicas", "1/1"},
@@ -212,6 +213,23 @@ volumes:
 			return b.screenshot(ctx, "compose-"+tab.id)
 		})
 	}
+
+	b.step("the Logs tab follows one service's output", browserStepTimeout, func(ctx context.Context) error {
+		if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+stackPath+"/logs")); err != nil {
+			return err
+		}
+		if err := chromedp.Do(ctx,
+			chromedp.SetValue(chromedp.CSS(`#runtime-logs-filter select[name=service]`), "web"),
+			chromedp.SetValue(chromedp.CSS(`#runtime-logs-filter input[name=q]`), "listening"),
+			chromedp.Click(chromedp.CSS("#runtime-logs-follow")),
+		); err != nil {
+			return err
+		}
+		if err := b.waitText(ctx, `#runtime-logs-state[data-state="connected"]`, "following"); err != nil {
+			return err
+		}
+		return b.waitText(ctx, "#runtime-logs", "listening on")
+	})
 
 	b.step("every stack page fits a phone", 3*browserStepTimeout, func(ctx context.Context) error {
 		paths := []string{projectPath}

@@ -222,7 +222,7 @@ func TestBrowserDatabase(t *testing.T) {
 	tabs := []struct{ id, path, check, want string }{
 		{"environment", "/environment", "#db-env", "No extra variables"},
 		{"operations", "/operations", "#db-operations table", "deploy"},
-		{"logs", "/logs", "#db-logs-state", ""},
+		{"logs", "/logs", "#runtime-logs-state", ""},
 		{"advanced", "/advanced", "#db-advanced h2", "Advanced settings"},
 		{"general", "", "#db-connection h2", "Connection"},
 	}
@@ -243,13 +243,18 @@ func TestBrowserDatabase(t *testing.T) {
 			}
 			switch tab.id {
 			case "logs":
-				if err := b.waitJS(ctx, "the log stream to connect", `["connected", "waiting"].includes(document.querySelector("#db-logs-state").dataset.state)`); err != nil {
+				// The same filters as an app's: search the engine's output.
+				if err := chromedp.Do(ctx,
+					chromedp.SetValue(chromedp.CSS(`#runtime-logs-filter input[name=q]`), "ready"),
+					chromedp.Click(chromedp.CSS("#runtime-logs-follow")),
+				); err != nil {
 					return err
 				}
-				if err := b.waitText(ctx, "#db-logs-state", "connected"); err != nil {
+				if err := b.waitText(ctx, `#runtime-logs-state[data-state="connected"]`, "following"); err != nil {
 					return err
 				}
-				if err := b.waitJS(ctx, "log lines", `document.querySelectorAll("#db-logs .line").length > 0`); err != nil {
+				if err := b.waitJS(ctx, "matching log lines", `document.querySelectorAll("#runtime-logs .line").length > 0 &&
+					[...document.querySelectorAll("#runtime-logs .line")].every(l => l.textContent.toLowerCase().includes("ready"))`); err != nil {
 					return err
 				}
 			case "operations":

@@ -96,6 +96,7 @@ func (h *Handler) routes(e *echo.Echo) {
 	ui.GET("/compose/:id/file", h.pages.ShowComposeFile)
 	ui.GET("/compose/:id/environment", h.pages.ShowComposeEnvironment)
 	ui.GET("/compose/:id/domains", h.pages.ShowComposeDomains)
+	ui.GET("/compose/:id/logs", h.pages.ShowComposeLogs)
 	ui.GET("/compose/:id/deployments", h.pages.ShowComposeDeployments)
 	ui.GET("/compose/:id/settings", h.pages.ShowComposeSettings)
 	ui.GET("/compose/:id/header", h.pages.ShowComposeHeader)

@@ -53,13 +53,13 @@
     target.placeholder = slug(el.value) || slug(el.placeholder);
   });
 
-  // The app page's runtime logs: <form data-runtime-logs="/apps/7/runtime-logs"
+  // Every service page's runtime logs (partials/runtime_logs.html): <form data-runtime-logs="/apps/7/runtime-logs"
   // data-box="#logs" data-state-el="#state"> streams the filtered logs into
   // the box on submit (Follow); <a data-logs-download="/…?download=1"> adds
   // the same filter to the download link when clicked.
   var runtimeLogsQuery = function (f) {
     var p = new URLSearchParams();
-    ["tail", "since", "q", "replica"].forEach(function (k) { if (f.elements[k].value) p.set(k, f.elements[k].value); });
+    ["service", "tail", "since", "q", "replica"].forEach(function (k) { if (f.elements[k] && f.elements[k].value) p.set(k, f.elements[k].value); });
     p.set("timestamps", f.elements.timestamps.checked ? "1" : "0");
     return p.toString();
   };

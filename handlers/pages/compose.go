@@ -22,7 +22,7 @@ import (
 // Tabs of a compose stack's page; the first is the page itself.
 var composeTabs = []serviceTab{
 	{"services", "Services"}, {"file", "Compose file"}, {"environment", "Environment"},
-	{"domains", "Domains"}, {"deployments", "Deployments"}, {"settings", "Settings"},
+	{"domains", "Domains"}, {"logs", "Logs"}, {"deployments", "Deployments"}, {"settings", "Settings"},
 }
 
 // composePage is the data of a stack's page: the shared frame and what the
@@ -281,6 +281,10 @@ func (h *Handler) loadComposePage(c echo.Context, s *db.ComposeStack, tab string
 		if len(p.ServiceNames) > 0 {
 			p.DomainForm.Values["service"] = p.ServiceNames[0]
 		}
+	case "logs":
+		for _, it := range svc.Items {
+			p.ServiceNames = append(p.ServiceNames, it.Service)
+		}
 	case "deployments":
 		p.Deployments = history
 		recorded, err := h.Store.LastComposeDeployments(ctx, s.ID, 100)
@@ -410,6 +414,9 @@ func (h *Handler) ShowComposeFile(c echo.Context) error { return h.showComposeTa
 func (h *Handler) ShowComposeEnvironment(c echo.Context) error {
 	return h.showComposeTab(c, "environment")
 }
+
+// ShowComposeLogs is the Logs tab: any service's runtime logs, filtered.
+func (h *Handler) ShowComposeLogs(c echo.Context) error { return h.showComposeTab(c, "logs") }
 
 // ShowComposeDomains is the Domains tab.
 func (h *Handler) ShowComposeDomains(c echo.Context) error { return h.showComposeTab(c, "domains") }
