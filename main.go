@@ -33,6 +33,7 @@ import (
 	"dokploy/jobs/docker"
 	"dokploy/jobs/engines"
 	"dokploy/jobs/git"
+	"dokploy/jobs/objstore"
 	"dokploy/jobs/ops"
 	"dokploy/jobs/routing"
 	"dokploy/jobs/voltar"
@@ -199,6 +200,7 @@ func serve(cfg config, web bool) error {
 	defer redisPool.Close()
 	guard := cfg.networkGuard()
 	git.SetGuard(guard)
+	objstore.SetGuard(guard)
 	dk, err := docker.New(docker.Options{EndpointMode: cfg.EndpointMode, Guard: guard})
 	if err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/minio/minio-go/v7"
 
 	"dokploy/e2e/testkit"
+	"dokploy/jobs/netguard"
 )
 
 func validConfig() Config {
@@ -190,6 +192,45 @@ func TestTest_ClosedPort(t *testing.T) {
 	t.Log(err)
 	testkit.MustContain(t, err.Error(), "cannot reach "+c.Endpoint, "connection refused")
 	testkit.MustNotContain(t, err.Error(), c.SecretKey)
+}
+
+// An endpoint at the control plane's own Redis (or the metadata address)
+// is refused before anything connects to it.
+func TestTest_GuardedEndpointIsRefused(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan struct{}, 8)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- struct{}{}
+			c.Close()
+		}
+	}()
+	port := ln.Addr().(*net.TCPAddr).Port
+	SetGuard(netguard.New(netguard.Service{Name: "the control plane's Redis", Host: "127.0.0.1", Port: port}))
+	t.Cleanup(func() { SetGuard(nil) })
+	for _, endpoint := range []string{fmt.Sprintf("http://localhost:%d", port), "http://169.254.169.254"} {
+		c := validConfig()
+		c.Endpoint, c.PathStyle = endpoint, true
+		s, err := Open(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = s.Test(context.Background())
+		if err == nil || !strings.Contains(err.Error(), "network guard") {
+			t.Errorf("%s: Test() = %v, want a refusal by the network guard", endpoint, err)
+		}
+	}
+	if len(accepted) != 0 {
+		t.Errorf("the guarded service accepted %d connections", len(accepted))
+	}
 }
 
 // --- integration tests against a real MinIO ---

@@ -10,7 +10,10 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
+
+	"dokploy/jobs/netguard"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
@@ -70,15 +73,25 @@ func Open(c Config) (*Store, error) {
 	return &Store{cfg: c, endpoint: u.Scheme + "://" + u.Host, client: client}, nil
 }
 
+// guard checks the addresses endpoints dial; until SetGuard it refuses only
+// link-local and metadata addresses.
+var guard atomic.Pointer[netguard.Guard]
+
+// SetGuard makes later Opens refuse the control plane's own services too.
+func SetGuard(g *netguard.Guard) { guard.Store(g) }
+
 // newTransport bounds the phases of a request that have no natural end: a
 // silent host would otherwise hang a backup until its ctx ends. Bodies have
 // no timeout, since a large part on a slow link takes long.
 func newTransport() *http.Transport {
 	return &http.Transport{
 		Proxy: http.ProxyFromEnvironment,
+		// Through the guard: an endpoint is user input, and must not lead to
+		// the metadata service or the control plane's own services.
 		DialContext: (&net.Dialer{
 			Timeout:   10 * time.Second,
 			KeepAlive: 30 * time.Second,
+			Control:   guard.Load().Control,
 		}).DialContext,
 		TLSHandshakeTimeout: 10 * time.Second,
 		TLSClientConfig:     &tls.Config{MinVersion: tls.VersionTLS12},
