@@ -31,6 +31,7 @@ import (
 	"dokploy/jobs/cpbackup"
 	"dokploy/jobs/docker"
 	"dokploy/jobs/engines"
+	"dokploy/jobs/metrics"
 	"dokploy/jobs/ops"
 	"dokploy/jobs/routing"
 	"dokploy/jobs/voltar"
@@ -183,6 +184,9 @@ func serve(cfg config, web bool) error {
 			return err
 		}
 		defer runner.StopWorker()
+		// The in-process collector covers this node (see jobs/metrics).
+		collector := metrics.New(metrics.Options{Source: dk, Sink: store, Store: store, Settings: store.MetricsSettings, Logger: slog.Default()})
+		go collector.Run(ctx)
 	}
 	if !web {
 		slog.Info("worker started")

@@ -321,3 +321,10 @@ func (s *Store) LatestNodeSamples(ctx context.Context, since time.Time) ([]NodeS
 	}
 	return out, nil
 }
+
+// MetricsService loads the service whose metrics a page shows.
+func (s *Store) MetricsService(ctx context.Context, id int64) (*Service, error) {
+	var out Service
+	err := s.db.GetContext(ctx, &out, `SELECT * FROM services WHERE id = $1`, id)
+	return &out, notFound("service", err)
+}

@@ -49,7 +49,6 @@ func writeProc(t *testing.T, dir string, busy, idle int) {
 	}
 }
 
-
 // The second round turns counters into CPU % (docker stats' formula),
 // working-set memory and per-second rates; a container whose stats fail
 // is left out without stopping the others; the node's CPU, memory and load
