@@ -44,9 +44,12 @@ type ContainerCounters struct {
 	BlkWrite    uint64
 }
 
-// productServices filters the services this product labelled.
-func productServices() filters.Args {
-	return filters.NewArgs(filters.Arg("label", LabelApp), filters.Arg("label", LabelKind))
+// productService reports whether this product labelled a service (label
+// filters of the engine are ANDed, so this is checked here).
+func productService(s swarm.Service) bool {
+	_, app := s.Spec.Labels[LabelApp]
+	_, kind := s.Spec.Labels[LabelKind]
+	return app || kind
 }
 
 // LocalTaskContainers lists the running tasks of product services on this
@@ -61,13 +64,15 @@ func (d *Docker) LocalTaskContainers(ctx context.Context, oomSeen map[string]boo
 	if node == "" {
 		return nil, nil // not a swarm node: no services
 	}
-	services, err := d.cli.ServiceList(ctx, swarm.ServiceListOptions{Filters: productServices()})
+	services, err := d.cli.ServiceList(ctx, swarm.ServiceListOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("list services: %w", err)
 	}
 	byID := map[string]swarm.Service{}
 	for _, s := range services {
-		byID[s.ID] = s
+		if productService(s) {
+			byID[s.ID] = s
+		}
 	}
 	tasks, err := d.cli.TaskList(ctx, swarm.TaskListOptions{Filters: filters.NewArgs(filters.Arg("node", node))})
 	if err != nil {

@@ -1,5 +1,5 @@
 // Command burn is the metrics test's service: it holds 64 MiB it has
-// touched, keeps one CPU busy and answers HTTP on $PORT.
+// touched, keeps every CPU busy and answers HTTP on $PORT.
 package main
 
 import (
@@ -16,20 +16,24 @@ func main() {
 	for i := range held {
 		held[i] = byte(i) // touch every page so it is resident
 	}
-	go func() {
-		x := 0
-		for {
-			x++
-			if x%(1<<30) == 0 {
-				runtime.Gosched()
+	// One busy loop per CPU, so a shared, loaded host still gives it a
+	// CPU's worth.
+	for range runtime.NumCPU() {
+		go func() {
+			x := 0
+			for {
+				x++
+				if x%(1<<30) == 0 {
+					runtime.Gosched()
+				}
 			}
-		}
-	}()
+		}()
+	}
 	port := os.Getenv("PORT")
 	if port == "" {
 		port = "8080"
 	}
-	fmt.Println("burning one CPU, holding 64 MiB, listening on " + port)
+	fmt.Println("burning every CPU, holding 64 MiB, listening on " + port)
 	http.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintf(w, "held %d bytes\n", len(held)) })
 	if err := http.ListenAndServe(":"+port, nil); err != nil {
 		fmt.Fprintln(os.Stderr, err)
