@@ -237,19 +237,22 @@ type ContainerPoint struct {
 
 // ContainerMetrics returns the bucketed samples of a service's replicas
 // in w, ordered by replica then time; service, when not empty, keeps one
-// Swarm service of a stack.
+// Swarm service of a stack. A roll-up window adds the raw samples newer
+// than the last roll-up, so the latest minutes show too.
 func (s *Store) ContainerMetrics(ctx context.Context, serviceID int64, service string, w MetricsWindow) ([]ContainerPoint, error) {
-	table, ts := "container_samples", "ts"
+	const cols = `service, replica, node, %s AS at, cpu, mem, mem_limit, net_rx, net_tx, blk_read, blk_write, restarts, oom`
+	raw := fmt.Sprintf(`SELECT `+cols+` FROM container_samples WHERE service_id = $1 AND ts >= $2 AND ts <= $3 AND ($5 = '' OR service = $5)`, "ts")
+	src := raw
 	if w.Rollups {
-		table, ts = "container_rollups", "bucket"
+		src = fmt.Sprintf(`SELECT `+cols+` FROM container_rollups WHERE service_id = $1 AND bucket >= $2 AND bucket <= $3 AND ($5 = '' OR service = $5)`, "bucket") +
+			` UNION ALL ` + raw + ` AND ts >= (SELECT COALESCE(max(bucket) + interval '5 minutes', '-infinity') FROM container_rollups WHERE service_id = $1)`
 	}
-	// table and ts are constants, never input.
-	q := fmt.Sprintf(`
-		SELECT service, replica, node, date_bin(make_interval(secs => $4), %[2]s, TIMESTAMPTZ 'epoch') AS t,
+	q := `
+		SELECT service, replica, node, date_bin(make_interval(secs => $4), at, TIMESTAMPTZ 'epoch') AS t,
 			avg(cpu) AS cpu, avg(mem)::bigint AS mem, max(mem_limit) AS mem_limit, avg(net_rx) AS net_rx, avg(net_tx) AS net_tx,
 			avg(blk_read) AS blk_read, avg(blk_write) AS blk_write, max(restarts) AS restarts, max(oom) AS oom
-		FROM %[1]s WHERE service_id = $1 AND %[2]s >= $2 AND %[2]s <= $3 AND ($5 = '' OR service = $5)
-		GROUP BY service, replica, node, t ORDER BY service, replica, node, t`, table, ts)
+		FROM (` + src + `) src
+		GROUP BY service, replica, node, t ORDER BY service, replica, node, t`
 	var out []ContainerPoint
 	err := s.db.SelectContext(ctx, &out, q, serviceID, w.From, w.To, w.Step.Seconds(), service)
 	if err != nil {
@@ -290,19 +293,23 @@ type NodePoint struct {
 }
 
 // NodeMetrics returns the bucketed samples of every node in w, ordered by
-// node then time.
+// node then time; a roll-up window adds the raw samples newer than the
+// last roll-up.
 func (s *Store) NodeMetrics(ctx context.Context, w MetricsWindow) ([]NodePoint, error) {
-	table, ts := "node_samples", "ts"
+	const cols = `node, hostname, %s AS at, cpu, cpus, mem_used, mem_total, disk_used, disk_total, load1, load5, load15`
+	raw := fmt.Sprintf(`SELECT `+cols+` FROM node_samples WHERE ts >= $1 AND ts <= $2`, "ts")
+	src := raw
 	if w.Rollups {
-		table, ts = "node_rollups", "bucket"
+		src = fmt.Sprintf(`SELECT `+cols+` FROM node_rollups WHERE bucket >= $1 AND bucket <= $2`, "bucket") +
+			` UNION ALL ` + raw + ` AND ts >= (SELECT COALESCE(max(bucket) + interval '5 minutes', '-infinity') FROM node_rollups)`
 	}
-	q := fmt.Sprintf(`
-		SELECT node, max(hostname) AS hostname, date_bin(make_interval(secs => $3), %[2]s, TIMESTAMPTZ 'epoch') AS t,
+	q := `
+		SELECT node, max(hostname) AS hostname, date_bin(make_interval(secs => $3), at, TIMESTAMPTZ 'epoch') AS t,
 			avg(cpu) AS cpu, max(cpus) AS cpus, avg(mem_used)::bigint AS mem_used, max(mem_total) AS mem_total,
 			avg(disk_used)::bigint AS disk_used, max(disk_total) AS disk_total,
 			avg(load1) AS load1, avg(load5) AS load5, avg(load15) AS load15
-		FROM %[1]s WHERE %[2]s >= $1 AND %[2]s <= $2
-		GROUP BY node, t ORDER BY node, t`, table, ts)
+		FROM (` + src + `) src
+		GROUP BY node, t ORDER BY node, t`
 	var out []NodePoint
 	if err := s.db.SelectContext(ctx, &out, q, w.From, w.To, w.Step.Seconds()); err != nil {
 		return nil, fmt.Errorf("db: node metrics: %w", err)

@@ -101,12 +101,23 @@ func TestMetricsRollupAndRetention(t *testing.T) {
 	if !ok || !w.Rollups || w.Step < db.RollupBucket {
 		t.Fatalf("7d window %+v", w)
 	}
+	// Read it with 5-minute steps: the roll-ups, then the raw samples
+	// newer than the last roll-up (the old raw one is not among them).
+	w.Step = db.RollupBucket
 	pts, err := store.ContainerMetrics(ctx, app.ID, "", w)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(pts) != 2 || pts[0].Replica != 1 || pts[0].CPU != 20 {
-		t.Errorf("7d points %+v, want the two roll-ups", pts)
+	if len(pts) != 3 || pts[0].Replica != 1 || pts[0].CPU != 20 || !pts[1].T.Equal(bucket.Add(db.RollupBucket)) || pts[1].CPU != 99 ||
+		pts[2].Replica != 2 || pts[2].CPU != 50 {
+		t.Errorf("7d points %+v, want replica 1's roll-up and newer raw sample, and replica 2's roll-up", pts)
+	}
+	nodes, err := store.NodeMetrics(ctx, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(nodes) != 1 || nodes[0].CPU != 50 || nodes[0].MemTotal != 4000 {
+		t.Errorf("7d node points %+v", nodes)
 	}
 	w, _ = db.MetricsRangeWindow("1h", now)
 	if w.Rollups || w.Step != 12*time.Second || int(time.Hour/w.Step) > db.MaxMetricPoints {

@@ -194,6 +194,13 @@ func metricsBrowser(t *testing.T, c *resCluster, app int64) {
 		if err := b.screenshot(ctx, "metrics-app"); err != nil {
 			return err
 		}
+		shot, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.CSS("#service-metrics")))
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(b.out, "metrics-app-panel.png"), shot, 0o644); err != nil {
+			return err
+		}
 		if err := chromedp.Do(ctx, chromedp.Navigate(c.URL+"/server")); err != nil {
 			return err
 		}

@@ -24,6 +24,13 @@
   function fmtPct(v) { return v == null || isNaN(v) ? "–" : (v >= 100 ? v.toFixed(0) : v.toFixed(1)) + " %"; }
   function fmtLoad(v) { return v == null || isNaN(v) ? "–" : v.toFixed(2); }
   var fmt = { pct: fmtPct, bytes: function (v) { return fmtBytes(v); }, rate: fmtRate, load: fmtLoad };
+  // Axis labels: whole numbers where they are whole.
+  var axisFmt = {
+    pct: function (v) { return (v % 1 ? v.toFixed(1) : v.toFixed(0)) + " %"; },
+    bytes: function (v) { return fmtBytes(v); },
+    rate: fmtRate,
+    load: function (v) { return v % 1 ? v.toFixed(1) : v.toFixed(0); }
+  };
 
   // Chart definitions: lines(entity) gives [label, values, dashed] per line.
   var serviceCharts = {
@@ -128,6 +135,10 @@
     this.facts(data, entities);
     if (empty) return;
     var a = align(entities), self = this;
+    // The x axis spans the whole range, so 1 h of a new service reads as
+    // a few minutes of data, not a stretched line.
+    this.from = Date.parse(data.from) / 1000;
+    this.to = Date.parse(data.to) / 1000;
     var shape = this.range + "|" + entities.map(function (e) { return e.label || e.node; }).join(",");
     if (shape !== this.shape) {
       for (var k in this.plots) this.plots[k].destroy();
@@ -153,14 +164,14 @@
       self.plots[name] = new uPlot({
         width: Math.max(240, target.clientWidth || 480), height: 170,
         series: series,
-        scales: { y: { range: function (u, min, max) {
+        scales: { x: { time: true, range: function () { return [self.from, self.to]; } }, y: { range: function (u, min, max) {
           var top = def.unit === "pct" ? Math.max(max || 0, 5) : Math.max(max || 0, def.unit === "load" ? 1 : 1024);
           return [0, top * 1.1];
         } } },
         axes: [
           { stroke: "#5d6878", grid: { stroke: "#eef1f5" }, ticks: { stroke: "#e2e6ec" } },
           { stroke: "#5d6878", size: 72, grid: { stroke: "#eef1f5" }, ticks: { stroke: "#e2e6ec" },
-            values: function (u, vals) { return vals.map(function (v) { return fmt[def.unit](v); }); } }
+            values: function (u, vals) { return vals.map(function (v) { return axisFmt[def.unit](v); }); } }
         ],
         legend: { live: true },
         cursor: { points: { size: 6 } }
