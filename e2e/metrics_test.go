@@ -88,7 +88,8 @@ func TestMetrics(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no busy replica in the metrics within 2 minutes: %+v", got)
+			load, _ := os.ReadFile("/proc/loadavg")
+			t.Fatalf("no replica at 50 %% CPU or more within 2 minutes (load %s): %+v", strings.TrimSpace(string(load)), got)
 		}
 		time.Sleep(2 * time.Second)
 	}
@@ -100,11 +101,13 @@ func TestMetrics(t *testing.T) {
 
 	// Memory, against docker stats for the same container at about the same
 	// time (both are usage minus inactive page cache).
-	out, err := exec.Command("docker", "stats", "--no-stream", "--format", "{{.MemUsage}}", s.Current.ContainerID).CombinedOutput()
+	out, err := exec.Command("docker", "stats", "--no-stream", "--format", "{{.MemUsage}}|{{.CPUPerc}}", s.Current.ContainerID).CombinedOutput()
 	if err != nil {
 		t.Fatalf("docker stats: %v %s", err, out)
 	}
-	dockerMem := metricsParseSize(t, strings.TrimSpace(strings.SplitN(string(out), "/", 2)[0]))
+	usage, dockerCPU, _ := strings.Cut(strings.TrimSpace(string(out)), "|")
+	dockerMem := metricsParseSize(t, strings.TrimSpace(strings.SplitN(usage, "/", 2)[0]))
+	t.Logf("docker stats: %s, CPU %s", usage, dockerCPU)
 	time.Sleep(6 * time.Second) // one more round
 	c.mustAPI(t, "GET", base, nil, http.StatusOK, &got)
 	mem := got.Series[0].Current.Mem
@@ -232,7 +235,7 @@ func metricsBurnImage(t *testing.T) string {
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("build burn: %v\n%s", err, b)
 	}
-	df := "FROM scratch\nCOPY burn /burn\nENV PORT=8080\nENTRYPOINT [\"/burn\"]\n"
+	df := "FROM scratch\nCOPY burn /burn\nENV PORT=8080 GOMAXPROCS=8\nENTRYPOINT [\"/burn\"]\n"
 	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(df), 0o644); err != nil {
 		t.Fatal(err)
 	}
