@@ -69,6 +69,20 @@
     } };
   }
 
+  // sparse shows the points of a line with few of them (a new service on
+  // the 7-day range), which would otherwise draw nothing.
+  function sparse(u, i) {
+    var n = 0;
+    (u.data[i] || []).forEach(function (v) { if (v != null) n++; });
+    return n < 20;
+  }
+
+  function fmtStep(s) {
+    if (s < 120) return s + " s";
+    if (s < 7200) return Math.round(s / 60) + " min";
+    return (s / 3600).toFixed(1) + " h";
+  }
+
   function sumCurrent(entities, key) {
     var total = 0, any = false;
     entities.forEach(function (e) { if (e.current) { total += e.current[key] || 0; any = true; } });
@@ -152,7 +166,8 @@
       entities.forEach(function (e, i) {
         def.lines(e).forEach(function (l) {
           series.push({ label: l[0], stroke: palette[i % palette.length], width: 1.5, dash: l[2] ? [5, 4] : undefined,
-            value: function (u, v) { return fmt[def.unit](v); }, spanGaps: false, points: { show: false } });
+            value: function (u, v) { return fmt[def.unit](v); }, spanGaps: false,
+            points: { show: sparse, size: 5 } });
           values.push(a.at(e, l[1]));
         });
       });
@@ -206,7 +221,7 @@
     } else {
       entities.forEach(function (n) { if (n.current) parts.push(n.hostname + " (" + n.node.slice(0, 12) + ")"); });
     }
-    parts.push("points every " + data.step_seconds + " s" + (data.range === "7d" ? " (5-minute averages)" : ""));
+    parts.push("one point per " + fmtStep(data.step_seconds) + (data.range === "7d" ? " (from 5-minute averages)" : ""));
     box.textContent = parts.join(" · ");
   };
 
