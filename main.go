@@ -51,6 +51,8 @@ Usage:
   dokploy backup --to FILE|-            write a control-plane backup archive
   dokploy restore --from s3://BUCKET/KEY --endpoint URL --access-key KEY
                                         restore a control-plane backup into an empty database
+  dokploy agent --url URL               sample this node's metrics and push them to the control plane
+                                        (token in DOKPLOY_AGENT_TOKEN or DOKPLOY_AGENT_TOKEN_FILE)
   dokploy version
 
 `
@@ -95,6 +97,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = backupCmd(cfg, args[1:], stdout)
 	case "restore":
 		err = restoreCmd(cfg, args[1:], stdin, stdout)
+	case "agent":
+		err = agentCmd(args[1:], stdout)
 	case "version":
 		fmt.Fprintln(stdout, "dokploy", version)
 	case "probe":

@@ -44,7 +44,7 @@ func (s *Store) MetricsSettings(ctx context.Context) (MetricsSettings, error) {
 // the compose stack); it is resolved to ServiceID on insert.
 type ContainerSample struct {
 	TS          time.Time `db:"ts" json:"ts"`
-	Target      string    `db:"-" json:"target"`
+	Target      string    `db:"-" json:"target,omitempty"`
 	ServiceID   int64     `db:"service_id" json:"-"`
 	Service     string    `db:"service" json:"service"`
 	ContainerID string    `db:"container_id" json:"container_id"`

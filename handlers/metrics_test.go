@@ -108,3 +108,51 @@ func TestMetrics_SettingsAndSeries(t *testing.T) {
 		wantStatus(t, b.get(f), http.StatusOK)
 	}
 }
+
+// An agent's push is stored for the service its target names, and shows
+// in that service's metrics; a stale or malformed push stores nothing.
+func TestMetrics_AgentPush(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	_, token := parityClients(a)
+	app := a.createImageApp(a.createProject("Edge"), "edge")
+	now := time.Now().UTC()
+	sample := func(ts time.Time) map[string]any {
+		return map[string]any{"ts": ts, "target": app.AppName, "service": app.AppName, "container_id": "abc", "replica": 3,
+			"node": "node-b", "cpu": 42.5, "mem": 1 << 27, "mem_limit": 1 << 30, "net_rx": 1, "net_tx": 2, "blk_read": 0, "blk_write": 0,
+			"restarts": 1, "oom": 1}
+	}
+	node := map[string]any{"ts": now, "node": "node-b", "hostname": "edge-2", "cpu": 5, "cpus": 4, "mem_used": 1 << 30,
+		"mem_total": 8 << 30, "disk_used": 1, "disk_total": 2, "load1": 0.1, "load5": 0.1, "load15": 0.1}
+	res, body := a.apiJSON(http.MethodPost, "/api/v1/agent/metrics", token, map[string]any{"containers": []any{sample(now.Add(-time.Hour))}})
+	wantStatus(t, res, http.StatusUnprocessableEntity)
+	if body["field"] != "containers" {
+		t.Errorf("stale push: %s", res.Body)
+	}
+	res, _ = a.apiJSON(http.MethodPost, "/api/v1/agent/metrics", token, map[string]any{"containers": []any{}, "extra": 1})
+	wantStatus(t, res, http.StatusBadRequest)
+	// Without a token (and no session) the push is refused before it is read.
+	res, _ = a.apiJSON(http.MethodPost, "/api/v1/agent/metrics", "", map[string]any{"containers": []any{sample(now)}})
+	wantStatus(t, res, http.StatusForbidden)
+	if n := a.count("container_samples"); n != 0 {
+		t.Fatalf("%d samples stored by refused pushes", n)
+	}
+	res, _ = a.apiJSON(http.MethodPost, "/api/v1/agent/metrics", token, map[string]any{"containers": []any{sample(now)}, "nodes": []any{node}})
+	wantStatus(t, res, http.StatusNoContent)
+	res, body = a.apiJSON(http.MethodGet, fmt.Sprintf("/api/v1/services/app/%d/metrics", app.ID), token, nil)
+	wantStatus(t, res, http.StatusOK)
+	series, _ := body["series"].([]any)
+	if len(series) != 1 {
+		t.Fatalf("series after a push: %s", res.Body)
+	}
+	s := series[0].(map[string]any)
+	cur, _ := s["current"].(map[string]any)
+	if s["node"] != "node-b" || s["label"] != "replica 3" || cur == nil || cur["cpu"] != 42.5 || cur["oom"] != float64(1) {
+		t.Errorf("pushed series %v", s)
+	}
+	res, body = a.apiJSON(http.MethodGet, "/api/v1/server/metrics", token, nil)
+	wantStatus(t, res, http.StatusOK)
+	if nodes, _ := body["nodes"].([]any); len(nodes) != 1 || nodes[0].(map[string]any)["hostname"] != "edge-2" {
+		t.Errorf("nodes after a push: %s", res.Body)
+	}
+}

@@ -176,6 +176,7 @@ func (h *Handler) routes(e *echo.Echo) {
 	api.GET("/server/metrics", h.api.ServerMetrics)
 	api.GET("/settings/metrics", h.api.GetMetricsSettings)
 	api.PATCH("/settings/metrics", h.api.UpdateMetricsSettings)
+	api.POST("/agent/metrics", h.api.PushAgentMetrics)
 	api.GET("/projects", h.api.ListProjects)
 	api.POST("/projects", h.api.CreateProject)
 	api.GET("/projects/:id", h.api.GetProject)

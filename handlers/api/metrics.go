@@ -8,6 +8,7 @@ import (
 
 	"dokploy/db"
 	"dokploy/handlers/web"
+	"dokploy/jobs/metrics"
 )
 
 // ServiceMetrics answers GET /api/v1/services/{kind}/{id}/metrics: one
@@ -63,4 +64,17 @@ func (h *Handler) UpdateMetricsSettings(c echo.Context) error {
 		return err
 	}
 	return h.GetMetricsSettings(c)
+}
+
+// PushAgentMetrics answers POST /api/v1/agent/metrics: a round of samples
+// from `dokploy agent` on another node.
+func (h *Handler) PushAgentMetrics(c echo.Context) error {
+	var in metrics.Push
+	if err := bindStrict(c, &in); err != nil {
+		return err
+	}
+	if err := h.Ops.PushMetrics(c.Request().Context(), in.Containers, in.Nodes); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
 }

@@ -3,12 +3,16 @@ package api
 // metricsOperations document the metrics of services and nodes and the
 // collector's settings.
 func metricsOperations() []Operation {
-	sample := map[string]any{"ts": exampleTime, "target": "", "service": "shop-web", "container_id": "3f2a…", "replica": 1, "node": "kq3…",
+	sample := map[string]any{"ts": exampleTime, "service": "shop-web", "container_id": "3f2a…", "replica": 1, "node": "kq3…",
 		"cpu": 12.5, "mem": 73400320, "mem_limit": 536870912, "net_rx": 2048.0, "net_tx": 1024.0, "blk_read": 0.0, "blk_write": 4096.0,
 		"restarts": 0, "oom": 0}
 	node := map[string]any{"ts": exampleTime, "node": "kq3…", "hostname": "vps-1", "cpu": 23.4, "cpus": 2, "mem_used": 1610612736,
 		"mem_total": 4294967296, "disk_used": 21474836480, "disk_total": 85899345920, "load1": 0.42, "load5": 0.35, "load15": 0.3}
 	settings := map[string]any{"interval_seconds": 10, "raw_hours": 48, "rollup_days": 30}
+	pushed := map[string]any{"target": "shop-web"}
+	for k, v := range sample {
+		pushed[k] = v
+	}
 	return []Operation{
 		{Method: "GET", Path: "/api/v1/services/{kind}/{id}/metrics", Tag: "Metrics", Summary: "Read a service's metrics, one series per replica",
 			Notes: "kind is app, database or compose; for compose, service keeps one service of the stack (default: all). " +
@@ -35,5 +39,10 @@ func metricsOperations() []Operation {
 			Notes: "interval_seconds 5 to 300; raw_hours (raw samples kept) 24 to 720; rollup_days (5-minute averages kept) 7 to 3650. " +
 				"Fields left out keep their value; the collector applies them at its next round.",
 			Body: map[string]any{"interval_seconds": 15}, Status: 200, Response: settings, Errors: []int{400, 401, 422}},
+		{Method: "POST", Path: "/api/v1/agent/metrics", Tag: "Metrics", Summary: "Push a round of samples from `dokploy agent` on another node",
+			Notes: "Sent by the agent every interval with an API token. target names the service the container belongs to (the app's or " +
+				"database's name, or the compose stack); samples of no service are dropped. Timestamps must be within 10 minutes of the " +
+				"control plane's clock; at most 5000 container and 4 node samples a push.",
+			Body: map[string]any{"containers": []any{pushed}, "nodes": []any{node}}, Status: 204, Errors: []int{400, 401, 422}},
 	}
 }

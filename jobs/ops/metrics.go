@@ -2,6 +2,7 @@ package ops
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -244,4 +245,50 @@ func (s *Service) ServerMetrics(ctx context.Context, rangeName string) (ServerMe
 		}
 	}
 	return out, nil
+}
+
+// Bounds of one agent push.
+const (
+	maxPushContainers = 5000
+	maxPushNodes      = 4
+	maxPushSkew       = 10 * time.Minute
+)
+
+// PushMetrics stores a round an agent sent, after checking it is sane:
+// bounded in size, timestamps near now, no negative values, names short.
+// Samples of no service of ours are dropped by the store.
+func (s *Service) PushMetrics(ctx context.Context, containers []db.ContainerSample, nodes []db.NodeSample) error {
+	if len(containers) > maxPushContainers || len(nodes) > maxPushNodes {
+		return fieldError("containers", "at most 5000 container and 4 node samples a push")
+	}
+	now := time.Now()
+	near := func(t time.Time) bool { return t.After(now.Add(-maxPushSkew)) && t.Before(now.Add(maxPushSkew)) }
+	short := func(v ...string) bool {
+		for _, x := range v {
+			if x == "" || len(x) > 200 {
+				return false
+			}
+		}
+		return true
+	}
+	for i, c := range containers {
+		if !near(c.TS) {
+			return fieldError("containers", fmt.Sprintf("sample %d: ts must be within 10 minutes of the control plane's clock", i))
+		}
+		if !short(c.Target, c.Service, c.ContainerID, c.Node) || c.Replica < 0 {
+			return fieldError("containers", fmt.Sprintf("sample %d: target, service, container_id and node are needed (200 characters at most)", i))
+		}
+		if c.CPU < 0 || c.Mem < 0 || c.MemLimit < 0 || c.NetRx < 0 || c.NetTx < 0 || c.BlkRead < 0 || c.BlkWrite < 0 || c.Restarts < 0 || c.OOM < 0 {
+			return fieldError("containers", fmt.Sprintf("sample %d: values cannot be negative", i))
+		}
+	}
+	for i, n := range nodes {
+		if !near(n.TS) {
+			return fieldError("nodes", fmt.Sprintf("sample %d: ts must be within 10 minutes of the control plane's clock", i))
+		}
+		if !short(n.Node, n.Hostname) || n.CPU < 0 || n.MemUsed < 0 || n.MemTotal < 0 || n.DiskUsed < 0 || n.DiskTotal < 0 || n.CPUs < 0 {
+			return fieldError("nodes", fmt.Sprintf("sample %d: node and hostname are needed and values cannot be negative", i))
+		}
+	}
+	return s.store.InsertMetrics(ctx, containers, nodes)
 }
