@@ -139,6 +139,8 @@ func TestMetrics(t *testing.T) {
 	}
 	t.Logf("node: cpu %.1f %% of %d, mem %d/%d, disk %d/%d, load %.2f", n.CPU, n.CPUs, n.MemUsed, n.MemTotal, n.DiskUsed, n.DiskTotal, n.Load1)
 
+	metricsAgent(t, c)
+
 	// A range the API does not know.
 	code, body, _ := c.api("GET", fmt.Sprintf("/api/v1/services/app/%d/metrics?range=3d", app), nil)
 	if code != http.StatusUnprocessableEntity || !strings.Contains(string(body), "1h, 6h, 24h or 7d") {
@@ -146,6 +148,56 @@ func TestMetrics(t *testing.T) {
 	}
 
 	metricsBrowser(t, c, app)
+}
+
+// metricsAgent runs `dokploy agent` against the control plane with the
+// test's API token and a /proc of its own (a known MemTotal), and waits for
+// its node samples to arrive through POST /api/v1/agent/metrics.
+func metricsAgent(t *testing.T, c *resCluster) {
+	t.Helper()
+	proc := t.TempDir()
+	const memKB = 12345678
+	write := func(busy, idle int) {
+		stat := fmt.Sprintf("cpu  %d 0 0 %d 0 0 0 0 0 0\ncpu0 0 0 0 0 0 0 0 0 0 0\n", busy, idle)
+		for name, body := range map[string]string{"stat": stat, "loadavg": "0.25 0.20 0.15 1/10 1\n",
+			"meminfo": fmt.Sprintf("MemTotal: %d kB\nMemAvailable: %d kB\n", memKB, memKB/2)} {
+			if err := os.WriteFile(filepath.Join(proc, name+".tmp"), []byte(body), 0o644); err != nil {
+				t.Error(err)
+			}
+			_ = os.Rename(filepath.Join(proc, name+".tmp"), filepath.Join(proc, name))
+		}
+	}
+	write(0, 0)
+	done := make(chan struct{})
+	defer close(done)
+	go func() { // the fake CPU counters advance, a quarter busy
+		for i := 1; ; i++ {
+			select {
+			case <-done:
+				return
+			case <-time.After(500 * time.Millisecond):
+				write(25*i, 75*i)
+			}
+		}
+	}()
+	p := c.start(t, "agent", []string{"DOKPLOY_AGENT_URL=" + c.URL, "DOKPLOY_AGENT_TOKEN=" + c.token, "DOKPLOY_PROC_ROOT=" + proc}, "agent")
+	deadline := time.Now().Add(time.Minute)
+	for {
+		var n int
+		var cpu float64
+		err := c.db.QueryRow(`SELECT count(*), COALESCE(max(cpu), 0) FROM node_samples WHERE mem_total = $1`, int64(memKB)*1024).Scan(&n, &cpu)
+		if err == nil && n > 0 {
+			if cpu < 20 || cpu > 30 {
+				t.Errorf("agent's node CPU %.1f %%, want 25 %%", cpu)
+			}
+			t.Logf("agent pushed %d node samples", n)
+			return
+		}
+		if !p.alive() || time.Now().After(deadline) {
+			t.Fatalf("no node sample from the agent within a minute (alive %v, err %v); output:\n%s", p.alive(), err, p.log.String())
+		}
+		time.Sleep(time.Second)
+	}
 }
 
 // metricsBrowser signs in with Chromium, opens the app page and waits for
