@@ -239,6 +239,14 @@ func metricsBrowser(t *testing.T, c *resCluster, app int64) {
 			 /%/.test(document.querySelector('[data-chart="cpu"] .chart-now').textContent) &&
 			 /MiB/.test(document.querySelector('[data-chart="mem"] .chart-now').textContent)`)
 	})
+	b.step("screenshot of the 1h charts", 30*time.Second, func(ctx context.Context) error {
+		time.Sleep(time.Second) // the first resize
+		shot, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.CSS("#service-metrics")))
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(b.out, "metrics-app-1h.png"), shot, 0o644)
+	})
 	b.step("range 7d and the Server page", 60*time.Second, func(ctx context.Context) error {
 		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#service-metrics [data-range="7d"]`))); err != nil {
 			return err

@@ -167,7 +167,7 @@
         def.lines(e).forEach(function (l) {
           series.push({ label: l[0], stroke: palette[i % palette.length], width: 1.5, dash: l[2] ? [5, 4] : undefined,
             value: function (u, v) { return fmt[def.unit](v); }, spanGaps: false,
-            points: { show: sparse, size: 5 } });
+            points: { show: sparse, size: 5, fill: palette[i % palette.length] } });
           values.push(a.at(e, l[1]));
         });
       });
@@ -192,6 +192,8 @@
         cursor: { points: { size: 6 } }
       }, values, target);
     });
+    // The grid may have settled after the first draw: fit the boxes.
+    requestAnimationFrame(function () { self.resize(); });
   };
 
   // now writes the current value next to a chart's title: the sum of the
