@@ -150,6 +150,43 @@ func TestMetrics(t *testing.T) {
 	metricsBrowser(t, c, app)
 }
 
+// TestMetrics_OOMKill deploys a service that outgrows its memory limit
+// some seconds after it starts: the kernel kills it, Swarm restarts the
+// slot, and the metrics count the restart and the OOM kill.
+func TestMetrics_OOMKill(t *testing.T) {
+	dbtest.Integration(t)
+	testkit.RequireSwarm(t)
+	image := metricsBurnImage(t)
+	c := resNewCluster(t, dbtest.NewDatabaseURL(t), dbtest.RedisURL())
+	c.serve(t, "serve")
+	c.login(t)
+	c.mustAPI(t, "PATCH", "/api/v1/settings/metrics", map[string]any{"interval_seconds": 5}, http.StatusOK, nil)
+	app, _ := c.newApp(t, c.newProject(t), map[string]any{"type": "image", "image": image})
+	c.mustAPI(t, "PATCH", fmt.Sprintf("/api/v1/applications/%d", app), map[string]any{"memory_limit_mb": 96}, http.StatusOK, nil)
+	c.mustAPI(t, "PUT", fmt.Sprintf("/api/v1/applications/%d/env", app), map[string]any{"env": map[string]string{"GROW_AFTER": "15s"}}, http.StatusOK, nil)
+	if d := c.waitFinished(t, c.deploy(t, app), 3*time.Minute); d.Status != "done" {
+		t.Fatalf("deploy: %s %s", d.Status, d.Error)
+	}
+	var got metricsAnswer
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		c.mustAPI(t, "GET", fmt.Sprintf("/api/v1/services/app/%d/metrics?range=1h", app), nil, http.StatusOK, &got)
+		if len(got.Series) == 1 && got.Series[0].Current != nil && got.Series[0].Current.OOM >= 1 && got.Series[0].Current.Restarts >= 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			out, _ := exec.Command("docker", "ps", "-a", "--filter", "label=com.docker.swarm.service.name", "--format", "{{.Names}} {{.Status}}").CombinedOutput()
+			t.Fatalf("no OOM kill counted within 3 minutes: %+v\n%s", got, out)
+		}
+		time.Sleep(2 * time.Second)
+	}
+	cur := got.Series[0].Current
+	t.Logf("replica 1: %d restarts, %d OOM kills, mem %.1f MiB", cur.Restarts, cur.OOM, float64(cur.Mem)/(1<<20))
+	if cur.OOM > cur.Restarts {
+		t.Errorf("%d OOM kills but %d restarts: every kill is a restart", cur.OOM, cur.Restarts)
+	}
+}
+
 // metricsAgent runs `dokploy agent` against the control plane with the
 // test's API token and a /proc of its own (a known MemTotal), and waits for
 // its node samples to arrive through POST /api/v1/agent/metrics.

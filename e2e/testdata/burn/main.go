@@ -1,5 +1,7 @@
 // Command burn is the metrics test's service: it holds 64 MiB it has
-// touched, keeps every CPU busy and answers HTTP on $PORT.
+// touched, keeps every CPU busy and answers HTTP on $PORT. With
+// GROW_AFTER=<duration> it then grows its memory until the kernel kills it
+// (the OOM test).
 package main
 
 import (
@@ -7,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"time"
 )
 
 var held []byte
@@ -26,6 +29,20 @@ func main() {
 				if x%(1<<30) == 0 {
 					runtime.Gosched()
 				}
+			}
+		}()
+	}
+	if d, err := time.ParseDuration(os.Getenv("GROW_AFTER")); err == nil {
+		go func() {
+			time.Sleep(d)
+			var more [][]byte
+			for {
+				b := make([]byte, 8<<20)
+				for i := range b {
+					b[i] = 1
+				}
+				more = append(more, b)
+				fmt.Printf("holding %d MiB more\n", len(more)*8)
 			}
 		}()
 	}
