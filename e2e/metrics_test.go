@@ -310,6 +310,9 @@ func metricsBrowser(t *testing.T, c *resCluster, app int64) {
 		}
 		return b.screenshot(ctx, "metrics-server")
 	})
+	b.step("the charts fit a phone", 60*time.Second, func(ctx context.Context) error {
+		return b.checkPhoneFit(ctx, fmt.Sprintf("/apps/%d", app), "/server")
+	})
 	time.Sleep(500 * time.Millisecond)
 	mu.Lock()
 	defer mu.Unlock()
