@@ -27,10 +27,16 @@
   // Axis labels: whole numbers where they are whole.
   var axisFmt = {
     pct: function (v) { return (v % 1 ? v.toFixed(1) : v.toFixed(0)) + " %"; },
-    bytes: function (v) { return fmtBytes(v); },
+    bytes: function (v) { return fmtBytes(v).replace(".0 ", " "); },
     rate: fmtRate,
     load: function (v) { return v % 1 ? v.toFixed(1) : v.toFixed(0); }
   };
+
+  // Byte axes step in powers of two (256 MiB, 1 GiB…), so ticks read round.
+  var byteIncrs = [];
+  for (var k = 0; k < 5; k++) {
+    [1, 2, 4, 8, 16, 32, 64, 128, 256, 512].forEach(function (m) { byteIncrs.push(m * Math.pow(1024, k)); });
+  }
 
   // Chart definitions: lines(entity) gives [label, values, dashed] per line.
   var serviceCharts = {
@@ -186,6 +192,7 @@
         axes: [
           { stroke: "#5d6878", grid: { stroke: "#eef1f5" }, ticks: { stroke: "#e2e6ec" } },
           { stroke: "#5d6878", size: 72, grid: { stroke: "#eef1f5" }, ticks: { stroke: "#e2e6ec" },
+            incrs: def.unit === "bytes" ? byteIncrs : undefined,
             values: function (u, vals) { return vals.map(function (v) { return axisFmt[def.unit](v); }); } }
         ],
         legend: { live: true },
