@@ -34,6 +34,7 @@ import (
 	"dokploy/jobs/engines"
 	"dokploy/jobs/git"
 	"dokploy/jobs/objstore"
+	"dokploy/jobs/metrics"
 	"dokploy/jobs/ops"
 	"dokploy/jobs/routing"
 	"dokploy/jobs/voltar"
@@ -55,6 +56,8 @@ Usage:
   dokploy secret-key rotate             re-encrypt every stored secret under a new key
   dokploy restore --from s3://BUCKET/KEY --endpoint URL --access-key KEY
                                         restore a control-plane backup into an empty database
+  dokploy agent --url URL               sample this node's metrics and push them to the control plane
+                                        (token in DOKPLOY_AGENT_TOKEN or DOKPLOY_AGENT_TOKEN_FILE)
   dokploy version
 
 `
@@ -101,6 +104,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = restoreCmd(cfg, args[1:], stdin, stdout)
 	case "secret-key":
 		err = secretKeyCmd(cfg, args[1:], stdout)
+	case "agent":
+		err = agentCmd(args[1:], stdout)
 	case "version":
 		fmt.Fprintln(stdout, "dokploy", version)
 	case "probe":
@@ -215,6 +220,9 @@ func serve(cfg config, web bool) error {
 			return err
 		}
 		defer runner.StopWorker()
+		// The in-process collector covers this node (see jobs/metrics).
+		collector := metrics.New(metrics.Options{Source: dk, Sink: store, Store: store, Settings: store.MetricsSettings, Logger: slog.Default()})
+		go collector.Run(ctx)
 	}
 	if !web {
 		slog.Info("worker started")

@@ -170,6 +170,16 @@ func (h *Handler) routes(e *echo.Echo) {
 	ui.POST("/settings/control-plane-backup/run", h.pages.RunControlPlaneBackup)
 
 	api := e.Group("/api/v1", web.APIFrontEnd, h.csrfUnlessToken, h.requireAPIUser)
+	// Metrics: the Server page, each service's panel, the settings panel.
+	ui.GET("/server", h.pages.ShowServerPage)
+	ui.GET("/metrics/:kind/:id", h.pages.ShowMetricsPanel)
+	ui.GET("/settings/metrics", h.pages.ShowMetricsSettings)
+	ui.POST("/settings/metrics", h.pages.UpdateMetricsSettings)
+	api.GET("/services/:kind/:id/metrics", h.api.ServiceMetrics)
+	api.GET("/server/metrics", h.api.ServerMetrics)
+	api.GET("/settings/metrics", h.api.GetMetricsSettings)
+	api.PATCH("/settings/metrics", h.api.UpdateMetricsSettings)
+	api.POST("/agent/metrics", h.api.PushAgentMetrics)
 	api.GET("/projects", h.api.ListProjects)
 	api.POST("/projects", h.api.CreateProject)
 	api.GET("/projects/:id", h.api.GetProject)

@@ -100,14 +100,16 @@ if ! redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping >/dev/null 2>&1; then
   for _ in $(seq 1 40); do redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.25; done
 fi
 
-# --- npm assets (htmx and its SSE extension, served from static/vendor) ----
-if [ ! -s "$ROOT/static/vendor/htmx.min.js" ] || [ ! -s "$ROOT/static/vendor/sse.js" ]; then
+# --- npm assets (htmx, its SSE extension and uPlot, served from static/vendor)
+if [ ! -s "$ROOT/static/vendor/htmx.min.js" ] || [ ! -s "$ROOT/static/vendor/sse.js" ] || [ ! -s "$ROOT/static/vendor/uPlot.iife.min.js" ]; then
   log "installing npm assets"
   (cd "$ROOT/static" && npm ci --no-audit --no-fund --silent)
   mkdir -p "$ROOT/static/vendor"
   cp "$ROOT/static/node_modules/htmx.org/dist/htmx.min.js" "$ROOT/static/vendor/htmx.min.js"
   cp "$ROOT/static/node_modules/htmx-ext-sse/dist/sse.min.js" "$ROOT/static/vendor/sse.js" 2>/dev/null \
     || cp "$ROOT/static/node_modules/htmx-ext-sse/sse.js" "$ROOT/static/vendor/sse.js"
+  cp "$ROOT/static/node_modules/uplot/dist/uPlot.iife.min.js" "$ROOT/static/vendor/uPlot.iife.min.js"
+  cp "$ROOT/static/node_modules/uplot/dist/uPlot.min.css" "$ROOT/static/vendor/uPlot.min.css"
 fi
 # --- Traefik image ------------------------------------------------------------
 # `dokploy serve` runs Traefik as the dokploy-traefik container. Where the

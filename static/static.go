@@ -1,5 +1,5 @@
 // Package static serves the stylesheet, the pages' scripts and the vendored front-end assets
-// (htmx and its SSE extension, installed from npm by scripts/provision.sh).
+// (htmx, its SSE extension and uPlot, installed from npm by scripts/provision.sh).
 package static
 
 import (
@@ -7,7 +7,7 @@ import (
 	"net/http"
 )
 
-//go:embed app.css service.js pages.js favicon.svg vendor/htmx.min.js vendor/sse.js
+//go:embed app.css service.js pages.js metrics.js favicon.svg vendor/htmx.min.js vendor/sse.js vendor/uPlot.iife.min.js vendor/uPlot.min.css
 var files embed.FS
 
 // Handler serves the embedded files with a cache header; file names change

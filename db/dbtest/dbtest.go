@@ -159,6 +159,14 @@ func MustExec(t testing.TB, s *db.Store, query string, args ...any) {
 	}
 }
 
+// MustGet reads one row of SQL into dst in tests.
+func MustGet(t testing.TB, s *db.Store, dst any, query string, args ...any) {
+	t.Helper()
+	if err := s.DB().Get(dst, query, args...); err != nil {
+		t.Fatal(fmt.Errorf("%s: %w", query, err))
+	}
+}
+
 // RedisNamespace returns a fresh Redis key prefix for one test, so its
 // jobs never reach a running server's workers, and deletes the test's keys
 // when it ends.
