@@ -1,5 +1,5 @@
 // Package static serves the stylesheet, the service pages' script and the vendored front-end assets
-// (htmx and its SSE extension, installed from npm by scripts/provision.sh).
+// (htmx and its SSE extension, xterm.js and its fit addon, installed from npm by scripts/provision.sh).
 package static
 
 import (
@@ -7,7 +7,7 @@ import (
 	"net/http"
 )
 
-//go:embed app.css service.js favicon.svg vendor/htmx.min.js vendor/sse.js
+//go:embed app.css service.js terminal.js favicon.svg vendor/htmx.min.js vendor/sse.js vendor/xterm.js vendor/xterm.css vendor/addon-fit.js
 var files embed.FS
 
 // Handler serves the embedded files with a cache header; file names change
