@@ -45,6 +45,8 @@
       var m = {};
       try { m = JSON.parse(e.data); } catch (err) { return; }
       if (m.type === "ready") {
+        fit.fit();
+        send(JSON.stringify({ type: "resize", cols: term.cols, rows: term.rows }));
         setState("connected", "connected · " + m.shell + " in replica " + m.replica +
           " (container " + String(m.container_id).slice(0, 12) + (m.node ? " on " + m.node : "") + ")");
         term.focus();

@@ -145,6 +145,12 @@ func (d *Docker) OpenTerminal(ctx context.Context, id string, cols, rows uint) (
 		return nil, fmt.Errorf("%s did not start in the container: %q %v", shell, strings.TrimSpace(line), err)
 	}
 	t.pid = pid
+	// The engine does not apply ConsoleSize to an exec's TTY: size it now
+	// that it runs, as the docker CLI does.
+	if err := t.Resize(ctx, cols, rows); err != nil {
+		_ = t.Close()
+		return nil, fmt.Errorf("size the terminal: %w", err)
+	}
 	return t, nil
 }
 

@@ -62,6 +62,10 @@ func TestTerminal_ShellResizeAndClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitOutput(t, out, "hi-42")
+	if _, err := term.Write([]byte("stty size\r")); err != nil {
+		t.Fatal(err)
+	}
+	waitOutput(t, out, "24 80") // the size it opened with
 	if err := term.Resize(ctx, 100, 30); err != nil {
 		t.Fatalf("resize: %v", err)
 	}
