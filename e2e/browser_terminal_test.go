@@ -149,7 +149,23 @@ func TestBrowserTerminal(t *testing.T) {
 		if err := b.checkPhoneFit(ctx, page); err != nil {
 			return err
 		}
-		return nil
+		if err := chromedp.Do(ctx, chromedp.EmulateViewport(phoneWidth, phoneHeight, chromedp.EmulateMobile)); err != nil {
+			return err
+		}
+		defer func() { _ = chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900)) }()
+		if err := chromedp.Do(ctx, chromedp.Navigate(c.URL+page)); err != nil {
+			return err
+		}
+		if err := b.waitJS(ctx, "connected at phone width", `document.querySelector("#terminal-state").dataset.state === "connected"`); err != nil {
+			return err
+		}
+		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#terminal")), termType("echo phone-$((2*3))\r")); err != nil {
+			return err
+		}
+		if err := b.waitJS(ctx, "a row reading phone-6", termRowJS("phone-6")); err != nil {
+			return err
+		}
+		return b.screenshot(ctx, "terminal-phone")
 	})
 	if exc := b.exceptions(); len(exc) > 0 {
 		t.Errorf("JavaScript exceptions: %v", exc)

@@ -186,9 +186,36 @@ func TestTerminal(t *testing.T) {
 			Sessions []termSession `json:"sessions"`
 		}
 		c.mustAPI(t, "GET", fmt.Sprintf("/api/v1/terminal-sessions?kind=app&id=%d", app), nil, http.StatusOK, &list)
-		// Two sessions: the refused ones (no shell, no replica 3) opened none.
+		// Two sessions so far: the refused ones (no shell, no replica 3) opened none.
 		if len(list.Sessions) != 2 || list.Sessions[0].ID != s.ID || list.Sessions[1].ID != opened.SessionID {
 			t.Errorf("the app's sessions, newest first: %+v", list.Sessions)
+		}
+	})
+
+	t.Run("a message over 64 KiB closes the session", func(t *testing.T) {
+		conn, _, err := termDial(browser, ui(app, ""), origin)
+		if err != nil {
+			t.Fatalf("dial: %v", err)
+		}
+		defer conn.CloseNow()
+		r := termReader(t, conn)
+		if r.ready.Type != "ready" {
+			t.Fatalf("ready %+v", r.ready)
+		}
+		_ = conn.Write(context.Background(), websocket.MessageBinary, make([]byte, 65<<10))
+		select {
+		case err := <-r.closed:
+			if websocket.CloseStatus(err) != websocket.StatusMessageTooBig {
+				t.Errorf("closed with %v, want status 1009 (message too big)", err)
+			}
+		case <-time.After(15 * time.Second):
+			t.Fatal("the server kept the socket open")
+		}
+		if s := c.waitTermEnded(t, r.ready.SessionID); s.BytesIn != 0 {
+			t.Errorf("the oversized message reached the shell: %+v", s)
+		}
+		if ps := termShells(t, r.ready.Container); len(ps) != 0 {
+			t.Errorf("the shell outlived the socket: %q", ps)
 		}
 	})
 
