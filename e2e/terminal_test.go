@@ -105,7 +105,7 @@ func TestTerminal(t *testing.T) {
 		if err != nil {
 			t.Fatalf("dial: %v", err)
 		}
-		defer conn.CloseNow()
+		defer func() { _ = conn.CloseNow() }()
 		r := termReader(t, conn)
 		opened = r.ready
 		if opened.Type != "ready" || opened.Shell != "sh" || opened.Replica != 1 || opened.Container == "" {
@@ -142,7 +142,7 @@ func TestTerminal(t *testing.T) {
 		if err != nil {
 			t.Fatalf("dial: %v", err)
 		}
-		defer conn.CloseNow()
+		defer func() { _ = conn.CloseNow() }()
 		r := termReader(t, conn)
 		if r.ready.Type != "error" || !strings.Contains(r.ready.Message, "This image has no shell (bash or sh)") {
 			t.Errorf("message %+v", r.ready)
@@ -156,7 +156,7 @@ func TestTerminal(t *testing.T) {
 		if err != nil {
 			t.Fatalf("dial: %v", err)
 		}
-		defer conn.CloseNow()
+		defer func() { _ = conn.CloseNow() }()
 		r := termReader(t, conn)
 		if r.ready.Type != "error" || !strings.Contains(r.ready.Message, "no running replica 3") {
 			t.Errorf("message %+v", r.ready)
@@ -173,7 +173,7 @@ func TestTerminal(t *testing.T) {
 		if err != nil {
 			t.Fatalf("dial: %v", err)
 		}
-		defer conn.CloseNow()
+		defer func() { _ = conn.CloseNow() }()
 		r := termReader(t, conn)
 		r.send(t, "echo via-$((6*7))-token\r")
 		r.waitFor(t, "via-42-token")
@@ -197,7 +197,7 @@ func TestTerminal(t *testing.T) {
 		if err != nil {
 			t.Fatalf("dial: %v", err)
 		}
-		defer conn.CloseNow()
+		defer func() { _ = conn.CloseNow() }()
 		r := termReader(t, conn)
 		if r.ready.Type != "ready" {
 			t.Fatalf("ready %+v", r.ready)

@@ -81,7 +81,7 @@ func (h *Handler) serveTerminal(c echo.Context) error {
 	if err != nil {
 		return nil // Accept has answered
 	}
-	defer conn.CloseNow()
+	defer func() { _ = conn.CloseNow() }()
 	conn.SetReadLimit(ops.TerminalMaxMessage)
 	c.Response().Committed = true
 
