@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -62,7 +63,7 @@ func TestTerminal(t *testing.T) {
 	shellImage := termBusyboxImage(t)
 	scratchImage := resScratchImage(t)
 	c := resNewCluster(t, dbtest.NewDatabaseURL(t), dbtest.RedisURL())
-	c.serve(t, "serve")
+	server := c.serve(t, "serve")
 	c.login(t)
 	project := c.newProject(t)
 	app, _ := c.newApp(t, project, map[string]any{"type": "image", "image": shellImage})
@@ -235,6 +236,43 @@ func TestTerminal(t *testing.T) {
 		_, main, _ := strings.Cut(body, `<main class="wrap">`)
 		main, _, _ = strings.Cut(main, "</main>")
 		testkit.MustNotContain(t, main, "<script>", "onclick=", "onchange=")
+	})
+
+	// Last: it stops the server.
+	t.Run("stopping the server ends the open shells", func(t *testing.T) {
+		conn, _, err := termDial(browser, ui(app, ""), origin)
+		if err != nil {
+			t.Fatalf("dial: %v", err)
+		}
+		defer func() { _ = conn.CloseNow() }()
+		r := termReader(t, conn)
+		if r.ready.Type != "ready" || len(termShells(t, r.ready.Container)) != 1 {
+			t.Fatalf("ready %+v", r.ready)
+		}
+		server.killed = true // stopped here, not by the cleanup
+		if err := server.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-server.exited:
+		case <-time.After(resStopWithin):
+			_ = server.cmd.Process.Kill()
+			t.Fatalf("the server did not exit within %s of SIGTERM", resStopWithin)
+		}
+		if code := server.cmd.ProcessState.ExitCode(); code != 0 {
+			t.Errorf("exit status %d after SIGTERM:\n%s", code, server.log.String())
+		}
+		var reason string
+		var ended bool
+		if err := c.db.QueryRow(`SELECT end_reason, ended_at IS NOT NULL FROM terminal_sessions WHERE id = $1`, r.ready.SessionID).Scan(&reason, &ended); err != nil {
+			t.Fatal(err)
+		}
+		if !ended || reason != "the server is shutting down" {
+			t.Errorf("session end: %v %q", ended, reason)
+		}
+		if ps := termShells(t, r.ready.Container); len(ps) != 0 {
+			t.Errorf("the shell outlived the server: %q", ps)
+		}
 	})
 }
 

@@ -51,6 +51,8 @@ type Handler struct {
 	// dummyHash is checked against when the email is unknown.
 	dummyHash string
 
+	terminals terminalSet // open web terminals, ended at shutdown
+
 	setupMu    sync.Mutex
 	setupToken string // one-time token printed at start while no admin exists
 }

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/coder/websocket"
@@ -36,6 +37,48 @@ type terminalMessage struct {
 	Container string `json:"container_id,omitempty"`
 	Node      string `json:"node,omitempty"`
 	SessionID int64  `json:"session_id,omitempty"`
+}
+
+// terminalSet holds the open terminals, so that shutting the server down
+// ends their shells (the engine would leave them running).
+type terminalSet struct {
+	mu   sync.Mutex
+	stop map[int64]func()
+	wg   sync.WaitGroup
+}
+
+func (s *terminalSet) add(id int64, stop func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stop == nil {
+		s.stop = map[int64]func(){}
+	}
+	s.stop[id] = stop
+	s.wg.Add(1)
+}
+
+func (s *terminalSet) done(id int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.stop, id)
+	s.wg.Done()
+}
+
+// CloseTerminals ends every open terminal session (its shell and its
+// record) and waits for them, at most until ctx ends. The server's
+// Shutdown does not wait for WebSockets: call it after.
+func (h *Handler) CloseTerminals(ctx context.Context) {
+	h.terminals.mu.Lock()
+	for _, stop := range h.terminals.stop {
+		stop()
+	}
+	h.terminals.mu.Unlock()
+	done := make(chan struct{})
+	go func() { h.terminals.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
 }
 
 // terminalUI serves GET /services/:kind/:id/terminal/ws for the pages.
@@ -100,7 +143,10 @@ func (h *Handler) serveTerminal(c echo.Context) error {
 	_ = writeJSON(ctx, conn, terminalMessage{Type: "ready", Shell: ts.Shell, Replica: ts.Record.Replica,
 		Container: ts.Record.ContainerID, Node: ts.Record.Node, SessionID: ts.Record.ID})
 
-	reason := make(chan string, 3)
+	reason := make(chan string, 4)
+	var once sync.Once
+	h.terminals.add(ts.Record.ID, func() { once.Do(func() { reason <- "the server is shutting down" }) })
+	defer h.terminals.done(ts.Record.ID)
 	go func() { reason <- pumpOutput(ctx, conn, ts) }()
 	go func() { reason <- pumpInput(ctx, conn, ts) }()
 	go func() {
