@@ -220,6 +220,16 @@ func TestTerminal(t *testing.T) {
 		}
 	})
 
+	t.Run("the app page links its terminal", func(t *testing.T) {
+		resp, err := browser.Get(fmt.Sprintf("%s/apps/%d", c.URL, app))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		testkit.MustContain(t, string(raw), fmt.Sprintf(`href="/services/app/%d/terminal">Terminal</a>`, app))
+	})
+
 	t.Run("the terminal page lists the sessions", func(t *testing.T) {
 		resp, err := browser.Get(fmt.Sprintf("%s/services/app/%d/terminal", c.URL, app))
 		if err != nil {
@@ -231,7 +241,7 @@ func TestTerminal(t *testing.T) {
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("page: %d %s", resp.StatusCode, testkit.Truncate(body))
 		}
-		testkit.MustContain(t, body, "Terminal sessions", `id="terminal-replica"`, opened.Container[:12], "/static/terminal.js")
+		testkit.MustContain(t, body, "Terminal sessions", `id="terminal-replica"`, `<option value="1" selected>`, opened.Container[:12], "/static/terminal.js")
 		// The page's own part has no inline script (a CSP with script-src 'self' is coming).
 		_, main, _ := strings.Cut(body, `<main class="wrap">`)
 		main, _, _ = strings.Cut(main, "</main>")

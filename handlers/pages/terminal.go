@@ -26,6 +26,20 @@ type terminalPage struct {
 	Socket   string // the WebSocket path, without its query
 }
 
+// Selected tells the picker's replica: the one asked for, else the first
+// on this node (the one the terminal opens without a replica).
+func (p *terminalPage) Selected(slot int) bool {
+	if p.Target.Replica != 0 {
+		return slot == p.Target.Replica
+	}
+	for _, r := range p.Replicas {
+		if r.Local {
+			return r.Slot == slot
+		}
+	}
+	return false
+}
+
 // ShowTerminalPage serves GET /services/:kind/:id/terminal.
 func (h *Handler) ShowTerminalPage(c echo.Context) error {
 	ctx := c.Request().Context()
