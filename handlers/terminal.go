@@ -254,9 +254,11 @@ func terminalError(err error) string {
 	switch {
 	case errors.Is(err, docker.ErrNoShell):
 		return "This image has no shell (bash or sh), so a terminal cannot open in it. Add one to the image (a busybox or Debian base has sh) to use the terminal."
-	case errors.Is(err, docker.ErrReplicaElsewhere), errors.Is(err, docker.ErrNoRunningTask):
+	case errors.Is(err, docker.ErrReplicaElsewhere): // "replica 2 runs on node X; …"
 		msg := strings.TrimSuffix(err.Error(), ": "+docker.ErrReplicaElsewhere.Error())
 		return strings.ToUpper(msg[:1]) + msg[1:] + "."
+	case errors.Is(err, docker.ErrNoRunningTask):
+		return "No terminal: " + strings.TrimSuffix(err.Error(), ": "+docker.ErrNoRunningTask.Error()) + "."
 	}
 	slog.Error("terminal did not open", "err", err)
 	return "The terminal could not open: " + err.Error()
