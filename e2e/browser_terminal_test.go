@@ -103,6 +103,18 @@ func TestBrowserTerminal(t *testing.T) {
 		if err := b.waitJS(ctx, "a row reading hello-terminal", termRowJS("hello-terminal")); err != nil {
 			return err
 		}
+		// xterm's theme applies (through adopted style sheets, which a
+		// style-src 'self' policy allows): light text on the black panel.
+		color, err := chromedp.Run(ctx, chromedp.Evaluate[string](`getComputedStyle(document.querySelector("#terminal .xterm-rows")).color`))
+		if err != nil {
+			return err
+		}
+		if color == "rgb(0, 0, 0)" || color == "" {
+			return fmt.Errorf("the terminal's text is %q: xterm's theme did not apply", color)
+		}
+		if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`[...document.querySelectorAll("style")].filter(s => !s.textContent.includes("htmx-indicator")).length`)); err != nil || n != 0 {
+			return fmt.Errorf("%d <style> elements from xterm (a CSP with style-src 'self' refuses them): %v", n, err)
+		}
 		state, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("#terminal-state").textContent`))
 		if err != nil {
 			return err

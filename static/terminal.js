@@ -5,6 +5,7 @@
   "use strict";
   var box = document.getElementById("terminal");
   if (!box || typeof Terminal === "undefined") return;
+  adoptStyleElements();
   var stateEl = document.getElementById("terminal-state");
   var replica = document.getElementById("terminal-replica");
   var again = document.getElementById("terminal-reconnect");
@@ -76,4 +77,29 @@
   again.addEventListener("click", connect);
   if (replica) replica.addEventListener("change", connect);
   connect();
+
+  // xterm.js writes its theme and sizes into <style> elements, which a
+  // Content-Security-Policy with style-src 'self' refuses. Its style
+  // elements become constructed style sheets instead (allowed by CSP): an
+  // inert <template> takes the element's place in the DOM, and its text
+  // and sheet go to a sheet adopted by the document.
+  function adoptStyleElements() {
+    if (!("adoptedStyleSheets" in document) || typeof CSSStyleSheet === "undefined") return;
+    var create = Document.prototype.createElement;
+    document.createElement = function (tag, opts) {
+      if (String(tag).toLowerCase() !== "style") return create.call(this, tag, opts);
+      var el = create.call(this, "template"), sheet = new CSSStyleSheet(), text = "";
+      document.adoptedStyleSheets = document.adoptedStyleSheets.concat([sheet]);
+      var prop = { configurable: true, get: function () { return text; },
+        set: function (v) { text = v == null ? "" : String(v); sheet.replaceSync(text); } };
+      Object.defineProperty(el, "textContent", prop);
+      Object.defineProperty(el, "innerText", prop);
+      Object.defineProperty(el, "sheet", { configurable: true, get: function () { return sheet; } });
+      el.remove = function () {
+        document.adoptedStyleSheets = document.adoptedStyleSheets.filter(function (s) { return s !== sheet; });
+        Element.prototype.remove.call(el);
+      };
+      return el;
+    };
+  }
 })();
