@@ -27,7 +27,7 @@ COPY go.mod go.sum ./
 RUN if [ "$OFFLINE" != 1 ]; then go mod download; fi
 
 COPY . .
-RUN test -s static/vendor/htmx.min.js || { echo "static/vendor/htmx.min.js missing: run scripts/provision.sh (npm ci) first" >&2; exit 1; }; \
+RUN test -s static/vendor/htmx.min.js && test -s static/vendor/xterm.js && test -s static/vendor/uPlot.iife.min.js || { echo "static/vendor/htmx.min.js, xterm.js or uPlot.iife.min.js missing: run scripts/provision.sh (npm ci) first" >&2; exit 1; }; \
     if [ -d vendor ]; then MODFLAG=-mod=vendor; else MODFLAG=-mod=readonly; fi; \
     go build $MODFLAG -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/dokploy . \
  && rm -rf /tmp/go-build \

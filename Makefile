@@ -24,7 +24,7 @@ test: provision-test traefik pebble minio db-images
 	DOKPLOY_MINIO_BIN=$(MINIO_BIN) \
 	go test -race -count=1 -timeout 45m ./...
 
-build: static/vendor/htmx.min.js static/vendor/uPlot.iife.min.js
+build: static/vendor/htmx.min.js static/vendor/uPlot.iife.min.js static/vendor/xterm.js
 	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o bin/dokploy .
 
 image:
@@ -36,7 +36,7 @@ provision:
 provision-test:
 	WITH_TEST_TOOLS=1 bash scripts/provision.sh
 
-static/vendor/htmx.min.js static/vendor/uPlot.iife.min.js:
+static/vendor/htmx.min.js static/vendor/uPlot.iife.min.js static/vendor/xterm.js:
 	bash scripts/provision.sh
 
 traefik:

@@ -33,8 +33,8 @@ import (
 	"dokploy/jobs/docker"
 	"dokploy/jobs/engines"
 	"dokploy/jobs/git"
-	"dokploy/jobs/objstore"
 	"dokploy/jobs/metrics"
+	"dokploy/jobs/objstore"
 	"dokploy/jobs/ops"
 	"dokploy/jobs/routing"
 	"dokploy/jobs/voltar"
@@ -277,7 +277,9 @@ func serve(cfg config, web bool) error {
 	slog.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	return srv.Shutdown(shutdownCtx)
+	err = srv.Shutdown(shutdownCtx)
+	h.CloseTerminals(shutdownCtx) // WebSockets are not waited for by Shutdown
+	return err
 }
 
 // startRouting prepares Traefik: its static configuration (written when

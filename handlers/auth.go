@@ -194,6 +194,7 @@ func (h *Handler) requireAPIUser(next echo.HandlerFunc) echo.HandlerFunc {
 			c.Set(web.CtxUser, u)
 			c.Set(web.CtxViaToken, true)
 			c.Set(web.CtxTokenName, t.Name)
+			c.Set(web.CtxTokenID, t.ID)
 			return next(c)
 		}
 		if web.CurrentUser(c) == nil {

@@ -61,6 +61,8 @@ type Handler struct {
 	// csrfKey signs CSRF tokens.
 	csrfKey []byte
 
+	terminals terminalSet // open web terminals, ended at shutdown
+
 	setupMu    sync.Mutex
 	setupToken string // one-time token printed at start while no admin exists
 }

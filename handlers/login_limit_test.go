@@ -126,6 +126,7 @@ func TestLogin_LargeBodyIs413(t *testing.T) {
 func TestWriteDeadline_SparesStreams(t *testing.T) {
 	for path, stream := range map[string]bool{
 		"/deployments/3/stream": true, "/apps/1/runtime-logs": true, "/api/v1/deployments/3/logs": true,
+		"/services/app/1/terminal/ws": true, "/api/v1/services/compose/2/terminal": true,
 		"/login": false, "/apps/1": false,
 	} {
 		r, _ := http.NewRequest(http.MethodGet, "http://x"+path, nil)

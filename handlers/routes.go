@@ -168,6 +168,8 @@ func (h *Handler) routes(e *echo.Echo) {
 	ui.GET("/settings/control-plane-backup", h.pages.ShowControlPlaneBackup)
 	ui.POST("/settings/control-plane-backup", h.pages.SaveControlPlaneBackup)
 	ui.POST("/settings/control-plane-backup/run", h.pages.RunControlPlaneBackup)
+	ui.GET("/services/:kind/:id/terminal", h.pages.ShowTerminalPage)
+	ui.GET("/services/:kind/:id/terminal/ws", h.terminalUI)
 
 	api := e.Group("/api/v1", web.APIFrontEnd, h.csrfUnlessToken, h.requireAPIUser)
 	// Metrics: the Server page, each service's panel, the settings panel.
@@ -295,4 +297,6 @@ func (h *Handler) routes(e *echo.Echo) {
 	api.GET("/tokens", h.api.ListTokens)
 	api.POST("/tokens", h.api.CreateToken)
 	api.DELETE("/tokens/:id", h.api.RevokeToken)
+	api.GET("/services/:kind/:id/terminal", h.terminalAPI)
+	api.GET("/terminal-sessions", h.api.ListTerminalSessions)
 }

@@ -12,11 +12,12 @@ import (
 const maxAnonymousBody = "64K"
 
 // isStream tells the routes whose responses stay open (SSE deployment logs,
-// runtime log streams): they get no write deadline.
+// runtime log streams, terminal WebSockets): they get no write deadline.
 func isStream(r *http.Request) bool {
 	p := r.URL.Path
 	return r.Method == http.MethodGet && (strings.HasSuffix(p, "/stream") || strings.HasSuffix(p, "/runtime-logs") ||
-		strings.HasSuffix(p, "/logs") || strings.Contains(r.Header.Get("Accept"), "text/event-stream"))
+		strings.HasSuffix(p, "/logs") || strings.HasSuffix(p, "/terminal") || strings.HasSuffix(p, "/terminal/ws") ||
+		strings.Contains(r.Header.Get("Accept"), "text/event-stream"))
 }
 
 // WithWriteDeadline gives every response but streams d to be written, the

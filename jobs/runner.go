@@ -333,3 +333,37 @@ func (r *Runner) ServiceLogLines(ctx context.Context, name string, q docker.LogQ
 	}
 	return e.ServiceLogLines(ctx, name, q, each)
 }
+
+// terminalEngine is what the web terminal needs of the engine.
+type terminalEngine interface {
+	ServiceReplicas(ctx context.Context, service string) ([]docker.Replica, error)
+	OpenTerminal(ctx context.Context, id string, cols, rows uint) (*docker.Terminal, error)
+}
+
+func (r *Runner) terminalEngine() (terminalEngine, error) {
+	e, ok := r.docker.(terminalEngine)
+	if !ok {
+		return nil, fmt.Errorf("this engine cannot open terminals")
+	}
+	return e, nil
+}
+
+// ServiceReplicas lists the service's running tasks (see
+// docker.Docker.ServiceReplicas).
+func (r *Runner) ServiceReplicas(ctx context.Context, service string) ([]docker.Replica, error) {
+	e, err := r.terminalEngine()
+	if err != nil {
+		return nil, err
+	}
+	return e.ServiceReplicas(ctx, service)
+}
+
+// OpenTerminal starts a shell on a TTY in the container (see
+// docker.Docker.OpenTerminal).
+func (r *Runner) OpenTerminal(ctx context.Context, container string, cols, rows uint) (*docker.Terminal, error) {
+	e, err := r.terminalEngine()
+	if err != nil {
+		return nil, err
+	}
+	return e.OpenTerminal(ctx, container, cols, rows)
+}

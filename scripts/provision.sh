@@ -100,8 +100,11 @@ if ! redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping >/dev/null 2>&1; then
   for _ in $(seq 1 40); do redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.25; done
 fi
 
-# --- npm assets (htmx, its SSE extension and uPlot, served from static/vendor)
-if [ ! -s "$ROOT/static/vendor/htmx.min.js" ] || [ ! -s "$ROOT/static/vendor/sse.js" ] || [ ! -s "$ROOT/static/vendor/uPlot.iife.min.js" ]; then
+# --- npm assets (htmx, its SSE extension, uPlot, xterm.js; served from static/vendor)
+if [ ! -s "$ROOT/static/vendor/htmx.min.js" ] || [ ! -s "$ROOT/static/vendor/sse.js" ] \
+  || [ ! -s "$ROOT/static/vendor/uPlot.iife.min.js" ] || [ ! -s "$ROOT/static/vendor/uPlot.min.css" ] \
+  || [ ! -s "$ROOT/static/vendor/xterm.js" ] || [ ! -s "$ROOT/static/vendor/xterm.css" ] \
+  || [ ! -s "$ROOT/static/vendor/addon-fit.js" ]; then
   log "installing npm assets"
   (cd "$ROOT/static" && npm ci --no-audit --no-fund --silent)
   mkdir -p "$ROOT/static/vendor"
@@ -110,6 +113,9 @@ if [ ! -s "$ROOT/static/vendor/htmx.min.js" ] || [ ! -s "$ROOT/static/vendor/sse
     || cp "$ROOT/static/node_modules/htmx-ext-sse/sse.js" "$ROOT/static/vendor/sse.js"
   cp "$ROOT/static/node_modules/uplot/dist/uPlot.iife.min.js" "$ROOT/static/vendor/uPlot.iife.min.js"
   cp "$ROOT/static/node_modules/uplot/dist/uPlot.min.css" "$ROOT/static/vendor/uPlot.min.css"
+  cp "$ROOT/static/node_modules/@xterm/xterm/lib/xterm.js" "$ROOT/static/vendor/xterm.js"
+  cp "$ROOT/static/node_modules/@xterm/xterm/css/xterm.css" "$ROOT/static/vendor/xterm.css"
+  cp "$ROOT/static/node_modules/@xterm/addon-fit/lib/addon-fit.js" "$ROOT/static/vendor/addon-fit.js"
 fi
 # --- Traefik image ------------------------------------------------------------
 # `dokploy serve` runs Traefik as the dokploy-traefik container. Where the

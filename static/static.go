@@ -1,5 +1,5 @@
 // Package static serves the stylesheet, the pages' scripts and the vendored front-end assets
-// (htmx, its SSE extension and uPlot, installed from npm by scripts/provision.sh).
+// (htmx, its SSE extension, uPlot, xterm.js and its fit addon, installed from npm by scripts/provision.sh).
 package static
 
 import (
@@ -7,7 +7,7 @@ import (
 	"net/http"
 )
 
-//go:embed app.css service.js pages.js metrics.js favicon.svg vendor/htmx.min.js vendor/sse.js vendor/uPlot.iife.min.js vendor/uPlot.min.css
+//go:embed app.css service.js pages.js metrics.js terminal.js favicon.svg vendor/htmx.min.js vendor/sse.js vendor/uPlot.iife.min.js vendor/uPlot.min.css vendor/xterm.js vendor/xterm.css vendor/addon-fit.js
 var files embed.FS
 
 // Handler serves the embedded files with a cache header; file names change

@@ -51,6 +51,7 @@ const (
 	CtxCSRF      = "csrf"
 	CtxViaToken  = "via_token"
 	CtxTokenName = "token_name"
+	CtxTokenID   = "token_id"
 	CtxRequestID = "request_id"
 	ctxFrontEnd  = "front_end"
 	ctxSession   = "session_token"
