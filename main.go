@@ -33,6 +33,7 @@ import (
 	"dokploy/jobs/docker"
 	"dokploy/jobs/engines"
 	"dokploy/jobs/git"
+	"dokploy/jobs/notify"
 	"dokploy/jobs/ops"
 	"dokploy/jobs/routing"
 	"dokploy/jobs/voltar"
@@ -207,7 +208,9 @@ func serve(cfg config, web bool) error {
 	if err != nil {
 		slog.Warn("HTTP health checks unavailable: cannot install the probe binary", "err", err)
 	}
-	runner := jobs.NewRunner(jobs.Options{Store: store, Redis: redisPool, Docker: dk, Logger: slog.Default(), Namespace: cfg.Namespace, ProbeBinary: probe})
+	notifier := notify.New(store, guard, notify.WithPublicURL(cfg.PublicURL), notify.WithLogger(slog.Default()))
+	runner := jobs.NewRunner(jobs.Options{Store: store, Redis: redisPool, Docker: dk, Logger: slog.Default(), Namespace: cfg.Namespace, ProbeBinary: probe,
+		Notifier: notifier})
 	if cfg.RunWorker || !web {
 		if err := runner.StartWorker(ctx); err != nil {
 			return err
