@@ -59,7 +59,7 @@ func (s *Store) CreateNotificationChannel(ctx context.Context, ch *NotificationC
 	err := s.db.QueryRowxContext(ctx, `
 		INSERT INTO notification_channels (name, kind, config_enc, events, enabled)
 		VALUES ($1, $2, $3, $4, $5) RETURNING id, created_at, updated_at`,
-		ch.Name, ch.Kind, s.cipher.Seal(config), pqStringArray(ch.Events), ch.Enabled).
+		ch.Name, ch.Kind, s.cipher.Seal(config), pqStringArray(append([]string{}, ch.Events...)), ch.Enabled).
 		Scan(&ch.ID, &ch.CreatedAt, &ch.UpdatedAt)
 	if isUniqueViolation(err) {
 		return conflictf("a notification channel named %q already exists", ch.Name)
@@ -72,7 +72,7 @@ func (s *Store) CreateNotificationChannel(ctx context.Context, ch *NotificationC
 func (s *Store) UpdateNotificationChannel(ctx context.Context, ch *NotificationChannel, config string) error {
 	res, err := s.db.ExecContext(ctx, `
 		UPDATE notification_channels SET name = $2, config_enc = $3, events = $4, enabled = $5, updated_at = now()
-		WHERE id = $1`, ch.ID, ch.Name, s.cipher.Seal(config), pqStringArray(ch.Events), ch.Enabled)
+		WHERE id = $1`, ch.ID, ch.Name, s.cipher.Seal(config), pqStringArray(append([]string{}, ch.Events...)), ch.Enabled)
 	if isUniqueViolation(err) {
 		return conflictf("a notification channel named %q already exists", ch.Name)
 	}
