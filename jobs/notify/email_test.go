@@ -1,0 +1,136 @@
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"dokploy/db"
+	"dokploy/db/dbtest"
+	"dokploy/jobs/netguard"
+)
+
+// mailpit runs the Mailpit SMTP test server (make mailpit builds it) on
+// free ports and returns its SMTP port and HTTP API base URL.
+func mailpit(t *testing.T) (smtpPort int, api string) {
+	t.Helper()
+	bin := os.Getenv("DOKPLOY_MAILPIT_BIN")
+	if bin == "" {
+		bin = "/var/cache/dokploy/bin/mailpit"
+	}
+	if _, err := os.Stat(bin); err != nil {
+		t.Fatalf("mailpit not found at %s (run make mailpit): %v", bin, err)
+	}
+	smtpPort, httpPort := freePort(t), freePort(t)
+	cmd := exec.Command(bin, "--smtp", fmt.Sprintf("127.0.0.1:%d", smtpPort), "--listen", fmt.Sprintf("127.0.0.1:%d", httpPort),
+		"--database", t.TempDir()+"/mailpit.db", "--smtp-auth-accept-any", "--smtp-auth-allow-insecure", "--smtp-disable-rdns", "--quiet")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	api = fmt.Sprintf("http://127.0.0.1:%d", httpPort)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get(api + "/api/v1/messages")
+		if err == nil {
+			resp.Body.Close()
+			if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", smtpPort)); err == nil {
+				c.Close()
+				return smtpPort, api
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("mailpit did not start: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func getJSON(t *testing.T, url string, v any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestNotify_EmailThroughMailpit(t *testing.T) {
+	store := dbtest.NewStore(t)
+	ctx := context.Background()
+	port, api := mailpit(t)
+	addChannel(t, store, "ops mail", KindEmail, Config{Host: "127.0.0.1", Port: port, Username: "dokploy", Password: "smtp-pass-secret",
+		From: "alerts@dokploy.test", To: []string{"ops@example.com", "oncall@example.com"}}, EventDeployFailed)
+	n := New(store, netguard.New())
+	if _, err := n.Notify(ctx, Event{Name: EventDeployFailed, Title: "Deployment of shop failed — ünïcode",
+		Body: "Deployment #12 of shop failed: image shop:nope not found.", URL: "https://dash.example.com/deployments/12", Severity: SeverityError}); err != nil {
+		t.Fatal(err)
+	}
+	drain(t, n, func() bool { return deliveries(t, store)[0].Status != db.NotifyPending })
+	if d := deliveries(t, store)[0]; d.Status != db.NotifySent {
+		t.Fatalf("email delivery: %s %s", d.Status, d.LastError)
+	}
+
+	var list struct {
+		Messages []struct {
+			ID      string
+			Subject string
+			From    struct{ Address string }
+			To      []struct{ Address string }
+		} `json:"messages"`
+	}
+	getJSON(t, api+"/api/v1/messages", &list)
+	if len(list.Messages) != 1 {
+		t.Fatalf("mailpit holds %d messages; want 1", len(list.Messages))
+	}
+	m := list.Messages[0]
+	var to []string
+	for _, a := range m.To {
+		to = append(to, a.Address)
+	}
+	if m.Subject != "Deployment of shop failed — ünïcode" || m.From.Address != "alerts@dokploy.test" || strings.Join(to, ",") != "ops@example.com,oncall@example.com" {
+		t.Errorf("message: subject %q, from %q, to %v", m.Subject, m.From.Address, to)
+	}
+	var full struct{ Text string }
+	getJSON(t, api+"/api/v1/message/"+m.ID, &full)
+	if !strings.Contains(full.Text, "Deployment #12 of shop failed: image shop:nope not found.") ||
+		!strings.Contains(full.Text, "https://dash.example.com/deployments/12") {
+		t.Errorf("body = %q", full.Text)
+	}
+	if strings.Contains(full.Text, "smtp-pass-secret") {
+		t.Error("the SMTP password is in the message")
+	}
+}
+
+func TestNotify_EmailServerDownFailsWithoutPassword(t *testing.T) {
+	store := dbtest.NewStore(t)
+	ch := addChannel(t, store, "dead mail", KindEmail, Config{Host: "127.0.0.1", Port: freePort(t), Username: "u", Password: "smtp-pass-secret",
+		From: "alerts@dokploy.test", To: []string{"ops@example.com"}})
+	row, err := New(store, netguard.New()).SendTest(context.Background(), ch.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if row.Status != db.NotifyFailed || !strings.Contains(row.LastError, "connect to the SMTP server") || strings.Contains(row.LastError, "smtp-pass-secret") {
+		t.Errorf("status %s, error %q", row.Status, row.LastError)
+	}
+}
