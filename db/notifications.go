@@ -39,15 +39,15 @@ type NotificationChannel struct {
 	Enabled   bool           `db:"enabled" json:"enabled"`
 	CreatedAt time.Time      `db:"created_at" json:"created_at"`
 	UpdatedAt time.Time      `db:"updated_at" json:"updated_at"`
-	// The channel's latest delivery, if any.
-	LastStatus *string    `db:"last_status" json:"last_status"`
-	LastError  *string    `db:"last_error" json:"last_error"`
+	// The channel's latest delivery: status "" when there was none.
+	LastStatus string     `db:"last_status" json:"last_status"`
+	LastError  string     `db:"last_error" json:"last_error"`
 	LastAt     *time.Time `db:"last_at" json:"last_at"`
 }
 
 const channelSelect = `
 	SELECT c.id, c.name, c.kind, c.config_enc, c.events, c.enabled, c.created_at, c.updated_at,
-	       l.status AS last_status, l.last_error, l.created_at AS last_at
+	       coalesce(l.status, '') AS last_status, coalesce(l.last_error, '') AS last_error, l.created_at AS last_at
 	FROM notification_channels c
 	LEFT JOIN LATERAL (
 		SELECT status, last_error, created_at FROM notification_outbox o

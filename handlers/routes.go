@@ -168,6 +168,12 @@ func (h *Handler) routes(e *echo.Echo) {
 	ui.GET("/settings/control-plane-backup", h.pages.ShowControlPlaneBackup)
 	ui.POST("/settings/control-plane-backup", h.pages.SaveControlPlaneBackup)
 	ui.POST("/settings/control-plane-backup/run", h.pages.RunControlPlaneBackup)
+	ui.GET("/settings/notifications", h.pages.ShowNotifications)
+	ui.GET("/settings/notifications/form", h.pages.ShowNotificationForm)
+	ui.POST("/settings/notifications", h.pages.CreateNotificationChannel)
+	ui.POST("/settings/notifications/:id/test", h.pages.TestNotificationChannel)
+	ui.POST("/settings/notifications/:id/toggle", h.pages.ToggleNotificationChannel)
+	ui.POST("/settings/notifications/:id/delete", h.pages.DeleteNotificationChannel)
 
 	api := e.Group("/api/v1", web.APIFrontEnd, h.csrfUnlessToken, h.requireAPIUser)
 	api.GET("/projects", h.api.ListProjects)

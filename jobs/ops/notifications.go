@@ -63,10 +63,7 @@ func (s *Service) channelView(ch *db.NotificationChannel) (*ChannelView, error) 
 		// A channel sealed with a lost key still lists, without settings.
 		cfg = &notify.Config{}
 	}
-	if ch.LastError != nil {
-		scrubbed := notify.Scrub(ch.Kind, cfg, *ch.LastError)
-		ch.LastError = &scrubbed
-	}
+	ch.LastError = notify.Scrub(ch.Kind, cfg, ch.LastError)
 	return &ChannelView{NotificationChannel: *ch, KindLabel: notify.KindLabel(ch.Kind), Config: cfg.Public(ch.Kind), SecretsSet: cfg.SecretsSet(ch.Kind)}, nil
 }
 
