@@ -165,7 +165,7 @@ func TestNotificationsPanel_AddTestDelete(t *testing.T) {
 	wantStatus(t, res, http.StatusOK)
 	doc := res.doc(t)
 	for _, f := range []string{"host", "port", "username", "password", "from", "to"} {
-		if doc.Find(`#notification-form [name=` + f + `]`).Length() != 1 {
+		if doc.Find(`#notification-form [name=`+f+`]`).Length() != 1 {
 			t.Errorf("email form lacks %s:\n%s", f, testkit.Truncate(res.Body))
 		}
 	}

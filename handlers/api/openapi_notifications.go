@@ -25,7 +25,7 @@ func notificationOperations() []Operation {
 		{Method: "GET", Path: "/api/v1/notifications/channels", Tag: "Notifications", Summary: "List notification channels (secrets never shown)",
 			Status: 200, Response: map[string]any{"items": []any{exampleChannel()}}, Errors: []int{401}},
 		{Method: "POST", Path: "/api/v1/notifications/channels", Tag: "Notifications", Summary: "Add a notification channel", Notes: channelNotes,
-			Body: map[string]any{"name": "ops slack", "kind": "slack", "events": []string{"deploy.failed"}, "config": map[string]any{"url": "https://hooks.slack.com/services/T000/B000/XXXX"}},
+			Body:   map[string]any{"name": "ops slack", "kind": "slack", "events": []string{"deploy.failed"}, "config": map[string]any{"url": "https://hooks.slack.com/services/T000/B000/XXXX"}},
 			Status: 201, Response: exampleChannel(), Errors: []int{400, 401, 409, 422}},
 		{Method: "GET", Path: "/api/v1/notifications/channels/{id}", Tag: "Notifications", Summary: "Get a notification channel",
 			Status: 200, Response: exampleChannel(), Errors: []int{401, 404}},
@@ -36,7 +36,7 @@ func notificationOperations() []Operation {
 		{Method: "DELETE", Path: "/api/v1/notifications/channels/{id}", Tag: "Notifications", Summary: "Delete a channel and its deliveries",
 			Status: 204, Errors: []int{401, 404}},
 		{Method: "POST", Path: "/api/v1/notifications/channels/{id}/test", Tag: "Notifications", Summary: "Send a test message now and answer with the delivery",
-			Notes: "status is sent, or failed with last_error (the provider's answer or the connection error, secrets masked). A test is not retried.",
+			Notes:  "status is sent, or failed with last_error (the provider's answer or the connection error, secrets masked). A test is not retried.",
 			Status: 200, Response: exampleNotificationDelivery(), Errors: []int{401, 404}},
 		{Method: "GET", Path: "/api/v1/notifications/deliveries", Tag: "Notifications", Summary: "List deliveries (the outbox), newest first",
 			Notes: "status is pending (queued or waiting for a retry at next_attempt_at), sent or failed. Failures are retried after 30 s, 2 min, " +

@@ -188,10 +188,7 @@ func (c *Config) Set(name, v string) string {
 	case "from":
 		c.From = v
 	case "to":
-		c.To = nil
-		for _, a := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ';' || unicode.IsSpace(r) }) {
-			c.To = append(c.To, a)
-		}
+		c.To = strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ';' || unicode.IsSpace(r) })
 	}
 	return ""
 }
