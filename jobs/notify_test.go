@@ -161,3 +161,58 @@ func TestNotify_FailedDeployNotifiesOnceAcrossTwoRunners(t *testing.T) {
 		t.Errorf("receiver got %d messages for %d rows; want %d, each once", len(received()), len(ids), more+1)
 	}
 }
+
+// TestNotify_FailedBackupNotifies: a database backup whose destination
+// does not answer ends in error and queues exactly one backup.failed
+// message with the reason.
+func TestNotify_FailedBackupNotifies(t *testing.T) {
+	rig := newFakeRig(t)
+	ctx := context.Background()
+	var mu sync.Mutex
+	var got []notify.WebhookPayload
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var p notify.WebhookPayload
+		_ = json.NewDecoder(r.Body).Decode(&p)
+		mu.Lock()
+		got = append(got, p)
+		mu.Unlock()
+	}))
+	defer sink.Close()
+	cfg := notify.Config{URL: sink.URL, Secret: notifySecret}
+	ch := &db.NotificationChannel{Name: "hook", Kind: notify.KindWebhook, Enabled: true, Events: []string{notify.EventBackupFailed}}
+	if err := rig.store.CreateNotificationChannel(ctx, ch, notify.EncodeConfig(&cfg)); err != nil {
+		t.Fatal(err)
+	}
+	a := rig.newGitApp("notify-web")
+	dbase := rig.newDatabase("notify-db", a.EnvironmentID, "password-0123456789abc")
+	plan := rig.newPlan(dbase, "")
+	run, err := rig.store.QueueBackup(ctx, plan, db.BackupManual, "me")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rig.start(1)
+	if err := rig.runner.Enqueue(ctx, run.DeploymentID); err != nil {
+		t.Fatal(err)
+	}
+	d := rig.wait(run.DeploymentID)
+	if d.Status != db.DeployError {
+		t.Fatalf("backup ended %s; want error", d.Status)
+	}
+	var msgs []notify.WebhookPayload
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		mu.Lock()
+		msgs = append([]notify.WebhookPayload{}, got...)
+		mu.Unlock()
+		if len(msgs) > 0 {
+			break
+		}
+	}
+	time.Sleep(200 * time.Millisecond)
+	mu.Lock()
+	n := len(got)
+	mu.Unlock()
+	if n != 1 || msgs[0].Type != notify.EventBackupFailed || !strings.Contains(msgs[0].Title, "notify-db") || !strings.Contains(msgs[0].Body, d.Error) {
+		t.Fatalf("receiver got %d messages %+v; want one backup.failed for notify-db with %q", n, msgs, d.Error)
+	}
+	t.Logf("notified: %s — %s", msgs[0].Title, msgs[0].Body)
+}
