@@ -228,3 +228,37 @@ func TestNotificationsPanel_AddTestDelete(t *testing.T) {
 	wantStatus(t, res, http.StatusOK)
 	testkit.MustContain(t, res.doc(t).Find("#notifications-empty").Text(), "No notification channels yet")
 }
+
+func TestNotificationsCooldown_APIAndPanel(t *testing.T) {
+	t.Parallel()
+	app := newTestApp(t)
+	token := app.apiToken()
+	res, body := app.apiJSON("GET", "/api/v1/notifications/settings", token, nil)
+	wantStatus(t, res, http.StatusOK)
+	if body["cooldown_minutes"] != float64(30) {
+		t.Errorf("default cooldown = %s", res.Body)
+	}
+	res, body = app.apiJSON("PATCH", "/api/v1/notifications/settings", token, map[string]any{"cooldown_minutes": 0})
+	wantAPIError(t, res, body, http.StatusUnprocessableEntity, "cooldown_minutes")
+	res, body = app.apiJSON("PATCH", "/api/v1/notifications/settings", token, map[string]any{"cooldown_minutes": 90})
+	wantStatus(t, res, http.StatusOK)
+	if body["cooldown_minutes"] != float64(90) {
+		t.Errorf("patched = %s", res.Body)
+	}
+
+	b := app.login(adminEmail, adminPassword)
+	if v, _ := b.get("/settings/notifications").doc(t).Find(`[name=cooldown_minutes]`).Attr("value"); v != "90" {
+		t.Errorf("panel cooldown %q; want 90", v)
+	}
+	res = b.postHTMX("/settings/notifications/cooldown", url.Values{"cooldown_minutes": {"abc"}})
+	wantStatus(t, res, http.StatusUnprocessableEntity)
+	if res.doc(t).Find(`[name=cooldown_minutes]`).Closest(".field.invalid").Length() != 1 {
+		t.Errorf("cooldown not marked invalid:\n%s", testkit.Truncate(res.Body))
+	}
+	res = b.postHTMX("/settings/notifications/cooldown", url.Values{"cooldown_minutes": {"15"}})
+	wantStatus(t, res, http.StatusOK)
+	testkit.MustContain(t, res.Body, "at most once every 15 minutes")
+	if d, err := app.store.NotificationCooldown(t.Context()); err != nil || d != 15*time.Minute {
+		t.Errorf("stored cooldown %s, %v", d, err)
+	}
+}

@@ -174,6 +174,7 @@ func (h *Handler) routes(e *echo.Echo) {
 	ui.POST("/settings/notifications/:id/test", h.pages.TestNotificationChannel)
 	ui.POST("/settings/notifications/:id/toggle", h.pages.ToggleNotificationChannel)
 	ui.POST("/settings/notifications/:id/delete", h.pages.DeleteNotificationChannel)
+	ui.POST("/settings/notifications/cooldown", h.pages.UpdateNotificationCooldown)
 
 	api := e.Group("/api/v1", web.APIFrontEnd, h.csrfUnlessToken, h.requireAPIUser)
 	api.GET("/projects", h.api.ListProjects)
@@ -294,6 +295,8 @@ func (h *Handler) routes(e *echo.Echo) {
 	api.DELETE("/notifications/channels/:id", h.api.DeleteNotificationChannel)
 	api.POST("/notifications/channels/:id/test", h.api.TestNotificationChannel)
 	api.GET("/notifications/deliveries", h.api.ListNotificationDeliveries)
+	api.GET("/notifications/settings", h.api.GetNotificationSettings)
+	api.PATCH("/notifications/settings", h.api.UpdateNotificationSettings)
 	api.POST("/account/password", h.api.ChangePassword)
 	api.GET("/tokens", h.api.ListTokens)
 	api.POST("/tokens", h.api.CreateToken)

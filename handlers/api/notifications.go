@@ -150,3 +150,34 @@ func (h *Handler) ListNotificationDeliveries(c echo.Context) error {
 	}
 	return c.JSON(http.StatusOK, map[string]any{"items": list, "limit": limit, "offset": offset})
 }
+
+// GetNotificationSettings answers GET /notifications/settings.
+func (h *Handler) GetNotificationSettings(c echo.Context) error {
+	v, err := h.Ops.NotificationSettings(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, v)
+}
+
+// UpdateNotificationSettings answers PATCH /notifications/settings.
+func (h *Handler) UpdateNotificationSettings(c echo.Context) error {
+	ctx := c.Request().Context()
+	v, err := h.Ops.NotificationSettings(ctx)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		CooldownMinutes *int `json:"cooldown_minutes"`
+	}
+	if err := bindStrict(c, &in); err != nil {
+		return err
+	}
+	if in.CooldownMinutes != nil {
+		v.CooldownMinutes = *in.CooldownMinutes
+	}
+	if err := h.Ops.SetNotificationSettings(ctx, v); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, v)
+}

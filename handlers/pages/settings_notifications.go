@@ -3,6 +3,7 @@ package pages
 import (
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -23,6 +24,7 @@ type notificationsPanel struct {
 	Fields     []notify.Field // of the add form's kind
 	Events     []eventOption
 	Test       *db.Notification // the result of a Test press
+	Cooldown   *views.Form      // cooldown_minutes
 	Message    string
 	Error      string
 	CSRF       string
@@ -67,14 +69,19 @@ func (h *Handler) loadNotifications(c echo.Context) (*notificationsPanel, error)
 	if err != nil {
 		return nil, err
 	}
-	p := &notificationsPanel{Channels: channels, Deliveries: deliveries, CSRF: web.CSRF(c)}
+	settings, err := h.Ops.NotificationSettings(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p := &notificationsPanel{Channels: channels, Deliveries: deliveries, CSRF: web.CSRF(c), Cooldown: views.NewForm()}
+	p.Cooldown.Values["cooldown_minutes"] = strconv.Itoa(settings.CooldownMinutes)
 	p.notificationForm(views.NewForm(), []string{notify.EventDeployFailed, notify.EventBackupFailed})
 	return p, nil
 }
 
 func (h *Handler) renderNotifications(c echo.Context, p *notificationsPanel) error {
 	status := http.StatusOK
-	if !p.Form.Valid() || p.Error != "" {
+	if !p.Form.Valid() || !p.Cooldown.Valid() || p.Error != "" {
 		status = http.StatusUnprocessableEntity
 	}
 	return h.Partial(c, status, "settings_notifications", p)
@@ -214,5 +221,28 @@ func (h *Handler) DeleteNotificationChannel(c echo.Context) error {
 		return err
 	}
 	p.Message = "Deleted " + ch.Name + "."
+	return h.renderNotifications(c, p)
+}
+
+// UpdateNotificationCooldown saves the cooldown.
+func (h *Handler) UpdateNotificationCooldown(c echo.Context) error {
+	form := views.NewForm()
+	v := strings.TrimSpace(c.FormValue("cooldown_minutes"))
+	form.Values["cooldown_minutes"] = v
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		form.Errors["cooldown_minutes"] = "Enter a whole number of minutes."
+	} else if err := h.Ops.SetNotificationSettings(c.Request().Context(), ops.NotificationSettings{CooldownMinutes: n}); err != nil && !formErrors(form, err) {
+		return err
+	}
+	p, err := h.loadNotifications(c)
+	if err != nil {
+		return err
+	}
+	if !form.Valid() {
+		p.Cooldown = form
+	} else {
+		p.Message = "Saved: the same alert is sent at most once every " + strconv.Itoa(n) + " minutes."
+	}
 	return h.renderNotifications(c, p)
 }

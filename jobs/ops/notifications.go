@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode"
 
@@ -210,4 +211,25 @@ func (s *Service) TestNotificationChannel(ctx context.Context, id int64) (*db.No
 // NotificationDeliveries lists the outbox newest first (channelID 0: all).
 func (s *Service) NotificationDeliveries(ctx context.Context, channelID int64, limit, offset int) ([]db.Notification, error) {
 	return s.store.Notifications(ctx, channelID, limit, offset)
+}
+
+// NotificationSettings are the settings of every channel.
+type NotificationSettings struct {
+	// CooldownMinutes: an event with the same dedupe key as one queued or
+	// sent this many minutes ago is not queued again.
+	CooldownMinutes int `json:"cooldown_minutes"`
+}
+
+// NotificationSettings returns the notification settings.
+func (s *Service) NotificationSettings(ctx context.Context) (NotificationSettings, error) {
+	d, err := s.store.NotificationCooldown(ctx)
+	return NotificationSettings{CooldownMinutes: int(d.Minutes())}, err
+}
+
+// SetNotificationSettings validates and saves the notification settings.
+func (s *Service) SetNotificationSettings(ctx context.Context, v NotificationSettings) error {
+	if v.CooldownMinutes < 1 || v.CooldownMinutes > 1440 {
+		return fieldError("cooldown_minutes", "the cooldown is 1 to 1440 minutes (a day)")
+	}
+	return s.store.SetSetting(ctx, db.SettingNotificationCooldown, strconv.Itoa(v.CooldownMinutes))
 }
