@@ -43,7 +43,7 @@ func notificationOperations() []Operation {
 				"10 min, 1 h and 6 h, then marked failed. Optional channel_id filters one channel.",
 			Paginated: true, Status: 200, Response: map[string]any{"items": []any{exampleNotificationDelivery()}, "limit": 50, "offset": 0}, Errors: []int{401, 422}},
 		{Method: "GET", Path: "/api/v1/notifications/settings", Tag: "Notifications", Summary: "Get the notification cooldown",
-			Notes: "An event with the same dedupe key as one queued or sent within cooldown_minutes is not queued again (default 30).",
+			Notes:  "An event with the same dedupe key as one queued or sent within cooldown_minutes is not queued again (default 30).",
 			Status: 200, Response: map[string]any{"cooldown_minutes": 30}, Errors: []int{401}},
 		{Method: "PATCH", Path: "/api/v1/notifications/settings", Tag: "Notifications", Summary: "Change the notification cooldown (1 to 1440 minutes)",
 			Body: map[string]any{"cooldown_minutes": 60}, Status: 200, Response: map[string]any{"cooldown_minutes": 60}, Errors: []int{400, 401, 422}},
