@@ -10,6 +10,7 @@ package notify
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -107,6 +108,9 @@ func WithPollInterval(d time.Duration) Option { return func(n *Notifier) { n.pol
 
 // withTelegramAPI points Telegram at another server (tests only).
 func withTelegramAPI(base string) Option { return func(n *Notifier) { n.send.telegramAPI = base } }
+
+// withRootCAs makes SMTP trust pool's certificates (tests only).
+func withRootCAs(pool *x509.CertPool) Option { return func(n *Notifier) { n.send.rootCAs = pool } }
 
 // New builds a notifier whose every connection passes guard.
 func New(store *db.Store, guard *netguard.Guard, opts ...Option) *Notifier {
