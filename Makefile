@@ -7,21 +7,23 @@ TRAEFIK_BIN ?= /var/cache/dokploy/traefik-$(TRAEFIK_VERSION)
 PEBBLE_VERSION ?= v2.10.1
 PEBBLE_BIN ?= /var/cache/dokploy/bin/pebble
 MINIO_BIN ?= /var/cache/dokploy/bin/minio
+MAILPIT_BIN ?= /var/cache/dokploy/bin/mailpit
 GOLANGCI_LINT_VERSION ?= v2.15.0
 GOLANGCI_LINT_BIN ?= /var/cache/dokploy/bin/golangci-lint-$(GOLANGCI_LINT_VERSION)
 
-.PHONY: run test build image provision provision-test traefik pebble minio db-images vet lint bench bench-routing clean
+.PHONY: run test build image provision provision-test traefik pebble minio mailpit db-images vet lint bench bench-routing clean
 
 run: provision build
 	./bin/dokploy serve
 
 # The linter includes go vet's checks.
-test: provision-test traefik pebble minio db-images
+test: provision-test traefik pebble minio mailpit db-images
 	@$(MAKE) --no-print-directory lint
 	DOKPLOY_INTEGRATION=1 \
 	DOKPLOY_TRAEFIK_BIN=$(TRAEFIK_BIN) \
 	DOKPLOY_PEBBLE_BIN=$(PEBBLE_BIN) \
 	DOKPLOY_MINIO_BIN=$(MINIO_BIN) \
+	DOKPLOY_MAILPIT_BIN=$(MAILPIT_BIN) \
 	go test -race -count=1 -timeout 45m ./...
 
 build: static/vendor/htmx.min.js static/vendor/uPlot.iife.min.js static/vendor/xterm.js
@@ -50,6 +52,10 @@ pebble:
 # MinIO, an S3 server for the backup tests (a test server only, not linked into dokploy).
 minio:
 	bash scripts/build-minio.sh $(MINIO_BIN)
+
+# Mailpit, an SMTP server with an HTTP API, for the email notification tests (a test server only).
+mailpit:
+	bash scripts/build-mailpit.sh $(MAILPIT_BIN)
 
 # Local stand-ins for the official database images (no registry here); cached, seconds when warm.
 db-images:

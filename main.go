@@ -34,6 +34,7 @@ import (
 	"dokploy/jobs/engines"
 	"dokploy/jobs/git"
 	"dokploy/jobs/metrics"
+	"dokploy/jobs/notify"
 	"dokploy/jobs/objstore"
 	"dokploy/jobs/ops"
 	"dokploy/jobs/routing"
@@ -214,7 +215,9 @@ func serve(cfg config, web bool) error {
 	if err != nil {
 		slog.Warn("HTTP health checks unavailable: cannot install the probe binary", "err", err)
 	}
-	runner := jobs.NewRunner(jobs.Options{Store: store, Redis: redisPool, Docker: dk, Logger: slog.Default(), Namespace: cfg.Namespace, ProbeBinary: probe})
+	notifier := notify.New(store, guard, notify.WithPublicURL(cfg.PublicURL), notify.WithLogger(slog.Default()))
+	runner := jobs.NewRunner(jobs.Options{Store: store, Redis: redisPool, Docker: dk, Logger: slog.Default(), Namespace: cfg.Namespace, ProbeBinary: probe,
+		Notifier: notifier})
 	if cfg.RunWorker || !web {
 		if err := runner.StartWorker(ctx); err != nil {
 			return err

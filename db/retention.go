@@ -40,6 +40,7 @@ type HistoryPruneReport struct {
 	LogLines       int64 `json:"log_lines"`
 	Deliveries     int64 `json:"webhook_deliveries"`
 	Sessions       int64 `json:"sessions"`
+	Notifications  int64 `json:"notifications"` // sent or failed, older than NotificationKeepDays
 }
 
 // pruneBatch bounds one transaction, so a first prune of a large history
@@ -48,7 +49,8 @@ const pruneBatch = 500
 
 // PruneHistory removes what retention r no longer keeps. A queued or
 // running deployment's log is never touched, whatever its age; a pruned
-// deployment keeps its row and is marked log_pruned.
+// deployment keeps its row and is marked log_pruned. Sent and failed
+// notifications go after NotificationKeepDays.
 func (s *Store) PruneHistory(ctx context.Context, r HistoryRetention) (HistoryPruneReport, error) {
 	var rep HistoryPruneReport
 	for {
@@ -94,5 +96,8 @@ func (s *Store) PruneHistory(ctx context.Context, r HistoryRetention) (HistoryPr
 		return rep, fmt.Errorf("prune expired sessions: %w", err)
 	}
 	rep.Sessions, _ = res.RowsAffected()
+	if rep.Notifications, err = s.pruneNotifications(ctx); err != nil {
+		return rep, err
+	}
 	return rep, nil
 }

@@ -193,6 +193,10 @@ func seedSecrets(t *testing.T, store *db.Store) func(*db.Store) map[string]strin
 		str("control-plane-passphrase")); err != nil {
 		t.Fatal(err)
 	}
+	channel := &db.NotificationChannel{Name: "ops", Kind: "slack", Events: []string{"deploy.failed"}, Enabled: true}
+	if err := store.CreateNotificationChannel(ctx, channel, `{"url":"https://hooks.slack.com/services/T/B/notification-token"}`); err != nil {
+		t.Fatal(err)
+	}
 	return func(s *db.Store) map[string]string {
 		t.Helper()
 		out := map[string]string{}
@@ -244,6 +248,10 @@ func seedSecrets(t *testing.T, store *db.Store) func(*db.Store) map[string]strin
 		must("control-plane settings", "", err)
 		v, err = s.ControlPlaneBackupPassphrase(cp)
 		must("control-plane passphrase", v, err)
+		ch, err := s.NotificationChannel(ctx, channel.ID)
+		must("notification channel", "", err)
+		v, err = s.NotificationConfig(ch)
+		must("notification channel config", v, err)
 		return out
 	}
 }

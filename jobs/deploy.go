@@ -108,6 +108,7 @@ func (r *Runner) run(parent context.Context, d *db.Deployment) {
 	if status != db.DeployDone {
 		r.settleAppStatus(finishCtx, d.ID)
 	}
+	r.notifyOutcome(finishCtx, d, status, reason)
 }
 
 // settleAppStatus sets the service's status after a deployment did not

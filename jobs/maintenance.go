@@ -105,7 +105,7 @@ func (r *Runner) historyPruneLoop(ctx context.Context) {
 			r.log.Warn("history retention", "err", err)
 		} else if rep != (db.HistoryPruneReport{}) {
 			r.log.Info("history retention", "deployment_logs", rep.DeploymentLogs, "log_lines", rep.LogLines,
-				"webhook_deliveries", rep.Deliveries, "sessions", rep.Sessions)
+				"webhook_deliveries", rep.Deliveries, "sessions", rep.Sessions, "notifications", rep.Notifications)
 		}
 		wait = time.Hour
 	}

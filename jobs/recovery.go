@@ -175,6 +175,9 @@ func (r *Runner) recordUnrecorded(ctx context.Context) {
 		if o.status != db.DeployDone {
 			r.settleAppStatus(ctx, id)
 		}
+		if d, err := r.store.Deployment(ctx, id); err == nil {
+			r.notifyOutcome(ctx, d, o.status, o.reason)
+		}
 		r.mu.Lock()
 		delete(r.unrecorded, id)
 		r.mu.Unlock()

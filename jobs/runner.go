@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"dokploy/jobs/docker"
+	"dokploy/jobs/notify"
 
 	"github.com/gocraft/work"
 	"github.com/gomodule/redigo/redis"
@@ -53,6 +54,10 @@ type Options struct {
 	// Namespace prefixes every Redis key (default "dokploy"); tests use
 	// their own so they never take jobs of a running server.
 	Namespace string
+	// Notifier queues deploy and backup notifications and sends them from
+	// the worker; when nil, one without the control plane's network guard
+	// (only link-local and metadata addresses are refused) is made.
+	Notifier *notify.Notifier
 }
 
 // Runner queues deployments on Redis and runs them with a gocraft/work pool.
@@ -66,6 +71,7 @@ type Runner struct {
 	log      *slog.Logger
 	enqueuer *work.Enqueuer
 	workerID string
+	notifier *notify.Notifier
 
 	mu     sync.Mutex
 	pool   *work.WorkerPool
@@ -101,8 +107,11 @@ func NewRunner(opts Options) *Runner {
 	if opts.Git == nil {
 		opts.Git = goGit{}
 	}
+	if opts.Notifier == nil {
+		opts.Notifier = notify.New(opts.Store, nil, notify.WithLogger(opts.Logger))
+	}
 	host, _ := os.Hostname()
-	return &Runner{
+	return &Runner{notifier: opts.Notifier,
 		opts: opts, store: opts.Store, docker: opts.Docker, git: opts.Git, log: opts.Logger,
 		enqueuer: work.NewEnqueuer(opts.Namespace, opts.Redis),
 		workerID: fmt.Sprintf("%s-%d-%s", host, os.Getpid(), db.RandomToken()[:6]),
@@ -160,6 +169,7 @@ func (r *Runner) StartWorker(ctx context.Context) error {
 	go r.pruneLoop(loopCtx)
 	go r.historyPruneLoop(loopCtx)
 	go r.scheduleLoop(loopCtx)
+	go r.notifier.Run(loopCtx)
 	r.log.Info("deploy worker started", "worker", r.workerID, "concurrency", n)
 	return nil
 }
