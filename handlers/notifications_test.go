@@ -58,19 +58,19 @@ func TestNotificationsAPI_ChannelsSecretsAndTest(t *testing.T) {
 	sink := newHookSink(t, notifSecret)
 
 	// Refused at the edge, with the field named.
-	res, body := app.apiJSON("POST", "/api/v1/notifications/channels", token, map[string]any{
+	res, body := app.apiJSON("POST", "/api/v1/notifications", token, map[string]any{
 		"name": "hook", "kind": "webhook", "config": map[string]any{"url": "ftp://x", "secret": notifSecret}})
 	wantAPIError(t, res, body, http.StatusUnprocessableEntity, "url")
-	res, body = app.apiJSON("POST", "/api/v1/notifications/channels", token, map[string]any{"name": "x", "kind": "pager"})
+	res, body = app.apiJSON("POST", "/api/v1/notifications", token, map[string]any{"name": "x", "kind": "pager"})
 	wantAPIError(t, res, body, http.StatusUnprocessableEntity, "kind")
-	res, body = app.apiJSON("POST", "/api/v1/notifications/channels", token, map[string]any{
+	res, body = app.apiJSON("POST", "/api/v1/notifications", token, map[string]any{
 		"name": "hook", "kind": "webhook", "events": []string{"deploy.exploded"}, "config": map[string]any{"url": sink.URL, "secret": notifSecret}})
 	wantAPIError(t, res, body, http.StatusUnprocessableEntity, "events")
-	res, body = app.apiJSON("POST", "/api/v1/notifications/channels", token, map[string]any{
+	res, body = app.apiJSON("POST", "/api/v1/notifications", token, map[string]any{
 		"name": "mail", "kind": "email", "config": map[string]any{"host": "smtp.example.com", "port": 99999, "from": "a@example.com", "to": []string{"b@example.com"}}})
 	wantAPIError(t, res, body, http.StatusUnprocessableEntity, "port")
 
-	res, body = app.apiJSON("POST", "/api/v1/notifications/channels", token, map[string]any{
+	res, body = app.apiJSON("POST", "/api/v1/notifications", token, map[string]any{
 		"name": "hook", "kind": "webhook", "events": []string{"deploy.failed"}, "config": map[string]any{"url": sink.URL + "/in", "secret": notifSecret}})
 	wantStatus(t, res, http.StatusCreated)
 	testkit.MustNotContain(t, res.Body, notifSecret)
@@ -82,15 +82,15 @@ func TestNotificationsAPI_ChannelsSecretsAndTest(t *testing.T) {
 		t.Errorf("config = %v", cfg)
 	}
 	// Slack's URL carries its token: it is write-only too.
-	res, _ = app.apiJSON("POST", "/api/v1/notifications/channels", token, map[string]any{
+	res, _ = app.apiJSON("POST", "/api/v1/notifications", token, map[string]any{
 		"name": "slack", "kind": "slack", "events": []string{"backup.failed"}, "config": map[string]any{"url": "https://hooks.slack.com/services/T1/B2/slacksecrettoken"}})
 	wantStatus(t, res, http.StatusCreated)
 	testkit.MustNotContain(t, res.Body, "slacksecrettoken")
-	res, _ = app.apiJSON("POST", "/api/v1/notifications/channels", token, map[string]any{
+	res, _ = app.apiJSON("POST", "/api/v1/notifications", token, map[string]any{
 		"name": "hook", "kind": "gotify", "config": map[string]any{"url": "https://g.example.com", "token": "t"}})
 	wantStatus(t, res, http.StatusConflict)
 
-	res, body = app.apiJSON("GET", "/api/v1/notifications/channels", token, nil)
+	res, body = app.apiJSON("GET", "/api/v1/notifications", token, nil)
 	wantStatus(t, res, http.StatusOK)
 	testkit.MustNotContain(t, res.Body, notifSecret, "slacksecrettoken")
 	if items, _ := body["items"].([]any); len(items) != 2 {
@@ -98,16 +98,16 @@ func TestNotificationsAPI_ChannelsSecretsAndTest(t *testing.T) {
 	}
 
 	// PATCH without the secret keeps it: the test below still verifies.
-	res, body = app.apiJSON("PATCH", fmt.Sprintf("/api/v1/notifications/channels/%d", id), token, map[string]any{
+	res, body = app.apiJSON("PATCH", fmt.Sprintf("/api/v1/notifications/%d", id), token, map[string]any{
 		"name": "signed hook", "events": []string{"deploy.failed", "backup.failed"}, "config": map[string]any{"secret": ""}})
 	wantStatus(t, res, http.StatusOK)
 	if body["name"] != "signed hook" || len(body["events"].([]any)) != 2 {
 		t.Errorf("patched = %s", res.Body)
 	}
-	res, body = app.apiJSON("PATCH", fmt.Sprintf("/api/v1/notifications/channels/%d", id), token, map[string]any{"kind": "slack"})
+	res, body = app.apiJSON("PATCH", fmt.Sprintf("/api/v1/notifications/%d", id), token, map[string]any{"kind": "slack"})
 	wantAPIError(t, res, body, http.StatusUnprocessableEntity, "kind")
 
-	res, body = app.apiJSON("POST", fmt.Sprintf("/api/v1/notifications/channels/%d/test", id), token, nil)
+	res, body = app.apiJSON("POST", fmt.Sprintf("/api/v1/notifications/%d/test", id), token, nil)
 	wantStatus(t, res, http.StatusOK)
 	if body["status"] != "sent" || body["event"] != "test" {
 		t.Fatalf("test delivery = %s", res.Body)
@@ -119,7 +119,7 @@ func TestNotificationsAPI_ChannelsSecretsAndTest(t *testing.T) {
 
 	// A failing test answers failed with the receiver's status.
 	sink.Close()
-	res, body = app.apiJSON("POST", fmt.Sprintf("/api/v1/notifications/channels/%d/test", id), token, nil)
+	res, body = app.apiJSON("POST", fmt.Sprintf("/api/v1/notifications/%d/test", id), token, nil)
 	wantStatus(t, res, http.StatusOK)
 	if body["status"] != "failed" || !strings.Contains(fmt.Sprint(body["last_error"]), "connection refused") {
 		t.Errorf("test against a closed receiver = %s", res.Body)
@@ -136,14 +136,14 @@ func TestNotificationsAPI_ChannelsSecretsAndTest(t *testing.T) {
 		t.Errorf("second page = %s", res.Body)
 	}
 
-	res, _ = app.apiJSON("DELETE", fmt.Sprintf("/api/v1/notifications/channels/%d", id), token, nil)
+	res, _ = app.apiJSON("DELETE", fmt.Sprintf("/api/v1/notifications/%d", id), token, nil)
 	wantStatus(t, res, http.StatusNoContent)
-	res, _ = app.apiJSON("GET", fmt.Sprintf("/api/v1/notifications/channels/%d", id), token, nil)
+	res, _ = app.apiJSON("GET", fmt.Sprintf("/api/v1/notifications/%d", id), token, nil)
 	wantStatus(t, res, http.StatusNotFound)
 	if n := app.count("notification_outbox"); n != 0 {
 		t.Errorf("%d deliveries left after deleting their channel", n)
 	}
-	res, _ = app.apiJSON("GET", "/api/v1/notifications/channels", "", nil)
+	res, _ = app.apiJSON("GET", "/api/v1/notifications", "", nil)
 	wantStatus(t, res, http.StatusUnauthorized)
 }
 

@@ -12,7 +12,7 @@ import (
 	"dokploy/jobs/ops"
 )
 
-// channelInputJSON is the body of POST and PATCH /notifications/channels.
+// channelInputJSON is the body of POST and PATCH /notifications.
 // config holds the kind's settings (strings, port a number, to a list);
 // PATCH changes only what is sent, and a secret left out or empty keeps
 // the stored one.
@@ -47,7 +47,7 @@ func (in *channelInputJSON) input() (ops.ChannelInput, error) {
 	return out, nil
 }
 
-// ListNotificationChannels answers GET /notifications/channels.
+// ListNotificationChannels answers GET /notifications.
 func (h *Handler) ListNotificationChannels(c echo.Context) error {
 	list, err := h.Ops.NotificationChannels(c.Request().Context())
 	if err != nil {
@@ -56,7 +56,7 @@ func (h *Handler) ListNotificationChannels(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{"items": list})
 }
 
-// CreateNotificationChannel answers POST /notifications/channels.
+// CreateNotificationChannel answers POST /notifications.
 func (h *Handler) CreateNotificationChannel(c echo.Context) error {
 	var body channelInputJSON
 	if err := bindStrict(c, &body); err != nil {
@@ -73,7 +73,7 @@ func (h *Handler) CreateNotificationChannel(c echo.Context) error {
 	return c.JSON(http.StatusCreated, ch)
 }
 
-// GetNotificationChannel answers GET /notifications/channels/{id}.
+// GetNotificationChannel answers GET /notifications/{id}.
 func (h *Handler) GetNotificationChannel(c echo.Context) error {
 	id, err := web.IDParam(c)
 	if err != nil {
@@ -86,7 +86,7 @@ func (h *Handler) GetNotificationChannel(c echo.Context) error {
 	return c.JSON(http.StatusOK, ch)
 }
 
-// UpdateNotificationChannel answers PATCH /notifications/channels/{id}.
+// UpdateNotificationChannel answers PATCH /notifications/{id}.
 func (h *Handler) UpdateNotificationChannel(c echo.Context) error {
 	id, err := web.IDParam(c)
 	if err != nil {
@@ -107,7 +107,7 @@ func (h *Handler) UpdateNotificationChannel(c echo.Context) error {
 	return c.JSON(http.StatusOK, ch)
 }
 
-// DeleteNotificationChannel answers DELETE /notifications/channels/{id}.
+// DeleteNotificationChannel answers DELETE /notifications/{id}.
 func (h *Handler) DeleteNotificationChannel(c echo.Context) error {
 	id, err := web.IDParam(c)
 	if err != nil {
@@ -119,7 +119,7 @@ func (h *Handler) DeleteNotificationChannel(c echo.Context) error {
 	return c.NoContent(http.StatusNoContent)
 }
 
-// TestNotificationChannel answers POST /notifications/channels/{id}/test:
+// TestNotificationChannel answers POST /notifications/{id}/test:
 // it sends a test message now and answers with the delivery.
 func (h *Handler) TestNotificationChannel(c echo.Context) error {
 	id, err := web.IDParam(c)

@@ -30,41 +30,36 @@ import (
 )
 
 // SignatureHeader carries the webhook body's signature:
-// "t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>" keyed by the secret>".
+// "sha256=<hex HMAC-SHA256 of the body keyed by the channel's secret>".
+// The body's sent_at (this attempt) lets a receiver refuse replays, and its
+// id, which stays the same across retries, lets it drop duplicates.
 const SignatureHeader = "X-Dokploy-Signature"
 
-// Sign returns the SignatureHeader value for body sent at t.
-func Sign(secret string, t time.Time, body []byte) string {
-	ts := strconv.FormatInt(t.Unix(), 10)
+// Sign returns the SignatureHeader value for body.
+func Sign(secret string, body []byte) string {
 	mac := hmac.New(sha256.New, []byte(secret))
-	mac.Write([]byte(ts + "."))
 	mac.Write(body)
-	return "t=" + ts + ",v1=" + hex.EncodeToString(mac.Sum(nil))
+	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
 }
 
-// Verify checks a SignatureHeader value against body, refusing signatures
-// older than maxAge (replays). It is what a receiver does, in Go.
+// Verify checks a SignatureHeader value against body, and refuses a body
+// whose sent_at is further than maxAge from now (a replay). It is what a
+// receiver does, in Go.
 func Verify(secret, header string, body []byte, now time.Time, maxAge time.Duration) error {
-	var ts, sig string
-	for _, part := range strings.Split(header, ",") {
-		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
-		switch k {
-		case "t":
-			ts = v
-		case "v1":
-			sig = v
-		}
-	}
-	n, err := strconv.ParseInt(ts, 10, 64)
-	if err != nil || sig == "" {
+	if !strings.HasPrefix(header, "sha256=") {
 		return errors.New("malformed signature header")
 	}
-	if d := now.Sub(time.Unix(n, 0)); d > maxAge || d < -maxAge {
-		return errors.New("signature timestamp too old")
-	}
-	want := Sign(secret, time.Unix(n, 0), body)
-	if !hmac.Equal([]byte(want), []byte("t="+ts+",v1="+sig)) {
+	if !hmac.Equal([]byte(Sign(secret, body)), []byte(header)) {
 		return errors.New("signature mismatch")
+	}
+	var env struct {
+		SentAt time.Time `json:"sent_at"`
+	}
+	if err := json.Unmarshal(body, &env); err != nil || env.SentAt.IsZero() {
+		return errors.New("body has no sent_at")
+	}
+	if d := now.Sub(env.SentAt); d > maxAge || d < -maxAge {
+		return errors.New("sent_at too far from now (a replay?)")
 	}
 	return nil
 }
@@ -85,6 +80,7 @@ type WebhookPayload struct {
 	ID         int64     `json:"id"`
 	Type       string    `json:"type"`
 	OccurredAt time.Time `json:"occurred_at"`
+	SentAt     time.Time `json:"sent_at"` // this attempt; signed with the body, so receivers can refuse replays
 	Severity   string    `json:"severity"`
 	Title      string    `json:"title"`
 	Body       string    `json:"body"`
@@ -144,10 +140,10 @@ func (s *sender) send(ctx context.Context, kind string, cfg *Config, m Message) 
 func (s *sender) sendRaw(ctx context.Context, kind string, cfg *Config, m Message) error {
 	switch kind {
 	case KindWebhook:
-		body, _ := json.Marshal(WebhookPayload{ID: m.ID, Type: m.Event, OccurredAt: m.OccurredAt.UTC(), Severity: m.Severity,
-			Title: m.Title, Body: m.Body, URL: m.URL})
+		body, _ := json.Marshal(WebhookPayload{ID: m.ID, Type: m.Event, OccurredAt: m.OccurredAt.UTC(), SentAt: s.now().UTC().Truncate(time.Second),
+			Severity: m.Severity, Title: m.Title, Body: m.Body, URL: m.URL})
 		return s.post(ctx, cfg.URL, body, map[string]string{
-			"Content-Type": "application/json", SignatureHeader: Sign(cfg.Secret, s.now(), body), "X-Dokploy-Event": m.Event,
+			"Content-Type": "application/json", SignatureHeader: Sign(cfg.Secret, body), "X-Dokploy-Event": m.Event,
 		})
 	case KindSlack:
 		text := "*" + slackEscape(m.Title) + "*"
