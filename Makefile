@@ -24,7 +24,7 @@ test: provision-test traefik pebble minio mailpit db-images
 	DOKPLOY_PEBBLE_BIN=$(PEBBLE_BIN) \
 	DOKPLOY_MINIO_BIN=$(MINIO_BIN) \
 	DOKPLOY_MAILPIT_BIN=$(MAILPIT_BIN) \
-	go test -race -count=1 -timeout 45m ./...
+	go test -race -count=1 -timeout 60m ./...
 
 build: static/vendor/htmx.min.js static/vendor/uPlot.iife.min.js static/vendor/xterm.js
 	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o bin/dokploy .
