@@ -36,7 +36,10 @@ type NotificationChannel struct {
 	Kind      string         `db:"kind" json:"kind"`
 	ConfigEnc []byte         `db:"config_enc" json:"-"`
 	Events    pq.StringArray `db:"events" json:"events"`
-	Enabled   bool           `db:"enabled" json:"enabled"`
+	// ProjectIDs are the projects the channel hears about; empty: all.
+	// Events about no project reach it whatever they are.
+	ProjectIDs pq.Int64Array `db:"project_ids" json:"projects"`
+	Enabled    bool          `db:"enabled" json:"enabled"`
 	CreatedAt time.Time      `db:"created_at" json:"created_at"`
 	UpdatedAt time.Time      `db:"updated_at" json:"updated_at"`
 	// The channel's latest delivery: status "" when there was none.
@@ -46,7 +49,7 @@ type NotificationChannel struct {
 }
 
 const channelSelect = `
-	SELECT c.id, c.name, c.kind, c.config_enc, c.events, c.enabled, c.created_at, c.updated_at,
+	SELECT c.id, c.name, c.kind, c.config_enc, c.events, c.project_ids, c.enabled, c.created_at, c.updated_at,
 	       coalesce(l.status, '') AS last_status, coalesce(l.last_error, '') AS last_error, l.created_at AS last_at
 	FROM notification_channels c
 	LEFT JOIN LATERAL (
@@ -57,9 +60,10 @@ const channelSelect = `
 // (JSON) sealed.
 func (s *Store) CreateNotificationChannel(ctx context.Context, ch *NotificationChannel, config string) error {
 	err := s.db.QueryRowxContext(ctx, `
-		INSERT INTO notification_channels (name, kind, config_enc, events, enabled)
-		VALUES ($1, $2, $3, $4, $5) RETURNING id, created_at, updated_at`,
-		ch.Name, ch.Kind, s.cipher.Seal(config), pqStringArray(append([]string{}, ch.Events...)), ch.Enabled).
+		INSERT INTO notification_channels (name, kind, config_enc, events, enabled, project_ids)
+		VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, created_at, updated_at`,
+		ch.Name, ch.Kind, s.cipher.Seal(config), pqStringArray(append([]string{}, ch.Events...)), ch.Enabled,
+		pqInt64Array(append([]int64{}, ch.ProjectIDs...))).
 		Scan(&ch.ID, &ch.CreatedAt, &ch.UpdatedAt)
 	if isUniqueViolation(err) {
 		return conflictf("a notification channel named %q already exists", ch.Name)
@@ -67,12 +71,13 @@ func (s *Store) CreateNotificationChannel(ctx context.Context, ch *NotificationC
 	return opError("create notification channel", err)
 }
 
-// UpdateNotificationChannel saves a channel's name, events, enabled flag
-// and whole configuration.
+// UpdateNotificationChannel saves a channel's name, events, projects,
+// enabled flag and whole configuration.
 func (s *Store) UpdateNotificationChannel(ctx context.Context, ch *NotificationChannel, config string) error {
 	res, err := s.db.ExecContext(ctx, `
-		UPDATE notification_channels SET name = $2, config_enc = $3, events = $4, enabled = $5, updated_at = now()
-		WHERE id = $1`, ch.ID, ch.Name, s.cipher.Seal(config), pqStringArray(append([]string{}, ch.Events...)), ch.Enabled)
+		UPDATE notification_channels SET name = $2, config_enc = $3, events = $4, enabled = $5, project_ids = $6, updated_at = now()
+		WHERE id = $1`, ch.ID, ch.Name, s.cipher.Seal(config), pqStringArray(append([]string{}, ch.Events...)), ch.Enabled,
+		pqInt64Array(append([]int64{}, ch.ProjectIDs...)))
 	if isUniqueViolation(err) {
 		return conflictf("a notification channel named %q already exists", ch.Name)
 	}
@@ -131,6 +136,31 @@ type NotificationMessage struct {
 	URL       string
 	Severity  string
 	DedupeKey string
+	NotificationSubject
+	// Data is a JSON object of event details ("" for none).
+	Data string
+}
+
+// NotificationSubject is what a notification is about; every part is
+// optional (a node's disk has no project).
+type NotificationSubject struct {
+	ProjectID    *int64 `db:"project_id" json:"project_id"`
+	Project      string `db:"project" json:"project"`
+	ServiceID    *int64 `db:"service_id" json:"service_id"`
+	Service      string `db:"service" json:"service"`
+	ServiceKind  string `db:"service_kind" json:"service_kind"`
+	DeploymentID *int64 `db:"deployment_id" json:"deployment_id"`
+}
+
+// ServiceSubject names a service and its project for a notification.
+func (s *Store) ServiceSubject(ctx context.Context, serviceID int64) (NotificationSubject, error) {
+	var out NotificationSubject
+	err := s.db.GetContext(ctx, &out, `
+		SELECT p.id AS project_id, p.name AS project, sv.id AS service_id, sv.name AS service, sv.kind AS service_kind,
+		       NULL::bigint AS deployment_id
+		FROM services sv JOIN environments e ON e.id = sv.environment_id JOIN projects p ON p.id = e.project_id
+		WHERE sv.id = $1`, serviceID)
+	return out, notFound("service", err)
 }
 
 // Notification is one outbox row: a message to one channel and how its
@@ -152,15 +182,19 @@ type Notification struct {
 	LastError     string     `db:"last_error" json:"last_error"`
 	CreatedAt     time.Time  `db:"created_at" json:"created_at"`
 	SentAt        *time.Time `db:"sent_at" json:"sent_at"`
+	NotificationSubject
+	Data []byte `db:"data" json:"-"` // a JSON object
 }
 
 const notificationSelect = `
 	SELECT o.id, o.channel_id, c.name AS channel_name, c.kind AS channel_kind, o.event, o.title, o.body, o.url,
-	       o.severity, o.dedupe_key, o.status, o.attempts, o.next_attempt_at, o.last_error, o.created_at, o.sent_at
+	       o.severity, o.dedupe_key, o.status, o.attempts, o.next_attempt_at, o.last_error, o.created_at, o.sent_at,
+	       o.project_id, o.project, o.service_id, o.service, o.service_kind, o.deployment_id, o.data
 	FROM notification_outbox o JOIN notification_channels c ON c.id = o.channel_id`
 
 // QueueNotification queues m once for every enabled channel subscribed to
-// its event, and returns the new rows' ids. A channel that got a message
+// its event (and to its project, when the channel chose projects and m
+// has one), and returns the new rows' ids. A channel that got a message
 // with the same non-empty dedupe key (pending or sent) within cooldown is
 // skipped, so a crash-looping service cannot flood it. Concurrent callers
 // with the same key take turns, so the check cannot race.
@@ -173,15 +207,18 @@ func (s *Store) QueueNotification(ctx context.Context, m NotificationMessage, co
 			}
 		}
 		return tx.db.SelectContext(ctx, &ids, `
-			INSERT INTO notification_outbox (channel_id, event, title, body, url, severity, dedupe_key)
-			SELECT c.id, $1, $2, $3, $4, $5, $6 FROM notification_channels c
+			INSERT INTO notification_outbox (channel_id, event, title, body, url, severity, dedupe_key,
+				project_id, project, service_id, service, service_kind, deployment_id, data)
+			SELECT c.id, $1, $2, $3, $4, $5, $6, $8, $9, $10, $11, $12, $13, $14::jsonb FROM notification_channels c
 			WHERE c.enabled AND $1 = ANY(c.events)
+			  AND ($8::bigint IS NULL OR cardinality(c.project_ids) = 0 OR $8 = ANY(c.project_ids))
 			  AND ($6 = '' OR NOT EXISTS (
 				SELECT 1 FROM notification_outbox o
 				WHERE o.channel_id = c.id AND o.dedupe_key = $6 AND o.status IN ('pending', 'sent')
 				  AND o.created_at > now() - make_interval(secs => $7)))
 			ORDER BY c.id
-			RETURNING id`, m.Event, m.Title, m.Body, m.URL, m.Severity, m.DedupeKey, cooldown.Seconds())
+			RETURNING id`, m.Event, m.Title, m.Body, m.URL, m.Severity, m.DedupeKey, cooldown.Seconds(),
+			m.ProjectID, m.Project, m.ServiceID, m.Service, m.ServiceKind, m.DeploymentID, jsonObject(m.Data))
 	})
 	return ids, opError("queue notification", err)
 }
@@ -192,9 +229,9 @@ func (s *Store) QueueNotification(ctx context.Context, m NotificationMessage, co
 func (s *Store) QueueClaimedNotification(ctx context.Context, channelID int64, m NotificationMessage, lease time.Duration) (*Notification, error) {
 	var id int64
 	err := s.db.GetContext(ctx, &id, `
-		INSERT INTO notification_outbox (channel_id, event, title, body, url, severity, dedupe_key, attempts, next_attempt_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, 1, now() + make_interval(secs => $8)) RETURNING id`,
-		channelID, m.Event, m.Title, m.Body, m.URL, m.Severity, m.DedupeKey, lease.Seconds())
+		INSERT INTO notification_outbox (channel_id, event, title, body, url, severity, dedupe_key, attempts, next_attempt_at, data)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, 1, now() + make_interval(secs => $8), $9::jsonb) RETURNING id`,
+		channelID, m.Event, m.Title, m.Body, m.URL, m.Severity, m.DedupeKey, lease.Seconds(), jsonObject(m.Data))
 	if err != nil {
 		return nil, opError("queue notification", err)
 	}
@@ -280,4 +317,12 @@ func (s *Store) pruneNotifications(ctx context.Context) (int64, error) {
 	}
 	n, _ := res.RowsAffected()
 	return n, nil
+}
+
+// jsonObject is v, or the empty object when v is "".
+func jsonObject(v string) string {
+	if v == "" {
+		return "{}"
+	}
+	return v
 }

@@ -59,9 +59,28 @@ func (r *Runner) notifyOutcome(ctx context.Context, d *db.Deployment, status, re
 	}
 	e.URL = link
 	e.DedupeKey = e.Name + ":deployment:" + strconv.FormatInt(d.ID, 10)
+	e.Subject = r.subject(ctx, d.ServiceID)
+	e.Subject.DeploymentID = &d.ID
+	e.Data = map[string]any{"action": d.Action, "trigger": d.Trigger, "commit": d.CommitSHA, "image": d.Image}
+	if d.RollbackOf != nil {
+		e.Data["rollback_of"] = *d.RollbackOf
+	}
+	if !ok {
+		e.Data["error"] = reason
+	}
 	if _, err := r.notifier.Notify(ctx, e); err != nil {
 		r.log.Warn("queue notification", "deployment", d.ID, "event", e.Name, "err", err)
 	}
+}
+
+// subject names a service and its project for a notification; a service
+// deleted meanwhile leaves it empty, which still notifies (unfiltered).
+func (r *Runner) subject(ctx context.Context, serviceID int64) db.NotificationSubject {
+	s, err := r.store.ServiceSubject(ctx, serviceID)
+	if err != nil {
+		r.log.Warn("notification subject", "service", serviceID, "err", err)
+	}
+	return s
 }
 
 func sentenceEnd(s string) string {

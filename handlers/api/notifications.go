@@ -17,16 +17,19 @@ import (
 // PATCH changes only what is sent, and a secret left out or empty keeps
 // the stored one.
 type channelInputJSON struct {
-	Name    *string                    `json:"name"`
-	Kind    string                     `json:"kind"`
-	Events  *[]string                  `json:"events"`
-	Enabled *bool                      `json:"enabled"`
-	Config  map[string]json.RawMessage `json:"config"`
+	Name   *string   `json:"name"`
+	Kind   string    `json:"kind"`
+	Events *[]string `json:"events"`
+	// Projects limits the channel to these projects (ids); [] or absent
+	// on create: every project.
+	Projects *[]int64                   `json:"projects"`
+	Enabled  *bool                      `json:"enabled"`
+	Config   map[string]json.RawMessage `json:"config"`
 }
 
 // input turns the JSON settings into text fields.
 func (in *channelInputJSON) input() (ops.ChannelInput, error) {
-	out := ops.ChannelInput{Name: in.Name, Kind: in.Kind, Events: in.Events, Enabled: in.Enabled, Config: map[string]string{}}
+	out := ops.ChannelInput{Name: in.Name, Kind: in.Kind, Events: in.Events, Projects: in.Projects, Enabled: in.Enabled, Config: map[string]string{}}
 	for k, raw := range in.Config {
 		var s string
 		var n json.Number

@@ -39,6 +39,15 @@ var Events = []struct{ Name, Label string }{
 	{EventBackupSucceeded, "Backup succeeded"},
 }
 
+// EventNames lists the names of Events.
+func EventNames() []string {
+	out := make([]string, 0, len(Events))
+	for _, e := range Events {
+		out = append(out, e.Name)
+	}
+	return out
+}
+
 // ValidEvent reports whether name is an event a channel can subscribe to.
 func ValidEvent(name string) bool {
 	for _, e := range Events {
@@ -67,6 +76,13 @@ type Event struct {
 	// DedupeKey, when set, keeps a second event with the same key from
 	// being queued within the cooldown (a crash loop notifies once).
 	DedupeKey string
+	// Subject says what it is about (project, service, deployment): the
+	// webhook envelope carries it, and channels that chose projects
+	// filter on it. Zero for events about no project.
+	Subject db.NotificationSubject
+	// Data holds details for machines (the webhook's "data"): the rule
+	// and value of an alert, a certificate's expiry, … Never a secret.
+	Data map[string]any
 }
 
 // DefaultBackoff are the waits after the first, second, … failed attempt;
@@ -142,8 +158,16 @@ func (n *Notifier) Notify(ctx context.Context, e Event) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	data := ""
+	if len(e.Data) > 0 {
+		b, err := json.Marshal(e.Data)
+		if err != nil {
+			return 0, fmt.Errorf("encode event data: %w", err)
+		}
+		data = string(b)
+	}
 	ids, err := n.store.QueueNotification(ctx, db.NotificationMessage{Event: e.Name, Title: cut(e.Title, 250), Body: cut(e.Body, 3000),
-		URL: e.URL, Severity: e.Severity, DedupeKey: e.DedupeKey}, cooldown)
+		URL: e.URL, Severity: e.Severity, DedupeKey: e.DedupeKey, NotificationSubject: e.Subject, Data: data}, cooldown)
 	if err != nil {
 		return 0, err
 	}
@@ -243,7 +267,7 @@ func (n *Notifier) sendRow(ctx context.Context, row *db.Notification) error {
 		return errors.New("the channel's settings could not be decrypted (was the secret key changed?)")
 	}
 	return n.send.send(ctx, ch.Kind, cfg, Message{ID: row.ID, Event: row.Event, Title: row.Title, Body: row.Body,
-		URL: row.URL, Severity: row.Severity, OccurredAt: row.CreatedAt})
+		URL: row.URL, Severity: row.Severity, OccurredAt: row.CreatedAt, Subject: row.NotificationSubject, Data: row.Data})
 }
 
 // ChannelConfig opens a channel's configuration.

@@ -73,18 +73,52 @@ type Message struct {
 	URL        string
 	Severity   string
 	OccurredAt time.Time
+	Subject    db.NotificationSubject
+	Data       []byte // a JSON object, or empty
 }
 
-// WebhookPayload is the JSON body of the generic webhook.
+// WebhookPayload is the JSON body of the generic webhook. Project,
+// service and deployment are null when the event is not about one (a
+// node's disk); data is always an object.
 type WebhookPayload struct {
-	ID         int64     `json:"id"`
-	Type       string    `json:"type"`
-	OccurredAt time.Time `json:"occurred_at"`
-	SentAt     time.Time `json:"sent_at"` // this attempt; signed with the body, so receivers can refuse replays
-	Severity   string    `json:"severity"`
-	Title      string    `json:"title"`
-	Body       string    `json:"body"`
-	URL        string    `json:"url,omitempty"`
+	ID         int64           `json:"id"`
+	Type       string          `json:"type"`
+	OccurredAt time.Time       `json:"occurred_at"`
+	SentAt     time.Time       `json:"sent_at"` // this attempt; signed with the body, so receivers can refuse replays
+	Severity   string          `json:"severity"`
+	Title      string          `json:"title"`
+	Body       string          `json:"body"`
+	URL        string          `json:"url,omitempty"`
+	Project    *PayloadRef     `json:"project"`
+	Service    *PayloadRef     `json:"service"`
+	Deployment *PayloadRef     `json:"deployment"`
+	Data       json.RawMessage `json:"data"`
+}
+
+// PayloadRef names a project, service or deployment in the envelope.
+type PayloadRef struct {
+	ID   int64  `json:"id"`
+	Name string `json:"name,omitempty"`
+	Kind string `json:"kind,omitempty"` // services: app, database, compose
+}
+
+// webhookPayload builds the envelope of m, sent at sentAt.
+func webhookPayload(m Message, sentAt time.Time) WebhookPayload {
+	p := WebhookPayload{ID: m.ID, Type: m.Event, OccurredAt: m.OccurredAt.UTC(), SentAt: sentAt.UTC().Truncate(time.Second),
+		Severity: m.Severity, Title: m.Title, Body: m.Body, URL: m.URL, Data: json.RawMessage(`{}`)}
+	if s := m.Subject; s.ProjectID != nil {
+		p.Project = &PayloadRef{ID: *s.ProjectID, Name: s.Project}
+	}
+	if s := m.Subject; s.ServiceID != nil {
+		p.Service = &PayloadRef{ID: *s.ServiceID, Name: s.Service, Kind: s.ServiceKind}
+	}
+	if s := m.Subject; s.DeploymentID != nil {
+		p.Deployment = &PayloadRef{ID: *s.DeploymentID}
+	}
+	if json.Valid(m.Data) && len(m.Data) > 0 && m.Data[0] == '{' {
+		p.Data = m.Data
+	}
+	return p
 }
 
 // sender delivers messages; its HTTP client dials through the guard.
@@ -140,8 +174,7 @@ func (s *sender) send(ctx context.Context, kind string, cfg *Config, m Message) 
 func (s *sender) sendRaw(ctx context.Context, kind string, cfg *Config, m Message) error {
 	switch kind {
 	case KindWebhook:
-		body, _ := json.Marshal(WebhookPayload{ID: m.ID, Type: m.Event, OccurredAt: m.OccurredAt.UTC(), SentAt: s.now().UTC().Truncate(time.Second),
-			Severity: m.Severity, Title: m.Title, Body: m.Body, URL: m.URL})
+		body, _ := json.Marshal(webhookPayload(m, s.now()))
 		return s.post(ctx, cfg.URL, body, map[string]string{
 			"Content-Type": "application/json", SignatureHeader: Sign(cfg.Secret, body), "X-Dokploy-Event": m.Event,
 		})

@@ -19,7 +19,9 @@ type ChannelInput struct {
 	Name    *string
 	Kind    string
 	Events  *[]string
-	Enabled *bool
+	// Projects limits the channel to these projects' events; empty: all.
+	Projects *[]int64
+	Enabled  *bool
 	Config  map[string]string
 }
 
@@ -81,11 +83,7 @@ func validateChannel(ch *db.NotificationChannel, errs FieldErrors) {
 	for _, e := range ch.Events {
 		e = strings.TrimSpace(e)
 		if !notify.ValidEvent(e) {
-			names := make([]string, 0, len(notify.Events))
-			for _, ev := range notify.Events {
-				names = append(names, ev.Name)
-			}
-			errs["events"] = "unknown event " + quote(e) + ": use " + strings.Join(names, ", ")
+			errs["events"] = "unknown event " + quote(e) + ": use " + strings.Join(notify.EventNames(), ", ")
 			continue
 		}
 		if !slices.Contains(events, e) {
@@ -93,6 +91,27 @@ func validateChannel(ch *db.NotificationChannel, errs FieldErrors) {
 		}
 	}
 	ch.Events = events
+}
+
+// channelProjects checks that every id names a project, and drops
+// repeats.
+func (s *Service) channelProjects(ctx context.Context, ids []int64, errs FieldErrors) []int64 {
+	out := []int64{}
+	for _, id := range ids {
+		if slices.Contains(out, id) {
+			continue
+		}
+		if _, err := s.store.Project(ctx, id); err != nil {
+			if errors.Is(err, db.ErrNotFound) {
+				errs["projects"] = "there is no project with id " + strconv.FormatInt(id, 10)
+				continue
+			}
+			errs["projects"] = "the projects could not be checked: " + err.Error()
+			continue
+		}
+		out = append(out, id)
+	}
+	return out
 }
 
 func quote(s string) string { return `"` + s + `"` }
@@ -126,6 +145,9 @@ func (s *Service) CreateNotificationChannel(ctx context.Context, in ChannelInput
 	}
 	if in.Enabled != nil {
 		ch.Enabled = *in.Enabled
+	}
+	if in.Projects != nil {
+		ch.ProjectIDs = s.channelProjects(ctx, *in.Projects, errs)
 	}
 	validateChannel(ch, errs)
 	if !notify.ValidKind(ch.Kind) {
@@ -167,6 +189,9 @@ func (s *Service) UpdateNotificationChannel(ctx context.Context, id int64, in Ch
 	}
 	if in.Enabled != nil {
 		ch.Enabled = *in.Enabled
+	}
+	if in.Projects != nil {
+		ch.ProjectIDs = s.channelProjects(ctx, *in.Projects, errs)
 	}
 	validateChannel(ch, errs)
 	old, err := notify.OpenConfig(s.store, ch)
