@@ -28,7 +28,21 @@ const (
 	EventDeployFailed    = "deploy.failed"
 	EventBackupSucceeded = "backup.succeeded"
 	EventBackupFailed    = "backup.failed"
-	EventTest            = "test"
+	EventBackupMissed    = "backup.missed"
+	// A service's containers keep exiting (crash loop), the kernel killed
+	// one for memory (OOM), or its health check keeps failing.
+	EventServiceCrashLoop = "service.crashloop"
+	EventServiceOOM       = "service.oom"
+	EventServiceUnhealthy = "service.unhealthy"
+	// A Let's Encrypt order failed, or a certificate (issued or uploaded)
+	// expires within 14 days.
+	EventCertFailed   = "certificate.failed"
+	EventCertExpiring = "certificate.expiring"
+	// An alert rule's condition held for its duration, or cleared. The
+	// built-in "disk almost full" rule is one of them.
+	EventAlertFiring   = "alert.firing"
+	EventAlertResolved = "alert.resolved"
+	EventTest          = "test"
 )
 
 // Events lists the events a channel can subscribe to, with a label each.
@@ -37,6 +51,14 @@ var Events = []struct{ Name, Label string }{
 	{EventDeploySucceeded, "Deploy succeeded"},
 	{EventBackupFailed, "Backup failed"},
 	{EventBackupSucceeded, "Backup succeeded"},
+	{EventBackupMissed, "Backup missed its schedule"},
+	{EventServiceCrashLoop, "Service crash loop"},
+	{EventServiceOOM, "Service killed for memory (OOM)"},
+	{EventServiceUnhealthy, "Health check failing"},
+	{EventCertFailed, "Certificate issuance failed"},
+	{EventCertExpiring, "Certificate expires within 14 days"},
+	{EventAlertFiring, "Alert rule fired (disk almost full, CPU, memory, …)"},
+	{EventAlertResolved, "Alert rule resolved"},
 }
 
 // EventNames lists the names of Events.

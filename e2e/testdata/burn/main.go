@@ -1,5 +1,7 @@
-// Command burn is the metrics test's service: it holds 64 MiB it has
-// touched, keeps every CPU busy and answers HTTP on $PORT. With
+// Command burn is the metrics and alert tests' service: it holds HOLD_MB
+// MiB (default 64) it has touched, keeps every CPU it may use busy and
+// answers HTTP on $PORT. POST /calm stops the busy loops and POST /burn
+// starts them again (the alert test's load stops and comes back). With
 // GROW_AFTER=<duration> it then grows its memory until the kernel kills it
 // (the OOM test).
 package main
@@ -9,25 +11,37 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"strconv"
+	"sync/atomic"
 	"time"
 )
 
-var held []byte
+var (
+	held []byte
+	calm atomic.Bool
+)
 
 func main() {
-	held = make([]byte, 64<<20)
+	mb, err := strconv.Atoi(os.Getenv("HOLD_MB"))
+	if err != nil || mb <= 0 {
+		mb = 64
+	}
+	held = make([]byte, mb<<20)
 	for i := range held {
 		held[i] = byte(i) // touch every page so it is resident
 	}
 	// One busy loop per GOMAXPROCS thread (the image sets 8), so a shared,
-	// loaded host still gives it at least a CPU's worth.
+	// loaded host still gives it its CPU limit's worth.
 	for range runtime.GOMAXPROCS(0) {
 		go func() {
 			x := 0
 			for {
-				x++
-				if x%(1<<30) == 0 {
-					runtime.Gosched()
+				if calm.Load() {
+					time.Sleep(50 * time.Millisecond)
+					continue
+				}
+				for range 1 << 20 {
+					x++
 				}
 			}
 		}()
@@ -50,8 +64,20 @@ func main() {
 	if port == "" {
 		port = "8080"
 	}
-	fmt.Println("burning every CPU, holding 64 MiB, listening on " + port)
-	http.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintf(w, "held %d bytes\n", len(held)) })
+	fmt.Printf("burning every CPU, holding %d MiB, listening on %s\n", mb, port)
+	http.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintf(w, "held %d bytes, calm %v\n", len(held), calm.Load())
+	})
+	http.HandleFunc("POST /calm", func(w http.ResponseWriter, _ *http.Request) {
+		calm.Store(true)
+		fmt.Println("calm: busy loops paused")
+		fmt.Fprintln(w, "calm")
+	})
+	http.HandleFunc("POST /burn", func(w http.ResponseWriter, _ *http.Request) {
+		calm.Store(false)
+		fmt.Println("burn: busy loops running")
+		fmt.Fprintln(w, "burning")
+	})
 	if err := http.ListenAndServe(":"+port, nil); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
