@@ -19,6 +19,7 @@ import (
 var (
 	held []byte
 	calm atomic.Bool
+	spun atomic.Int64 // keeps the busy loops from being optimised away
 )
 
 func main() {
@@ -43,6 +44,7 @@ func main() {
 				for range 1 << 20 {
 					x++
 				}
+				spun.Store(int64(x))
 			}
 		}()
 	}
