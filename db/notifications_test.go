@@ -83,3 +83,73 @@ func TestNotifications_SealedConfigClaimAndRetention(t *testing.T) {
 		t.Errorf("%d deliveries outlived their channel", len(list))
 	}
 }
+
+// TestNotifications_ProjectRouting: a channel that chose projects gets
+// only their events, plus every event about no project (a node's disk);
+// a channel that chose none gets all. Each row keeps what it is about.
+func TestNotifications_ProjectRouting(t *testing.T) {
+	store := dbtest.NewStore(t)
+	ctx := context.Background()
+	shop, err := store.CreateProject(ctx, "shop", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blog, err := store.CreateProject(ctx, "blog", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	onlyShop := &db.NotificationChannel{Name: "shop-team", Kind: "slack", Events: []string{"deploy.failed", "alert.firing"}, Enabled: true,
+		ProjectIDs: []int64{shop.ID}}
+	all := &db.NotificationChannel{Name: "ops", Kind: "slack", Events: []string{"deploy.failed", "alert.firing"}, Enabled: true}
+	for _, ch := range []*db.NotificationChannel{onlyShop, all} {
+		if err := store.CreateNotificationChannel(ctx, ch, "{}"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := store.NotificationChannel(ctx, onlyShop.ID)
+	if err != nil || len(got.ProjectIDs) != 1 || got.ProjectIDs[0] != shop.ID {
+		t.Fatalf("stored projects %v, %v; want [%d]", got.ProjectIDs, err, shop.ID)
+	}
+	deployment := int64(7)
+	queue := func(project *db.Project, event string) []int64 {
+		t.Helper()
+		m := db.NotificationMessage{Event: event, Title: event, Data: `{"value": 93.5}`}
+		if project != nil {
+			m.ProjectID, m.Project, m.Service, m.ServiceKind, m.DeploymentID = &project.ID, project.Name, project.Name+"-web", "app", &deployment
+		}
+		ids, err := store.QueueNotification(ctx, m, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ids
+	}
+	channelsOf := func(ids []int64) map[int64]bool {
+		out := map[int64]bool{}
+		for _, id := range ids {
+			n, err := store.Notification(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[n.ChannelID] = true
+		}
+		return out
+	}
+	if got := channelsOf(queue(blog, "deploy.failed")); len(got) != 1 || !got[all.ID] {
+		t.Errorf("a blog event reached channels %v; want only %q", got, all.Name)
+	}
+	ids := queue(shop, "deploy.failed")
+	if got := channelsOf(ids); len(got) != 2 {
+		t.Errorf("a shop event reached channels %v; want both", got)
+	}
+	if got := channelsOf(queue(nil, "alert.firing")); len(got) != 2 {
+		t.Errorf("an event about no project reached channels %v; want both", got)
+	}
+	n, err := store.Notification(ctx, ids[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.ProjectID == nil || *n.ProjectID != shop.ID || n.Project != "shop" || n.Service != "shop-web" || n.ServiceKind != "app" ||
+		n.DeploymentID == nil || *n.DeploymentID != 7 || !bytes.Contains(n.Data, []byte(`"value": 93.5`)) {
+		t.Errorf("row %+v (data %s); want the shop subject and data kept", n.NotificationSubject, n.Data)
+	}
+}

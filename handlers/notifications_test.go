@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -261,4 +262,97 @@ func TestNotificationsCooldown_APIAndPanel(t *testing.T) {
 	if d, err := app.store.NotificationCooldown(t.Context()); err != nil || d != 15*time.Minute {
 		t.Errorf("stored cooldown %s, %v", d, err)
 	}
+}
+
+// TestNotificationChannelPage: the channel's own page edits its events
+// and projects (a rejected edit keeps what was typed and changes
+// nothing), sends a test and lists its deliveries with the provider's
+// answer; the API shows and sets the same projects.
+func TestNotificationChannelPage(t *testing.T) {
+	t.Parallel()
+	app := newTestApp(t)
+	token := app.apiToken()
+	b := app.login(adminEmail, adminPassword)
+	sink := newHookSink(t, notifSecret)
+	shop, blog := app.createProject("shop"), app.createProject("blog")
+
+	res, body := app.apiJSON("POST", "/api/v1/notifications", token, map[string]any{"name": "hook", "kind": "webhook",
+		"events": []string{"deploy.failed"}, "projects": []int64{shop.ID}, "config": map[string]any{"url": sink.URL, "secret": notifSecret}})
+	wantStatus(t, res, http.StatusCreated)
+	if fmt.Sprint(body["projects"]) != fmt.Sprintf("[%d]", shop.ID) {
+		t.Fatalf("projects %v; want [%d]", body["projects"], shop.ID)
+	}
+	id := int64(body["id"].(float64))
+	res, _ = app.apiJSON("PATCH", fmt.Sprintf("/api/v1/notifications/%d", id), token, map[string]any{"projects": []int64{999999}})
+	wantStatus(t, res, http.StatusUnprocessableEntity)
+	testkit.MustContain(t, res.Body, "no project with id 999999")
+
+	path := fmt.Sprintf("/settings/notifications/%d", id)
+	settings := b.get("/settings/notifications")
+	if href, _ := settings.doc(t).Find(`tr[data-channel="hook"] a`).First().Attr("href"); href != path {
+		t.Errorf("the channel row links to %q; want %q", href, path)
+	}
+	page := b.get(path)
+	wantStatus(t, page, http.StatusOK)
+	doc := page.doc(t)
+	testkit.MustContain(t, doc.Find("h1").Text(), "hook")
+	testkit.MustContain(t, doc.Find("#channel-deliveries-empty").Text(), "No deliveries yet")
+	testkit.MustNotContain(t, page.Body, notifSecret)
+	if _, ok := doc.Find(fmt.Sprintf(`[name=projects][value="%d"]`, shop.ID)).Attr("checked"); !ok {
+		t.Error("the shop project is not ticked")
+	}
+	if v, _ := doc.Find(`[name=url]`).Attr("value"); v != sink.URL {
+		t.Errorf("url field %q; want %q", v, sink.URL)
+	}
+
+	// Rejected: the typed name and ticks stay, nothing is saved.
+	form := url.Values{"name": {""}, "url": {sink.URL}, "events": {"deploy.failed", "alert.firing"},
+		"projects": {strconv.FormatInt(blog.ID, 10)}}
+	res = b.postHTMX(path, form)
+	wantStatus(t, res, http.StatusUnprocessableEntity)
+	doc = res.doc(t)
+	testkit.MustContain(t, doc.Find(`[name=name]`).Closest(".field").Find(".error-text").Text(), "name")
+	if _, ok := doc.Find(`[name=events][value="alert.firing"]`).Attr("checked"); !ok {
+		t.Error("the ticked event was lost")
+	}
+	if _, ok := doc.Find(fmt.Sprintf(`[name=projects][value="%d"]`, blog.ID)).Attr("checked"); !ok {
+		t.Error("the ticked project was lost")
+	}
+	_, body = app.apiJSON("GET", fmt.Sprintf("/api/v1/notifications/%d", id), token, nil)
+	if body["name"] != "hook" || fmt.Sprint(body["projects"]) != fmt.Sprintf("[%d]", shop.ID) {
+		t.Errorf("a rejected edit changed the channel: %v", body)
+	}
+
+	// Saved: the secret left empty keeps the stored one.
+	form.Set("name", "hook2")
+	res = b.postHTMX(path, form)
+	wantStatus(t, res, http.StatusOK)
+	testkit.MustContain(t, res.doc(t).Find(".flash.ok").Text(), "Saved hook2")
+	_, body = app.apiJSON("GET", fmt.Sprintf("/api/v1/notifications/%d", id), token, nil)
+	if body["name"] != "hook2" || fmt.Sprint(body["projects"]) != fmt.Sprintf("[%d]", blog.ID) || fmt.Sprint(body["events"]) != "[deploy.failed alert.firing]" {
+		t.Errorf("after save: %v", body)
+	}
+
+	// Send test on the page answers with the page body and the delivery.
+	pageTest := func() *response {
+		return b.postFormRaw(path+"/test", nil, "HX-Request", "true", "HX-Target", "notification-channel", "X-CSRF-Token", b.csrf())
+	}
+	res = pageTest()
+	wantStatus(t, res, http.StatusOK)
+	doc = res.doc(t)
+	testkit.MustContain(t, doc.Find("#notification-test-result").Text(), "Test message sent to hook2")
+	testkit.MustContain(t, doc.Find("#channel-deliveries .badge.state-ok").Text(), "sent")
+	if got, bad := sink.got(); len(got) != 1 || bad != 0 {
+		t.Errorf("sink got %d messages (%d badly signed); want 1", len(got), bad)
+	}
+	sink.Close()
+	testkit.MustContain(t, pageTest().doc(t).Find("#notification-test-result").Text(), "Test to hook2 failed")
+	list := b.get(path + "/deliveries")
+	wantStatus(t, list, http.StatusOK)
+	doc = list.doc(t)
+	if n := doc.Find("tr[data-delivery]").Length(); n != 2 {
+		t.Errorf("%d deliveries listed; want 2", n)
+	}
+	testkit.MustContain(t, doc.Find(".badge.state-bad").Text(), "failed")
+	testkit.MustContain(t, doc.Find(".error-text").Text(), "connection refused")
 }

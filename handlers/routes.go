@@ -177,6 +177,9 @@ func (h *Handler) routes(e *echo.Echo) {
 	ui.POST("/settings/notifications/:id/toggle", h.pages.ToggleNotificationChannel)
 	ui.POST("/settings/notifications/:id/delete", h.pages.DeleteNotificationChannel)
 	ui.POST("/settings/notifications/cooldown", h.pages.UpdateNotificationCooldown)
+	ui.GET("/settings/notifications/:id", h.pages.ShowNotificationChannel)
+	ui.POST("/settings/notifications/:id", h.pages.UpdateNotificationChannel)
+	ui.GET("/settings/notifications/:id/deliveries", h.pages.ShowNotificationDeliveries)
 
 	api := e.Group("/api/v1", web.APIFrontEnd, h.csrfUnlessToken, h.requireAPIUser)
 	// Metrics: the Server page, each service's panel, the settings panel.

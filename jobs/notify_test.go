@@ -133,6 +133,16 @@ func TestNotify_FailedDeployNotifiesOnceAcrossTwoRunners(t *testing.T) {
 		!strings.Contains(m.Title, name) || !strings.Contains(m.Body, d.Error) || !strings.Contains(m.Body, "#"+strconv.FormatInt(d.ID, 10)) {
 		t.Errorf("message = %+v; want deploy.failed for %s with reason %q and link %s", m, name, d.Error, wantLink)
 	}
+	// The envelope says what it is about.
+	if m.Project == nil || m.Project.Name != "p-"+name || m.Project.ID != proj.ID ||
+		m.Service == nil || m.Service.Name != name || m.Service.Kind != "app" ||
+		m.Deployment == nil || m.Deployment.ID != d.ID {
+		t.Errorf("envelope project %+v, service %+v, deployment %+v; want p-%s, app %s, #%d", m.Project, m.Service, m.Deployment, name, name, d.ID)
+	}
+	var data map[string]any
+	if err := json.Unmarshal(m.Data, &data); err != nil || data["error"] != d.Error || data["action"] != db.ActionDeploy {
+		t.Errorf("envelope data %s (%v); want the action and the error", m.Data, err)
+	}
 	t.Logf("notified: %s — %s (%s)", m.Title, m.Body, m.URL)
 	rows, err := store.Notifications(ctx, 0, 100, 0)
 	if err != nil {

@@ -87,6 +87,19 @@ var funcs = template.FuncMap{
 		}
 		return tm.Format("2006-01-02")
 	},
+	// until says how far ahead t is ("in 2 min"), for retries.
+	"until": func(t time.Time) string {
+		d := time.Until(t)
+		switch {
+		case d <= 0:
+			return "now"
+		case d < time.Minute:
+			return fmt.Sprintf("in %d s", int(d.Seconds()))
+		case d < time.Hour:
+			return fmt.Sprintf("in %d min", int(d.Minutes()))
+		}
+		return fmt.Sprintf("in %d h", int(d.Hours()))
+	},
 	"short": func(s string) string {
 		if len(s) > 12 {
 			return s[:12]

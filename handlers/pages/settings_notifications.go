@@ -23,6 +23,7 @@ type notificationsPanel struct {
 	Kinds      []kindOption
 	Fields     []notify.Field // of the add form's kind
 	Events     []eventOption
+	Projects   []projectOption
 	Test       *db.Notification // the result of a Test press
 	Cooldown   *views.Form      // cooldown_minutes
 	Message    string
@@ -40,6 +41,34 @@ type eventOption struct {
 	Checked     bool
 }
 
+type projectOption struct {
+	ID      int64
+	Name    string
+	Checked bool
+}
+
+// projectOptions lists every project, the ones in chosen checked.
+func (h *Handler) projectOptions(c echo.Context, chosen []int64) ([]projectOption, error) {
+	list, err := h.Store.Projects(c.Request().Context())
+	if err != nil {
+		return nil, err
+	}
+	out := make([]projectOption, 0, len(list))
+	for _, p := range list {
+		out = append(out, projectOption{ID: p.ID, Name: p.Name, Checked: slices.Contains(chosen, p.ID)})
+	}
+	return out, nil
+}
+
+// eventOptions lists every event, the ones in chosen checked.
+func eventOptions(chosen []string) []eventOption {
+	out := make([]eventOption, 0, len(notify.Events))
+	for _, e := range notify.Events {
+		out = append(out, eventOption{Name: e.Name, Label: e.Label, Checked: slices.Contains(chosen, e.Name)})
+	}
+	return out
+}
+
 // recentDeliveries is how many deliveries the panel lists.
 const recentDeliveries = 20
 
@@ -54,9 +83,7 @@ func (p *notificationsPanel) notificationForm(form *views.Form, events []string)
 	for _, k := range notify.Kinds {
 		p.Kinds = append(p.Kinds, kindOption{Value: k, Label: notify.KindLabel(k), Selected: k == kind})
 	}
-	for _, e := range notify.Events {
-		p.Events = append(p.Events, eventOption{Name: e.Name, Label: e.Label, Checked: slices.Contains(events, e.Name)})
-	}
+	p.Events = eventOptions(events)
 }
 
 func (h *Handler) loadNotifications(c echo.Context) (*notificationsPanel, error) {
@@ -76,6 +103,9 @@ func (h *Handler) loadNotifications(c echo.Context) (*notificationsPanel, error)
 	p := &notificationsPanel{Channels: channels, Deliveries: deliveries, CSRF: web.CSRF(c), Cooldown: views.NewForm()}
 	p.Cooldown.Values["cooldown_minutes"] = strconv.Itoa(settings.CooldownMinutes)
 	p.notificationForm(views.NewForm(), []string{notify.EventDeployFailed, notify.EventBackupFailed})
+	if p.Projects, err = h.projectOptions(c, nil); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 
@@ -96,18 +126,31 @@ func (h *Handler) ShowNotifications(c echo.Context) error {
 	return h.renderNotifications(c, p)
 }
 
-// channelFromForm reads the add form: name, kind, events and the kind's
-// fields (secrets are never put back on the form).
-func channelFromForm(c echo.Context, form *views.Form) (ops.ChannelInput, []string) {
+// channelFromForm reads a channel form: name, kind, events, projects
+// and the kind's fields (secrets are never put back on the form). kind
+// is the stored channel's kind, or "" to read it from the form. An
+// unreadable project id is dropped: the checkboxes only send real ones.
+func channelFromForm(c echo.Context, form *views.Form, kind string) (ops.ChannelInput, []string, []int64) {
 	name := strings.TrimSpace(c.FormValue("name"))
-	kind := strings.TrimSpace(c.FormValue("kind"))
+	if kind == "" {
+		kind = strings.TrimSpace(c.FormValue("kind"))
+	}
 	form.Values["name"], form.Values["kind"] = name, kind
 	params, _ := c.FormParams()
-	events := params["events"]
 	if c.Request().Method == http.MethodGet {
-		events = c.QueryParams()["events"]
+		params = c.QueryParams()
 	}
-	in := ops.ChannelInput{Name: &name, Kind: kind, Events: &events, Config: map[string]string{}}
+	events := params["events"]
+	if events == nil {
+		events = []string{}
+	}
+	projects := []int64{}
+	for _, v := range params["projects"] {
+		if id, err := strconv.ParseInt(v, 10, 64); err == nil {
+			projects = append(projects, id)
+		}
+	}
+	in := ops.ChannelInput{Name: &name, Kind: kind, Events: &events, Projects: &projects, Config: map[string]string{}}
 	for _, f := range notify.Fields(kind) {
 		v := c.FormValue(f.Name)
 		in.Config[f.Name] = v
@@ -115,23 +158,27 @@ func channelFromForm(c echo.Context, form *views.Form) (ops.ChannelInput, []stri
 			form.Values[f.Name] = strings.TrimSpace(v)
 		}
 	}
-	return in, events
+	return in, events, projects
 }
 
 // ShowNotificationForm is the add form for another kind, keeping what
 // was typed (the kind select reloads it).
 func (h *Handler) ShowNotificationForm(c echo.Context) error {
 	form := views.NewForm()
-	_, events := channelFromForm(c, form)
+	_, events, projects := channelFromForm(c, form, "")
 	p := &notificationsPanel{CSRF: web.CSRF(c)}
 	p.notificationForm(form, events)
+	var err error
+	if p.Projects, err = h.projectOptions(c, projects); err != nil {
+		return err
+	}
 	return h.Partial(c, http.StatusOK, "notification_form", p)
 }
 
 // CreateNotificationChannel saves the add form.
 func (h *Handler) CreateNotificationChannel(c echo.Context) error {
 	form := views.NewForm()
-	in, events := channelFromForm(c, form)
+	in, events, projects := channelFromForm(c, form, "")
 	ch, err := h.Ops.CreateNotificationChannel(c.Request().Context(), in)
 	if err != nil && !formErrors(form, err) {
 		return err
@@ -142,6 +189,9 @@ func (h *Handler) CreateNotificationChannel(c echo.Context) error {
 	}
 	if !form.Valid() {
 		p.notificationForm(form, events)
+		if p.Projects, err = h.projectOptions(c, projects); err != nil {
+			return err
+		}
 	} else {
 		p.Message = "Added " + ch.Name + ". Press Test to check it."
 	}
@@ -168,6 +218,9 @@ func (h *Handler) TestNotificationChannel(c echo.Context) error {
 	d, err := h.Ops.TestNotificationChannel(c.Request().Context(), id)
 	if err != nil {
 		return err
+	}
+	if c.Request().Header.Get("HX-Target") == channelPageTarget {
+		return h.renderChannelPage(c, id, nil, d, "")
 	}
 	p, err := h.loadNotifications(c)
 	if err != nil {
