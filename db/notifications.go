@@ -40,8 +40,8 @@ type NotificationChannel struct {
 	// Events about no project reach it whatever they are.
 	ProjectIDs pq.Int64Array `db:"project_ids" json:"projects"`
 	Enabled    bool          `db:"enabled" json:"enabled"`
-	CreatedAt time.Time      `db:"created_at" json:"created_at"`
-	UpdatedAt time.Time      `db:"updated_at" json:"updated_at"`
+	CreatedAt  time.Time     `db:"created_at" json:"created_at"`
+	UpdatedAt  time.Time     `db:"updated_at" json:"updated_at"`
 	// The channel's latest delivery: status "" when there was none.
 	LastStatus string     `db:"last_status" json:"last_status"`
 	LastError  string     `db:"last_error" json:"last_error"`

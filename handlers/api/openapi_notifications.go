@@ -9,7 +9,7 @@ import (
 func exampleChannel() map[string]any {
 	return map[string]any{"id": 1, "name": "ops slack", "kind": "slack", "events": []string{"deploy.failed", "backup.failed"}, "projects": []int64{},
 		"enabled": true,
-		"config": map[string]any{}, "secrets_set": map[string]bool{"url": true},
+		"config":  map[string]any{}, "secrets_set": map[string]bool{"url": true},
 		"last_status": "sent", "last_error": "", "last_at": exampleTime, "created_at": exampleTime, "updated_at": exampleTime}
 }
 

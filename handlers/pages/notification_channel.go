@@ -31,7 +31,7 @@ type channelPage struct {
 	Projects   []projectOption
 	Deliveries []db.Notification
 	Offset     int
-	Next, Prev int // offsets of the next and previous pages, -1 for none
+	Next, Prev int  // offsets of the next and previous pages, -1 for none
 	Pending    bool // a delivery is queued or retrying: the list refreshes
 	Test       *db.Notification
 	Message    string

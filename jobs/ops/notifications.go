@@ -16,13 +16,13 @@ import (
 // kind's fields as text (see notify.Fields); on update a field left out,
 // or a secret left empty, keeps its stored value.
 type ChannelInput struct {
-	Name    *string
-	Kind    string
-	Events  *[]string
+	Name   *string
+	Kind   string
+	Events *[]string
 	// Projects limits the channel to these projects' events; empty: all.
 	Projects *[]int64
 	Enabled  *bool
-	Config  map[string]string
+	Config   map[string]string
 }
 
 // ChannelView is a channel as pages and the API show it: its settings
