@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"dokploy/db"
 	"dokploy/handlers/web"
 
 	"github.com/labstack/echo/v4"
@@ -59,4 +60,18 @@ func pageOf[T any](c echo.Context, items []T) map[string]any {
 		page = []T{}
 	}
 	return map[string]any{"items": page, "limit": limit, "offset": offset, "total": total}
+}
+
+// serviceParams reads the {kind}/{id} of /services/{kind}/{id}/…: app,
+// database or compose, and a positive id; anything else is 404.
+func serviceParams(c echo.Context) (string, int64, error) {
+	kind := c.Param("kind")
+	if kind != db.KindApp && kind != db.KindDatabase && kind != db.KindCompose {
+		return "", 0, web.Error(http.StatusNotFound, "kind", "no such kind of service: use app, database or compose")
+	}
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil || id < 1 {
+		return "", 0, web.Error(http.StatusNotFound, "id", "no such service")
+	}
+	return kind, id, nil
 }

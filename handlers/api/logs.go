@@ -2,13 +2,11 @@ package api
 
 import (
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
-	"dokploy/db"
 	"dokploy/handlers/web"
 	"dokploy/jobs/docker"
 	"dokploy/jobs/ops"
@@ -18,13 +16,9 @@ import (
 // of an app's, database's or compose service's output, as JSON or, with
 // download=1, as a text attachment.
 func (h *Handler) ServiceLogs(c echo.Context) error {
-	kind := c.Param("kind")
-	if kind != db.KindApp && kind != db.KindDatabase && kind != db.KindCompose {
-		return web.Error(http.StatusNotFound, "kind", "no such kind of service: use app, database or compose")
-	}
-	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
-	if err != nil || id < 1 {
-		return web.Error(http.StatusNotFound, "id", "no such service")
+	kind, id, err := serviceParams(c)
+	if err != nil {
+		return err
 	}
 	f, err := ops.ParseLogFilter(c.QueryParam, time.Now())
 	if err != nil {

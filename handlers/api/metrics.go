@@ -2,12 +2,9 @@ package api
 
 import (
 	"net/http"
-	"strconv"
 
 	"github.com/labstack/echo/v4"
 
-	"dokploy/db"
-	"dokploy/handlers/web"
 	"dokploy/jobs/metrics"
 )
 
@@ -15,13 +12,9 @@ import (
 // series per replica (CPU, memory, network and block I/O rates, restarts,
 // OOM kills) over range, with each replica's current values.
 func (h *Handler) ServiceMetrics(c echo.Context) error {
-	kind := c.Param("kind")
-	if kind != db.KindApp && kind != db.KindDatabase && kind != db.KindCompose {
-		return web.Error(http.StatusNotFound, "kind", "no such kind of service: use app, database or compose")
-	}
-	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
-	if err != nil || id < 1 {
-		return web.Error(http.StatusNotFound, "id", "no such service")
+	kind, id, err := serviceParams(c)
+	if err != nil {
+		return err
 	}
 	m, err := h.Ops.ServiceMetrics(c.Request().Context(), kind, id, c.QueryParam("service"), c.QueryParam("range"))
 	if err != nil {
