@@ -6,7 +6,9 @@ TRAEFIK_VERSION ?= v3.6.12
 TRAEFIK_BIN ?= /var/cache/dokploy/traefik-$(TRAEFIK_VERSION)
 PEBBLE_VERSION ?= v2.10.1
 PEBBLE_BIN ?= /var/cache/dokploy/bin/pebble
+MINIO_MODULE ?= github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c
 MINIO_BIN ?= /var/cache/dokploy/bin/minio
+MAILPIT_MODULE ?= github.com/axllent/mailpit@v1.33.1
 MAILPIT_BIN ?= /var/cache/dokploy/bin/mailpit
 GOLANGCI_LINT_VERSION ?= v2.15.0
 GOLANGCI_LINT_BIN ?= /var/cache/dokploy/bin/golangci-lint-$(GOLANGCI_LINT_VERSION)
@@ -51,11 +53,11 @@ pebble:
 
 # MinIO, an S3 server for the backup tests (a test server only, not linked into dokploy).
 minio:
-	bash scripts/build-minio.sh $(MINIO_BIN)
+	bash scripts/build-go-tool.sh $(MINIO_MODULE) $(MINIO_BIN)
 
 # Mailpit, an SMTP server with an HTTP API, for the email notification tests (a test server only).
 mailpit:
-	bash scripts/build-mailpit.sh $(MAILPIT_BIN)
+	bash scripts/build-go-tool.sh $(MAILPIT_MODULE) $(MAILPIT_BIN)
 
 # Local stand-ins for the official database images (no registry here); cached, seconds when warm.
 db-images:

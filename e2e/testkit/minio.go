@@ -22,7 +22,7 @@ import (
 // minioBinEnv names the MinIO server binary; make test sets it.
 const minioBinEnv = "DOKPLOY_MINIO_BIN"
 
-// defaultMinIOBin is where scripts/build-minio.sh (make minio) puts it.
+// defaultMinIOBin is where make minio (scripts/build-go-tool.sh) puts it.
 const defaultMinIOBin = "/var/cache/dokploy/bin/minio"
 
 // minioReadyTimeout covers a cold start on a loaded machine.
