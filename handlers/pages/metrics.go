@@ -85,17 +85,7 @@ func (h *Handler) ShowMetricsSettings(c echo.Context) error {
 // in the form when one is refused.
 func (h *Handler) UpdateMetricsSettings(c echo.Context) error {
 	form := views.NewForm()
-	nums := map[string]*int{}
-	for _, key := range []string{"interval_seconds", "raw_hours", "rollup_days"} {
-		v := c.FormValue(key)
-		form.Values[key] = v
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			form.Errors[key] = "Enter a whole number."
-			continue
-		}
-		nums[key] = &n
-	}
+	nums := wholeNumbers(c, form, "interval_seconds", "raw_hours", "rollup_days")
 	if form.Valid() {
 		err := h.Ops.SetMetricsSettings(c.Request().Context(), nums["interval_seconds"], nums["raw_hours"], nums["rollup_days"])
 		if err != nil && !formErrors(form, err) {

@@ -2,6 +2,10 @@ package pages
 
 import (
 	"errors"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
 
 	"dokploy/jobs/ops"
 	"dokploy/views"
@@ -44,4 +48,22 @@ func formErrors(form *views.Form, err error) bool {
 		return true
 	}
 	return false
+}
+
+// wholeNumbers reads the form fields keys as whole numbers: each typed
+// value stays on form, and one that is not a number gets its error there
+// and no entry in the result.
+func wholeNumbers(c echo.Context, form *views.Form, keys ...string) map[string]*int {
+	nums := map[string]*int{}
+	for _, key := range keys {
+		v := strings.TrimSpace(c.FormValue(key))
+		form.Values[key] = v
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			form.Errors[key] = "Enter a whole number."
+			continue
+		}
+		nums[key] = &n
+	}
+	return nums
 }

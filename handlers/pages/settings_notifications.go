@@ -280,13 +280,12 @@ func (h *Handler) DeleteNotificationChannel(c echo.Context) error {
 // UpdateNotificationCooldown saves the cooldown.
 func (h *Handler) UpdateNotificationCooldown(c echo.Context) error {
 	form := views.NewForm()
-	v := strings.TrimSpace(c.FormValue("cooldown_minutes"))
-	form.Values["cooldown_minutes"] = v
-	n, err := strconv.Atoi(v)
-	if err != nil {
-		form.Errors["cooldown_minutes"] = "Enter a whole number of minutes."
-	} else if err := h.Ops.SetNotificationSettings(c.Request().Context(), ops.NotificationSettings{CooldownMinutes: n}); err != nil && !formErrors(form, err) {
-		return err
+	n := 0
+	if v := wholeNumbers(c, form, "cooldown_minutes")["cooldown_minutes"]; v != nil {
+		n = *v
+		if err := h.Ops.SetNotificationSettings(c.Request().Context(), ops.NotificationSettings{CooldownMinutes: n}); err != nil && !formErrors(form, err) {
+			return err
+		}
 	}
 	p, err := h.loadNotifications(c)
 	if err != nil {

@@ -37,17 +37,7 @@ func (h *Handler) ShowRetentionSettings(c echo.Context) error {
 // the form when one is refused.
 func (h *Handler) UpdateRetentionSettings(c echo.Context) error {
 	form := views.NewForm()
-	nums := map[string]*int{}
-	for _, key := range []string{"keep_deployment_logs", "webhook_delivery_days"} {
-		v := c.FormValue(key)
-		form.Values[key] = v
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			form.Errors[key] = "Enter a whole number."
-			continue
-		}
-		nums[key] = &n
-	}
+	nums := wholeNumbers(c, form, "keep_deployment_logs", "webhook_delivery_days")
 	if form.Valid() {
 		err := h.Ops.SetHistoryRetention(c.Request().Context(), nums["keep_deployment_logs"], nums["webhook_delivery_days"])
 		if err != nil && !formErrors(form, err) {
