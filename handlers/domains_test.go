@@ -318,3 +318,59 @@ func (a *routingApp) apiToken2() string {
 	}
 	return token
 }
+
+// TestDashboardDomainAPI: the API sets, shows and removes the dashboard's
+// domain like the Settings form, and refuses a bad host or one an app
+// uses without changing anything.
+func TestDashboardDomainAPI(t *testing.T) {
+	a := newRoutingApp(t)
+	a.setupAdmin()
+	token := a.apiToken2()
+	path := "/api/v1/settings/dashboard-domain"
+
+	res, out := a.apiJSON(http.MethodGet, path, token, nil)
+	wantStatus(t, res, http.StatusOK)
+	if out["domain"] != nil {
+		t.Fatalf("a new install has a dashboard domain: %v", out)
+	}
+	res, _ = a.apiJSON(http.MethodDelete, path, token, nil)
+	wantStatus(t, res, http.StatusNotFound)
+
+	res, out = a.apiJSON(http.MethodPut, path, token, map[string]any{"host": "bad host!"})
+	wantDomainError(t, res, out, 422, "host", "")
+	app := a.CreateApp("shop")
+	res, _ = a.apiJSON(http.MethodPost, fmt.Sprintf("/api/v1/applications/%d/domains", app.ID), token, map[string]any{"host": "shop.example.com", "port": 80})
+	wantStatus(t, res, http.StatusCreated)
+	res, out = a.apiJSON(http.MethodPut, path, token, map[string]any{"host": "shop.example.com"})
+	if res.Code != http.StatusConflict && res.Code != http.StatusUnprocessableEntity {
+		t.Fatalf("a host the app uses: %d %v", res.Code, out)
+	}
+	if a.File(routing.DashboardApp) != "" {
+		t.Error("a refused domain was routed")
+	}
+
+	res, out = a.apiJSON(http.MethodPut, path, token, map[string]any{"host": "panel.example.com"})
+	wantStatus(t, res, http.StatusOK)
+	d, _ := out["domain"].(map[string]any)
+	if d["host"] != "panel.example.com" || d["https"] != true || d["certificate"] != "letsencrypt" || d["path"] != "/" {
+		t.Fatalf("domain %v", out)
+	}
+	testkit.MustContain(t, a.File(routing.DashboardApp), "Host(`panel.example.com`)", "host.docker.internal:3000")
+	// A second PUT replaces it: still one domain.
+	res, _ = a.apiJSON(http.MethodPut, path, token, map[string]any{"host": "admin.example.com", "https": false})
+	wantStatus(t, res, http.StatusOK)
+	if n := a.count("domains WHERE service_id IS NULL"); n != 1 {
+		t.Errorf("%d dashboard domains; want 1", n)
+	}
+	_, out = a.apiJSON(http.MethodGet, path, token, nil)
+	if d, _ := out["domain"].(map[string]any); d["host"] != "admin.example.com" || d["https"] != false {
+		t.Errorf("after the second PUT: %v", out)
+	}
+	testkit.MustNotContain(t, a.File(routing.DashboardApp), "panel.example.com")
+
+	res, _ = a.apiJSON(http.MethodDelete, path, token, nil)
+	wantStatus(t, res, http.StatusNoContent)
+	if a.File(routing.DashboardApp) != "" {
+		t.Error("the dashboard's route is left after DELETE")
+	}
+}

@@ -129,31 +129,22 @@ func (h *Handler) UpdateDashboardDomain(c echo.Context) error {
 		return echo.NewHTTPError(http.StatusServiceUnavailable, "Routing is not configured.")
 	}
 	ctx := c.Request().Context()
-	current, err := h.Store.DashboardDomains(ctx)
-	if err != nil {
-		return err
-	}
-	d := ops.NewDomain(nil, h.Routing.DashboardPort())
-	if len(current) > 0 {
-		d = &current[0]
-	}
 	form := views.NewForm()
-	formToDomain(c, d, form)
-	d.Path, d.InternalPath, d.StripPath, d.Enabled, d.Port = "/", "/", false, true, h.Routing.DashboardPort()
+	in := &db.Domain{}
+	formToDomain(c, in, form)
 	msg, failed := "", ""
-	switch {
-	case d.Host == "" && d.ID != 0:
-		if msg, failed, err = outcome(h.Ops.DeleteDomain(ctx, d), "The dashboard no longer has a domain."); err != nil {
+	var err error
+	if in.Host == "" {
+		var removed bool
+		removed, err = h.Ops.RemoveDashboardDomain(ctx)
+		if err == nil && !removed {
+			form.Errors["host"] = "host is required"
+		} else if msg, failed, err = outcome(err, "The dashboard no longer has a domain."); err != nil {
 			return err
 		}
-	case d.Host == "":
-		form.Errors["host"] = "host is required"
-	default:
-		err := h.Ops.SaveDomain(ctx, nil, d)
-		if !formErrors(form, err) {
-			if msg, failed, err = outcome(err, "The dashboard now answers on "+displayHost(d.Host)+"."); err != nil {
-				return err
-			}
+	} else if _, err := h.Ops.SetDashboardDomain(ctx, in); !formErrors(form, err) {
+		if msg, failed, err = outcome(err, "The dashboard now answers on "+displayHost(in.Host)+"."); err != nil {
+			return err
 		}
 	}
 	return h.renderRoutingSettings(c, func(p *routingSettings) {

@@ -224,3 +224,48 @@ func (s *Service) AppDomain(ctx context.Context, id int64) (*db.Domain, *db.App,
 	a, err := s.store.App(ctx, *d.ServiceID)
 	return d, a, err
 }
+
+// DashboardDomain returns the dashboard's own domain, nil when it has none.
+func (s *Service) DashboardDomain(ctx context.Context) (*db.Domain, error) {
+	list, err := s.store.DashboardDomains(ctx)
+	if err != nil || len(list) == 0 {
+		return nil, err
+	}
+	return &list[0], nil
+}
+
+// SetDashboardDomain makes host the dashboard's one domain (replacing the
+// one it had), with https, certificate and certificateID as given; the
+// path is always "/" and the port the dashboard's. An empty host is
+// refused: RemoveDashboardDomain removes it.
+func (s *Service) SetDashboardDomain(ctx context.Context, in *db.Domain) (*db.Domain, error) {
+	if s.routing == nil {
+		return nil, &NotRoutedError{Err: errors.New("routing is not configured")}
+	}
+	if in.Host == "" {
+		return nil, fieldError("host", "host is required")
+	}
+	d, err := s.DashboardDomain(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if d == nil {
+		d = NewDomain(nil, s.routing.DashboardPort())
+	}
+	d.Host, d.HTTPS, d.Certificate, d.CertificateID = in.Host, in.HTTPS, in.Certificate, in.CertificateID
+	d.Path, d.InternalPath, d.StripPath, d.Enabled, d.Port = "/", "/", false, true, s.routing.DashboardPort()
+	if err := s.SaveDomain(ctx, nil, d); err != nil {
+		return d, err
+	}
+	return d, nil
+}
+
+// RemoveDashboardDomain removes the dashboard's domain; it reports
+// whether there was one.
+func (s *Service) RemoveDashboardDomain(ctx context.Context) (bool, error) {
+	d, err := s.DashboardDomain(ctx)
+	if err != nil || d == nil {
+		return false, err
+	}
+	return true, s.DeleteDomain(ctx, d)
+}
