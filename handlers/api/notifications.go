@@ -59,13 +59,18 @@ func (h *Handler) ListNotificationChannels(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{"items": list})
 }
 
-// CreateNotificationChannel answers POST /notifications.
-func (h *Handler) CreateNotificationChannel(c echo.Context) error {
+// bindChannel reads the body of POST and PATCH /notifications.
+func bindChannel(c echo.Context) (ops.ChannelInput, error) {
 	var body channelInputJSON
 	if err := bindStrict(c, &body); err != nil {
-		return err
+		return ops.ChannelInput{}, err
 	}
-	in, err := body.input()
+	return body.input()
+}
+
+// CreateNotificationChannel answers POST /notifications.
+func (h *Handler) CreateNotificationChannel(c echo.Context) error {
+	in, err := bindChannel(c)
 	if err != nil {
 		return err
 	}
@@ -95,11 +100,7 @@ func (h *Handler) UpdateNotificationChannel(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var body channelInputJSON
-	if err := bindStrict(c, &body); err != nil {
-		return err
-	}
-	in, err := body.input()
+	in, err := bindChannel(c)
 	if err != nil {
 		return err
 	}
