@@ -50,10 +50,11 @@ type Guard struct {
 	// remote services are refused at whatever their names resolve to.
 	remote []Service
 
-	mu       sync.Mutex
-	resolved map[string][]netip.Addr // remote host → addresses, cached
-	local    map[netip.Addr]bool     // this machine's interface addresses
-	at       time.Time               // when resolved/local were filled
+	mu         sync.Mutex
+	resolved   map[string][]netip.Addr // remote host → addresses, cached
+	local      map[netip.Addr]bool     // this machine's interface addresses
+	at         time.Time               // when resolved/local were filled
+	refreshing bool                    // a background refresh is running
 }
 
 // cacheFor bounds how stale interface addresses and service names may be.
@@ -133,16 +134,28 @@ func (g *Guard) lookup(host string) []netip.Addr {
 	return g.resolved[host]
 }
 
-// refresh re-reads interface addresses and re-resolves remote service names
-// when the cache is older than cacheFor. A failed lookup keeps the old
-// answer: a DNS hiccup must not open the guard.
+// refresh keeps interface addresses and remote service names at most
+// cacheFor old. Only the first call waits for them; later, a stale cache
+// is answered from while one background refresh renews it, so a dial
+// never waits on DNS once the guard has its first answer.
 func (g *Guard) refresh() {
 	g.mu.Lock()
-	fresh := time.Since(g.at) < cacheFor && g.local != nil
-	g.mu.Unlock()
-	if fresh {
+	switch {
+	case g.local == nil:
+		g.mu.Unlock()
+		g.reload()
 		return
+	case time.Since(g.at) >= cacheFor && !g.refreshing:
+		g.refreshing = true
+		go g.reload()
 	}
+	g.mu.Unlock()
+}
+
+// reload re-reads interface addresses and re-resolves remote service
+// names. A failed lookup keeps the old answer: a DNS hiccup must not open
+// the guard.
+func (g *Guard) reload() {
 	local := map[netip.Addr]bool{}
 	if addrs, err := net.InterfaceAddrs(); err == nil {
 		for _, a := range addrs {
@@ -168,7 +181,7 @@ func (g *Guard) refresh() {
 			resolved[host] = old
 		}
 	}
-	g.local, g.resolved, g.at = local, resolved, time.Now()
+	g.local, g.resolved, g.at, g.refreshing = local, resolved, time.Now(), false
 }
 
 // Control is a net.Dialer Control hook: it runs after DNS, on the address

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"testing"
+	"time"
 )
 
 func TestCheck_RefusesMetadataAndPlatformPorts(t *testing.T) {
@@ -99,4 +100,36 @@ func firstInterfaceAddr(t *testing.T) netip.Addr {
 	}
 	t.Fatal("this machine has no non-loopback interface address")
 	return netip.Addr{}
+}
+
+// TestRefresh_StaleCacheAnsweredThenRenewedInBackground: once the guard
+// has its first answer, a stale cache still answers at once (a dial never
+// waits on DNS) and one background refresh renews it.
+func TestRefresh_StaleCacheAnsweredThenRenewedInBackground(t *testing.T) {
+	g := New(Service{Name: "the control plane's Redis", Host: "127.0.0.1", Port: 6379})
+	ghost := netip.MustParseAddr("192.0.2.77") // TEST-NET-1: never an interface here
+	if err := g.Check(netip.AddrPortFrom(ghost, 6379)); err != nil {
+		t.Fatalf("first check: %v", err)
+	}
+	// Pretend the address was an interface one when the cache was filled,
+	// an hour ago.
+	g.mu.Lock()
+	g.local[ghost] = true
+	g.at = time.Now().Add(-time.Hour)
+	g.mu.Unlock()
+	if err := g.Check(netip.AddrPortFrom(ghost, 6379)); !errors.Is(err, ErrRefused) {
+		t.Fatalf("stale check = %v; want the cached answer (refused) at once", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for g.Check(netip.AddrPortFrom(ghost, 6379)) != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("the stale cache was not renewed in the background")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.refreshing || time.Since(g.at) > time.Minute {
+		t.Errorf("after the refresh: refreshing %v, age %s", g.refreshing, time.Since(g.at))
+	}
 }
