@@ -171,6 +171,10 @@ func TestRuntimeEvents_CrashLoopOOMAndUnhealthyNotifyOnce(t *testing.T) {
 		if k.service == apps["crash"].AppName && k.event != notify.EventServiceCrashLoop {
 			t.Errorf("the crashing service also notified %s: %+v", k.event, rs)
 		}
+		// Swarm stops unhealthy containers itself: those deaths are no crashes.
+		if k.service == apps["sick"].AppName && k.event != notify.EventServiceUnhealthy {
+			t.Errorf("the unhealthy service also notified %s: %+v", k.event, rs)
+		}
 	}
 	for _, m := range rows {
 		if strings.Contains(m.Body+m.Title+string(m.Data), "s3cr3t-token") {
@@ -203,4 +207,57 @@ func TestRuntimeEvents_CrashLoopOOMAndUnhealthyNotifyOnce(t *testing.T) {
 	t.Logf("crash loop: %s — %s", crash.Title, crash.Body)
 	t.Logf("unhealthy: %s — %s", sick.Title, sick.Body)
 	t.Logf("oom: %s — %s", oom.Title, oom.Body)
+}
+
+// Only the tasks of services this product runs count: apps, databases and
+// compose stacks' services, not other Swarm services nor helper
+// containers (which are no Swarm tasks).
+func TestProductContainer(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		e    docker.ContainerEvent
+		want bool
+	}{
+		{"app", docker.ContainerEvent{Service: "shop", App: "shop"}, true},
+		{"database", docker.ContainerEvent{Service: "pg", App: "pg", Kind: db.KindDatabase}, true},
+		{"compose service", docker.ContainerEvent{Service: "shop_web", Stack: "shop", Kind: db.KindCompose}, true},
+		{"foreign swarm service", docker.ContainerEvent{Service: "portainer"}, false},
+		{"volume helper", docker.ContainerEvent{App: "shop", Kind: "volume-helper"}, false},
+		{"drill as a service", docker.ContainerEvent{Service: "x", App: "pg", Kind: "drill"}, false},
+	} {
+		if got := productContainer(c.e); got != c.want {
+			t.Errorf("%s: productContainer = %v, want %v", c.name, got, c.want)
+		}
+	}
+	if got := (docker.ContainerEvent{Service: "shop_web", Stack: "shop"}).Target(); got != "shop" {
+		t.Errorf("a stack service's target is %q, want the stack", got)
+	}
+}
+
+// Three non-zero exits within five minutes make a crash loop; older ones
+// and exits right after the engine was asked to stop the container do not
+// count, and a reported loop starts the count again.
+func TestRuntimeWatch_CrashLoopWindow(t *testing.T) {
+	var w runtimeWatch
+	t0 := time.Now()
+	die := func(id string, at time.Duration) bool {
+		_, loop := w.died(7, docker.ContainerEvent{ContainerID: id, Action: docker.ContainerDied, ExitCode: 1, Time: t0.Add(at)})
+		return loop
+	}
+	if die("a", 0) || die("b", 4*time.Minute) {
+		t.Fatal("two deaths made a loop")
+	}
+	if die("c", 6*time.Minute) {
+		t.Fatal("the death 6 minutes ago still counted")
+	}
+	w.killed = map[string]time.Time{"d": t0.Add(7 * time.Minute)}
+	if die("d", 7*time.Minute+time.Second) {
+		t.Fatal("a death right after a stop counted as a crash")
+	}
+	if !die("e", 8*time.Minute) {
+		t.Fatal("three deaths within 5 minutes made no loop")
+	}
+	if die("f", 8*time.Minute+time.Second) {
+		t.Fatal("the count did not start again after a reported loop")
+	}
 }
