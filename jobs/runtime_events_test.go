@@ -17,10 +17,6 @@ import (
 	"dokploy/e2e/testkit"
 	"dokploy/jobs/docker"
 	"dokploy/jobs/notify"
-
-	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/swarm"
-	"github.com/docker/docker/client"
 )
 
 // runtimeImage builds a FROM-scratch image with the test app (/app: CRASH=1
@@ -50,24 +46,24 @@ func runtimeImage(t *testing.T, name string) string {
 	return tag
 }
 
-// runSwarmService creates a Swarm service labelled as this product labels
-// an app's (dokploy.app on the service and its containers) and removes it
-// when the test ends.
-func runSwarmService(t *testing.T, cli *client.Client, name string, cs swarm.ContainerSpec, res *swarm.ResourceRequirements, restart swarm.RestartPolicyCondition) {
+// runService deploys spec as the product deploys an app's service
+// (DeployService labels it and its containers dokploy.app) and removes it
+// when the test ends. These services never converge, so the deploy's
+// wait is left running in the background until then.
+func runService(t *testing.T, dk *docker.Docker, spec docker.ServiceSpec) {
 	t.Helper()
-	labels := map[string]string{docker.LabelApp: name}
-	cs.Labels = labels
-	delay := time.Second
-	one := uint64(1)
-	spec := swarm.ServiceSpec{Annotations: swarm.Annotations{Name: name, Labels: labels},
-		TaskTemplate: swarm.TaskSpec{ContainerSpec: &cs, Resources: res,
-			RestartPolicy: &swarm.RestartPolicy{Condition: restart, Delay: &delay}},
-		Mode: swarm.ServiceMode{Replicated: &swarm.ReplicatedService{Replicas: &one}}}
-	ctx := context.Background()
-	if _, err := cli.ServiceCreate(ctx, spec, swarm.ServiceCreateOptions{}); err != nil {
-		t.Fatalf("create service %s: %v", name, err)
-	}
-	t.Cleanup(func() { _ = cli.ServiceRemove(context.Background(), name) })
+	spec.Replicas = 1
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = dk.DeployService(ctx, spec, nil)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		_ = dk.RemoveService(context.Background(), spec.Name)
+	})
 }
 
 // TestRuntimeEvents_CrashLoopOOMAndUnhealthyNotifyOnce runs three real
@@ -85,11 +81,6 @@ func TestRuntimeEvents_CrashLoopOOMAndUnhealthyNotifyOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { pool.Close() })
-	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cli.Close() })
 
 	name := testName(t)
 	image := runtimeImage(t, name)
@@ -116,11 +107,11 @@ func TestRuntimeEvents_CrashLoopOOMAndUnhealthyNotifyOnce(t *testing.T) {
 		apps[kind] = a
 	}
 	// The watcher is already following the engine (StartWorker).
-	runSwarmService(t, cli, apps["crash"].AppName, swarm.ContainerSpec{Image: image, Env: []string{"CRASH=1", "MESSAGE=s3cr3t-token"}}, nil, swarm.RestartPolicyConditionAny)
-	runSwarmService(t, cli, apps["sick"].AppName, swarm.ContainerSpec{Image: image, Healthcheck: &container.HealthConfig{
-		Test: []string{"CMD", "/app", "-fail"}, Interval: time.Second, Timeout: 5 * time.Second, Retries: 2}}, nil, swarm.RestartPolicyConditionAny)
-	runSwarmService(t, cli, apps["oom"].AppName, swarm.ContainerSpec{Image: image, Command: []string{"/burn"}, Env: []string{"HOLD_MB=4", "GROW_AFTER=1s"}},
-		&swarm.ResourceRequirements{Limits: &swarm.Limit{MemoryBytes: 32 << 20, NanoCPUs: 250_000_000}}, swarm.RestartPolicyConditionNone)
+	runService(t, dk, docker.ServiceSpec{Name: apps["crash"].AppName, Image: image, Env: map[string]string{"CRASH": "1", "MESSAGE": "s3cr3t-token"}})
+	runService(t, dk, docker.ServiceSpec{Name: apps["sick"].AppName, Image: image,
+		HealthCheck: &docker.HealthCheck{Test: []string{"CMD", "/app", "-fail"}, Interval: time.Second, Timeout: 5 * time.Second, Retries: 2}})
+	runService(t, dk, docker.ServiceSpec{Name: apps["oom"].AppName, Image: image, Command: []string{"/burn"},
+		Env: map[string]string{"HOLD_MB": "4", "GROW_AFTER": "1s"}, MemoryBytes: 32 << 20, NanoCPUs: 250_000_000})
 
 	type key struct{ event, service string }
 	want := []key{{notify.EventServiceCrashLoop, apps["crash"].AppName}, {notify.EventServiceUnhealthy, apps["sick"].AppName}, {notify.EventServiceOOM, apps["oom"].AppName}}
@@ -137,9 +128,8 @@ func TestRuntimeEvents_CrashLoopOOMAndUnhealthyNotifyOnce(t *testing.T) {
 	}
 	deadline := time.Now().Add(4 * time.Minute)
 	var got map[key][]db.Notification
-	var rows []db.Notification
 	for {
-		got, rows = count()
+		got, _ = count()
 		missing := 0
 		for _, k := range want {
 			if len(got[k]) == 0 {
@@ -161,7 +151,7 @@ func TestRuntimeEvents_CrashLoopOOMAndUnhealthyNotifyOnce(t *testing.T) {
 	for time.Since(first) < 15*time.Second {
 		time.Sleep(500 * time.Millisecond)
 	}
-	got, rows = count()
+	got, rows := count()
 	for _, k := range want {
 		if len(got[k]) != 1 {
 			t.Errorf("%d %s rows for %s; want exactly 1", len(got[k]), k.event, k.service)
