@@ -97,6 +97,8 @@ func containerEvent(m events.Message) (ContainerEvent, bool) {
 // oom, health_status) of Swarm tasks from since, calling each in order,
 // until ctx ends or the stream breaks (the engine restarted): it returns
 // the error then, and the caller reconnects from the last event's time.
+// An oom or unhealthy event gets the container's memory limit or failing
+// streak from an inspect first. It watches this engine only.
 func (d *Docker) ContainerEvents(ctx context.Context, since time.Time, each func(ContainerEvent)) error {
 	f := filters.NewArgs(filters.Arg("type", string(events.ContainerEventType)),
 		filters.Arg("event", string(events.ActionDie)), filters.Arg("event", string(events.ActionKill)),
