@@ -187,7 +187,6 @@ func TestCertificateCheck_NotifiesExpiringAndFailedOnce(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	mu.Lock()
-	defer mu.Unlock()
 	if len(got) != 3 || badSig != 0 {
 		t.Fatalf("sink got %d messages (%d badly signed); want 3", len(got), badSig)
 	}
@@ -203,5 +202,20 @@ func TestCertificateCheck_NotifiesExpiringAndFailedOnce(t *testing.T) {
 	}
 	if err := json.Unmarshal(p.Data, &data); err != nil || data.Source != "letsencrypt" || len(data.Hosts) != 1 || data.NotAfter == "" {
 		t.Errorf("envelope data %s; want hosts, not_after and source", p.Data)
+	}
+	mu.Unlock()
+
+	// Three days on, each expiry is at its next stage and is told again;
+	// the failure is within the cooldown, so it is not.
+	if queued, err := svc.CheckCertificates(ctx, n, now.Add(3*24*time.Hour)); err != nil || queued != 2 {
+		t.Fatalf("the check three days later queued %d (%v); want 2 reminders", queued, err)
+	}
+	rows, _ = store.Notifications(ctx, ch.ID, 50, 0)
+	titles := map[string]bool{}
+	for _, r := range rows {
+		titles[r.Title] = true
+	}
+	if !titles["Certificate for shop.example.com expires in 2 days"] || !titles["Certificate for legacy.example.com has expired"] {
+		t.Errorf("after three days the outbox has %v; want the 2-day reminder and the expiry", titles)
 	}
 }
