@@ -241,6 +241,7 @@ func serve(cfg config, web bool) error {
 	if err != nil {
 		return err
 	}
+	go routing.RunCertificateChecks(ctx, notifier) // certificate.expiring and certificate.failed
 	ring, err := cfg.secretRing()
 	if err != nil {
 		return err

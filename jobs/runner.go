@@ -85,6 +85,7 @@ type Runner struct {
 	// reserved are the host ports the platform uses (port → what), which
 	// no compose stack may publish. Guarded by mu.
 	reserved map[int]string
+	runtime  runtimeWatch // crash-loop detection (runtime_events.go)
 }
 
 // outcome is a deployment's final status and reason.
@@ -169,6 +170,7 @@ func (r *Runner) StartWorker(ctx context.Context) error {
 	go r.pruneLoop(loopCtx)
 	go r.historyPruneLoop(loopCtx)
 	go r.scheduleLoop(loopCtx)
+	go r.watchRuntimeEvents(loopCtx)
 	go r.notifier.Run(loopCtx)
 	r.log.Info("deploy worker started", "worker", r.workerID, "concurrency", n)
 	return nil

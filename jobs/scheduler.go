@@ -3,9 +3,11 @@ package jobs
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"dokploy/db"
+	"dokploy/jobs/notify"
 	"dokploy/jobs/schedule"
 )
 
@@ -123,7 +125,32 @@ func (r *Runner) checkMissed(ctx context.Context, p *db.Backup, now time.Time) {
 		msg := fmt.Sprintf("Backups of %s to %s missed their schedule (%s): last successful backup %s", p.ServiceName, p.DestinationName, p.Cron, last)
 		r.log.Warn(msg, "plan", p.ID)
 		_ = r.store.AddEvent(ctx, "backup.missed", &p.ServiceID, msg)
+		r.notifyMissed(ctx, p, at, last)
 	case !missed && p.MissedAt != nil:
 		_ = r.store.SetBackupMissed(ctx, p.ID, nil)
+	}
+}
+
+// notifyMissed queues backup.missed for a plan that just missed its
+// schedule; the key is the episode, so it notifies once however many
+// processes saw it.
+func (r *Runner) notifyMissed(ctx context.Context, p *db.Backup, at time.Time, last string) {
+	subject := r.subject(ctx, p.ServiceID)
+	var lastAt any
+	if p.LastSuccessAt != nil {
+		lastAt = p.LastSuccessAt.UTC().Format(time.RFC3339)
+	}
+	e := notify.Event{Name: notify.EventBackupMissed, Severity: notify.SeverityError,
+		Title: fmt.Sprintf("Backups of %s missed their schedule", p.ServiceName),
+		Body: fmt.Sprintf("Backups of %s to %s run on the schedule %q (%s), but none succeeded for more than two intervals. Last successful backup: %s.",
+			p.ServiceName, p.DestinationName, p.Cron, p.Timezone, last),
+		URL:       r.notifier.Link(servicePage(&db.Service{ID: p.ServiceID, Kind: subject.ServiceKind}, "backups")),
+		DedupeKey: notify.EventBackupMissed + ":" + strconv.FormatInt(p.ID, 10) + ":" + strconv.FormatInt(at.Unix(), 10),
+		Subject:   subject,
+		Data: map[string]any{"plan_id": p.ID, "cron": p.Cron, "timezone": p.Timezone, "destination": p.DestinationName,
+			"last_success_at": lastAt},
+	}
+	if _, err := r.notifier.Notify(ctx, e); err != nil {
+		r.log.Warn("queue notification", "plan", p.ID, "event", e.Name, "err", err)
 	}
 }

@@ -225,12 +225,8 @@ func containerSample(now time.Time, t docker.TaskContainer, prev, cur docker.Con
 	if secs <= 0 || cur.CPUTotal < prev.CPUTotal || cur.SystemTotal < prev.SystemTotal {
 		return db.ContainerSample{}, false // a restarted counter: wait for the next one
 	}
-	target := t.Service
-	if t.Stack != "" {
-		target = t.Stack
-	}
 	s := db.ContainerSample{
-		TS: now, Target: target, Service: t.Service, ContainerID: t.ContainerID, Replica: t.Slot, Node: t.NodeID,
+		TS: now, Target: docker.ServiceTarget(t.Service, t.Stack), Service: t.Service, ContainerID: t.ContainerID, Replica: t.Slot, Node: t.NodeID,
 		CPU: CPUPercent(prev, cur), Mem: int64(cur.Memory), MemLimit: int64(cur.MemoryLimit),
 		NetRx: rate(prev.NetRx, cur.NetRx, secs), NetTx: rate(prev.NetTx, cur.NetTx, secs),
 		BlkRead: rate(prev.BlkRead, cur.BlkRead, secs), BlkWrite: rate(prev.BlkWrite, cur.BlkWrite, secs),
