@@ -340,6 +340,27 @@ func TestAlertRules_Browser(t *testing.T) {
 		}
 		return os.WriteFile(filepath.Join(b.out, "alerts-settings-phone.png"), shot, 0o644)
 	})
+	b.step("watching nodes swaps in the node field and metrics, keeping the name", 30*time.Second, func(ctx context.Context) error {
+		if err := chromedp.Do(ctx, chromedp.Navigate(c.URL+"/settings")); err != nil {
+			return err
+		}
+		if err := b.waitJS(ctx, "the form", `document.querySelector('#alert-target') !== null`); err != nil {
+			return err
+		}
+		if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(function () {
+			document.querySelector('#alert-name').value = "disk of alpha";
+			const t = document.querySelector('#alert-target');
+			t.value = "node";
+			t.dispatchEvent(new Event("change", {bubbles: true}));
+			return true;
+		})()`)); err != nil {
+			return err
+		}
+		return b.waitJS(ctx, "the node input and node metrics", `document.querySelector('#alert-node') !== null &&
+			document.querySelector('#alert-service') === null &&
+			document.querySelector('#alert-metric option[value="disk_percent"]') !== null &&
+			document.querySelector('#alert-name').value === "disk of alpha"`)
+	})
 	if exc := b.exceptions(); len(exc) > 0 {
 		t.Errorf("console errors: %v", exc)
 	}
