@@ -29,6 +29,7 @@ import (
 	"dokploy/db"
 	"dokploy/handlers"
 	"dokploy/jobs"
+	"dokploy/jobs/alerts"
 	"dokploy/jobs/cpbackup"
 	"dokploy/jobs/docker"
 	"dokploy/jobs/engines"
@@ -226,6 +227,7 @@ func serve(cfg config, web bool) error {
 		// The in-process collector covers this node (see jobs/metrics).
 		collector := metrics.New(metrics.Options{Source: dk, Sink: store, Store: store, Settings: store.MetricsSettings, Logger: slog.Default()})
 		go collector.Run(ctx)
+		go alerts.New(alerts.Options{Store: store, Notifier: notifier, Logger: slog.Default()}).Run(ctx) // see jobs/alerts
 	}
 	if !web {
 		slog.Info("worker started")
