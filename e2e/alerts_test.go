@@ -117,6 +117,7 @@ func TestAlertRules(t *testing.T) {
 	if d := c.waitFinished(t, c.deploy(t, app), 3*time.Minute); d.Status != "done" {
 		t.Fatalf("deploy: %s %s", d.Status, d.Error)
 	}
+	metricsFavourCPU(t, name)
 
 	sink := newAlertSink(t, "alert-sink-secret-"+srvRandomHex(4))
 	c.mustAPI(t, "POST", "/api/v1/notifications", map[string]any{"name": "alerts sink", "kind": "webhook",

@@ -81,16 +81,7 @@ func TestMetrics(t *testing.T) {
 	if d := c.waitFinished(t, c.deploy(t, app), 3*time.Minute); d.Status != "done" {
 		t.Fatalf("deploy: %s %s", d.Status, d.Error)
 	}
-	// The other test packages load this 2-core machine: a high CPU weight
-	// lets the replica have the one CPU it may use, so what is measured is
-	// the collector, not the neighbours.
-	ids, err := exec.Command("docker", "ps", "-q", "--filter", "label=com.docker.swarm.service.name="+name).Output()
-	if err != nil || len(strings.Fields(string(ids))) != 1 {
-		t.Fatalf("the replica's container: %q %v", ids, err)
-	}
-	if out, err := exec.Command("docker", "update", "--cpu-shares", "100000", strings.TrimSpace(string(ids))).CombinedOutput(); err != nil {
-		t.Fatalf("docker update --cpu-shares: %v %s", err, out)
-	}
+	metricsFavourCPU(t, name)
 
 	// The collector restarts its interval with the setting, so samples of
 	// the new service come within a few rounds.
@@ -414,4 +405,19 @@ func metricsMedian(v []float64) float64 {
 		return s[len(s)/2]
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// metricsFavourCPU gives the one replica of service a high CPU weight. The
+// other test packages load this 2-core machine: the weight lets the
+// replica have the CPU it may use, so what a test measures is the
+// collector (or the alert), not the neighbours.
+func metricsFavourCPU(t *testing.T, service string) {
+	t.Helper()
+	ids, err := exec.Command("docker", "ps", "-q", "--filter", "label=com.docker.swarm.service.name="+service).Output()
+	if err != nil || len(strings.Fields(string(ids))) != 1 {
+		t.Fatalf("the replica's container: %q %v", ids, err)
+	}
+	if out, err := exec.Command("docker", "update", "--cpu-shares", "100000", strings.TrimSpace(string(ids))).CombinedOutput(); err != nil {
+		t.Fatalf("docker update --cpu-shares: %v %s", err, out)
+	}
 }
