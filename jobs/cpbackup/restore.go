@@ -136,6 +136,13 @@ func Restore(ctx context.Context, r io.Reader, dst Target) (Result, error) {
 	if err != nil {
 		return res, err
 	}
+	// Migrations seed defaults (the built-in alert rule): the archive's
+	// rows replace them. checkEmpty made sure nothing else is there.
+	for _, t := range m.Tables {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM `+pq.QuoteIdentifier(t.Name)); err != nil {
+			return res, fmt.Errorf("clear the defaults of %s: %w", t.Name, err)
+		}
+	}
 	want := map[string]int64{}
 	for _, t := range m.Tables {
 		want[t.Name] = t.Rows
@@ -195,7 +202,13 @@ func Restore(ctx context.Context, r io.Reader, dst Target) (Result, error) {
 	return res, nil
 }
 
-// checkEmpty refuses a database that holds any row, or tables that are
+// seededRows says, per table, which rows are not the defaults migrations
+// seed: a migrated database holding only those is still empty.
+var seededRows = map[string]string{
+	"alert_rules": "NOT builtin",
+}
+
+// checkEmpty refuses a database that holds any row but seeded defaults, or tables that are
 // not dokploy's: a restore never merges into or overwrites data.
 func checkEmpty(ctx context.Context, conn *sqlx.DB) error {
 	var tables []string
@@ -216,8 +229,12 @@ func checkEmpty(ctx context.Context, conn *sqlx.DB) error {
 		if t == gooseTable {
 			continue
 		}
+		where := ""
+		if cond, ok := seededRows[t]; ok {
+			where = " WHERE " + cond
+		}
 		var has bool
-		if err := conn.GetContext(ctx, &has, `SELECT EXISTS (SELECT 1 FROM `+pq.QuoteIdentifier(t)+`)`); err != nil {
+		if err := conn.GetContext(ctx, &has, `SELECT EXISTS (SELECT 1 FROM `+pq.QuoteIdentifier(t)+where+`)`); err != nil {
 			return fmt.Errorf("inspect %s: %w", t, err)
 		}
 		if has {
