@@ -5,20 +5,16 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"math"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
 	"dokploy/db"
 	"dokploy/jobs/notify"
-	"dokploy/traefik"
 )
 
 // Certificate checks: how far ahead expiry is told, how often the check
@@ -145,28 +141,11 @@ type issuedCert struct {
 	notAfter time.Time
 }
 
-// issuedCertificates reads the Let's Encrypt resolver's certificates and
-// their expiry from acme.json (Traefik stores each as base64 PEM); ones
+// issuedCertificates is acme.json's certificates with their expiry; ones
 // that do not parse are left out.
 func (r *Service) issuedCertificates() []issuedCert {
-	data, err := os.ReadFile(filepath.Join(r.opts.ConfigDir, ACMEFile))
-	if err != nil {
-		return nil
-	}
-	var store map[string]struct {
-		Certificates []struct {
-			Domain struct {
-				Main string   `json:"main"`
-				SANs []string `json:"sans"`
-			} `json:"domain"`
-			Certificate []byte `json:"certificate"` // base64 in the file
-		} `json:"Certificates"`
-	}
-	if json.Unmarshal(data, &store) != nil {
-		return nil
-	}
 	var out []issuedCert
-	for _, c := range store[traefik.ResolverLetsEncrypt].Certificates {
+	for _, c := range r.acmeCertificates() {
 		block, _ := pem.Decode(c.Certificate)
 		if block == nil {
 			continue
@@ -175,8 +154,7 @@ func (r *Service) issuedCertificates() []issuedCert {
 		if err != nil {
 			continue
 		}
-		hosts := append([]string{c.Domain.Main}, c.Domain.SANs...)
-		out = append(out, issuedCert{hosts: hosts, notAfter: leaf.NotAfter})
+		out = append(out, issuedCert{hosts: c.hosts(), notAfter: leaf.NotAfter})
 	}
 	return out
 }

@@ -141,29 +141,42 @@ func domainStatus(appName string, d db.Domain, states map[string]traefik.RouterS
 	return DomainStatus{State: StateActive, Detail: "HTTPS with Traefik's default certificate"}
 }
 
-// issuedHosts reads the hosts Traefik holds ACME certificates for from
-// acme.json: the API does not expose certificates.
-func (r *Service) issuedHosts() map[string]bool {
-	out := map[string]bool{}
+// acmeCertificate is one certificate of acme.json: its hosts and its
+// PEM (base64 in the file).
+type acmeCertificate struct {
+	Domain struct {
+		Main string   `json:"main"`
+		SANs []string `json:"sans"`
+	} `json:"domain"`
+	Certificate []byte `json:"certificate"`
+}
+
+// hosts are the certificate's main name and SANs.
+func (c acmeCertificate) hosts() []string { return append([]string{c.Domain.Main}, c.Domain.SANs...) }
+
+// acmeCertificates reads the Let's Encrypt resolver's certificates from
+// acme.json (the API does not expose certificates); nil when there is
+// none or the file does not parse.
+func (r *Service) acmeCertificates() []acmeCertificate {
 	data, err := os.ReadFile(filepath.Join(r.opts.ConfigDir, ACMEFile))
 	if err != nil {
-		return out
+		return nil
 	}
 	var store map[string]struct {
-		Certificates []struct {
-			Domain struct {
-				Main string   `json:"main"`
-				SANs []string `json:"sans"`
-			} `json:"domain"`
-		} `json:"Certificates"`
+		Certificates []acmeCertificate `json:"Certificates"`
 	}
 	if json.Unmarshal(data, &store) != nil {
-		return out
+		return nil
 	}
-	for _, c := range store[traefik.ResolverLetsEncrypt].Certificates {
-		out[c.Domain.Main] = true
-		for _, s := range c.Domain.SANs {
-			out[s] = true
+	return store[traefik.ResolverLetsEncrypt].Certificates
+}
+
+// issuedHosts is every host Traefik holds an ACME certificate for.
+func (r *Service) issuedHosts() map[string]bool {
+	out := map[string]bool{}
+	for _, c := range r.acmeCertificates() {
+		for _, h := range c.hosts() {
+			out[h] = true
 		}
 	}
 	return out
