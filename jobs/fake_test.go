@@ -99,7 +99,7 @@ func (f *fakeEngine) MaxConcurrent(service string) int {
 }
 
 // WaitEntered blocks until method has been entered n times.
-func (f *fakeEngine) WaitEntered(t *testing.T, method string, n int, within time.Duration) {
+func (f *fakeEngine) WaitEntered(t testing.TB, method string, n int, within time.Duration) {
 	t.Helper()
 	deadline := time.After(within)
 	for {

@@ -86,6 +86,7 @@ type Runner struct {
 	// no compose stack may publish. Guarded by mu.
 	reserved map[int]string
 	runtime  runtimeWatch // crash-loop detection (runtime_events.go)
+	wake     *waker       // wakes idle local workers on enqueue (wake.go)
 }
 
 // outcome is a deployment's final status and reason.
@@ -117,6 +118,7 @@ func NewRunner(opts Options) *Runner {
 		enqueuer: work.NewEnqueuer(opts.Namespace, opts.Redis),
 		workerID: fmt.Sprintf("%s-%d-%s", host, os.Getpid(), db.RandomToken()[:6]),
 		active:   map[int64]int{}, unrecorded: map[int64]outcome{},
+		wake: newWaker(),
 	}
 }
 
@@ -143,6 +145,9 @@ func OpenRedis(ctx context.Context, rawURL string) (*redis.Pool, error) {
 // Enqueue hands a queued deployment to the workers.
 func (r *Runner) Enqueue(_ context.Context, deploymentID int64) error {
 	_, err := r.enqueuer.EnqueueUnique(deployJob, work.Q{"deployment_id": deploymentID})
+	if err == nil {
+		r.wake.poke()
+	}
 	return err
 }
 
@@ -165,6 +170,7 @@ func (r *Runner) StartWorker(ctx context.Context) error {
 	r.mu.Lock()
 	r.pool, r.cancel, r.done = pool, cancel, make(chan struct{})
 	r.mu.Unlock()
+	go r.wake.run(loopCtx, pool)
 	go r.heartbeatLoop(loopCtx)
 	go r.requeueLoop(loopCtx)
 	go r.pruneLoop(loopCtx)

@@ -19,7 +19,7 @@ import (
 // Docker, no git server. Each test takes a few seconds at most.
 
 type fakeRig struct {
-	t      *testing.T
+	t      testing.TB
 	store  *db.Store
 	runner *Runner
 	engine *fakeEngine
@@ -27,7 +27,7 @@ type fakeRig struct {
 }
 
 // newFakeRig builds a runner on the fake engine; start launches its worker.
-func newFakeRig(t *testing.T) *fakeRig {
+func newFakeRig(t testing.TB) *fakeRig {
 	t.Helper()
 	store := dbtest.NewServicesStore(t)
 	ctx := context.Background()
