@@ -34,10 +34,14 @@ type Deployment struct {
 	CreatedAt       time.Time  `db:"created_at" json:"created_at"`
 	StartedAt       *time.Time `db:"started_at" json:"started_at"`
 	FinishedAt      *time.Time `db:"finished_at" json:"finished_at"`
-	RollbackOf      *int64     `db:"rollback_of" json:"rollback_of"`
-	Action          string     `db:"action" json:"action"`
-	SecretEnc       []byte     `db:"secret_enc" json:"-"`
-	BackupRunID     *int64     `db:"backup_run_id" json:"backup_run_id,omitempty"`
+	// ServingAt is when the new version started taking traffic, before
+	// the deployment settles (FinishedAt); nil until then, and for
+	// deployments that start no new version.
+	ServingAt   *time.Time `db:"serving_at" json:"serving_at"`
+	RollbackOf  *int64     `db:"rollback_of" json:"rollback_of"`
+	Action      string     `db:"action" json:"action"`
+	SecretEnc   []byte     `db:"secret_enc" json:"-"`
+	BackupRunID *int64     `db:"backup_run_id" json:"backup_run_id,omitempty"`
 	// LogPruned: history retention removed this deployment's log lines.
 	LogPruned   bool   `db:"log_pruned" json:"log_pruned"`
 	AppName     string `db:"app_name" json:"app_name"`
@@ -69,6 +73,15 @@ func (d *Deployment) Duration() time.Duration {
 		end = *d.FinishedAt
 	}
 	return end.Sub(*d.StartedAt).Round(100 * time.Millisecond)
+}
+
+// ServingAfter is how long after the request the new version started
+// taking traffic; 0 when it has not (yet).
+func (d *Deployment) ServingAfter() time.Duration {
+	if d.ServingAt == nil {
+		return 0
+	}
+	return d.ServingAt.Sub(d.CreatedAt).Round(100 * time.Millisecond)
 }
 
 const deploymentSelect = `SELECT d.*, s.name AS app_name, s.kind AS service_kind FROM deployments d JOIN services s ON s.id = d.service_id`
@@ -243,6 +256,14 @@ func (s *Store) SetDeploymentSource(ctx context.Context, id int64, commitSHA, co
 		UPDATE deployments SET commit_sha = $2, commit_message = $3, image = $4 WHERE id = $1`,
 		id, commitSHA, truncate(commitMessage, 500), image)
 	return err
+}
+
+// SetDeploymentServing records when the deployment's new version started
+// taking traffic; only the first call counts.
+func (s *Store) SetDeploymentServing(ctx context.Context, id int64, at time.Time) error {
+	_, err := s.db.ExecContext(ctx, `
+		UPDATE deployments SET serving_at = $2 WHERE id = $1 AND serving_at IS NULL`, id, at)
+	return opError("set deployment serving", err)
 }
 
 // FinishDeployment records the final status. errMsg is a one-line reason.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"dokploy/db"
+	"dokploy/e2e/testkit"
 )
 
 // sseEvent is one parsed Server-Sent Event.
@@ -174,5 +175,44 @@ func TestDeploymentCancel_QueuedAndPlainTextLogs(t *testing.T) {
 	res, _ = b.apiJSON(http.MethodPost, fmt.Sprintf("/api/v1/deployments/%d/cancel", q.ID), token, nil)
 	if res.Code != http.StatusConflict {
 		t.Fatalf("cancel finished: %d %s", res.Code, res.Body)
+	}
+}
+
+// The moment the new version started serving is its own field in the API
+// and a line on the deployment page, apart from the settled duration.
+func TestDeploymentServing_InAPIAndPage(t *testing.T) {
+	a := newTestApp(t)
+	b := a.setupAdmin()
+	ctx := context.Background()
+	_, token, err := a.store.CreateAPIToken(ctx, 1, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := a.runningDeployment()
+	res, body := b.apiJSON(http.MethodGet, fmt.Sprintf("/api/v1/deployments/%d", d.ID), token, nil)
+	wantStatus(t, res, http.StatusOK)
+	if v, ok := body["serving_at"]; !ok || v != nil {
+		t.Fatalf("before serving: serving_at = %v (present %v), want null", v, ok)
+	}
+	testkit.MustNotContain(t, b.get(fmt.Sprintf("/deployments/%d", d.ID)).Body, "after the request")
+
+	at := d.CreatedAt.Add(2300 * time.Millisecond)
+	if err := a.store.SetDeploymentServing(ctx, d.ID, at); err != nil {
+		t.Fatal(err)
+	}
+	// Only the first moment counts.
+	if err := a.store.SetDeploymentServing(ctx, d.ID, at.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	res, body = b.apiJSON(http.MethodGet, fmt.Sprintf("/api/v1/deployments/%d", d.ID), token, nil)
+	wantStatus(t, res, http.StatusOK)
+	got, err := time.Parse(time.RFC3339Nano, fmt.Sprint(body["serving_at"]))
+	if err != nil || !got.Equal(at) {
+		t.Fatalf("serving_at = %v (%v), want %v", body["serving_at"], err, at)
+	}
+	page := b.get(fmt.Sprintf("/deployments/%d", d.ID))
+	wantStatus(t, page, http.StatusOK)
+	if text := uiText(t, page); !strings.Contains(text, "Serving2.3s after the request") {
+		t.Errorf("deployment page does not show the serving time: %s", testkit.Truncate(text))
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"strconv"
 	"strings"
@@ -261,6 +262,7 @@ func (r *Runner) deploy(ctx context.Context, d *db.Deployment, logw *deployLog) 
 	}
 	spec.LogDriver = docker.JSONFileLog(limits.LogMaxSize, limits.LogMaxFile)
 	spec.RegistryAuth = auth
+	spec.OnServing = r.recordServing(ctx, d, log)
 	log(fmt.Sprintf("Rolling out service %s with %s (%d replica(s))", a.AppName, imageRef, spec.Replicas))
 	err = step(ctx, limits.Converge, "starting the new version", func(ctx context.Context) error {
 		return r.docker.DeployService(ctx, spec, log)
@@ -279,6 +281,18 @@ func (r *Runner) deploy(ctx context.Context, d *db.Deployment, logw *deployLog) 
 	}
 	r.pruneImages(ctx, a, limits.ImageRetention, log)
 	return nil
+}
+
+// recordServing returns the hook that stores when the deployment's new
+// version started taking traffic and says so in its log. A failure to
+// store it is logged and does not fail the deployment.
+func (r *Runner) recordServing(ctx context.Context, d *db.Deployment, log func(string)) func(time.Time) {
+	return func(at time.Time) {
+		log(fmt.Sprintf("New version serving, %s after the request", at.Sub(d.CreatedAt).Round(100*time.Millisecond)))
+		if err := r.store.SetDeploymentServing(ctx, d.ID, at); err != nil {
+			slog.Warn("could not record when the deployment started serving", "deployment", d.ID, "err", err)
+		}
+	}
 }
 
 // step runs one stage of a deployment under its own deadline, so a hung

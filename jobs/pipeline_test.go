@@ -170,6 +170,16 @@ func TestPipeline_DeployRedeployAndFailedBuildKeepsServing(t *testing.T) {
 		t.Fatalf("redeploy: %s %q\n%s", d2.Status, d2.Error, p.logs(d2.ID))
 	}
 	testkit.WaitBody(t, fmt.Sprintf("http://127.0.0.1:%d/", port), "version-two")
+	// "Serving" is its own moment, before the deployment settles after
+	// the monitor period, and the log says it.
+	for _, d := range []*db.Deployment{d1, d2} {
+		if d.ServingAt == nil || d.FinishedAt == nil || !d.ServingAt.After(*d.StartedAt) || !d.ServingAt.Before(*d.FinishedAt) {
+			t.Errorf("deployment #%d: started %v, serving %v, finished %v: want started < serving < finished", d.ID, d.StartedAt, d.ServingAt, d.FinishedAt)
+		}
+		if !strings.Contains(p.logs(d.ID), "New version serving") {
+			t.Errorf("deployment #%d: no serving line in the log:\n%s", d.ID, p.logs(d.ID))
+		}
+	}
 	got, _ := p.store.App(context.Background(), app.ID)
 	if got.Status != db.AppRunning || got.CurrentImage != d2.Image {
 		t.Errorf("app after redeploy: status %s image %s", got.Status, got.CurrentImage)
@@ -179,6 +189,9 @@ func TestPipeline_DeployRedeployAndFailedBuildKeepsServing(t *testing.T) {
 	d3 := p.wait(p.deploy(app).ID, 2*time.Minute)
 	if d3.Status != db.DeployError || d3.Error == "" {
 		t.Fatalf("broken build: status %s error %q", d3.Status, d3.Error)
+	}
+	if d3.ServingAt != nil {
+		t.Errorf("a build that failed recorded serving at %v", d3.ServingAt)
 	}
 	if !strings.Contains(p.logs(d3.ID), "build step failed: boom") {
 		t.Errorf("the build's own output is missing from the log:\n%s", p.logs(d3.ID))

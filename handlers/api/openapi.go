@@ -81,7 +81,7 @@ func exampleAppInput() map[string]any {
 func exampleDeployment() map[string]any {
 	return map[string]any{"id": 42, "application_id": 7, "app_name": "shop-web", "status": "queued", "trigger": "api",
 		"triggered_by": "token ci", "error": "", "commit": "", "commit_message": "", "image": "",
-		"created_at": exampleTime, "started_at": nil, "finished_at": nil, "rollback_of": nil, "action": "deploy"}
+		"created_at": exampleTime, "started_at": nil, "serving_at": nil, "finished_at": nil, "rollback_of": nil, "action": "deploy"}
 }
 
 func exampleDatabase() map[string]any {
@@ -443,7 +443,9 @@ func Operations() []Operation {
 		{Method: "POST", Path: "/api/v1/backup-runs/{id}/cancel", Tag: "Backups", Summary: "Cancel a queued or running backup", Status: 200,
 			Notes: "A cancelled upload is aborted: no object is left.", Response: exampleBackupRun(), Errors: []int{401, 404, 409}},
 		{Method: "GET", Path: "/api/v1/deployments/{id}", Tag: "Deployments", Summary: "Get a deployment", Status: 200,
-			Notes: "status is queued, running, done, error or cancelled.", Response: exampleDeployment(), Errors: notFound},
+			Notes: "status is queued, running, done, error or cancelled. serving_at is when the first task of the new version was running " +
+				"(healthy, when it has a health check): it takes traffic from then on. finished_at comes later, once every replica " +
+				"stayed up for the monitor period.", Response: exampleDeployment(), Errors: notFound},
 		{Method: "GET", Path: "/api/v1/deployments/{id}/logs", Tag: "Deployments", Summary: "Deployment log as plain text", Status: 200, Text: true,
 			Errors: notFound},
 		{Method: "POST", Path: "/api/v1/deployments/{id}/cancel", Tag: "Deployments", Summary: "Cancel a queued or running deployment", Status: 200,

@@ -18,6 +18,9 @@ import (
 const (
 	defaultConvergeTimeout = 10 * time.Minute
 	convergePoll           = 500 * time.Millisecond
+	// servingPoll is the poll interval until the first new task runs: that
+	// moment is recorded as "serving", and users wait on it.
+	servingPoll = 100 * time.Millisecond
 	// maxTaskFailures is how many failed tasks of the new spec make a deploy
 	// fail. One crash may be a dependency that was not up yet; two in a row
 	// means the app keeps crashing.
@@ -50,6 +53,7 @@ func (d *Docker) waitConverged(ctx context.Context, serviceID string, spec Servi
 	var stableSince time.Time
 	var stableSet string
 	var last convergeState
+	serving := false
 	for {
 		st, err := d.pollService(ctx, serviceID, spec.Name, seen, log)
 		if err != nil {
@@ -70,6 +74,10 @@ func (d *Docker) waitConverged(ctx context.Context, serviceID string, spec Servi
 		if len(st.failed) >= maxTaskFailures {
 			return d.taskFailure(ctx, spec.Name, latest(st.failed), "")
 		}
+		if len(st.running) > 0 && !serving && spec.OnServing != nil {
+			serving = true
+			spec.OnServing(time.Now())
+		}
 		if uint64(len(st.running)) == spec.Replicas {
 			set := strings.Join(st.running, ",")
 			if set != stableSet || stableSince.IsZero() {
@@ -82,7 +90,11 @@ func (d *Docker) waitConverged(ctx context.Context, serviceID string, spec Servi
 		} else {
 			stableSince = time.Time{}
 		}
-		sleepCtx(ctx, convergePoll)
+		poll := convergePoll
+		if !serving && spec.OnServing != nil {
+			poll = servingPoll
+		}
+		sleepCtx(ctx, poll)
 		if ctx.Err() != nil {
 			return d.notConverged(ctx, spec, last)
 		}

@@ -77,6 +77,11 @@ type ServiceSpec struct {
 	ForceUpdate     bool     // roll out new tasks even if nothing changed
 	RegistryAuth    *RegistryAuth
 	MonitorPeriod   time.Duration // how long new tasks must stay up; 5s when zero
+	// OnServing, when set, is called once with the time the first task of
+	// the new spec was seen running (healthy, when it has a health check):
+	// the new version takes traffic from then on, before the monitor
+	// period ends. Not called when the roll-out fails before that.
+	OnServing func(at time.Time)
 }
 
 // BindMount is a host path mounted into a service's containers.

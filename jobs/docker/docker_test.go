@@ -336,9 +336,21 @@ func TestDockerService_Lifecycle(t *testing.T) {
 	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
 
 	logs := &testkit.LogRecorder{}
+	// "Serving" is told once, when the task first runs: the monitor
+	// period comes after it.
+	var servingAt []time.Time
+	spec.OnServing = func(at time.Time) { servingAt = append(servingAt, at) }
 	if err := d.DeployService(ctx, spec, logs.Log); err != nil {
 		t.Fatalf("create: %v\n%s", err, logs.All())
 	}
+	returned := time.Now()
+	if len(servingAt) != 1 {
+		t.Fatalf("OnServing called %d times, want once", len(servingAt))
+	}
+	if gap := returned.Sub(servingAt[0]); gap < spec.MonitorPeriod {
+		t.Errorf("DeployService returned %s after the service was serving, want at least the monitor period %s", gap, spec.MonitorPeriod)
+	}
+	spec.OnServing = nil
 	if !logs.Contains("running") {
 		t.Errorf("no task states logged:\n%s", logs.All())
 	}
