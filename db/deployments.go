@@ -150,26 +150,27 @@ func lockServiceQueue(ctx context.Context, tx txn, serviceID int64) error {
 }
 
 // insertQueued inserts n as queued, with its source fields, and cancels
-// the queued deployments of the service it supersedes. The caller holds
-// lockServiceQueue.
+// the queued deployments of the service it supersedes, in one statement.
+// The caller holds lockServiceQueue, so the statement's snapshot (taken
+// after the lock) sees every queued deployment another transaction
+// committed; the UPDATE does not see the row the INSERT adds.
 func insertQueued(ctx context.Context, tx txn, n *Deployment) (int64, error) {
 	if n.Action == "" {
 		n.Action = ActionDeploy
 	}
 	var id int64
-	if err := tx.GetContext(ctx, &id, `
-		INSERT INTO deployments (service_id, trigger, triggered_by, rollback_of, image, commit_sha, commit_message, action, secret_enc, backup_run_id)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
-		n.ServiceID, n.Trigger, n.TriggeredBy, n.RollbackOf, n.Image, n.CommitSHA, n.CommitMessage, n.Action, n.SecretEnc, n.BackupRunID); err != nil {
-		return 0, err
-	}
-	if _, err := tx.ExecContext(ctx, `
-		UPDATE deployments SET status = 'cancelled', finished_at = now(), error = $3, secret_enc = NULL
-		WHERE service_id = $1 AND status = 'queued' AND id <> $2 AND action = ANY($4)`,
-		n.ServiceID, id, fmt.Sprintf("superseded by deployment #%d", id), pqStringArray(supersedes[n.Action])); err != nil {
-		return 0, err
-	}
-	return id, nil
+	err := tx.GetContext(ctx, &id, `
+		WITH ins AS (
+			INSERT INTO deployments (service_id, trigger, triggered_by, rollback_of, image, commit_sha, commit_message, action, secret_enc, backup_run_id)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id),
+		superseded AS (
+			UPDATE deployments SET status = 'cancelled', finished_at = now(),
+				error = 'superseded by deployment #' || (SELECT id FROM ins), secret_enc = NULL
+			WHERE service_id = $1 AND status = 'queued' AND action = ANY($11))
+		SELECT id FROM ins`,
+		n.ServiceID, n.Trigger, n.TriggeredBy, n.RollbackOf, n.Image, n.CommitSHA, n.CommitMessage, n.Action, n.SecretEnc, n.BackupRunID,
+		pqStringArray(supersedes[n.Action]))
+	return id, err
 }
 
 // Deployment loads one deployment.
