@@ -124,8 +124,13 @@ func Open(ctx context.Context, dsn string) (*sqlx.DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("invalid database URL: %w", err)
 	}
+	// Keep every open connection idle for reuse: with fewer idle slots a
+	// burst of requests (50 webhook pushes at once) closes the extra
+	// connections after each statement and pays PostgreSQL's connection
+	// setup again on the next, which dominated its latency. The idle
+	// timeout still gives them back after a quiet spell.
 	db.SetMaxOpenConns(20)
-	db.SetMaxIdleConns(4)
+	db.SetMaxIdleConns(20)
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()

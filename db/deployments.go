@@ -132,37 +132,58 @@ var supersedes = map[string][]string{
 }
 
 func (s *Store) queueDeployment(ctx context.Context, n *Deployment) (*Deployment, error) {
-	appID := n.ServiceID
-	if n.Action == "" {
-		n.Action = ActionDeploy
-	}
 	tx, err := s.begin(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	// Serialise concurrent requests for one service on its row.
-	var locked int64
-	if err := tx.GetContext(ctx, &locked, `SELECT id FROM services WHERE id = $1 FOR UPDATE`, appID); err != nil {
-		return nil, notFound("queue deployment", err)
-	}
-	var id int64
-	if err := tx.GetContext(ctx, &id, `
-		INSERT INTO deployments (service_id, trigger, triggered_by, rollback_of, image, commit_sha, commit_message, action, secret_enc, backup_run_id)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
-		appID, n.Trigger, n.TriggeredBy, n.RollbackOf, n.Image, n.CommitSHA, n.CommitMessage, n.Action, n.SecretEnc, n.BackupRunID); err != nil {
+	if err := lockServiceQueue(ctx, tx, n.ServiceID); err != nil {
 		return nil, err
 	}
-	if _, err := tx.ExecContext(ctx, `
-		UPDATE deployments SET status = 'cancelled', finished_at = now(), error = $3, secret_enc = NULL
-		WHERE service_id = $1 AND status = 'queued' AND id <> $2 AND action = ANY($4)`,
-		appID, id, fmt.Sprintf("superseded by deployment #%d", id), pqStringArray(supersedes[n.Action])); err != nil {
+	id, err := insertQueued(ctx, tx, n)
+	if err != nil {
 		return nil, err
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, err
 	}
 	return s.Deployment(ctx, id)
+}
+
+// lockServiceQueue serialises concurrent queueing for one service on its
+// row, across processes, until tx ends. Take it before any other write of
+// the transaction that references the service (a foreign key's share lock
+// held first would deadlock against another transaction's).
+func lockServiceQueue(ctx context.Context, tx txn, serviceID int64) error {
+	var locked int64
+	if err := tx.GetContext(ctx, &locked, `SELECT id FROM services WHERE id = $1 FOR UPDATE`, serviceID); err != nil {
+		return notFound("queue deployment", err)
+	}
+	return nil
+}
+
+// insertQueued inserts n as queued, with its source fields, and cancels
+// the queued deployments of the service it supersedes, in one statement.
+// The caller holds lockServiceQueue, so the statement's snapshot (taken
+// after the lock) sees every queued deployment another transaction
+// committed; the UPDATE does not see the row the INSERT adds.
+func insertQueued(ctx context.Context, tx txn, n *Deployment) (int64, error) {
+	if n.Action == "" {
+		n.Action = ActionDeploy
+	}
+	var id int64
+	err := tx.GetContext(ctx, &id, `
+		WITH ins AS (
+			INSERT INTO deployments (service_id, trigger, triggered_by, rollback_of, image, commit_sha, commit_message, action, secret_enc, backup_run_id)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id),
+		superseded AS (
+			UPDATE deployments SET status = 'cancelled', finished_at = now(),
+				error = 'superseded by deployment #' || (SELECT id FROM ins), secret_enc = NULL
+			WHERE service_id = $1 AND status = 'queued' AND action = ANY($11))
+		SELECT id FROM ins`,
+		n.ServiceID, n.Trigger, n.TriggeredBy, n.RollbackOf, n.Image, n.CommitSHA, n.CommitMessage, n.Action, n.SecretEnc, n.BackupRunID,
+		pqStringArray(supersedes[n.Action]))
+	return id, err
 }
 
 // Deployment loads one deployment.

@@ -36,6 +36,9 @@ type Webhook struct {
 	WatchPaths pq.StringArray `db:"watch_paths"`
 	AutoDeploy bool           `db:"auto_deploy"`
 	UpdatedAt  time.Time      `db:"updated_at"`
+	// Kind is the service's kind (KindApp, KindCompose, ...), set by
+	// WebhookByToken only.
+	Kind string `db:"kind"`
 
 	// Token and Secret are the decrypted values, filled on load.
 	Token  string `db:"-"`
@@ -97,10 +100,13 @@ func (s *Store) AppWebhook(ctx context.Context, appID int64) (*Webhook, error) {
 	return s.openWebhook(&w)
 }
 
-// WebhookByToken finds the webhook a deploy URL names.
+// WebhookByToken finds the webhook a deploy URL names, with the kind of
+// its service.
 func (s *Store) WebhookByToken(ctx context.Context, token string) (*Webhook, error) {
 	var w Webhook
-	if err := s.db.GetContext(ctx, &w, `SELECT * FROM service_webhooks WHERE token_hash = $1`, hashToken(token)); err != nil {
+	if err := s.db.GetContext(ctx, &w, `
+		SELECT w.*, s.kind FROM service_webhooks w JOIN services s ON s.id = w.service_id
+		WHERE w.token_hash = $1`, hashToken(token)); err != nil {
 		return nil, notFound("webhook by token", err)
 	}
 	return s.openWebhook(&w)
@@ -209,18 +215,9 @@ func isForeignKeyViolation(err error) bool {
 // whether it is new; false means the delivery was already received. Ids
 // older than 7 days are dropped on the way.
 func (s *Store) ClaimDeliveryID(ctx context.Context, serviceID int64, provider, id string) (bool, error) {
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM webhook_delivery_ids WHERE service_id = $1 AND created_at < now() - interval '7 days'`, serviceID); err != nil {
-		return false, fmt.Errorf("db: prune delivery ids of service %d: %w", serviceID, err)
+	p := &WebhookPush{Delivery: &Delivery{Provider: provider}, DeliveryID: id}
+	if err := claimPushIDs(ctx, s.db, serviceID, []*WebhookPush{p}); err != nil {
+		return false, err
 	}
-	res, err := s.db.ExecContext(ctx, `
-		INSERT INTO webhook_delivery_ids (service_id, provider, delivery_id) VALUES ($1, $2, $3)
-		ON CONFLICT DO NOTHING`, serviceID, ClipText(provider, 40), ClipText(id, 200))
-	if err != nil {
-		return false, fmt.Errorf("db: claim delivery id of service %d: %w", serviceID, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, fmt.Errorf("db: claim delivery id of service %d: %w", serviceID, err)
-	}
-	return n == 1, nil
+	return !p.Duplicate, nil
 }

@@ -6,7 +6,12 @@ import "dokploy/handlers/web"
 type Handler struct {
 	*web.Deps
 	rejects *rejectLimiter // refused webhook deliveries recorded per webhook
+	pushes  *pushBatcher   // accepted webhook pushes, queued in batches per service
 }
 
 // New builds a Handler.
-func New(d *web.Deps) *Handler { return &Handler{Deps: d, rejects: newRejectLimiter()} }
+func New(d *web.Deps) *Handler {
+	h := &Handler{Deps: d, rejects: newRejectLimiter()}
+	h.pushes = newPushBatcher(h.writePushes)
+	return h
+}

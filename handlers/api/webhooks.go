@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -45,7 +46,7 @@ func (h *Handler) ReceiveWebhook(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	app, err := h.webhookTarget(ctx, hook.ServiceID)
+	app, err := h.webhookTarget(ctx, hook)
 	if err != nil {
 		return err
 	}
@@ -65,18 +66,20 @@ func (h *Handler) ReceiveWebhook(c echo.Context) error {
 		}
 	}
 	// A provider retrying a delivery it already made (same id) queues
-	// nothing. The id is claimed only once the signature checks out.
-	if id := webhook.DeliveryID(d.Provider, r.Header); id != "" {
-		fresh, err := h.Store.ClaimDeliveryID(ctx, app.ID, d.Provider, id)
-		if err != nil {
-			return err
-		}
-		if !fresh {
-			return c.JSON(http.StatusOK, webhookResult{Outcome: db.DeliveryIgnored, Reason: "duplicate, ignored: delivery " + db.ClipText(id, 200) + " was already received"})
-		}
-	}
+	// nothing. The id is claimed only once the signature checks out, in
+	// the transaction that records the delivery.
+	deliveryID := webhook.DeliveryID(d.Provider, r.Header)
 	events, err := webhook.Parse(d.Provider, r, body)
 	if err != nil {
+		if deliveryID != "" {
+			fresh, err := h.Store.ClaimDeliveryID(ctx, app.ID, d.Provider, deliveryID)
+			if err != nil {
+				return err
+			}
+			if !fresh {
+				return duplicateDelivery(c, deliveryID)
+			}
+		}
 		return h.rejectDelivery(c, hook, d, http.StatusBadRequest, err.Error())
 	}
 	ev, reason := webhook.ChooseEvent(app, hook, events)
@@ -86,30 +89,40 @@ func (h *Handler) ReceiveWebhook(c echo.Context) error {
 	}
 	if ev.Ping {
 		d.Outcome, d.Reason = db.DeliveryIgnored, "ping: the webhook reaches dokploy"
-		if err := h.Store.RecordDelivery(ctx, d); err != nil {
-			return err
-		}
-		return c.JSON(http.StatusOK, webhookResult{Outcome: d.Outcome, Reason: d.Reason, DeliveryID: d.ID, Message: "pong"})
+		return h.recordIgnored(c, d, deliveryID, "pong")
 	}
 	if reason != "" {
 		d.Outcome, d.Reason = db.DeliveryIgnored, reason
-		if err := h.Store.RecordDelivery(ctx, d); err != nil {
-			return err
-		}
-		return c.JSON(http.StatusOK, webhookResult{Outcome: d.Outcome, Reason: reason, DeliveryID: d.ID})
+		return h.recordIgnored(c, d, deliveryID, "")
 	}
-	return h.deployFromWebhook(c, app, d, webhook.WatchNote(hook, ev))
+	return h.deployFromWebhook(c, app, d, deliveryID, webhook.WatchNote(hook, ev))
+}
+
+// duplicateDelivery answers a delivery whose id was already received.
+func duplicateDelivery(c echo.Context, deliveryID string) error {
+	return c.JSON(http.StatusOK, webhookResult{Outcome: db.DeliveryIgnored, Reason: "duplicate, ignored: delivery " + db.ClipText(deliveryID, 200) + " was already received"})
+}
+
+// recordIgnored records a delivery that deploys nothing and answers 200.
+func (h *Handler) recordIgnored(c echo.Context, d *db.Delivery, deliveryID, message string) error {
+	fresh, err := h.Store.RecordDeliveryOnce(c.Request().Context(), d, deliveryID)
+	if err != nil {
+		return err
+	}
+	if !fresh {
+		return duplicateDelivery(c, deliveryID)
+	}
+	return c.JSON(http.StatusOK, webhookResult{Outcome: d.Outcome, Reason: d.Reason, DeliveryID: d.ID, Message: message})
 }
 
 // webhookTarget is what a delivery deploys, as the filters see it: the
 // app, or a compose stack in an app's terms (its branch; a pasted file
 // takes no git pushes, like an image app).
-func (h *Handler) webhookTarget(ctx context.Context, serviceID int64) (*db.App, error) {
-	app, err := h.Store.App(ctx, serviceID)
-	if !errors.Is(err, db.ErrNotFound) {
-		return app, err
+func (h *Handler) webhookTarget(ctx context.Context, hook *db.Webhook) (*db.App, error) {
+	if hook.Kind != db.KindCompose {
+		return h.Store.App(ctx, hook.ServiceID)
 	}
-	stack, err := h.Store.Compose(ctx, serviceID)
+	stack, err := h.Store.Compose(ctx, hook.ServiceID)
 	if err != nil {
 		return nil, err
 	}
@@ -120,29 +133,53 @@ func (h *Handler) webhookTarget(ctx context.Context, serviceID int64) (*db.App, 
 	return out, nil
 }
 
-// deployFromWebhook queues the deployment and records the delivery.
-func (h *Handler) deployFromWebhook(c echo.Context, app *db.App, d *db.Delivery, note string) error {
-	ctx := c.Request().Context()
-	dep, err := h.Store.CreateDeployment(ctx, app.ID, "webhook", d.Provider)
+// queueUnavailable is added to the reason of deliveries whose deployment
+// could not be put on the Redis queue.
+const queueUnavailable = " (queue unavailable; the runner picks it up from the database)"
+
+// deployFromWebhook queues the deployment and records the delivery,
+// together with the other pushes for the app arriving meanwhile (see
+// pushBatcher): it answers 202 with the deployment queued for the newest
+// of them.
+func (h *Handler) deployFromWebhook(c echo.Context, app *db.App, d *db.Delivery, deliveryID, note string) error {
+	d.Outcome, d.Reason = db.DeliveryDeployed, note
+	p := &db.WebhookPush{Delivery: d, DeliveryID: deliveryID}
+	depID, err := h.pushes.submit(c.Request().Context(), app.ID, p)
+	if errors.Is(err, errPushBacklog) {
+		c.Response().Header().Set("Retry-After", "1")
+		return web.Error(http.StatusTooManyRequests, "", fmt.Sprintf("%d pushes for this app are waiting to be queued; send this one again in a second", maxPushesWaiting))
+	}
 	if err != nil {
 		return err
 	}
-	// Show the pushed commit while queued; the runner overwrites it with
-	// what it actually cloned (the branch head, at least this commit).
-	if d.CommitSHA != "" || d.CommitMessage != "" {
-		if err := h.Store.SetDeploymentSource(ctx, dep.ID, db.ClipText(d.CommitSHA, 80), d.CommitMessage, ""); err != nil {
-			return err
+	if p.Duplicate {
+		return duplicateDelivery(c, deliveryID)
+	}
+	return c.JSON(http.StatusAccepted, webhookResult{Outcome: d.Outcome, Reason: d.Reason, DeploymentID: &depID, DeliveryID: d.ID})
+}
+
+// writePushes is the pushBatcher's writer: one transaction for the batch,
+// then one enqueue of its deployment.
+func (h *Handler) writePushes(ctx context.Context, serviceID int64, pushes []*db.WebhookPush) (int64, error) {
+	depID, err := h.Store.QueueWebhookPushes(ctx, serviceID, pushes)
+	if err != nil || depID == 0 {
+		return depID, err
+	}
+	if err := h.Runner.Enqueue(ctx, depID); err != nil {
+		// The row is queued in PostgreSQL; the runner re-enqueues it from there.
+		var ids []int64
+		var reasons []string
+		for _, p := range pushes {
+			if !p.Duplicate {
+				p.Delivery.Reason = strings.TrimSpace(p.Delivery.Reason + queueUnavailable)
+				ids, reasons = append(ids, p.Delivery.ID), append(reasons, p.Delivery.Reason)
+			}
+		}
+		if err := h.Store.SetDeliveryReasons(ctx, ids, reasons); err != nil {
+			slog.Warn("webhook deliveries keep their reason without the queue note", "service", serviceID, "deployment", depID, "err", err)
 		}
 	}
-	d.Outcome, d.Reason, d.DeploymentID = db.DeliveryDeployed, note, &dep.ID
-	if err := h.Runner.Enqueue(ctx, dep.ID); err != nil {
-		// The row is queued in PostgreSQL; the runner re-enqueues it from there.
-		d.Reason = strings.TrimSpace(note + " (queue unavailable; the runner picks it up from the database)")
-	}
-	if err := h.Store.RecordDelivery(ctx, d); err != nil {
-		return err
-	}
-	return c.JSON(http.StatusAccepted, webhookResult{Outcome: d.Outcome, Reason: d.Reason, DeploymentID: &dep.ID, DeliveryID: d.ID})
+	return depID, nil
 }
 
 // rejectDelivery records a refused delivery and answers with the error;
