@@ -663,7 +663,7 @@ func TestResilience_KillMidBuild(t *testing.T) {
 	if out, _ := exec.Command("docker", "image", "ls", "-q", "--filter", "reference="+buildTag).CombinedOutput(); strings.TrimSpace(string(out)) != "" {
 		t.Errorf("the interrupted build's image %s exists: %s", buildTag, out)
 	}
-	if out, _ := exec.Command("docker", "image", "ls", "-aq", "--filter", "label=dokploy.build="+buildTag).CombinedOutput(); strings.TrimSpace(string(out)) != "" {
+	if out, _ := exec.Command("docker", "image", "ls", "-q", "--filter", "dangling=true", "--filter", "label=dokploy.image="+slowName).CombinedOutput(); strings.TrimSpace(string(out)) != "" {
 		t.Errorf("images of the interrupted build %s remain: %s", buildTag, out)
 	}
 

@@ -372,7 +372,6 @@ func (r *Runner) buildFromGit(ctx context.Context, d *db.Deployment, a *db.App, 
 			Dir: dir, ContextPath: a.GitContext, Dockerfile: a.GitDockerfile, Target: a.BuildTarget,
 			BuildArgs: args, NoCache: a.BuildNoCache, Tags: []string{imageRef},
 			MemoryBytes: int64(limits.BuildMemoryMB) << 20, NanoCPUs: int64(limits.BuildCPUs * 1e9),
-			Labels: map[string]string{docker.LabelApp: a.AppName, docker.LabelDeployment: itoa(d.ID)},
 		}, log)
 		return err
 	})

@@ -50,7 +50,7 @@ func (r *Runner) Prune(ctx context.Context) (PruneReport, error) {
 			rep.Images++
 		}
 	}
-	if n, err := r.docker.PruneDanglingImages(ctx, docker.LabelApp); err == nil {
+	if n, err := r.docker.PruneDanglingImages(ctx, docker.LabelImageRepo); err == nil {
 		rep.Images += n
 	}
 	freed, err := r.docker.PruneBuildCache(ctx, "24h")

@@ -224,7 +224,7 @@ func (r *Runner) cleanupInterrupted(ctx context.Context, id int64) {
 	}
 	// Not forced: an image a service still uses is kept.
 	_ = r.docker.RemoveImage(cctx, d.Image)
-	_, _ = r.docker.PruneDanglingImages(cctx, docker.LabelBuild+"="+d.Image)
+	_, _ = r.docker.PruneDanglingImages(cctx, docker.ImageRepoLabel(d.Image))
 }
 
 // cleanupTimeout bounds the cleanup after an interrupted deployment.

@@ -402,7 +402,7 @@ func TestFakeRunner_RecoverDeploymentOfDeadWorker(t *testing.T) {
 	if got := r.engine.Calls("RemoveImage"); len(got) != 1 || got[0] != image {
 		t.Errorf("images removed: %q, want [%s]", got, image)
 	}
-	if got := r.engine.Calls("PruneDanglingImages"); len(got) != 1 || got[0] != "dokploy.build="+image {
+	if got := r.engine.Calls("PruneDanglingImages"); len(got) != 1 || got[0] != "dokploy.image="+strings.Split(image, ":")[0] {
 		t.Errorf("dangling prunes: %q", got)
 	}
 	if d := r.get(live.ID); d.Status != db.DeployRunning {

@@ -279,7 +279,9 @@ func (r *Runner) stackImages(ctx context.Context, d *db.Deployment, c *db.Compos
 					Dir: src.dir, ContextPath: s.Build.Context, Dockerfile: path.Join(s.Build.Context, s.Build.Dockerfile),
 					Target: s.Build.Target, BuildArgs: s.Build.Args, Tags: []string{ref},
 					MemoryBytes: int64(limits.BuildMemoryMB) << 20, NanoCPUs: int64(limits.BuildCPUs * 1e9),
-					Labels: map[string]string{docker.LabelApp: c.Name, docker.LabelStack: c.Name, docker.LabelDeployment: itoa(d.ID)},
+					// Labels whose value is the same for every build of the stack: each
+					// label is a LABEL step, cached only when its value does not change.
+					Labels: map[string]string{docker.LabelApp: c.Name, docker.LabelStack: c.Name},
 				}, log)
 				return err
 			})

@@ -40,6 +40,7 @@ PGPASSWORD="$(cat "${DOKPLOY_DATA_DIR:-/var/lib/dokploy}/postgres.password")"
 export PGPASSWORD
 SERVICES=()
 cleanup() {
+  [ -n "${BENCH_KEEP_LOG:-}" ] && cp "$WORK/server.log" "$BENCH_KEEP_LOG" 2>/dev/null
   [ -n "${SERVER_PID:-}" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null || true
   [ -n "${GIT_PID:-}" ] && kill "$GIT_PID" 2>/dev/null || true
   [ "${#SERVICES[@]}" -gt 0 ] && docker service rm "${SERVICES[@]}" >/dev/null 2>&1 || true

@@ -251,3 +251,54 @@ ${busy_note}
 | binary size (bin/dokploy, static, stripped) | $(mb "$bin_size") |
 | image size (${IMAGE}${image_version:+ @ $image_version}, FROM scratch) | $( [ -n "$image_size" ] && mb "$image_size" || echo "n/a (no Docker)") |
 EOF
+
+# --- (d) the paths a user waits on (issue #17's table) ------------------------------
+# Each figure next to the raw path or the peer measured in the same run, as a
+# ratio: these machines are noisy. BENCH_PATHS=0 skips this part.
+[ "${BENCH_PATHS:-1}" = 1 ] || exit 0
+log "paths: deploys next to the raw docker path (scripts/bench-deploy.sh ${BENCH_DEPLOY_RUNS:-3})"
+deploy_out="$WORK/deploy.out"
+bash scripts/bench-deploy.sh "${BENCH_DEPLOY_RUNS:-3}" >"$deploy_out"
+res() { awk -v k="$1" '$1 == "RESULT" && $2 == k { print $3 }' "$deploy_out"; }
+
+# gobench PKG PATTERN BENCHTIME: runs Go benchmarks against the real services
+# (bounded by -timeout) and keeps their output for metric.
+GOBENCH="$WORK/gobench.out"
+: >"$GOBENCH"
+gobench() {
+  log "paths: go test -bench '$2' -benchtime $3 $1"
+  DOKPLOY_INTEGRATION=1 go test -run '^$' -bench "$2" -benchtime "$3" -timeout 10m "$1" >>"$GOBENCH" 2>&1 ||
+    { cat "$GOBENCH" >&2; die "benchmark $2 failed (output above)"; }
+}
+# metric BENCH UNIT: the value a benchmark reported for unit ("" if none).
+metric() {
+  awk -v b="$1" -v u="$2" '$1 ~ "^Benchmark"b"(-[0-9]+)?$" { for (i = 3; i < NF; i++) if ($(i+1) == u) { print $i; exit } }' "$GOBENCH"
+}
+has_bench() { grep -rqs "func Benchmark$1(" --include='*_test.go' .; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "n/a"; else printf "%.2f×", a / b }'; }
+
+gobench ./jobs/ 'QueuePickup' 10x
+gobench ./handlers/ 'Webhook_' 20x
+for b in SSEFanout Dashboard ProjectPage AppPage AppStatus Pages_200rps; do
+  if has_bench "$b"; then gobench ./handlers/ "^Benchmark$b\$" 1x; fi
+done
+row() { printf '| %s | %s | %s | %s | %s |\n' "$@"; }
+cat <<EOF
+
+## dokploy: the paths a user waits on
+
+$(date -u +%Y-%m-%d) · $(nproc) CPU · load $(cut -d' ' -f1 /proc/loadavg) · every figure next to its peer from the same run
+
+| Path | dokploy | raw path / peer, same run | ratio | target |
+| --- | --- | --- | --- | --- |
+$(row "First deploy of a small Dockerfile app, request → first 200 (median of $(res runs))" "$(res first_ours) s" "$(res first_raw) s (git clone + docker build + docker service create -d)" "$(ratio "$(res first_ours)" "$(res first_raw)")" "≤ 1.2×")
+$(row "Redeploy, request → new version answers (median)" "$(res redeploy_ours) s" "$(res redeploy_raw) s (git clone + docker build + docker service update -d)" "$(ratio "$(res redeploy_ours)" "$(res redeploy_raw)")" "≤ 1.05×")
+$(row "Redeploy: recorded serving_at / settled (finished_at), after the request" "$(res redeploy_serving) s" "$(res redeploy_settled) s settled" "" "serving recorded apart from settled")
+$(row "Queue pick-up with an idle worker, enqueue → first engine call, p99" "$(metric QueuePickup/wake p99-ms) ms (pool woken on enqueue)" "$(metric QueuePickup/polling p99-ms) ms (gocraft/work's own idle poll)" "$(ratio "$(metric QueuePickup/wake p99-ms)" "$(metric QueuePickup/polling p99-ms)")" "≤ 100 ms")
+$(row "50 webhook pushes for one app at once, p99" "$(metric Webhook_Burst50 p99-ms) ms" "$(metric Webhook_Single p99-ms) ms (one push alone)" "$(ratio "$(metric Webhook_Burst50 p99-ms)" "$(metric Webhook_Single p99-ms)")" "≤ 50 ms")
+$(row "One webhook push, p99" "$(metric Webhook_Single p99-ms) ms" "" "" "≤ 10 ms")
+$(if has_bench SSEFanout; then row "1,000 SSE followers of one deployment log: p99 delivery / RSS growth" "$(metric SSEFanout p99-ms) ms / $(metric SSEFanout rss-growth-MB) MB" "" "" "≤ 100 ms / ≤ 50 MB"; else row "1,000 SSE followers of one deployment log" "not measured (no BenchmarkSSEFanout)" "" "" "≤ 100 ms p99"; fi)
+$(if has_bench Pages_200rps; then row "Dashboard, project and app pages, 500 apps, 200 req/s, p99" "$(metric Pages_200rps p99-ms) ms" "" "" "≤ 30 ms"; else row "Dashboard, project and app pages at 200 req/s" "not measured (no BenchmarkPages_200rps)" "" "" "≤ 30 ms p99"; fi)
+$(row "Idle RSS after $(res deploys) deploys (10 s idle)" "$(res rss_after_deploys) MiB" "$(kb_mib "$rss_kb") right after start (above)" "$(ratio "$(res rss_after_deploys)" "$(awk -v k="$rss_kb" 'BEGIN { print k / 1024 }')")" "≤ 30 MiB")
+$(row "Start-up to first 200, migrated database (median)" "${warm_med} ms" "${cold_med} ms on a fresh database" "" "≤ 150 ms")
+EOF

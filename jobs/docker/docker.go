@@ -33,9 +33,8 @@ const (
 	LabelApp        = "dokploy.app"        // service name (app slug)
 	LabelDeployment = "dokploy.deployment" // deployment id, set by the caller
 	LabelKind       = "dokploy.kind"       // service kind when not an app (database)
-	LabelBuild      = "dokploy.build"      // first tag of the build that produced an image
 	LabelVolume     = "dokploy.volume"     // an app volume's name, on its Docker volume
-	LabelImageRepo  = "dokploy.image"      // repository (tag-less) of that build
+	LabelImageRepo  = "dokploy.image"      // repository (tag-less) of the build that produced an image
 )
 
 // Options configures New.

@@ -56,6 +56,10 @@ func ValidateImageRef(ref string) error {
 	return nil
 }
 
+// ImageRepoLabel is the label filter ("key=value") matching the images
+// builds for ref's repository produced.
+func ImageRepoLabel(ref string) string { return LabelImageRepo + "=" + imageRepo(ref) }
+
 // imageRepo returns the tag-less repository of a valid reference
 // ("app:v2" → "app", "ghcr.io/o/app:1" → "ghcr.io/o/app").
 func imageRepo(ref string) string {

@@ -186,7 +186,7 @@ func TestDockerBuild_StreamsLinesAndTags(t *testing.T) {
 	if inspect.ID != id {
 		t.Errorf("image ID %s, tag points at %s", id, inspect.ID)
 	}
-	if l := inspect.Config.Labels; l[LabelBuild] != repo+":v1" || l[LabelImageRepo] != repo || l[LabelApp] != repo {
+	if l := inspect.Config.Labels; l[LabelImageRepo] != repo || l[LabelApp] != repo {
 		t.Errorf("labels = %v", l)
 	}
 }
