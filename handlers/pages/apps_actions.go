@@ -87,7 +87,11 @@ func (h *Handler) DeleteApp(c echo.Context) error {
 // app row and its recent deployments, both by index), never the variables,
 // ports or volumes of the full page: a hundred open pages must stay cheap.
 func (h *Handler) ShowAppLivePartial(c echo.Context) error {
-	a, err := h.LoadApp(c)
+	id, err := web.IDParam(c)
+	if err != nil {
+		return err
+	}
+	a, err := h.Store.AppSummary(c.Request().Context(), id)
 	if err != nil {
 		return err
 	}
