@@ -46,7 +46,7 @@ func (h *Handler) loadAppPage(c echo.Context, a *db.App) (*appPage, error) {
 	if err != nil {
 		return nil, err
 	}
-	deps, err := h.Store.Deployments(ctx, a.ID, appHistory)
+	deps, err := h.Store.DeploymentHistory(ctx, a.ID, appHistory)
 	if err != nil {
 		return nil, err
 	}

@@ -95,7 +95,7 @@ func (h *Handler) ShowAppLivePartial(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	deps, err := h.Store.Deployments(c.Request().Context(), a.ID, appHistory)
+	deps, err := h.Store.DeploymentHistory(c.Request().Context(), a.ID, appHistory)
 	if err != nil {
 		return err
 	}
