@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"fmt"
 	"io"
 	"net/http"
 	"sort"
@@ -95,7 +94,7 @@ func BenchmarkPages_200rps(b *testing.B) {
 	}
 	b.StopTimer()
 	if failed > 0 {
-		b.Fatal(fmt.Sprintf("%d of %d requests failed", failed, len(all)))
+		b.Fatalf("%d of %d requests failed", failed, len(all))
 	}
 	reportLatencies(b, all)
 }
