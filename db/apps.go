@@ -235,6 +235,41 @@ func (s *Store) Apps(ctx context.Context) ([]App, error) {
 	return out, opError("apps", err)
 }
 
+// appListSelect is appSelect narrowed to what the dashboard and project
+// page list: no sealed credentials, build or health settings, so a list of
+// hundreds of apps moves and scans a fraction of the bytes.
+const appListSelect = `
+	SELECT a.id, a.name, a.source_type, a.git_url, a.git_branch, a.image, a.status, a.current_image,
+		a.current_commit, a.replicas, s.environment_id, s.name AS app_name, e.project_id, e.name AS environment_name,
+		p.name AS project_name
+	FROM applications a
+	JOIN services s ON s.id = a.id
+	JOIN environments e ON e.id = s.environment_id
+	JOIN projects p ON p.id = e.project_id`
+
+// AppList is Apps for list pages: only appListSelect's fields are set.
+func (s *Store) AppList(ctx context.Context) ([]App, error) {
+	var out []App
+	err := s.db.SelectContext(ctx, &out, appListSelect+` ORDER BY lower(p.name), e.id, lower(a.name)`)
+	return out, opError("app list", err)
+}
+
+// AppListInProject is AppsInProject for the project page: only
+// appListSelect's fields are set.
+func (s *Store) AppListInProject(ctx context.Context, projectID int64) ([]App, error) {
+	var out []App
+	err := s.db.SelectContext(ctx, &out, appListSelect+` WHERE e.project_id = $1 ORDER BY lower(a.name)`, projectID)
+	return out, opError("app list in project", err)
+}
+
+// AppSummary is App with only appListSelect's fields set (no sealed
+// credentials): what the app page's live poll shows.
+func (s *Store) AppSummary(ctx context.Context, id int64) (*App, error) {
+	var a App
+	err := s.db.GetContext(ctx, &a, appListSelect+` WHERE a.id = $1`, id)
+	return &a, notFound("app summary", err)
+}
+
 // AppsPage lists apps with limit/offset for the API.
 func (s *Store) AppsPage(ctx context.Context, limit, offset int) ([]App, error) {
 	var out []App

@@ -13,8 +13,8 @@ const (
 
 // Variable is one environment variable or build argument, decrypted.
 type Variable struct {
-	Key   string `json:"key"`
-	Value string `json:"value"`
+	Key   string `db:"key" json:"key"`
+	Value string `db:"-" json:"value"`
 }
 
 // AppVariables returns an app's variables of one kind, in the user's order.
@@ -36,6 +36,16 @@ func (s *Store) AppVariables(ctx context.Context, appID int64, kind string) ([]V
 		out[i] = Variable{Key: r.Key, Value: v}
 	}
 	return out, nil
+}
+
+// AppVariableKeys returns the keys of an app's variables of one kind, in
+// the user's order, without reading or decrypting any value: for pages
+// that show the names and mask the values.
+func (s *Store) AppVariableKeys(ctx context.Context, appID int64, kind string) ([]Variable, error) {
+	out := []Variable{}
+	err := s.db.SelectContext(ctx, &out, `
+		SELECT key FROM service_variables WHERE service_id = $1 AND kind = $2 ORDER BY position`, appID, kind)
+	return out, opError("app variable keys", err)
 }
 
 // SetAppVariables replaces all variables of one kind in one transaction.

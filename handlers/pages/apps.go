@@ -31,20 +31,22 @@ type appPage struct {
 	WebhookURL  string
 }
 
+// appHistory is how many deployments the app page lists.
+const appHistory = 20
+
 func (h *Handler) loadAppPage(c echo.Context, a *db.App) (*appPage, error) {
 	ctx := c.Request().Context()
-	env, err := h.Store.AppVariables(ctx, a.ID, db.VarEnv)
+	// Keys only: values stay masked, revealed one at a time on request,
+	// so showing the page decrypts nothing.
+	env, err := h.Store.AppVariableKeys(ctx, a.ID, db.VarEnv)
 	if err != nil {
 		return nil, err
-	}
-	for i := range env {
-		env[i].Value = "" // masked: revealed one at a time on request
 	}
 	ports, err := h.Store.AppPorts(ctx, a.ID)
 	if err != nil {
 		return nil, err
 	}
-	deps, err := h.Store.Deployments(ctx, a.ID, 20)
+	deps, err := h.Store.DeploymentHistory(ctx, a.ID, appHistory)
 	if err != nil {
 		return nil, err
 	}

@@ -82,16 +82,22 @@ func (h *Handler) DeleteApp(c echo.Context) error {
 	return web.Redirect(c, fmt.Sprintf("/projects/%d", a.ProjectID))
 }
 
-// ShowAppLivePartial is polled by the app page: status, running version
-// and deployment history.
+// ShowAppLivePartial is polled by the app page every 2 s: status, running
+// version and deployment history. It reads only what "app_live" shows (the
+// app row and its recent deployments, both by index), never the variables,
+// ports or volumes of the full page: a hundred open pages must stay cheap.
 func (h *Handler) ShowAppLivePartial(c echo.Context) error {
-	a, err := h.LoadApp(c)
+	id, err := web.IDParam(c)
 	if err != nil {
 		return err
 	}
-	p, err := h.loadAppPage(c, a)
+	a, err := h.Store.AppSummary(c.Request().Context(), id)
 	if err != nil {
 		return err
 	}
-	return h.Partial(c, http.StatusOK, "app_live", p)
+	deps, err := h.Store.DeploymentHistory(c.Request().Context(), a.ID, appHistory)
+	if err != nil {
+		return err
+	}
+	return h.Partial(c, http.StatusOK, "app_live", &appPage{App: a, Deployments: deps, CSRF: web.CSRF(c)})
 }

@@ -32,7 +32,7 @@ func (h *Handler) loadDashboard(ctx context.Context) (*dashboard, error) {
 	if err != nil {
 		return nil, err
 	}
-	apps, err := h.Store.Apps(ctx)
+	apps, err := h.Store.AppList(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +158,7 @@ func (h *Handler) loadProjectPage(c echo.Context, id int64) (*projectPage, error
 	if err != nil {
 		return nil, err
 	}
-	apps, err := h.Store.AppsInProject(ctx, id)
+	apps, err := h.Store.AppListInProject(ctx, id)
 	if err != nil {
 		return nil, err
 	}

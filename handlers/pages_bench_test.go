@@ -1,0 +1,100 @@
+package handlers
+
+import (
+	"io"
+	"net/http"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+)
+
+// The hot pages with 500 apps in 50 projects, signed in, on the real router
+// over HTTP and a real PostgreSQL. Each iteration is 200 requests in a row
+// (one client); p50/p99 are over all of them.
+//
+//	DOKPLOY_INTEGRATION=1 go test -run '^$' -bench 'Dashboard|ProjectPage|AppPage|AppStatus|Pages_' -benchtime 1x ./handlers/
+func BenchmarkDashboard(b *testing.B)   { benchmarkPage(b, "dashboard") }
+func BenchmarkProjectPage(b *testing.B) { benchmarkPage(b, "project") }
+func BenchmarkAppPage(b *testing.B)     { benchmarkPage(b, "app") }
+
+// BenchmarkAppStatus is the app page's 2 s live poll.
+func BenchmarkAppStatus(b *testing.B) { benchmarkPage(b, "app live") }
+
+const benchRequests = 200
+
+func benchmarkPage(b *testing.B, page string) {
+	f := newPagesFixture(b, 50, 10)
+	path := f.pagePaths()[page]
+	f.get(b, path) // warm the connections and templates
+	var all []time.Duration
+	b.ResetTimer()
+	for range b.N {
+		for range benchRequests {
+			start := time.Now()
+			f.get(b, path)
+			all = append(all, time.Since(start))
+		}
+	}
+	b.StopTimer()
+	reportLatencies(b, all)
+}
+
+func reportLatencies(b *testing.B, all []time.Duration) {
+	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
+	b.ReportMetric(float64(percentile(all, 50).Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(percentile(all, 99).Microseconds())/1000, "p99-ms")
+	b.ReportMetric(float64(all[len(all)-1].Microseconds())/1000, "max-ms")
+}
+
+// BenchmarkPages_200rps is an open-loop load: requests start at 200 per
+// second for 3 s whatever the answers' pace (so a slow server queues work,
+// as under real load), cycling dashboard, project page and app page.
+// It reports p99 and the rate actually achieved.
+func BenchmarkPages_200rps(b *testing.B) {
+	const rate, duration = 200, 3 * time.Second
+	f := newPagesFixture(b, 50, 10)
+	paths := f.pagePaths()
+	mix := []string{paths["dashboard"], paths["project"], paths["app"]}
+	client := &http.Client{Timeout: 10 * time.Second, Jar: f.client.Jar,
+		Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
+	f.get(b, mix[0])
+	var all []time.Duration
+	var failed int
+	b.ResetTimer()
+	for range b.N {
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		tick := time.NewTicker(time.Second / rate)
+		start := time.Now()
+		for i := 0; time.Since(start) < duration; i++ {
+			<-tick.C
+			wg.Add(1)
+			go func(path string) {
+				defer wg.Done()
+				t0 := time.Now()
+				res, err := client.Get(f.srv.URL + path)
+				ok := err == nil && res.StatusCode == http.StatusOK
+				if err == nil {
+					_, _ = io.Copy(io.Discard, res.Body)
+					res.Body.Close()
+				}
+				d := time.Since(t0)
+				mu.Lock()
+				all = append(all, d)
+				if !ok {
+					failed++
+				}
+				mu.Unlock()
+			}(mix[i%len(mix)])
+		}
+		tick.Stop()
+		wg.Wait()
+		b.ReportMetric(float64(len(all))/time.Since(start).Seconds(), "req/s")
+	}
+	b.StopTimer()
+	if failed > 0 {
+		b.Fatalf("%d of %d requests failed", failed, len(all))
+	}
+	reportLatencies(b, all)
+}
