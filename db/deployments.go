@@ -212,7 +212,7 @@ func (s *Store) DeploymentHistory(ctx context.Context, appID int64, limit int) (
 	out := []Deployment{}
 	err := s.db.SelectContext(ctx, &out, `
 		SELECT d.id, d.service_id, d.status, d.trigger, d.triggered_by, d.error, d.commit_sha, d.commit_message,
-			d.image, d.cancel_requested, d.worker_id, d.created_at, d.started_at, d.finished_at, d.rollback_of,
+			d.image, d.cancel_requested, d.worker_id, d.created_at, d.started_at, d.serving_at, d.finished_at, d.rollback_of,
 			d.action, d.backup_run_id, d.log_pruned, s.name AS app_name, s.kind AS service_kind
 		FROM deployments d JOIN services s ON s.id = d.service_id
 		WHERE d.service_id = $1 ORDER BY d.id DESC LIMIT $2`, appID, limit)
