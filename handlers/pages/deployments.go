@@ -1,13 +1,12 @@
 package pages
 
 import (
+	"errors"
 	"fmt"
 	"html"
-	"io"
 	"net/http"
 	"regexp"
 	"strconv"
-	"strings"
 	"time"
 
 	"dokploy/handlers/web"
@@ -140,20 +139,32 @@ func startSSE(c echo.Context) (*sseWriter, error) {
 // ends an SSE line) starts another data: line of the same event: no output
 // of an app can end the event or forge another.
 func (s *sseWriter) send(id, event, data string) error {
-	var b strings.Builder
-	if id != "" {
-		b.WriteString("id: " + id + "\n")
-	}
-	b.WriteString("event: " + event + "\n")
-	for _, line := range sseLineBreak.Split(data, -1) {
-		b.WriteString("data: " + line + "\n")
-	}
-	b.WriteString("\n")
-	if _, err := io.WriteString(s.w, b.String()); err != nil {
+	if _, err := s.w.Write(sseFrame(id, event, data)); err != nil {
 		return err
 	}
 	s.f.Flush()
 	return nil
+}
+
+// sseFrame renders one event the way send writes it.
+func sseFrame(id, event, data string) []byte {
+	parts := sseLineBreak.Split(data, -1)
+	n := len(id) + len(event) + len(data) + 16 + 7*len(parts)
+	b := make([]byte, 0, n)
+	if id != "" {
+		b = append(b, "id: "...)
+		b = append(b, id...)
+		b = append(b, '\n')
+	}
+	b = append(b, "event: "...)
+	b = append(b, event...)
+	b = append(b, '\n')
+	for _, line := range parts {
+		b = append(b, "data: "...)
+		b = append(b, line...)
+		b = append(b, '\n')
+	}
+	return append(b, '\n')
 }
 
 // sseLineBreak matches what ends a line in an event stream.
@@ -164,8 +175,11 @@ func logLineHTML(line string) string {
 }
 
 // StreamDeploymentLogs sends stored lines in order, then new ones as the
-// worker stores them. Each event's id is the line's sequence number, so a
-// reconnecting browser resumes after Last-Event-ID without gaps or repeats.
+// worker stores them, then eof with the status once the deployment
+// finished. Each event's id is the line's sequence number, so a
+// reconnecting browser resumes after Last-Event-ID (or ?after=) without
+// gaps or repeats. The lines come from the deployment's shared hub (see
+// logfollow.go), not from a query per browser.
 func (h *Handler) StreamDeploymentLogs(c echo.Context) error {
 	id, err := web.IDParam(c)
 	if err != nil {
@@ -178,53 +192,23 @@ func (h *Handler) StreamDeploymentLogs(c echo.Context) error {
 	} else if v := c.QueryParam("after"); v != "" {
 		after, _ = strconv.Atoi(v)
 	}
-	sse, err := startSSE(c)
-	if err != nil {
+	hub := h.logs.join(id)
+	defer h.logs.leave(hub)
+	err = hub.waitReady(ctx)
+	if errors.Is(err, db.ErrNotFound) {
 		return err
 	}
-	tick := time.NewTicker(300 * time.Millisecond)
-	defer tick.Stop()
-	keepalive := time.Now()
-	for {
-		lines, err := h.Store.Logs(ctx, id, after, 500)
-		if err != nil {
-			return nil // client gone or database down; the browser reconnects
-		}
-		for _, l := range lines {
-			if err := sse.send(strconv.Itoa(l.Seq), "line", logLineHTML(l.Line)); err != nil {
-				return nil
-			}
-			after = l.Seq
-		}
-		if len(lines) == 500 {
-			continue
-		}
-		d, err := h.Store.Deployment(ctx, id)
-		if err != nil {
-			return nil
-		}
-		if d.Finished() {
-			// Re-read once: lines stored between the two queries must not be lost.
-			if more, _ := h.Store.Logs(ctx, id, after, 1); len(more) == 0 {
-				_ = sse.send("", "eof", d.Status)
-				return nil
-			}
-			continue
-		}
-		if time.Since(keepalive) > 15*time.Second {
-			if _, err := fmt.Fprint(sse.w, ": keepalive\n\n"); err != nil {
-				return nil
-			}
-			sse.f.Flush()
-			keepalive = time.Now()
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		}
+	sse, serr := startSSE(c)
+	if serr != nil || err != nil {
+		return serr // the database is down or the client gone; the browser reconnects
 	}
+	f := &logFollower{sse: sse, rc: http.NewResponseController(c.Response()), after: after, wrote: time.Now()}
+	f.follow(ctx, hub, h.logs.src)
+	return nil
 }
+
+// LogPollers is the number of deployment logs polled for followers now.
+func (h *Handler) LogPollers() int { return int(h.logs.pollers.Load()) }
 
 // StreamRuntimeLogs follows the app's container output.
 func (h *Handler) StreamRuntimeLogs(c echo.Context) error {
