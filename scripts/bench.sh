@@ -75,6 +75,9 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 rand_hex() { od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'; }
+# One key for every server of the run: a migrated database only opens
+# with the key that encrypted it (the warm starts reuse one).
+SECRET_KEY="$(rand_hex 24)"
 
 # new_db creates an empty database (dropped on exit) and sets DB_URL.
 new_db() {
@@ -132,7 +135,7 @@ start_server() {
     DOKPLOY_ADDR="127.0.0.1:$PORT"
     DOKPLOY_PUBLIC_URL="http://127.0.0.1:$PORT"
     DOKPLOY_DATA_DIR="$data"
-    DOKPLOY_SECRET_KEY="$(rand_hex 24)"
+    DOKPLOY_SECRET_KEY="$SECRET_KEY"
     DOKPLOY_DATABASE_URL="$db_url"
     DOKPLOY_REDIS_URL="$REDIS_URL"
     DOKPLOY_REDIS_NAMESPACE="dokploy-bench-$(rand_hex 4)"

@@ -60,8 +60,7 @@ func (f *Form) Valid() bool { return f == nil || (len(f.Errors) == 0 && f.Error 
 
 // Renderer executes pages (layout + page) and partials.
 type Renderer struct {
-	pages    map[string]*template.Template
-	partials *template.Template
+	set *template.Template // layout, partials and every page, parsed once
 }
 
 var funcs = template.FuncMap{
@@ -118,39 +117,64 @@ var funcs = template.FuncMap{
 	"userAgent": UserAgent,
 }
 
-// New parses every template.
+// New parses every template into one set. Each page defines "content"
+// (and may define "head") for the layout; cloning the layout and all
+// partials per page would keep fifteen escaped copies of every partial
+// (18 MB of heap). Instead each page's names get the page's suffix
+// ("content:app") and the layout is parsed once per page as "layout:app"
+// calling them, so the partials exist once.
 func New() (*Renderer, error) {
-	base, err := template.New("").Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/partials/*.html")
+	set, err := template.New("").Funcs(funcs).ParseFS(files, "templates/partials/*.html")
 	if err != nil {
 		return nil, err
 	}
-	r := &Renderer{pages: map[string]*template.Template{}, partials: base}
+	layout, err := fs.ReadFile(files, "templates/layout.html")
+	if err != nil {
+		return nil, err
+	}
 	pages, err := fs.Glob(files, "templates/pages/*.html")
 	if err != nil {
 		return nil, err
 	}
 	for _, p := range pages {
-		t, err := template.Must(base.Clone()).ParseFS(files, p)
+		name := strings.TrimSuffix(path.Base(p), ".html")
+		page, err := fs.ReadFile(files, p)
 		if err != nil {
+			return nil, err
+		}
+		if _, err := set.New("layout:" + name).Parse(pageNames(string(layout), name)); err != nil {
+			return nil, fmt.Errorf("parse layout for %s: %w", p, err)
+		}
+		if _, err := set.New(p).Parse(pageNames(string(page), name)); err != nil {
 			return nil, fmt.Errorf("parse %s: %w", p, err)
 		}
-		r.pages[strings.TrimSuffix(path.Base(p), ".html")] = t
 	}
-	return r, nil
+	return &Renderer{set: set}, nil
+}
+
+// pageNames gives the layout's page templates ("layout", "content",
+// "head") the page's suffix in src.
+func pageNames(src, page string) string {
+	return strings.NewReplacer(
+		`{{define "layout"}}`, `{{define "layout:`+page+`"}}`,
+		`{{define "content"}}`, `{{define "content:`+page+`"}}`,
+		`{{template "content" .}}`, `{{template "content:`+page+`" .}}`,
+		`{{define "head"}}`, `{{define "head:`+page+`"}}`,
+		`{{block "head" .}}`, `{{block "head:`+page+`" .}}`,
+	).Replace(src)
 }
 
 // Page renders a full page into w.
 func (r *Renderer) Page(w io.Writer, name string, p *Page) error {
-	t, ok := r.pages[name]
-	if !ok {
+	if r.set.Lookup("layout:"+name) == nil {
 		return fmt.Errorf("no page %q", name)
 	}
-	return execute(w, t, "layout", p)
+	return execute(w, r.set, "layout:"+name, p)
 }
 
 // Partial renders one named fragment into w.
 func (r *Renderer) Partial(w io.Writer, name string, data any) error {
-	return execute(w, r.partials, name, data)
+	return execute(w, r.set, name, data)
 }
 
 // execute renders into a buffer first so a template error never leaves a
