@@ -2,6 +2,8 @@ package traefik
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 
 	"golang.org/x/crypto/bcrypt"
@@ -20,9 +22,22 @@ const APIUser = "dokploy"
 
 // RenderAPIRouter renders APIRouterFile for password (hashed with bcrypt;
 // Traefik's basicAuth checks it). The ping router is separate and stays open.
-func RenderAPIRouter(password string) ([]byte, error) {
+//
+// current is the file as it is on disk (nil when there is none). When it
+// was rendered for the same password it is returned unchanged: bcrypt
+// costs ~70 ms of every start, and a fresh salt would rewrite the file
+// and make Traefik reload for nothing. The file carries a SHA-256 of the
+// password to tell; the password is 32 random bytes derived from the
+// secret key, so a fast hash of it gives nothing away.
+func RenderAPIRouter(password string, current []byte) ([]byte, error) {
 	if len(password) < 16 {
 		return nil, fmt.Errorf("traefik: API password must be at least 16 characters")
+	}
+	sum := sha256.Sum256([]byte(password))
+	fingerprint := "# password-sha256 " + hex.EncodeToString(sum[:]) + "\n"
+	header := Marker(APIRouterFile) + "\n" + fingerprint
+	if bytes.HasPrefix(current, []byte(header)) {
+		return current, nil
 	}
 	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
 	if err != nil {
@@ -41,7 +56,7 @@ func RenderAPIRouter(password string) ([]byte, error) {
 		}},
 	}}
 	var buf bytes.Buffer
-	buf.WriteString(Marker(APIRouterFile) + "\n")
+	buf.WriteString(header)
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)
 	if err := enc.Encode(cfg); err != nil {

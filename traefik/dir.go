@@ -49,6 +49,15 @@ func (d *Dir) SetInternal(name string, data []byte) error {
 	return err
 }
 
+// Current is name.yml as it is on disk, nil when it cannot be read.
+func (d *Dir) Current(name string) []byte {
+	data, err := os.ReadFile(filepath.Join(d.path, name+fileExt))
+	if err != nil {
+		return nil
+	}
+	return data
+}
+
 // NewDir returns a manager for the directory at path, which must exist.
 func NewDir(path string) *Dir { return &Dir{path: path} }
 

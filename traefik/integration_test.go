@@ -209,7 +209,7 @@ func startTraefik(t *testing.T, bin string) *traefikProc {
 	})
 	noProxy := &http.Transport{Proxy: nil, TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}
 	const apiPassword = "integration-test-api-password"
-	router, err := RenderAPIRouter(apiPassword)
+	router, err := RenderAPIRouter(apiPassword, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

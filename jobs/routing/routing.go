@@ -105,7 +105,7 @@ func New(opts Options) (*Service, error) {
 	}
 	svc := &Service{opts: opts, dir: traefik.NewDir(filepath.Join(opts.ConfigDir, dynamicDir))}
 	if opts.APIPassword != "" {
-		data, err := traefik.RenderAPIRouter(opts.APIPassword)
+		data, err := traefik.RenderAPIRouter(opts.APIPassword, svc.dir.Current(traefik.APIRouterFile))
 		if err != nil {
 			return nil, fmt.Errorf("routing: %w", err)
 		}
