@@ -219,17 +219,24 @@ func serve(cfg config, web bool) error {
 	notifier := notify.New(store, guard, notify.WithPublicURL(cfg.PublicURL), notify.WithLogger(slog.Default()))
 	runner := jobs.NewRunner(jobs.Options{Store: store, Redis: redisPool, Docker: dk, Logger: slog.Default(), Namespace: cfg.Namespace, ProbeBinary: probe,
 		Notifier: notifier})
-	if cfg.RunWorker || !web {
+	// The worker, the metrics collector and the alert evaluator start
+	// their loops at once and compete for the CPUs; a web server starts
+	// them once it is listening, so they do not delay its first answer.
+	startWorker := func() error {
 		if err := runner.StartWorker(ctx); err != nil {
 			return err
 		}
-		defer runner.StopWorker()
 		// The in-process collector covers this node (see jobs/metrics).
 		collector := metrics.New(metrics.Options{Source: dk, Sink: store, Store: store, Settings: store.MetricsSettings, Logger: slog.Default()})
 		go collector.Run(ctx)
 		go alerts.New(alerts.Options{Store: store, Notifier: notifier, Logger: slog.Default()}).Run(ctx) // see jobs/alerts
+		return nil
 	}
 	if !web {
+		if err := startWorker(); err != nil {
+			return err
+		}
+		defer runner.StopWorker()
 		slog.Info("worker started")
 		<-ctx.Done()
 		return nil
@@ -272,6 +279,13 @@ func serve(cfg config, web bool) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
 	slog.Info("dokploy is up", "url", cfg.PublicURL, "addr", cfg.Addr, "startup", time.Since(started).Round(time.Millisecond))
+	if cfg.RunWorker {
+		if err := startWorker(); err != nil {
+			_ = srv.Close()
+			return err
+		}
+		defer runner.StopWorker()
+	}
 	if link := h.SetupLink(); link != "" {
 		fmt.Printf("\n  No admin exists yet. Create one here (the link works once):\n\n    %s\n\n", link)
 	}

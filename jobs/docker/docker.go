@@ -90,8 +90,14 @@ func (d *Docker) Close() error {
 // Ping checks the engine is reachable and reports whether this node is an
 // active Swarm member (deploys need it).
 func (d *Docker) Ping(ctx context.Context) (swarmActive bool, err error) {
-	if _, err := d.cli.Ping(ctx); err != nil {
+	ping, err := d.cli.Ping(ctx)
+	if err != nil {
 		return false, fmt.Errorf("docker ping: %w", err)
+	}
+	// Engines since API 1.44 tell the swarm state in the ping's headers;
+	// older ones need the much slower info call (tens of ms).
+	if ping.SwarmStatus != nil {
+		return ping.SwarmStatus.NodeState == swarm.LocalNodeStateActive, nil
 	}
 	info, err := d.cli.Info(ctx)
 	if err != nil {
