@@ -275,11 +275,14 @@ gobench() {
     { cat "$GOBENCH" >&2; die "benchmark $2 failed (output above)"; }
 }
 # metric BENCH UNIT: the value a benchmark reported for unit ("" if none).
+# A benchmark that logs prints its name and its figures on separate lines.
 metric() {
-  awk -v b="$1" -v u="$2" '$1 ~ "^Benchmark"b"(-[0-9]+)?$" { for (i = 3; i < NF; i++) if ($(i+1) == u) { print $i; exit } }' "$GOBENCH"
+  awk -v b="$1" -v u="$2" '
+    /^Benchmark/ { name = $1 }
+    name ~ "^Benchmark"b"(-[0-9]+)?$" { for (i = 1; i < NF; i++) if ($(i+1) == u) { print $i; exit } }' "$GOBENCH"
 }
 has_bench() { grep -rqs "func Benchmark$1(" --include='*_test.go' .; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "n/a"; else printf "%.2f×", a / b }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "n/a"; else if (a / b < 0.1) printf "1/%.0f", b / a; else printf "%.2f×", a / b }'; }
 
 gobench ./jobs/ 'QueuePickup' 10x
 gobench ./handlers/ 'Webhook_' 20x
