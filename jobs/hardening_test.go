@@ -103,8 +103,10 @@ func TestPipeline_BaseImagesOfOtherAppsAreRefused(t *testing.T) {
 	p := newPipeline(t)
 	victim, _ := p.newGitApp(testName(t))
 	attacker, _ := p.newGitApp(testName(t))
-	// Both apps' earlier images, built as their deployments build them
-	// (tag <app>:<id>, label dokploy.app=<app>), without a roll-out.
+	// Both apps' earlier images, without a roll-out: the victim's as its
+	// deployments build them now (tag <app>:<id>, whose repository is the
+	// dokploy.image label), the attacker's as they were built before
+	// (label dokploy.app=<app>).
 	dir := t.TempDir()
 	buildTestApp(t, dir)
 	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(serverDockerfile("earlier")), 0o644); err != nil {
@@ -114,8 +116,11 @@ func TestPipeline_BaseImagesOfOtherAppsAreRefused(t *testing.T) {
 	images := map[string]string{}
 	for _, a := range []*db.App{victim, attacker} {
 		ref := a.AppName + ":1000"
-		if _, err := p.docker.Build(ctx, docker.BuildSpec{Dir: dir, Tags: []string{ref},
-			Labels: map[string]string{docker.LabelApp: a.AppName}}, nil); err != nil {
+		spec := docker.BuildSpec{Dir: dir, Tags: []string{ref}}
+		if a == attacker {
+			spec.Labels = map[string]string{docker.LabelApp: a.AppName}
+		}
+		if _, err := p.docker.Build(ctx, spec, nil); err != nil {
 			t.Fatal(err)
 		}
 		images[a.AppName] = ref

@@ -56,6 +56,13 @@ func TestService_ScheduleRetentionAndStaleRuns(t *testing.T) {
 			t.Fatalf("manual run: %+v", last)
 		}
 	}
+	// Retention runs right after a run is recorded done: wait for it
+	// (bounded) to mark the oldest deleted, then look at the bucket.
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if gone, _ := store.ControlPlaneBackupRun(ctx, first.ID); gone.DeletedAt != nil {
+			break
+		}
+	}
 	st, err := objstore.Open(objstore.Config{Endpoint: m.Endpoint, Bucket: bucket, Prefix: "cp", AccessKey: m.AccessKey, SecretKey: m.SecretKey, PathStyle: true})
 	if err != nil {
 		t.Fatal(err)

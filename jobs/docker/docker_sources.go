@@ -38,7 +38,7 @@ func (d *Docker) checkImageSources(ctx context.Context, dockerfile []byte, spec 
 		return fmt.Errorf("check the Dockerfile's images: %w", err)
 	}
 	for _, u := range uses {
-		if err := d.checkImageUse(ctx, u, spec.Labels[LabelApp], true); err != nil {
+		if err := d.checkImageUse(ctx, u, buildOwner(spec), true); err != nil {
 			return err
 		}
 	}
@@ -82,11 +82,32 @@ func (d *Docker) checkImageUse(ctx context.Context, u imageUse, own string, trig
 	return nil
 }
 
+// imageOwner is the app whose build produced an image: its dokploy.app
+// label (compose builds, and app builds before they carried one label),
+// else its dokploy.image repository (app builds); "" for other images.
+func imageOwner(labels map[string]string) string {
+	if app := labels[LabelApp]; app != "" {
+		return app
+	}
+	return labels[LabelImageRepo]
+}
+
+// buildOwner is the app a build is for, in imageOwner's terms.
+func buildOwner(spec BuildSpec) string {
+	if app := spec.Labels[LabelApp]; app != "" {
+		return app
+	}
+	if len(spec.Tags) == 0 {
+		return ""
+	}
+	return imageRepo(spec.Tags[0])
+}
+
 func foreign(inspect image.InspectResponse, own string) error {
 	if inspect.Config == nil {
 		return nil
 	}
-	if app := inspect.Config.Labels[LabelApp]; app != "" && app != own {
+	if app := imageOwner(inspect.Config.Labels); app != "" && app != own {
 		return fmt.Errorf("the image is app %s's, not this app's: %w", app, ErrForeignImage)
 	}
 	return nil
@@ -101,7 +122,7 @@ func (d *Docker) checkBuiltBases(ctx context.Context, t *buildTracker, spec Buil
 		if err != nil {
 			continue // gone, or a stage's image that was removed
 		}
-		if err := foreign(inspect, spec.Labels[LabelApp]); err != nil {
+		if err := foreign(inspect, buildOwner(spec)); err != nil {
 			for _, tag := range spec.Tags {
 				_, _ = d.cli.ImageRemove(context.WithoutCancel(ctx), tag, image.RemoveOptions{PruneChildren: true})
 			}
