@@ -345,7 +345,11 @@ func TestAlertRules_Browser(t *testing.T) {
 		if err := chromedp.Do(ctx, chromedp.Navigate(c.URL+"/settings")); err != nil {
 			return err
 		}
-		if err := b.waitJS(ctx, "the form", `document.querySelector('#alert-target') !== null`); err != nil {
+		// The panel arrives by an hx-trigger="load" swap; htmx binds the
+		// select's change handler only when the swap settles (20 ms later),
+		// so a change dispatched before that would go unheard.
+		if err := b.waitJS(ctx, "the form", `document.querySelector('#alert-target') !== null &&
+			!document.querySelector('#settings-alerts').classList.contains('htmx-settling')`); err != nil {
 			return err
 		}
 		if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(function () {
