@@ -236,7 +236,9 @@ func withContainer(name string, args []string) []string {
 // most a minute, and fails the test with the last output and the logs.
 func waitExec(t *testing.T, c *dbContainer, args ...string) {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
+	// Generous: a first MariaDB start initialises its data files, which took
+	// over a minute on a 2-core machine busy with the other test packages.
+	deadline := time.Now().Add(3 * time.Minute)
 	var out string
 	var err error
 	for time.Now().Before(deadline) {
