@@ -181,17 +181,20 @@ func deployRun(t *testing.T, appName, message string) *deployFlow {
 			return err
 		}
 		f.appPath = loc
-		if err := b.waitText(ctx, ".page-head h1", "Hello web"); err != nil {
+		if err := b.waitText(ctx, "#service-header h1", "Hello web"); err != nil {
 			return err
 		}
-		if err := b.waitText(ctx, ".page-head .sub", repoURL); err != nil {
+		if err := b.waitText(ctx, "#service-header .service-sub", repoURL); err != nil {
 			return err
 		}
-		return b.waitText(ctx, "#app-status .badge.idle", "idle")
+		return b.waitText(ctx, "#service-state .badge.state-off", "not deployed")
 	})
 
 	b.step("publish a host port", browserStepTimeout, func(ctx context.Context) error {
 		if err := b.markDocument(ctx); err != nil {
+			return err
+		}
+		if err := b.openTab(ctx, "advanced"); err != nil {
 			return err
 		}
 		row := `#app-ports tbody tr:last-child`
@@ -220,11 +223,22 @@ func deployRun(t *testing.T, appName, message string) *deployFlow {
 		if n, err := b.count(ctx, "#app-ports .flash.error"); err != nil || n != 0 {
 			return fmt.Errorf("saving the port shows an error (%d, %v)", n, err)
 		}
-		return b.checkSameDocument(ctx, f.appPath)
+		return b.checkSameDocument(ctx, f.appPath+"/advanced")
 	})
 
+	// Deploy answers in place: the header says "deploying…" with a link
+	// to the log, and nothing else on the page is touched.
 	b.step("press Deploy", browserStepTimeout, func(ctx context.Context) error {
-		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#deploy-btn"))); err != nil {
+		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#service-header button[data-action="Deploy"]`))); err != nil {
+			return err
+		}
+		if err := b.waitText(ctx, "#service-state .badge.state-busy", "deploying…"); err != nil {
+			return err
+		}
+		if err := b.checkSameDocument(ctx, f.appPath+"/advanced"); err != nil {
+			return err
+		}
+		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#service-header a.small-link[href^="/deployments/"]`))); err != nil {
 			return err
 		}
 		if err := b.waitPathMatch(ctx, regexp.MustCompile(`^/deployments/\d+$`)); err != nil {
@@ -257,7 +271,16 @@ func deployRun(t *testing.T, appName, message string) *deployFlow {
 		if err := b.waitPath(ctx, f.appPath); err != nil {
 			return err
 		}
-		if err := b.waitText(ctx, "#app-status .badge.running", "running"); err != nil {
+		if err := b.waitText(ctx, "#service-state .badge.state-ok", "running"); err != nil {
+			return err
+		}
+		if err := b.waitText(ctx, "#app-replicas", "1 of 1 running"); err != nil {
+			return err
+		}
+		if err := b.waitText(ctx, "#app-image", appName+":"+deployID); err != nil {
+			return err
+		}
+		if err := b.openTab(ctx, "deployments"); err != nil {
 			return err
 		}
 		row := `#deployments tbody tr:has(a[href="` + f.deployPath + `"])`
@@ -267,7 +290,7 @@ func deployRun(t *testing.T, appName, message string) *deployFlow {
 		if err := b.waitText(ctx, row+` .badge.done`, "done"); err != nil {
 			return err
 		}
-		return b.waitText(ctx, "#app-live .kv", appName+":"+deployID)
+		return b.waitText(ctx, row+` .badge.state-ok`, "current")
 	})
 	return f
 }

@@ -241,13 +241,13 @@ func TestBrowserFirstRun(t *testing.T) {
 		if err := b.waitPathMatch(ctx, appPath); err != nil {
 			return err
 		}
-		if err := b.waitText(ctx, ".page-head h1", "Shop web"); err != nil {
+		if err := b.waitText(ctx, "#service-header h1", "Shop web"); err != nil {
 			return err
 		}
-		if err := b.waitText(ctx, "#app-status .badge.idle", "idle"); err != nil {
+		if err := b.waitText(ctx, "#service-state .badge.state-off", "not deployed"); err != nil {
 			return err
 		}
-		if err := b.waitText(ctx, ".page-head .sub", "shop-web"); err != nil {
+		if err := b.waitText(ctx, "#app-overview", "shop-web"); err != nil {
 			return err
 		}
 		return b.screenshot(ctx, "app")
@@ -257,6 +257,15 @@ func TestBrowserFirstRun(t *testing.T) {
 	// code): the webhook URL selects on a click and copies, Follow streams
 	// the runtime logs with the filter, Download carries the same filter.
 	b.step("the app page's buttons work under the CSP", browserStepTimeout, func(ctx context.Context) error {
+		if err := b.markDocument(ctx); err != nil {
+			return err
+		}
+		if err := b.openTab(ctx, "deployments"); err != nil {
+			return err
+		}
+		if err := b.waitText(ctx, "#app-deployments .empty", "Not deployed yet"); err != nil {
+			return err
+		}
 		const copyURL = `#app-webhooks button[data-copy="#webhook-url"]`
 		if err := chromedp.Do(ctx,
 			chromedp.WaitVisible(chromedp.CSS(copyURL)),
@@ -275,6 +284,9 @@ func TestBrowserFirstRun(t *testing.T) {
 			return err
 		}
 		if err := b.waitText(ctx, copyURL, "Copy"); err != nil { // the label comes back
+			return err
+		}
+		if err := b.openTab(ctx, "logs"); err != nil {
 			return err
 		}
 		if err := chromedp.Do(ctx,
@@ -302,7 +314,11 @@ func TestBrowserFirstRun(t *testing.T) {
 		if !regexp.MustCompile(`^/api/v1/services/app/\d+/logs\?download=1&tail=50&timestamps=1$`).MatchString(href) {
 			return fmt.Errorf("Download links to %q, want the filter tail=50&timestamps=1", href)
 		}
-		return nil
+		// The tabs swapped in place and the address bar followed them.
+		if err := b.checkSameDocument(ctx, ""); err != nil {
+			return err
+		}
+		return b.waitPathMatch(ctx, regexp.MustCompile(`^/apps/\d+/logs$`))
 	})
 
 	b.step("dashboard lists the app", browserStepTimeout, func(ctx context.Context) error {
@@ -502,6 +518,9 @@ func TestBrowserFirstRun(t *testing.T) {
 			return err
 		}
 		return b.checkPhoneFit(ctx, "/", fmt.Sprintf("/projects/%d", a.ProjectID), fmt.Sprintf("/apps/%d", a.ID),
+			fmt.Sprintf("/apps/%d/environment", a.ID), fmt.Sprintf("/apps/%d/domains", a.ID),
+			fmt.Sprintf("/apps/%d/deployments", a.ID), fmt.Sprintf("/apps/%d/logs", a.ID),
+			fmt.Sprintf("/apps/%d/advanced", a.ID),
 			fmt.Sprintf("/deployments/%d", dep.ID), "/settings", "/account", "/api-docs")
 	})
 
@@ -869,4 +888,15 @@ func slicesContainsSubstring(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// openTab clicks a service page's tab and waits until its body has been
+// swapped in and settled by htmx (so its buttons are bound).
+func (b *browserSession) openTab(ctx context.Context, tab string) error {
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`.service-tabs a[data-tab="`+tab+`"]`))); err != nil {
+		return err
+	}
+	return b.waitJS(ctx, "the "+tab+" tab", `document.querySelector('.service-tab[data-tab="`+tab+`"]') !== null &&
+		!document.querySelector('#service-body').classList.contains('htmx-settling') &&
+		document.querySelector('.service-tabs a.active[data-tab="`+tab+`"]') !== null`)
 }

@@ -284,7 +284,7 @@ func metricsBrowser(t *testing.T, c *resCluster, app int64) {
 		return b.waitPath(ctx, "/")
 	})
 	b.step("charts draw on the app page", 60*time.Second, func(ctx context.Context) error {
-		if err := chromedp.Do(ctx, chromedp.Navigate(fmt.Sprintf("%s/apps/%d", c.URL, app))); err != nil {
+		if err := chromedp.Do(ctx, chromedp.Navigate(fmt.Sprintf("%s/apps/%d/monitoring", c.URL, app))); err != nil {
 			return err
 		}
 		return b.waitJS(ctx, "four chart canvases with a current value",
@@ -327,7 +327,7 @@ func metricsBrowser(t *testing.T, c *resCluster, app int64) {
 		return b.screenshot(ctx, "metrics-server")
 	})
 	b.step("the charts fit a phone", 60*time.Second, func(ctx context.Context) error {
-		return b.checkPhoneFit(ctx, fmt.Sprintf("/apps/%d", app), "/server")
+		return b.checkPhoneFit(ctx, fmt.Sprintf("/apps/%d/monitoring", app), "/server")
 	})
 	time.Sleep(500 * time.Millisecond)
 	mu.Lock()

@@ -86,10 +86,10 @@ func TestScreenshots(t *testing.T) {
 		if err := chromedp.Do(ctx, chromedp.Navigate(f.srv.URL+f.appPath)); err != nil {
 			return err
 		}
-		if err := b.waitText(ctx, "#app-status .badge.running", "running"); err != nil {
+		if err := b.waitText(ctx, "#service-state .badge.state-ok", "running"); err != nil {
 			return err
 		}
-		if err := b.waitText(ctx, `#deployments .badge.done`, "done"); err != nil {
+		if err := b.waitText(ctx, "#app-replicas", "running"); err != nil {
 			return err
 		}
 		if err := chromedp.Do(ctx, scrollTop); err != nil {

@@ -172,7 +172,7 @@ func TestApps_CreateValidGitAndImageApps(t *testing.T) {
 
 	page := b.get(fmt.Sprintf("/apps/%d", gitApp.ID))
 	wantStatus(t, page, http.StatusOK)
-	testkit.MustContain(t, page.Body, "<h1>Shop web</h1>", "shop-web", "https://github.com/example/shop.git", "set — leave blank to keep")
+	testkit.MustContain(t, page.Body, "<h1>Shop web <span class=\"service-kind\">Application</span></h1>", "shop-web", "https://github.com/example/shop.git", "set — leave blank to keep")
 	testkit.MustNotContain(t, page.Body, "supersecretgittoken")
 
 	page = b.get(fmt.Sprintf("/apps/%d", imgApp.ID))
@@ -291,7 +291,7 @@ func TestAppEnv_EncryptedAtRestNeverRenderedRevealable(t *testing.T) {
 		}
 	}
 
-	page := b.get(fmt.Sprintf("/apps/%d", a.ID))
+	page := b.get(fmt.Sprintf("/apps/%d/environment", a.ID))
 	wantStatus(t, page, http.StatusOK)
 	testkit.MustContain(t, page.Body, `value="DATABASE_URL"`, `value="SESSION_SECRET"`)
 	testkit.MustNotContain(t, page.Body, "db-s3cret-pw", "overridden-key-secret", "secret-9")

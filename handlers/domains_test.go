@@ -221,9 +221,13 @@ func TestDomainUI_PanelAddEditRemove(t *testing.T) {
 	b := a.setupAdmin()
 	app := a.CreateApp("shop")
 
+	// The Domains tab has its own URL; the tab bar links to it.
 	res := b.get(fmt.Sprintf("/apps/%d", app.ID))
 	wantStatus(t, res, http.StatusOK)
-	testkit.MustContain(t, res.Body, `id="app-domains"`, fmt.Sprintf(`hx-get="/apps/%d/domains"`, app.ID))
+	testkit.MustContain(t, res.Body, fmt.Sprintf(`hx-get="/apps/%d/domains"`, app.ID))
+	res = b.get(fmt.Sprintf("/apps/%d/domains", app.ID))
+	wantStatus(t, res, http.StatusOK)
+	testkit.MustContain(t, res.Body, `id="app-domains"`, "No domains", "Access rules")
 
 	res = b.postHTMX(fmt.Sprintf("/apps/%d/domains", app.ID), url.Values{"host": {"Bücher.Example"}, "path": {"/"}, "port": {"8080"}, "certificate": {"none"}, "enabled": {"on"}})
 	wantStatus(t, res, http.StatusOK)

@@ -93,7 +93,7 @@ func TestMetrics_SettingsAndSeries(t *testing.T) {
 	wantStatus(t, res, http.StatusNotFound)
 
 	// The panel on the app page, and the Server page.
-	appPage := b.get(fmt.Sprintf("/apps/%d", app.ID))
+	appPage := b.get(fmt.Sprintf("/apps/%d/monitoring", app.ID))
 	testkit.MustContain(t, appPage.Body, fmt.Sprintf(`hx-get="/metrics/app/%d"`, app.ID), `/static/metrics.js`, `/static/vendor/uPlot.iife.min.js`)
 	panel := b.get(fmt.Sprintf("/metrics/app/%d", app.ID))
 	wantStatus(t, panel, http.StatusOK)

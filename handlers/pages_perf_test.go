@@ -221,7 +221,8 @@ func (f *pagesFixture) pagePaths() map[string]string {
 		"dashboard": "/",
 		"project":   fmt.Sprintf("/projects/%d", f.project),
 		"app":       fmt.Sprintf("/apps/%d", f.app),
-		"app live":  fmt.Sprintf("/apps/%d/live", f.app),
+		"app env":   fmt.Sprintf("/apps/%d/environment", f.app),
+		"app live":  fmt.Sprintf("/apps/%d/deployments/table", f.app),
 	}
 }
 
@@ -251,9 +252,9 @@ func TestPages_QueriesIndependentOfAppCount(t *testing.T) {
 			if !strings.Contains(body, "App 00-09") || !strings.Contains(body, "app-00-00") || strings.Contains(body, "App 01-00") {
 				t.Errorf("project page shows the wrong apps")
 			}
-		case "app":
+		case "app env":
 			if !strings.Contains(body, "DATABASE_URL") || strings.Contains(body, "postgres://x") {
-				t.Errorf("app page must list the variable names and mask their values")
+				t.Errorf("the Environment tab must list the variable names and mask their values")
 			}
 		case "app live":
 			if !strings.Contains(body, `id="deployments"`) {

@@ -610,10 +610,10 @@ func TestWebhook_AppPageSectionAndAPIFields(t *testing.T) {
 	b := f.setupAdmin()
 	appPath := fmt.Sprintf("/apps/%d", f.app.ID)
 
-	res := b.get(appPath)
+	res := b.get(appPath + "/deployments")
 	wantStatus(t, res, http.StatusOK)
-	if res.doc(t).Find(`#app-webhooks[hx-get="`+appPath+`/webhooks"]`).Length() != 1 {
-		t.Fatal("app page has no lazily loaded webhook section")
+	if res.doc(t).Find(`#app-webhooks #webhook-url`).Length() != 1 {
+		t.Fatal("the Deployments tab has no webhook section with its URL")
 	}
 	res = b.get(appPath + "/webhooks")
 	wantStatus(t, res, http.StatusOK)

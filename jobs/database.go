@@ -322,11 +322,12 @@ func (r *Runner) resolveReferences(ctx context.Context, vars []db.Variable) ([]d
 // Live is a service's state as Swarm sees it right now, which pages and
 // the API show rather than the last intent.
 type Live struct {
-	State   string `json:"state"` // healthy, running, starting, stopping, stopped, not deployed, unknown
+	State   string `json:"state"` // healthy, running, starting, updating, stopping, stopped, not deployed, unknown
 	Running int    `json:"running"`
 	Healthy int    `json:"healthy"`
 	Desired int    `json:"desired"`
 	Message string `json:"message,omitempty"`
+	Image   string `json:"image,omitempty"` // the image in the service's spec
 }
 
 // Live reads the service's tasks and health.
@@ -335,7 +336,7 @@ func (r *Runner) Live(ctx context.Context, name string) Live {
 	if err != nil {
 		return Live{State: "unknown", Message: "Docker did not answer: " + oneLine(err.Error())}
 	}
-	l := Live{Running: info.Running, Healthy: info.Healthy, Desired: info.Replicas, Message: info.Message}
+	l := Live{Running: info.Running, Healthy: info.Healthy, Desired: info.Replicas, Message: info.Message, Image: info.Image}
 	switch {
 	case !info.Exists:
 		l.State = "not deployed"
@@ -343,6 +344,9 @@ func (r *Runner) Live(ctx context.Context, name string) Live {
 		l.State = "stopped"
 	case info.Replicas == 0:
 		l.State = "stopping"
+	case info.UpdateState == "updating":
+		// A restart (or another update) is replacing the tasks.
+		l.State = "updating"
 	case info.Healthy >= info.Replicas && info.HasHealthCheck:
 		l.State = "healthy"
 	case info.Healthy >= info.Replicas:

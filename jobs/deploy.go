@@ -18,6 +18,10 @@ import (
 // errUserCancelled is the cause set when the user presses Cancel.
 var errUserCancelled = errors.New("cancelled by user")
 
+// errFirstCancelled marks a cancelled first deployment whose service was
+// removed again: nothing ran before it, so nothing runs after it.
+var errFirstCancelled = errors.New("first deployment cancelled; its service was removed")
+
 // errTakenOver is the cause set when the row stopped being "running" under
 // this worker: another process judged it dead (its heartbeat was lost) and
 // marked the deployment interrupted, so this one stops too rather than run
@@ -65,9 +69,12 @@ func (r *Runner) run(parent context.Context, d *db.Deployment) {
 		logw.Line(fmt.Sprintf("%s #%d finished in %s", what, d.ID, time.Since(started).Round(100*time.Millisecond)))
 	case errors.Is(context.Cause(ctx), errUserCancelled):
 		status, reason = db.DeployCancelled, "cancelled by user"
-		if d.Action == db.ActionDeploy {
+		switch {
+		case errors.Is(err, errFirstCancelled):
+			logw.Line("Deployment cancelled. Nothing ran before it, so the service it had started was removed: the app is not deployed.")
+		case d.Action == db.ActionDeploy:
 			logw.Line("Deployment cancelled. The previous version keeps running.")
-		} else {
+		default:
 			logw.Line(what + " cancelled.")
 		}
 	case parent.Err() != nil:
@@ -107,16 +114,17 @@ func (r *Runner) run(parent context.Context, d *db.Deployment) {
 		return
 	}
 	if status != db.DeployDone {
-		r.settleAppStatus(finishCtx, d.ID)
+		r.settleAppStatus(finishCtx, d.ID, status)
 	}
 	r.notifyOutcome(finishCtx, d, status, reason)
 }
 
 // settleAppStatus sets the service's status after a deployment did not
-// succeed: running if an earlier version is in service, error otherwise.
+// succeed: running if an earlier version is in service, error otherwise
+// (idle for a cancelled first deployment: nothing was ever deployed).
 // A database operation other than a deploy leaves the status alone: the
 // page shows Swarm's live state.
-func (r *Runner) settleAppStatus(ctx context.Context, deploymentID int64) {
+func (r *Runner) settleAppStatus(ctx context.Context, deploymentID int64, outcome string) {
 	d, err := r.store.Deployment(ctx, deploymentID)
 	if err != nil {
 		return
@@ -149,8 +157,11 @@ func (r *Runner) settleAppStatus(ctx context.Context, deploymentID int64) {
 		return
 	}
 	status := db.AppError
-	if a.CurrentImage != "" {
+	switch {
+	case a.CurrentImage != "":
 		status = db.AppRunning
+	case outcome == db.DeployCancelled:
+		status = db.AppIdle
 	}
 	_ = r.store.SetAppStatus(ctx, a.ID, status)
 }
@@ -268,6 +279,15 @@ func (r *Runner) deploy(ctx context.Context, d *db.Deployment, logw *deployLog) 
 		return r.docker.DeployService(ctx, spec, log)
 	})
 	if err != nil {
+		if errors.Is(context.Cause(ctx), errUserCancelled) && a.CurrentImage == "" {
+			// A first deployment cancelled during its roll-out: the service
+			// it created would keep running a version the user called off.
+			if rerr := r.docker.RemoveService(context.WithoutCancel(ctx), a.AppName); rerr == nil {
+				err = fmt.Errorf("%w: %w", errFirstCancelled, err)
+			} else {
+				log("Could not remove the cancelled first version's service: " + rerr.Error() + ". Stop or delete the app.")
+			}
+		}
 		if a.SourceType == db.SourceGit && d.RollbackOf == nil {
 			r.removeImageTag(imageRef)
 		}

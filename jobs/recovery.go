@@ -153,7 +153,7 @@ func (r *Runner) recoverInterrupted(ctx context.Context) error {
 			return err
 		}
 		r.appendLog(ctx, d.ID, "ERROR: "+reason)
-		r.settleAppStatus(ctx, d.ID)
+		r.settleAppStatus(ctx, d.ID, db.DeployError)
 		r.cleanupInterrupted(ctx, d.ID)
 	}
 	return nil
@@ -173,7 +173,7 @@ func (r *Runner) recordUnrecorded(ctx context.Context) {
 			return
 		}
 		if o.status != db.DeployDone {
-			r.settleAppStatus(ctx, id)
+			r.settleAppStatus(ctx, id, o.status)
 		}
 		if d, err := r.store.Deployment(ctx, id); err == nil {
 			r.notifyOutcome(ctx, d, o.status, o.reason)

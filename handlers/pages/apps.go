@@ -15,50 +15,6 @@ import (
 	"dokploy/views"
 )
 
-// appPage is the data of an application's page and its partials.
-type appPage struct {
-	App         *db.App
-	Form        *views.Form
-	Env         []db.Variable // values are never sent to the page
-	EnvError    string
-	Ports       []db.Port
-	PortsError  string
-	Volumes     []db.AppVolume
-	VolumeError string
-	Deployments []db.Deployment
-	CSRF        string
-	Saved       string
-	WebhookURL  string
-}
-
-// appHistory is how many deployments the app page lists.
-const appHistory = 20
-
-func (h *Handler) loadAppPage(c echo.Context, a *db.App) (*appPage, error) {
-	ctx := c.Request().Context()
-	// Keys only: values stay masked, revealed one at a time on request,
-	// so showing the page decrypts nothing.
-	env, err := h.Store.AppVariableKeys(ctx, a.ID, db.VarEnv)
-	if err != nil {
-		return nil, err
-	}
-	ports, err := h.Store.AppPorts(ctx, a.ID)
-	if err != nil {
-		return nil, err
-	}
-	deps, err := h.Store.DeploymentHistory(ctx, a.ID, appHistory)
-	if err != nil {
-		return nil, err
-	}
-	vols, err := h.Store.AppVolumes(ctx, a.ID)
-	if err != nil {
-		return nil, err
-	}
-	p := &appPage{App: a, Form: appToForm(a), Env: env, Ports: ports, Volumes: vols, Deployments: deps}
-	p.CSRF = web.CSRF(c)
-	return p, nil
-}
-
 func appToForm(a *db.App) *views.Form {
 	f := views.NewForm()
 	v := f.Values
@@ -105,20 +61,33 @@ func formToApp(c echo.Context, a *db.App, form *views.Form) {
 		}
 		*dst = n
 	}
-	a.Name = text("name")
-	a.SourceType = text("source_type")
-	a.GitURL, a.GitBranch = text("git_url"), text("git_branch")
-	a.GitContext, a.GitDockerfile, a.BuildTarget = text("git_context"), text("git_dockerfile"), text("build_target")
-	a.BuildNoCache = c.FormValue("build_no_cache") == "on"
-	if a.BuildNoCache {
-		form.Values["build_no_cache"] = "on"
+	// Each settings form posts its own fields; what a form does not
+	// carry keeps its stored value (General has the name, Advanced the
+	// health check; the create form has both).
+	if hasField(c, "name") {
+		a.Name = text("name")
+		a.SourceType = text("source_type")
+		a.GitURL, a.GitBranch = text("git_url"), text("git_branch")
+		a.GitContext, a.GitDockerfile, a.BuildTarget = text("git_context"), text("git_dockerfile"), text("build_target")
+		a.BuildNoCache = c.FormValue("build_no_cache") == "on"
+		if a.BuildNoCache {
+			form.Values["build_no_cache"] = "on"
+		}
+		a.Image, a.RegistryServer, a.RegistryUsername = text("image"), text("registry_server"), text("registry_username")
+		num("port", &a.Port)
+		num("replicas", &a.Replicas)
+		num("memory_limit_mb", &a.MemoryLimitMB)
+		if v := text("cpu_limit"); v != "" {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				form.Errors["cpu_limit"] = "must be a number of CPUs like 0.5"
+			}
+			a.CPULimit = f
+		} else {
+			a.CPULimit = 0
+		}
 	}
-	a.Image, a.RegistryServer, a.RegistryUsername = text("image"), text("registry_server"), text("registry_username")
-	num("port", &a.Port)
-	num("replicas", &a.Replicas)
-	num("memory_limit_mb", &a.MemoryLimitMB)
-	// Health-check fields are only on the settings form; absent means keep.
-	if _, ok := c.Request().PostForm["health_path"]; ok {
+	if hasField(c, "health_path") {
 		a.HealthPath = text("health_path")
 		num("health_port", &a.HealthPort)
 		num("health_status", &a.HealthStatus)
@@ -127,15 +96,6 @@ func formToApp(c echo.Context, a *db.App, form *views.Form) {
 		num("health_retries", &a.HealthRetries)
 		num("health_start_period", &a.HealthStartPeriod)
 		num("stop_grace_period", &a.StopGracePeriod)
-	}
-	if v := text("cpu_limit"); v != "" {
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil {
-			form.Errors["cpu_limit"] = "must be a number of CPUs like 0.5"
-		}
-		a.CPULimit = f
-	} else {
-		a.CPULimit = 0
 	}
 }
 
@@ -197,19 +157,10 @@ func (h *Handler) CreateApp(c echo.Context) error {
 	return h.renderProject(c, projectID, http.StatusUnprocessableEntity, func(p *projectPage) { p.AppForm = form })
 }
 
-func (h *Handler) ShowAppPage(c echo.Context) error {
-	a, err := h.LoadApp(c)
-	if err != nil {
-		return err
-	}
-	p, err := h.loadAppPage(c, a)
-	if err != nil {
-		return err
-	}
-	p.WebhookURL = ""
-	return h.Page(c, http.StatusOK, "app", &views.Page{Title: a.Name, Active: "projects", Data: p})
-}
-
+// UpdateApp saves one of the app's settings forms: General (name,
+// source, resources) or Advanced's health check. Fields of the other form
+// are absent and keep their stored values. A refusal re-renders the form
+// with what was typed and a message per field, and saves nothing.
 func (h *Handler) UpdateApp(c echo.Context) error {
 	a, err := h.LoadApp(c)
 	if err != nil {
@@ -220,13 +171,12 @@ func (h *Handler) UpdateApp(c echo.Context) error {
 	formToApp(c, a, form)
 	form.Values["app_name"] = a.AppName
 	mergeErrors(form, ops.ValidateApp(a))
-	status := http.StatusOK
-	saved := ""
 	if form.Valid() {
 		if err := h.Ops.UpdateApp(ctx, a, ops.AppExtras{Secrets: formSecrets(c)}); err != nil && !formErrors(form, err) {
 			return err
 		}
 	}
+	status, saved := http.StatusOK, ""
 	if form.Valid() {
 		if a, err = h.Store.App(ctx, a.ID); err != nil {
 			return err
@@ -235,17 +185,29 @@ func (h *Handler) UpdateApp(c echo.Context) error {
 		saved = "Saved. Deploy to apply the changes."
 	} else {
 		status = http.StatusUnprocessableEntity
-		// Keep the "set — leave blank to keep" hints of stored credentials.
+		// Keep the stored values of the other form's fields and the
+		// "set — leave blank to keep" hints of stored credentials.
 		for k, v := range appToForm(a).Values {
-			if strings.HasPrefix(k, "has_") {
+			if _, typed := form.Values[k]; !typed || strings.HasPrefix(k, "has_") {
 				form.Values[k] = v
 			}
 		}
 	}
-	p, err := h.loadAppPage(c, a)
+	tab, partial := "general", "app_settings"
+	if !hasField(c, "name") {
+		tab, partial = "advanced", "app_health"
+	}
+	p, err := h.loadAppPage(c, a, tab)
 	if err != nil {
 		return err
 	}
 	p.Form, p.Saved = form, saved
-	return h.Partial(c, status, "app_settings", p)
+	return h.Partial(c, status, partial, p)
+}
+
+// hasField reports whether the posted form carries field k at all.
+func hasField(c echo.Context, k string) bool {
+	_ = c.FormValue(k) // parses the body once
+	_, ok := c.Request().PostForm[k]
+	return ok
 }

@@ -2,6 +2,7 @@ package pages
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"dokploy/db"
+	"dokploy/jobs/ops"
 )
 
 // GenerateDeployKey creates an SSH key pair for cloning a private repository;
@@ -25,7 +27,7 @@ func (h *Handler) GenerateDeployKey(c echo.Context) error {
 	if a, err = h.Store.App(c.Request().Context(), a.ID); err != nil {
 		return err
 	}
-	p, err := h.loadAppPage(c, a)
+	p, err := h.loadAppPage(c, a, "general")
 	if err != nil {
 		return err
 	}
@@ -33,6 +35,8 @@ func (h *Handler) GenerateDeployKey(c echo.Context) error {
 	return h.Partial(c, http.StatusOK, "app_settings", p)
 }
 
+// DeployApp queues a deployment. From the page the header answers and
+// follows it (with a link to its log); a plain form post opens the log.
 func (h *Handler) DeployApp(c echo.Context) error {
 	a, err := h.LoadApp(c)
 	if err != nil {
@@ -42,10 +46,16 @@ func (h *Handler) DeployApp(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return web.Redirect(c, fmt.Sprintf("/deployments/%d", d.ID))
+	if !web.IsHTMX(c) {
+		return web.Redirect(c, fmt.Sprintf("/deployments/%d", d.ID))
+	}
+	return h.ShowAppHeader(c)
 }
 
-// appAction runs a runtime action and re-renders the live header.
+// appAction runs a runtime action on Swarm and answers with the header,
+// which polls until the state it asked for is real ("stopping" until the
+// last task is gone). Nothing else on the page is touched, so unsaved
+// edits in a tab survive.
 func (h *Handler) appAction(c echo.Context, act func(context.Context, *db.App) error) error {
 	a, err := h.LoadApp(c)
 	if err != nil {
@@ -54,9 +64,7 @@ func (h *Handler) appAction(c echo.Context, act func(context.Context, *db.App) e
 	if err := act(c.Request().Context(), a); err != nil {
 		return err
 	}
-	// The header's Start/Stop buttons depend on the new status.
-	c.Response().Header().Set("HX-Refresh", "true")
-	return h.ShowAppLivePartial(c)
+	return h.ShowAppHeader(c)
 }
 
 func (h *Handler) StopApp(c echo.Context) error {
@@ -71,33 +79,19 @@ func (h *Handler) RestartApp(c echo.Context) error {
 	return h.appAction(c, h.Ops.RestartApp)
 }
 
+// DeleteApp is the delete dialog's form. Docker refusing to remove the
+// service keeps everything and says why inside the dialog.
 func (h *Handler) DeleteApp(c echo.Context) error {
 	a, err := h.LoadApp(c)
 	if err != nil {
 		return err
 	}
-	if err := h.Ops.DeleteApp(c.Request().Context(), a); err != nil {
+	var refused *ops.EngineError
+	if err := h.Ops.DeleteApp(c.Request().Context(), a); errors.As(err, &refused) {
+		return h.Partial(c, http.StatusUnprocessableEntity, "app_delete_form",
+			&appPage{App: a, CSRF: web.CSRF(c), DeleteError: refused.Msg + ". Nothing was removed; try again."})
+	} else if err != nil {
 		return err
 	}
 	return web.Redirect(c, fmt.Sprintf("/projects/%d", a.ProjectID))
-}
-
-// ShowAppLivePartial is polled by the app page every 2 s: status, running
-// version and deployment history. It reads only what "app_live" shows (the
-// app row and its recent deployments, both by index), never the variables,
-// ports or volumes of the full page: a hundred open pages must stay cheap.
-func (h *Handler) ShowAppLivePartial(c echo.Context) error {
-	id, err := web.IDParam(c)
-	if err != nil {
-		return err
-	}
-	a, err := h.Store.AppSummary(c.Request().Context(), id)
-	if err != nil {
-		return err
-	}
-	deps, err := h.Store.DeploymentHistory(c.Request().Context(), a.ID, appHistory)
-	if err != nil {
-		return err
-	}
-	return h.Partial(c, http.StatusOK, "app_live", &appPage{App: a, Deployments: deps, CSRF: web.CSRF(c)})
 }

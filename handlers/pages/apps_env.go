@@ -31,16 +31,66 @@ func (h *Handler) UpdateAppEnv(c echo.Context) error {
 			return err
 		}
 	}
-	p, err := h.loadAppPage(c, a)
+	p, err := h.loadAppPage(c, a, "environment")
 	if err != nil {
 		return err
 	}
 	if problem != "" {
-		p.EnvError = problem + ". Nothing was saved."
+		p.EnvError = problem + ". Nothing was saved; your input is kept below."
+		p.EnvForm = typedEnv(c, p.EnvForm)
 		return h.Partial(c, http.StatusUnprocessableEntity, "app_env", p)
 	}
 	p.Saved = "Variables saved. Deploy to apply them."
 	return h.Partial(c, http.StatusOK, "app_env", p)
+}
+
+// envInput is the env editor's rows: the stored names (values masked) or,
+// after a refusal, exactly what the user had typed, so one bad line of a
+// pasted block costs no retyping.
+type envInput struct {
+	Rows             []envRow
+	NewKey, NewValue string
+	Dotenv           string
+}
+
+type envRow struct {
+	Key, Value string
+	Stored     bool // a stored variable: "Reveal" works, empty keeps it
+	Remove     bool
+}
+
+// storedEnv is the editor of the stored variables (names only).
+func storedEnv(vars []db.Variable) *envInput {
+	in := &envInput{}
+	for _, v := range vars {
+		in.Rows = append(in.Rows, envRow{Key: v.Key, Stored: true})
+	}
+	return in
+}
+
+// typedEnv rebuilds the editor from the submitted form: one row per
+// key/value pair, the last pair being the "new" row, and the pasted block.
+func typedEnv(c echo.Context, stored *envInput) *envInput {
+	known := map[string]bool{}
+	for _, r := range stored.Rows {
+		known[r.Key] = true
+	}
+	params, _ := c.FormParams()
+	removed := map[string]bool{}
+	for _, k := range params["delete"] {
+		removed[k] = true
+	}
+	keys, values := params["key"], params["value"]
+	in := &envInput{Dotenv: c.FormValue("dotenv")}
+	for i, k := range keys {
+		v := at(values, i, "")
+		if i == len(keys)-1 {
+			in.NewKey, in.NewValue = k, v
+			break
+		}
+		in.Rows = append(in.Rows, envRow{Key: k, Value: v, Stored: known[k], Remove: removed[k]})
+	}
+	return in
 }
 
 // envFromForm reads the env editor of a service: edited rows (a blank
@@ -160,16 +210,41 @@ func (h *Handler) UpdateAppPorts(c echo.Context) error {
 	} else if _, problem, err = outcome(h.Ops.SetPorts(c.Request().Context(), a, ports), ""); err != nil {
 		return err
 	}
-	p, err := h.loadAppPage(c, a)
+	p, err := h.loadAppPage(c, a, "advanced")
 	if err != nil {
 		return err
 	}
 	if problem != "" {
 		p.PortsError = problem + ". Nothing was saved."
+		p.PortRows = typedPorts(pub, tgt, proto, mode)
 		return h.Partial(c, http.StatusUnprocessableEntity, "app_ports", p)
 	}
 	p.Saved = "Ports saved. Deploy to apply them."
 	return h.Partial(c, http.StatusOK, "app_ports", p)
+}
+
+// portRow is one row of the ports editor, as typed.
+type portRow struct{ Published, Target, Protocol, Mode string }
+
+func storedPorts(ports []db.Port) []portRow {
+	rows := make([]portRow, len(ports))
+	for i, p := range ports {
+		rows[i] = portRow{strconv.Itoa(p.Published), strconv.Itoa(p.Target), p.Protocol, p.Mode}
+	}
+	return rows
+}
+
+// typedPorts is the submitted rows, minus the empty "new" row.
+func typedPorts(pub, tgt, proto, mode []string) []portRow {
+	var rows []portRow
+	for i := range pub {
+		r := portRow{strings.TrimSpace(pub[i]), strings.TrimSpace(at(tgt, i, "")), at(proto, i, "tcp"), at(mode, i, "host")}
+		if r.Published == "" && r.Target == "" {
+			continue
+		}
+		rows = append(rows, r)
+	}
+	return rows
 }
 
 func at(s []string, i int, def string) string {
@@ -202,12 +277,13 @@ func (h *Handler) UpdateAppVolumes(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	p, err := h.loadAppPage(c, a)
+	p, err := h.loadAppPage(c, a, "advanced")
 	if err != nil {
 		return err
 	}
 	if problem != "" {
 		p.VolumeError = problem + ". Nothing was saved."
+		p.Volumes = vols
 		return h.Partial(c, http.StatusUnprocessableEntity, "app_volumes", p)
 	}
 	p.Saved = "Volumes saved. Deploy to mount them."

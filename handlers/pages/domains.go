@@ -34,10 +34,6 @@ type domainsPanel struct {
 	App          *db.App
 	Domains      []domainRow
 	Certificates []db.Certificate
-	Users        []db.BasicAuthUser
-	Redirects    []db.Redirect
-	Headers      string // "Name: value" lines
-	ReqHeaders   string
 	Form         *views.Form // the add-domain form
 	EditID       int64       // the domain whose edit form failed
 	EditForm     *views.Form
@@ -60,17 +56,6 @@ func (h *Handler) loadDomainsPanel(c echo.Context, a *db.App) (*domainsPanel, er
 	if p.Certificates, err = h.Store.Certificates(ctx); err != nil {
 		return nil, err
 	}
-	if p.Users, err = h.Store.AppBasicAuth(ctx, a.ID); err != nil {
-		return nil, err
-	}
-	if p.Redirects, err = h.Store.AppRedirects(ctx, a.ID); err != nil {
-		return nil, err
-	}
-	headers, err := h.Store.AppHeaders(ctx, a.ID)
-	if err != nil {
-		return nil, err
-	}
-	p.Headers, p.ReqHeaders = formatHeaders(headers, db.HeaderResponse), formatHeaders(headers, db.HeaderRequest)
 	return p, nil
 }
 
@@ -146,18 +131,6 @@ func formToDomain(c echo.Context, d *db.Domain, form *views.Form) {
 			form.Values[k] = "on"
 		}
 	}
-}
-
-func (h *Handler) ShowDomainsPanel(c echo.Context) error {
-	a, err := h.LoadApp(c)
-	if err != nil {
-		return err
-	}
-	p, err := h.loadDomainsPanel(c, a)
-	if err != nil {
-		return err
-	}
-	return h.Partial(c, http.StatusOK, "app_domains", p)
 }
 
 // renderDomainsPanel re-renders the panel after an action, with status 422

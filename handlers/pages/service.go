@@ -41,6 +41,7 @@ type serviceAction struct {
 	Label    string
 	Path     string // POST target
 	Dialog   string // id of a <dialog> to open instead
+	Href     string // a link to another page instead
 	Confirm  string
 	Class    string // "", "secondary" or "danger"
 	Disabled bool
@@ -57,7 +58,7 @@ func liveState(state string) stateBadge {
 	switch state {
 	case "healthy", "running":
 		return stateBadge{state, "state-ok"}
-	case "starting", "stopping", "deploying", "queued":
+	case "starting", "stopping", "updating", "deploying", "queued":
 		return stateBadge{state, "state-busy"}
 	case "stopped", "not deployed":
 		return stateBadge{state, "state-off"}
