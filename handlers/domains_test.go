@@ -378,3 +378,34 @@ func TestDashboardDomainAPI(t *testing.T) {
 		t.Error("the dashboard's route is left after DELETE")
 	}
 }
+
+// A refused form on the app page comes back with what was typed, and
+// nothing is saved: a bad .env line keeps the pasted block and the new
+// row; a bad redirect regex keeps both fields; a short basic-auth password
+// keeps the user name (never the password).
+func TestAppForms_RefusalKeepsTypedInput(t *testing.T) {
+	a := newRoutingApp(t)
+	b := a.setupAdmin()
+	app := a.CreateApp("shop")
+	base := fmt.Sprintf("/apps/%d", app.ID)
+
+	res := b.postHTMX(base+"/env", url.Values{"key": {"NEW_ONE"}, "value": {"typed-value"}, "dotenv": {"GOOD=1\nthis is not a line"}})
+	wantStatus(t, res, http.StatusUnprocessableEntity)
+	testkit.MustContain(t, res.Body, "Nothing was saved", `value="NEW_ONE"`, `value="typed-value"`, "GOOD=1\nthis is not a line")
+	env := b.get(base + "/environment")
+	testkit.MustNotContain(t, env.Body, "NEW_ONE", "GOOD")
+
+	res = b.postHTMX(base+"/redirects", url.Values{"regex": {"^/old/(.*"}, "replacement": {"/new/${1}"}, "permanent": {"on"}})
+	wantStatus(t, res, http.StatusUnprocessableEntity)
+	testkit.MustContain(t, res.Body, "Access rules", `value="^/old/(.*"`, `value="/new/${1}"`, `name="permanent" checked`)
+
+	res = b.postHTMX(base+"/basic-auth", url.Values{"username": {"alice"}, "password": {"short"}})
+	wantStatus(t, res, http.StatusUnprocessableEntity)
+	testkit.MustContain(t, res.Body, `value="alice"`, "No users")
+	testkit.MustNotContain(t, res.Body, `value="short"`)
+
+	adv := b.get(base + "/advanced")
+	wantStatus(t, adv, http.StatusOK)
+	testkit.MustContain(t, adv.Body, "No users: the app is public.")
+	testkit.MustNotContain(t, adv.Body, "^/old/")
+}

@@ -338,6 +338,37 @@ func TestFakeRunner_CancelRunningStopsTheStep(t *testing.T) {
 	}
 }
 
+// Cancel during the roll-out of an app's first deployment: nothing ran
+// before it, so the service it started is removed, the log says so (not
+// "the previous version keeps running") and the app is idle, not failed.
+func TestFakeRunner_CancelFirstDeployRemovesItsService(t *testing.T) {
+	t.Parallel()
+	r := newFakeRig(t)
+	r.start(1)
+	a := r.newGitApp("web")
+	release := r.engine.Hold("DeployService") // only cancellation ends it
+	defer release()
+	d := r.deploy(a)
+	r.engine.WaitEntered(t, "DeployService", 1, 10*time.Second)
+	if status, err := r.store.RequestCancel(context.Background(), d.ID); err != nil || status != db.DeployRunning {
+		t.Fatalf("cancel running: %q %v", status, err)
+	}
+	final := r.wait(d.ID)
+	if final.Status != db.DeployCancelled {
+		t.Fatalf("status %s %q, want cancelled", final.Status, final.Error)
+	}
+	if got := r.engine.Calls("RemoveService"); len(got) != 1 || got[0] != a.AppName {
+		t.Errorf("removed services %q, want [%s]", got, a.AppName)
+	}
+	if got := r.settledApp(a.ID); got.Status != db.AppIdle || got.CurrentImage != "" {
+		t.Errorf("app %s %q, want idle with no image", got.Status, got.CurrentImage)
+	}
+	log := r.logs(d.ID)
+	if !strings.Contains(log, "Nothing ran before it") || strings.Contains(log, "previous version") {
+		t.Errorf("log:\n%s", log)
+	}
+}
+
 // A running deployment whose worker's heartbeat expired is marked failed and
 // what it left behind is removed; one whose worker is alive is left alone,
 // and nothing is judged before the worker registry is older than a TTL.

@@ -197,7 +197,7 @@ func (h *Handler) UpdateApp(c echo.Context) error {
 	if !hasField(c, "name") {
 		tab, partial = "advanced", "app_health"
 	}
-	p, err := h.loadAppPage(c, a, tab)
+	p, err := h.loadAppTab(c, a, tab, nil)
 	if err != nil {
 		return err
 	}

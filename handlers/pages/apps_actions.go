@@ -27,7 +27,7 @@ func (h *Handler) GenerateDeployKey(c echo.Context) error {
 	if a, err = h.Store.App(c.Request().Context(), a.ID); err != nil {
 		return err
 	}
-	p, err := h.loadAppPage(c, a, "general")
+	p, err := h.loadAppTab(c, a, "general", nil)
 	if err != nil {
 		return err
 	}

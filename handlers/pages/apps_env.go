@@ -31,7 +31,7 @@ func (h *Handler) UpdateAppEnv(c echo.Context) error {
 			return err
 		}
 	}
-	p, err := h.loadAppPage(c, a, "environment")
+	p, err := h.loadAppTab(c, a, "environment", nil)
 	if err != nil {
 		return err
 	}
@@ -210,7 +210,7 @@ func (h *Handler) UpdateAppPorts(c echo.Context) error {
 	} else if _, problem, err = outcome(h.Ops.SetPorts(c.Request().Context(), a, ports), ""); err != nil {
 		return err
 	}
-	p, err := h.loadAppPage(c, a, "advanced")
+	p, err := h.loadAppTab(c, a, "advanced", nil)
 	if err != nil {
 		return err
 	}
@@ -277,7 +277,7 @@ func (h *Handler) UpdateAppVolumes(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	p, err := h.loadAppPage(c, a, "advanced")
+	p, err := h.loadAppTab(c, a, "advanced", nil)
 	if err != nil {
 		return err
 	}

@@ -131,15 +131,29 @@ type appPage struct {
 // appHistory is how many deployments the app page lists.
 const appHistory = 20
 
-// loadAppPage fills the frame and the data of tab.
+// loadAppPage fills the frame (Swarm's state, the history) and the data
+// of tab: what a whole tab shows.
 func (h *Handler) loadAppPage(c echo.Context, a *db.App, tab string) (*appPage, error) {
-	ctx := c.Request().Context()
 	f, history, live, err := h.appFrame(c, a)
 	if err != nil {
 		return nil, err
 	}
 	f.Tab = tab
-	p := &appPage{Frame: f, App: a, Tab: tab, CSRF: web.CSRF(c), Live: live, Form: appToForm(a)}
+	p, err := h.loadAppTab(c, a, tab, history)
+	if err != nil {
+		return nil, err
+	}
+	p.Frame, p.Live = f, live
+	return p, nil
+}
+
+// loadAppTab fills only the data of tab's panels. A panel's form answers
+// with its panel alone, so it needs neither Docker nor the header; history
+// is the deployment history when the caller has it already.
+func (h *Handler) loadAppTab(c echo.Context, a *db.App, tab string, history []db.Deployment) (*appPage, error) {
+	ctx := c.Request().Context()
+	var err error
+	p := &appPage{App: a, Tab: tab, CSRF: web.CSRF(c), Form: appToForm(a)}
 	switch tab {
 	case "environment":
 		// Keys only: values stay masked, revealed one at a time on
@@ -154,6 +168,11 @@ func (h *Handler) loadAppPage(c echo.Context, a *db.App, tab string) (*appPage, 
 			return nil, err
 		}
 	case "deployments":
+		if history == nil {
+			if history, err = h.Store.DeploymentHistory(ctx, a.ID, appHistory); err != nil {
+				return nil, err
+			}
+		}
 		p.Deployments, p.CurrentID = history, currentDeployment(history, a.CurrentImage)
 		if p.Webhooks, err = h.loadWebhookPanel(c, a); err != nil {
 			return nil, err
