@@ -349,3 +349,29 @@ func TestAppEnv_InvalidKeysAre422AndSaveNothing(t *testing.T) {
 		})
 	}
 }
+
+// Left empty, the service name is made from the display name; the webhook
+// URL says when it carries another address than the one being browsed.
+func TestApps_SuggestedNameAndWebhookAddress(t *testing.T) {
+	t.Parallel()
+	app := newTestApp(t)
+	b := app.setupAdmin()
+	p := app.createProject("shop")
+	form := imageAppForm(p.Environments[0].ID, "")
+	form.Set("name", "Shop Web 2")
+	wantStatus(t, b.postHTMX(fmt.Sprintf("/projects/%d/apps", p.ID), form), http.StatusOK)
+	a, err := app.store.AppByName(context.Background(), "shop-web-2")
+	if err != nil {
+		t.Fatalf("no app named from %q: %v", "Shop Web 2", err)
+	}
+
+	// Browsing at 127.0.0.1 while DOKPLOY_PUBLIC_URL is http://dokploy.test.
+	path := fmt.Sprintf("/apps/%d/deployments", a.ID)
+	doc := b.get(path).doc(t)
+	if !strings.HasPrefix(doc.Find("#webhook-url").AttrOr("value", ""), "http://dokploy.test/api/deploy/") {
+		t.Errorf("webhook URL %q", doc.Find("#webhook-url").AttrOr("value", ""))
+	}
+	note := strings.Join(strings.Fields(doc.Find(".address-mismatch").Text()), " ")
+	testkit.MustContain(t, note, "http://dokploy.test", "browsing at 127.0.0.1:", "set DOKPLOY_PUBLIC_URL")
+
+}

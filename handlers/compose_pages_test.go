@@ -381,9 +381,15 @@ func TestComposePages_SaveFileEnvAndSettings(t *testing.T) {
 	if got, _ := app.store.Compose(ctx, s.ID); got.InjectEnv {
 		t.Errorf("inject_env not cleared")
 	}
-	res = b.postHTMX(base+"/env", url.Values{"dotenv": {"not a line"}})
+	res = b.postHTMX(base+"/env", url.Values{"key": {"GREETING", "NEW_ONE"}, "value": {"", "typed-value"}, "dotenv": {"not a line"}, "inject_env": {"on"}})
 	wantStatus(t, res, http.StatusUnprocessableEntity)
-	testkit.MustContain(t, res.Body, "Nothing was saved")
+	testkit.MustContain(t, res.Body, "Nothing was saved", `value="NEW_ONE"`, `value="typed-value"`, "not a line")
+	if doc := res.doc(t); doc.Find(`input[name=inject_env][checked]`).Length() != 1 {
+		t.Errorf("the ticked inject box was not kept")
+	}
+	if vars, _ := app.store.AppVariables(ctx, s.ID, db.VarEnv); len(vars) != 1 || vars[0].Key != "GREETING" {
+		t.Errorf("a refused form changed the env: %v", vars)
+	}
 
 	// Settings: the Docker socket alone is refused; bind mounts are saved.
 	res = b.postHTMX(base+"/settings", url.Values{"display_name": {"Shop"}, "allow_docker_socket": {"on"}})

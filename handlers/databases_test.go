@@ -266,6 +266,13 @@ func TestDatabases_EnvPasswordAndLink(t *testing.T) {
 	res = b.postHTMX(base+"/env", url.Values{"key": {"POSTGRES_PASSWORD"}, "value": {"x"}})
 	wantStatus(t, res, http.StatusUnprocessableEntity)
 	testkit.MustContain(t, res.Body, "set by dokploy", "Nothing was saved")
+	// A refusal keeps every row and the pasted block as typed.
+	res = b.postHTMX(base+"/env", url.Values{"key": {"TZ", "LANG"}, "value": {"", "C.UTF-8"}, "dotenv": {"GOOD=1\nnot a line"}})
+	wantStatus(t, res, http.StatusUnprocessableEntity)
+	testkit.MustContain(t, res.Body, "Nothing was saved", `value="TZ"`, `value="LANG"`, `value="C.UTF-8"`, "GOOD=1\nnot a line")
+	if vars, _ := app.store.AppVariables(ctx, d.ID, db.VarEnv); len(vars) != 1 {
+		t.Errorf("a refused form changed the env: %v", vars)
+	}
 
 	// Not deployed yet: the password change is refused with a reason.
 	res = b.postHTMX(base+"/password", url.Values{"password": {""}})

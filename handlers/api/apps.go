@@ -183,7 +183,11 @@ func (h *Handler) CreateApp(c echo.Context) error {
 	}
 	a := &db.App{EnvironmentID: env.ID, GitBranch: "main", GitContext: ".", GitDockerfile: "Dockerfile", Port: 3000, Replicas: 1}
 	setIf(&a.AppName, in.AppName)
-	x, err := in.extras(in.apply(a))
+	secrets := in.apply(a)
+	if a.AppName == "" {
+		a.AppName = ops.SuggestServiceName(a.Name, "app-")
+	}
+	x, err := in.extras(secrets)
 	if err != nil {
 		return err
 	}

@@ -286,7 +286,7 @@ func Operations() []Operation {
 		{Method: "POST", Path: "/api/v1/applications", Tag: "Applications", Summary: "Create an application", Status: 201,
 			Notes: "source.type is git (url, branch, context, dockerfile, target, no_cache, token) or image (image, registry{server,username,password}). " +
 				"volumes are named Docker volumes (<app_name>-<name>) mounted at path: name a lowercase label of 1–40 characters, path absolute and not /. " +
-				"A volume lives on the node the task runs on. 409 when app_name is taken.",
+				"A volume lives on the node the task runs on. app_name, omitted, is made from name (\"Shop web\" → shop-web). 409 when app_name is taken.",
 			Body: exampleAppInput(), Response: exampleApp(), Errors: []int{400, 401, 409, 422}},
 		{Method: "GET", Path: "/api/v1/applications/{id}", Tag: "Applications", Summary: "Get an application (secrets only as *_set)", Status: 200,
 			Response: exampleApp(), Errors: notFound},

@@ -136,6 +136,9 @@ func (h *Handler) CreateApp(c echo.Context) error {
 	a := &db.App{}
 	formToApp(c, a, form)
 	a.AppName = strings.TrimSpace(c.FormValue("app_name"))
+	if a.AppName == "" {
+		a.AppName = ops.SuggestServiceName(a.Name, "app-")
+	}
 	form.Values["app_name"] = a.AppName
 	envID, _ := strconv.ParseInt(c.FormValue("environment_id"), 10, 64)
 	form.Values["environment_id"] = c.FormValue("environment_id")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -43,7 +42,7 @@ type composePage struct {
 	Saved    string
 
 	// Environment
-	Env      []db.Variable // values never sent
+	EnvForm  *envInput // names only; values never sent unless just typed
 	EnvError string
 
 	// Domains
@@ -60,6 +59,7 @@ type composePage struct {
 	Recorded    map[int64]bool // deploys whose file and images a rollback can reuse
 	CurrentID   int64          // the deploy in service
 	WebhookURL  string
+	Mismatch    *web.AddressMismatch // DOKPLOY_PUBLIC_URL is not the address in use
 	Webhook     *db.Webhook
 
 	// Settings
@@ -267,12 +267,11 @@ func (h *Handler) loadComposePage(c echo.Context, s *db.ComposeStack, tab string
 			return nil, err
 		}
 	case "environment":
-		if p.Env, err = h.Store.AppVariables(ctx, s.ID, db.VarEnv); err != nil {
+		keys, err := h.Store.AppVariableKeys(ctx, s.ID, db.VarEnv)
+		if err != nil {
 			return nil, err
 		}
-		for i := range p.Env {
-			p.Env[i].Value = "" // masked: revealed one at a time on request
-		}
+		p.EnvForm = storedEnv(keys)
 	case "domains":
 		if err := h.fillComposeDomains(c, p); err != nil {
 			return nil, err
@@ -302,6 +301,7 @@ func (h *Handler) loadComposePage(c echo.Context, s *db.ComposeStack, tab string
 			return nil, err
 		}
 		p.WebhookURL = h.WebhookURL(p.Webhook)
+		p.Mismatch = h.PublicAddressMismatch(c)
 	case "settings":
 		p.SettingsForm = composeSettingsForm(s)
 	}
@@ -485,21 +485,6 @@ func newComposeForm() *views.Form {
 	return f
 }
 
-var notSlug = regexp.MustCompile(`[^a-z0-9]+`)
-
-// suggestStackName turns a display name into a DNS label ("Shop Web" →
-// shop-web), "" when nothing usable is left.
-func suggestStackName(display string) string {
-	s := strings.Trim(notSlug.ReplaceAllString(strings.ToLower(display), "-"), "-")
-	if len(s) > 48 {
-		s = strings.TrimRight(s[:48], "-")
-	}
-	if s != "" && (s[0] < 'a' || s[0] > 'z') {
-		s = "stack-" + s
-	}
-	return s
-}
-
 // CreateCompose is the project page's "New compose stack" form: it stores
 // the stack, queues its first deploy and opens its page. A refused form
 // comes back with everything typed, the pasted file above all.
@@ -520,7 +505,7 @@ func (h *Handler) CreateCompose(c echo.Context) error {
 	s.DisplayName = text("display_name")
 	s.Name = text("name")
 	if s.Name == "" {
-		s.Name = suggestStackName(s.DisplayName)
+		s.Name = ops.SuggestServiceName(s.DisplayName, "stack-")
 	}
 	if st := text("source_type"); st != "" {
 		s.SourceType = st

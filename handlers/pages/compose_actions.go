@@ -172,6 +172,7 @@ func (h *Handler) UpdateComposeEnv(c echo.Context) error {
 	if problem != "" {
 		p.EnvError = problem
 		p.Stack.InjectEnv = c.FormValue("inject_env") == "on" // as ticked, though not saved
+		p.EnvForm = typedEnv(c, p.EnvForm)
 		return h.composePanel(c, http.StatusUnprocessableEntity, "compose_env", p)
 	}
 	p.Warnings, p.Queued = warnings, dep

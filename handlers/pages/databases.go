@@ -43,7 +43,7 @@ type databasePage struct {
 	PasswordForm *views.Form
 
 	// Environment
-	Env      []db.Variable // values never sent
+	EnvForm  *envInput // names only; values never sent unless just typed
 	EnvError string
 
 	// Operations
@@ -145,12 +145,11 @@ func (h *Handler) loadDatabasePage(c echo.Context, d *db.Database, tab string) (
 		p.LinkForm, p.PasswordForm = views.NewForm(), views.NewForm()
 		p.LinkForm.Values["key"] = "DATABASE_URL"
 	case "environment":
-		if p.Env, err = h.Store.AppVariables(ctx, d.ID, db.VarEnv); err != nil {
+		keys, err := h.Store.AppVariableKeys(ctx, d.ID, db.VarEnv)
+		if err != nil {
 			return nil, err
 		}
-		for i := range p.Env {
-			p.Env[i].Value = "" // masked
-		}
+		p.EnvForm = storedEnv(keys)
 	case "operations":
 		p.Operations = history
 	case "backups":

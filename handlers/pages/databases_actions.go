@@ -163,7 +163,8 @@ func (h *Handler) UpdateDatabaseEnv(c echo.Context) error {
 		return err
 	}
 	if problem != "" {
-		p.EnvError = problem + ". Nothing was saved."
+		p.EnvError = problem + ". Nothing was saved; your input is kept below."
+		p.EnvForm = typedEnv(c, p.EnvForm)
 		return h.databasePanel(c, http.StatusUnprocessableEntity, "db_env", p)
 	}
 	p.Queued = dep

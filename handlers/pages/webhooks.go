@@ -28,6 +28,7 @@ type webhookPanel struct {
 	Saved      string
 	Error      string
 	ShowSecret bool // right after "Generate secret", so it can be copied
+	Mismatch   *web.AddressMismatch
 }
 
 func (h *Handler) loadWebhookPanel(c echo.Context, a *db.App) (*webhookPanel, error) {
@@ -41,7 +42,7 @@ func (h *Handler) loadWebhookPanel(c echo.Context, a *db.App) (*webhookPanel, er
 		return nil, err
 	}
 	p := &webhookPanel{App: a, Hook: hook, URL: h.WebhookURL(hook), Deliveries: deliveries,
-		WatchPaths: strings.Join(hook.WatchPaths, "\n")}
+		WatchPaths: strings.Join(hook.WatchPaths, "\n"), Mismatch: h.PublicAddressMismatch(c)}
 	p.CSRF = web.CSRF(c)
 	return p, nil
 }

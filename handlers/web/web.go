@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -162,6 +163,25 @@ func (d *Deps) Partial(c echo.Context, status int, name string, data any) error 
 // WebhookURL is the deploy webhook address of w.
 func (d *Deps) WebhookURL(w *db.Webhook) string {
 	return strings.TrimSuffix(d.PublicURL, "/") + "/api/deploy/" + w.Token
+}
+
+// AddressMismatch is set when the browser reaches the dashboard at another
+// host than DOKPLOY_PUBLIC_URL's, the base of every webhook URL shown: a
+// user copying such a URL should know which address it carries.
+type AddressMismatch struct {
+	Configured string // DOKPLOY_PUBLIC_URL
+	Browsing   string // the Host the browser used
+}
+
+// PublicAddressMismatch compares the request's host with DOKPLOY_PUBLIC_URL's
+// and returns nil when they agree (ports included) or either is unknown.
+func (d *Deps) PublicAddressMismatch(c echo.Context) *AddressMismatch {
+	u, err := url.Parse(d.PublicURL)
+	browsing := c.Request().Host
+	if err != nil || u.Host == "" || browsing == "" || strings.EqualFold(u.Host, browsing) {
+		return nil
+	}
+	return &AddressMismatch{Configured: strings.TrimSuffix(d.PublicURL, "/"), Browsing: browsing}
 }
 
 // APIError is the JSON error body of every API response.

@@ -3,6 +3,7 @@ package web_test
 import (
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/labstack/echo/v4"
@@ -30,6 +31,32 @@ func TestRender_TemplateErrorWritesNothing(t *testing.T) {
 		}
 		if c.Response().Committed || rec.Body.Len() != 0 {
 			t.Errorf("%s: a failed render wrote %d bytes (committed %v)", name, rec.Body.Len(), c.Response().Committed)
+		}
+	}
+}
+
+func TestPublicAddressMismatch(t *testing.T) {
+	tests := []struct {
+		public, host string
+		want         bool
+	}{
+		{"https://dokploy.example.com", "dokploy.example.com", false},
+		{"https://dokploy.example.com/", "DOKPLOY.example.com", false},
+		{"http://localhost:3000", "localhost:3000", false},
+		{"http://localhost:3000", "203.0.113.7:3000", true},
+		{"https://dokploy.example.com", "dokploy.example.com:8443", true},
+		{"", "203.0.113.7:3000", false},
+	}
+	for _, tc := range tests {
+		d := &web.Deps{PublicURL: tc.public}
+		req := httptest.NewRequest(http.MethodGet, "/", nil)
+		req.Host = tc.host
+		got := d.PublicAddressMismatch(echo.New().NewContext(req, httptest.NewRecorder()))
+		if (got != nil) != tc.want {
+			t.Errorf("PublicURL %q, Host %q: mismatch %+v, want %v", tc.public, tc.host, got, tc.want)
+		}
+		if got != nil && (got.Browsing != tc.host || got.Configured != strings.TrimSuffix(tc.public, "/")) {
+			t.Errorf("PublicURL %q, Host %q: %+v", tc.public, tc.host, got)
 		}
 	}
 }

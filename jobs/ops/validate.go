@@ -45,6 +45,23 @@ func ValidateDisplayName(s string) error {
 
 // ValidateAppName checks the appName slug: a DNS label, since it names the
 // Swarm service, its DNS entry on the overlay network and its images.
+var notSlug = regexp.MustCompile(`[^a-z0-9]+`)
+
+// SuggestServiceName turns a display name into the DNS label that names a
+// service when the user leaves that field empty ("Shop Web" → shop-web),
+// prefixed when it would not start with a letter; "" when nothing usable
+// is left. The forms' placeholders show the same (static/pages.js).
+func SuggestServiceName(display, prefix string) string {
+	s := strings.Trim(notSlug.ReplaceAllString(strings.ToLower(display), "-"), "-")
+	if s != "" && (s[0] < 'a' || s[0] > 'z') {
+		s = prefix + s
+	}
+	if len(s) > 48 {
+		s = strings.TrimRight(s[:48], "-")
+	}
+	return s
+}
+
 func ValidateAppName(s string) error {
 	switch {
 	case s == "":

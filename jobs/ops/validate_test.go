@@ -315,3 +315,27 @@ func TestValidateVolumes(t *testing.T) {
 		})
 	}
 }
+
+// The suggestion must always be a name ValidateAppName accepts, or "".
+func TestSuggestServiceName(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"Shop web", "shop-web"},
+		{"  Shop  Web!! ", "shop-web"},
+		{"Café Zürich", "caf-z-rich"},
+		{"2048 game", "app-2048-game"},
+		{"---", ""},
+		{"", ""},
+		{strings.Repeat("ab ", 40), strings.TrimRight(strings.Repeat("ab-", 16), "-")},
+	}
+	for _, tc := range tests {
+		got := SuggestServiceName(tc.in, "app-")
+		if got != tc.want {
+			t.Errorf("SuggestServiceName(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+		if got != "" {
+			if err := ValidateAppName(got); err != nil {
+				t.Errorf("SuggestServiceName(%q) = %q, which ValidateAppName refuses: %v", tc.in, got, err)
+			}
+		}
+	}
+}
