@@ -340,7 +340,7 @@ func (r *Runner) Live(ctx context.Context, name string) Live {
 	switch {
 	case !info.Exists:
 		l.State = "not deployed"
-	case info.Replicas == 0 && info.Running == 0:
+	case info.Replicas == 0 && info.Running == 0 && info.Exiting == 0:
 		l.State = "stopped"
 	case info.Replicas == 0:
 		l.State = "stopping"

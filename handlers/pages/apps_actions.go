@@ -56,7 +56,9 @@ func (h *Handler) DeployApp(c echo.Context) error {
 // which polls until the state it asked for is real ("stopping" until the
 // last task is gone). Nothing else on the page is touched, so unsaved
 // edits in a tab survive.
-func (h *Handler) appAction(c echo.Context, act func(context.Context, *db.App) error) error {
+// The header's line under the state says what was asked, until the next
+// poll shows where Swarm is.
+func (h *Handler) appAction(c echo.Context, act func(context.Context, *db.App) error, confirmation string) error {
 	a, err := h.LoadApp(c)
 	if err != nil {
 		return err
@@ -64,19 +66,27 @@ func (h *Handler) appAction(c echo.Context, act func(context.Context, *db.App) e
 	if err := act(c.Request().Context(), a); err != nil {
 		return err
 	}
-	return h.ShowAppHeader(c)
+	f, _, _, err := h.appFrame(c, a)
+	if err != nil {
+		return err
+	}
+	f.Acted = true
+	if f.State.Class != "state-bad" {
+		f.Message = confirmation
+	}
+	return h.Partial(c, http.StatusOK, "service_header", f)
 }
 
 func (h *Handler) StopApp(c echo.Context) error {
-	return h.appAction(c, h.Ops.StopApp)
+	return h.appAction(c, h.Ops.StopApp, "Stop requested: the state reads stopped once the last task has exited.")
 }
 
 func (h *Handler) StartApp(c echo.Context) error {
-	return h.appAction(c, h.Ops.StartApp)
+	return h.appAction(c, h.Ops.StartApp, "Start requested: the state reads running once the task is up.")
 }
 
 func (h *Handler) RestartApp(c echo.Context) error {
-	return h.appAction(c, h.Ops.RestartApp)
+	return h.appAction(c, h.Ops.RestartApp, "Restart requested: Swarm replaces the tasks; the state reads updating until it is done.")
 }
 
 // DeleteApp is the delete dialog's form. Docker refusing to remove the

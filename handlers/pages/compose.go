@@ -81,7 +81,7 @@ type stackServices struct {
 // RowClass colours a service's replica count.
 func (stackServices) RowClass(s docker.StackServiceState) string {
 	switch {
-	case s.Desired == 0 && s.Running == 0:
+	case s.Desired == 0 && s.Running == 0 && s.Exiting == 0:
 		return "state-off"
 	case s.Running >= s.Desired && s.Health != "unhealthy":
 		return "state-ok"
@@ -114,10 +114,11 @@ func stackLive(states []docker.StackServiceState, err error) jobs.Live {
 		return jobs.Live{State: "not deployed"}
 	}
 	var l jobs.Live
-	allHealthy, failing := true, ""
+	allHealthy, failing, exiting := true, "", 0
 	for _, s := range states {
 		l.Desired += int(s.Desired)
 		l.Running += int(s.Running)
+		exiting += int(s.Exiting)
 		if s.Health == "healthy" {
 			l.Healthy += int(s.Running)
 		} else {
@@ -138,7 +139,7 @@ func stackLive(states []docker.StackServiceState, err error) jobs.Live {
 		}
 	}
 	switch {
-	case l.Desired == 0 && l.Running == 0:
+	case l.Desired == 0 && l.Running == 0 && exiting == 0:
 		l.State = "stopped"
 	case l.Desired == 0:
 		l.State = "stopping"

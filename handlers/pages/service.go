@@ -26,11 +26,15 @@ type serviceFrame struct {
 	Tabs      []serviceTab
 	Tab       string // the active tab's ID
 	OOB       bool   // render the header as an out-of-band swap
+	// Acted marks the answer to an action taken on Swarm at once (stop,
+	// start, restart): Swarm may not have begun, so the header looks again
+	// in 2 s instead of trusting the state it read.
+	Acted bool
 }
 
 // Polling reports whether the header must refresh itself: an operation is
-// pending or the state is still on its way.
-func (f *serviceFrame) Polling() bool { return f.Busy != nil || f.State.Class == "state-busy" }
+// pending, the state is still on its way, or an action was just taken.
+func (f *serviceFrame) Polling() bool { return f.Acted || f.Busy != nil || f.State.Class == "state-busy" }
 
 // stateBadge is a state as shown: its words and its colour class.
 type stateBadge struct{ Label, Class string }

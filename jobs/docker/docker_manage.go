@@ -19,10 +19,14 @@ const removeWait = 30 * time.Second
 
 // ServiceState is a snapshot of a service for the UI and health checks.
 type ServiceState struct {
-	Exists      bool
-	Image       string
-	Replicas    int    // desired
-	Running     int    // tasks currently running
+	Exists   bool
+	Image    string
+	Replicas int // desired
+	Running  int // tasks currently running
+	// Exiting counts tasks Swarm told to shut down (a stop, a scale-down,
+	// the old task of an update) whose container has not exited yet: a
+	// stopped app is one with none left.
+	Exiting     int
 	UpdateState string // "", "updating", "completed", "paused", "rollback_…"
 	Healthy     int    // running tasks whose health check passes (or that have none)
 	// HasHealthCheck tells whether Healthy means a passing probe.
@@ -92,15 +96,20 @@ func (d *Docker) ServiceInfo(ctx context.Context, name string) (ServiceState, er
 	if svc.UpdateStatus != nil {
 		st.UpdateState = string(svc.UpdateStatus.State)
 	}
-	tasks, err := d.cli.TaskList(ctx, swarm.TaskListOptions{Filters: filters.NewArgs(
-		filters.Arg("service", svc.ID),
-		filters.Arg("desired-state", "running"),
-	)})
+	// Every task, not only those desired running: a task being shut down
+	// keeps its container (and its port) until the process exits.
+	tasks, err := d.cli.TaskList(ctx, swarm.TaskListOptions{Filters: filters.NewArgs(filters.Arg("service", svc.ID))})
 	if err != nil {
 		return st, fmt.Errorf("list tasks of %s: %w", name, err)
 	}
 	st.HasHealthCheck = svc.Spec.TaskTemplate.ContainerSpec != nil && svc.Spec.TaskTemplate.ContainerSpec.Healthcheck != nil
 	for _, t := range tasks {
+		if t.DesiredState != swarm.TaskStateRunning {
+			if t.Status.State == swarm.TaskStateRunning {
+				st.Exiting++
+			}
+			continue
+		}
 		switch t.Status.State {
 		case swarm.TaskStateRunning:
 			st.Running++

@@ -66,6 +66,7 @@ type StackServiceState struct {
 	Mode      string // "replicated" or "global"
 	Desired   uint64
 	Running   uint64   // tasks in state running
+	Exiting   uint64   // tasks told to shut down whose container still runs
 	Health    string   // "healthy", "unhealthy", "starting", or "" without health check
 	Ports     []string // e.g. "8080→80/tcp (host)"
 	LastError string   // the newest failed/rejected task's error, "" when none
@@ -1190,6 +1191,8 @@ func (d *Docker) stackServiceState(ctx context.Context, stack string, svc swarm.
 		case t.Status.State == swarm.TaskStateRunning && t.DesiredState == swarm.TaskStateRunning:
 			st.Running++
 			st.Health = worseHealth(st.Health, d.containerHealth(ctx, t))
+		case t.Status.State == swarm.TaskStateRunning:
+			st.Exiting++
 		}
 	}
 	if t := latest(failed); t != nil {
