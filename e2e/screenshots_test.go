@@ -98,6 +98,36 @@ func TestScreenshots(t *testing.T) {
 		return save(ctx, "app.png")
 	})
 
+	b.step("app deployments screenshot", browserStepTimeout, func(ctx context.Context) error {
+		if err := b.openTab(ctx, "deployments"); err != nil {
+			return err
+		}
+		if err := b.waitText(ctx, "#deployments .badge.state-ok", "current"); err != nil {
+			return err
+		}
+		if err := chromedp.Do(ctx, scrollTop); err != nil {
+			return err
+		}
+		return save(ctx, "app-deployments.png")
+	})
+
+	b.step("app on a phone screenshot", browserStepTimeout, func(ctx context.Context) error {
+		if err := chromedp.Do(ctx, chromedp.EmulateViewport(phoneWidth, phoneHeight, chromedp.EmulateMobile)); err != nil {
+			return err
+		}
+		defer func() { _ = chromedp.Do(ctx, chromedp.EmulateViewport(shotWidth, shotHeight)) }()
+		if err := chromedp.Do(ctx, chromedp.Navigate(f.srv.URL+f.appPath)); err != nil {
+			return err
+		}
+		if err := b.waitText(ctx, "#service-state .badge.state-ok", "running"); err != nil {
+			return err
+		}
+		if err := chromedp.Do(ctx, scrollTop); err != nil {
+			return err
+		}
+		return save(ctx, "app-phone.png")
+	})
+
 	b.step("deployment screenshot", browserStepTimeout, func(ctx context.Context) error {
 		if err := chromedp.Do(ctx, chromedp.Navigate(f.srv.URL+f.deployPath)); err != nil {
 			return err
