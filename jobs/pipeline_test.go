@@ -500,3 +500,59 @@ func TestPipeline_UnhealthyVersionIsRolledBack(t *testing.T) {
 		t.Errorf("app after failed health check: %s %s, want running %s", a.Status, a.CurrentImage, d1.Image)
 	}
 }
+
+// A first deploy cancelled while Swarm is rolling it out (its task started
+// but is not healthy yet) leaves no service running behind a page that
+// says otherwise: the service is removed and the app is idle again, not
+// deployed, with a log that says nothing had run before.
+func TestPipeline_CancelFirstDeployDuringRolloutRemovesTheService(t *testing.T) {
+	p := newPipeline(t)
+	app, port := p.newGitApp(testName(t))
+	ctx := context.Background()
+	a, _ := p.store.App(ctx, app.ID)
+	// 418 is never answered, and the long start period keeps the task
+	// "starting" rather than failing: the roll-out waits.
+	a.HealthPath, a.HealthStatus, a.HealthInterval, a.HealthTimeout, a.HealthRetries, a.HealthStartPeriod = "/", 418, 1, 1, 3, 120
+	if err := p.store.UpdateApp(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	p.git.commit("slow to become healthy", serverDockerfile("never-ready"))
+	d := p.deploy(app)
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		info, _ := p.docker.ServiceInfo(ctx, app.AppName)
+		if strings.Contains(p.logs(d.ID), "Rolling out") && info.Exists {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the roll-out never started:\n%s", p.logs(d.ID))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	testkit.WaitBody(t, fmt.Sprintf("http://127.0.0.1:%d/", port), "never-ready") // its task runs
+	if status, err := p.store.RequestCancel(ctx, d.ID); err != nil || status != db.DeployRunning {
+		t.Fatalf("cancel: %q %v", status, err)
+	}
+	final := p.wait(d.ID, time.Minute)
+	if final.Status != db.DeployCancelled {
+		t.Fatalf("status %s (%q), want cancelled\n%s", final.Status, final.Error, p.logs(d.ID))
+	}
+	if info, err := p.docker.ServiceInfo(ctx, app.AppName); err != nil || info.Exists {
+		t.Errorf("service %s still exists after its first deploy was cancelled (err %v, %+v)", app.AppName, err, info)
+	}
+	log := p.logs(d.ID)
+	if !strings.Contains(log, "Nothing ran before it") || strings.Contains(log, "previous version") {
+		t.Errorf("log:\n%s", log)
+	}
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		got, _ := p.store.App(ctx, app.ID)
+		if got.Status == db.AppIdle && got.CurrentImage == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("app %s image %q after the cancel, want idle with none", got.Status, got.CurrentImage)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
