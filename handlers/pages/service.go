@@ -34,7 +34,9 @@ type serviceFrame struct {
 
 // Polling reports whether the header must refresh itself: an operation is
 // pending, the state is still on its way, or an action was just taken.
-func (f *serviceFrame) Polling() bool { return f.Acted || f.Busy != nil || f.State.Class == "state-busy" }
+func (f *serviceFrame) Polling() bool {
+	return f.Acted || f.Busy != nil || f.State.Class == "state-busy"
+}
 
 // stateBadge is a state as shown: its words and its colour class.
 type stateBadge struct{ Label, Class string }
