@@ -44,7 +44,7 @@ func TestBrowserAppActions(t *testing.T) {
 	})
 
 	b.step("Stop confirms at once and reads stopped only when the task is gone", actionSettleTimeout, func(ctx context.Context) error {
-		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#service-header button[data-action=Stop]`))); err != nil {
+		if err := b.clickReady(ctx, `#service-header button[data-action=Stop]`); err != nil {
 			return err
 		}
 		if err := b.waitText(ctx, "#service-header .service-message", "Stop requested"); err != nil {
@@ -88,7 +88,7 @@ func TestBrowserAppActions(t *testing.T) {
 	})
 
 	b.step("Start serves again, the typed input still there", deployServeTimeout+actionSettleTimeout, func(ctx context.Context) error {
-		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#service-header button[data-action=Start]`))); err != nil {
+		if err := b.clickReady(ctx, `#service-header button[data-action=Start]`); err != nil {
 			return err
 		}
 		if err := b.waitText(ctx, "#service-header .service-message", "Start requested"); err != nil {
@@ -111,7 +111,7 @@ func TestBrowserAppActions(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#service-header button[data-action=Restart]`))); err != nil {
+		if err := b.clickReady(ctx, `#service-header button[data-action=Restart]`); err != nil {
 			return err
 		}
 		if err := b.waitText(ctx, "#service-header .service-message", "Restart requested"); err != nil {
@@ -157,6 +157,34 @@ func TestBrowserAppActions(t *testing.T) {
 			return err
 		}
 		return b.checkSameDocument(ctx, envPath)
+	})
+
+	b.step("the uploaded-certificate picker shows only when that kind is chosen", browserStepTimeout, func(ctx context.Context) error {
+		if err := b.openTab(ctx, "domains"); err != nil {
+			return err
+		}
+		visible := func() (bool, error) {
+			return chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector("#domain-new-certificate-id").getClientRects().length > 0`))
+		}
+		choose := func(v string) error {
+			return chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`(() => { const s = document.querySelector("#domain-new-certificate");
+				s.value = `+browserJS(v)+`; s.dispatchEvent(new Event("change", {bubbles: true})); })()`))
+		}
+		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#app-domains details summary`))); err != nil {
+			return err
+		}
+		for _, c := range []struct {
+			kind string
+			want bool
+		}{{"letsencrypt", false}, {"custom", true}, {"none", false}} {
+			if err := choose(c.kind); err != nil {
+				return err
+			}
+			if got, err := visible(); err != nil || got != c.want {
+				return fmt.Errorf("certificate %q: picker visible %v (%v), want %v", c.kind, got, err, c.want)
+			}
+		}
+		return b.checkSameDocument(ctx, f.appPath+"/domains")
 	})
 
 	if msgs := b.exceptions(); len(msgs) > 0 {

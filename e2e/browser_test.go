@@ -900,3 +900,16 @@ func (b *browserSession) openTab(ctx context.Context, tab string) error {
 		!document.querySelector('#service-body').classList.contains('htmx-settling') &&
 		document.querySelector('.service-tabs a.active[data-tab="`+tab+`"]') !== null`)
 }
+
+// clickReady clicks sel once htmx has processed it. An element swapped in
+// a moment ago gets its hx-* behaviour when the swap settles (~20 ms); a
+// click before that does nothing, which no person is fast enough to hit.
+func (b *browserSession) clickReady(ctx context.Context, sel string) error {
+	if err := b.waitJS(ctx, fmt.Sprintf("htmx to process %q", sel), `(() => {
+		const e = document.querySelector(`+browserJS(sel)+`);
+		return e !== null && !e.disabled && !!(e["htmx-internal-data"] || {}).initHash && !e.closest(".htmx-settling, .htmx-swapping");
+	})()`); err != nil {
+		return err
+	}
+	return chromedp.Do(ctx, chromedp.Click(chromedp.CSS(sel)))
+}

@@ -171,6 +171,23 @@ func TestDatabases_CreateSuggestsNameAndShowsEveryTab(t *testing.T) {
 	wantStatus(t, res, http.StatusOK)
 	testkit.MustContain(t, res.Body, `id="service-header"`, "deploying")
 	testkit.MustNotContain(t, res.Body, "<html")
+	// The header's own poll URL carries what it shows: nothing changed, so
+	// 204 and htmx swaps nothing; after a change the header comes back.
+	poll := res.doc(t).Find("#service-header").AttrOr("hx-get", "")
+	if !strings.HasPrefix(poll, base+"/header?seen=") {
+		t.Fatalf("poll URL %q", poll)
+	}
+	wantStatus(t, b.get(poll), http.StatusNoContent)
+	if err := app.store.SetDatabaseRunning(context.Background(), d.ID, "postgres:17"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := app.store.DB().Exec(`UPDATE deployments SET status = 'cancelled' WHERE service_id = $1`, d.ID); err != nil {
+		t.Fatal(err)
+	}
+	res = b.get(poll)
+	wantStatus(t, res, http.StatusOK)
+	testkit.MustContain(t, res.Body, `id="service-header"`)
+	testkit.MustNotContain(t, res.Body, "deploying")
 }
 
 func withHeader(r *http.Request, k, v string) *http.Request {

@@ -258,7 +258,7 @@ func (h *Handler) ShowAppHeader(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return h.Partial(c, http.StatusOK, "service_header", f)
+	return h.answerHeaderPoll(c, f)
 }
 
 // ShowAppDeploymentsTable is the history the Deployments tab polls every

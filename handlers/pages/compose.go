@@ -442,7 +442,7 @@ func (h *Handler) ShowComposeHeader(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return h.Partial(c, http.StatusOK, "service_header", f)
+	return h.answerHeaderPoll(c, f)
 }
 
 // ShowComposeServices is the services table the Services tab polls.

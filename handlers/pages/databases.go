@@ -272,7 +272,7 @@ func (h *Handler) ShowDatabaseHeader(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return h.Partial(c, http.StatusOK, "service_header", f)
+	return h.answerHeaderPoll(c, f)
 }
 
 // StreamDatabaseLogs follows the database's container output over SSE.

@@ -1,6 +1,10 @@
 package pages
 
 import (
+	"fmt"
+	"hash/fnv"
+	"net/http"
+
 	"github.com/labstack/echo/v4"
 
 	"dokploy/db"
@@ -36,6 +40,28 @@ type serviceFrame struct {
 // pending, the state is still on its way, or an action was just taken.
 func (f *serviceFrame) Polling() bool {
 	return f.Acted || f.Busy != nil || f.State.Class == "state-busy"
+}
+
+// Version identifies what the header shows. The header polls with it
+// (?seen=), and an unchanged header answers 204, which htmx swaps nothing
+// for: the buttons stay the same elements, so a click is never lost to a
+// swap, and an idle page costs the browser nothing.
+func (f *serviceFrame) Version() string {
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%s|%s|%s|%v|%s|%v|%v", f.Name, f.Subtitle, f.Message, f.State, f.Tab, f.Polling(), f.Actions)
+	if f.Busy != nil {
+		fmt.Fprintf(h, "|%d|%s|%s", f.Busy.ID, f.Busy.Status, f.Busy.Action)
+	}
+	return fmt.Sprintf("%x", h.Sum64())
+}
+
+// answerHeaderPoll answers the header's poll: 204 when the browser already
+// shows this version, else the header.
+func (h *Handler) answerHeaderPoll(c echo.Context, f *serviceFrame) error {
+	if c.QueryParam("seen") == f.Version() {
+		return c.NoContent(http.StatusNoContent)
+	}
+	return h.Partial(c, http.StatusOK, "service_header", f)
 }
 
 // stateBadge is a state as shown: its words and its colour class.
