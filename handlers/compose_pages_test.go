@@ -242,7 +242,7 @@ func TestComposePages_EveryTabRenders(t *testing.T) {
 		if got := doc.Find("#service-header .badge").Text(); !strings.Contains(got, "deploying") {
 			t.Errorf("%s: header badge %q, want deploying…", tab.path, got)
 		}
-		if v, _ := doc.Find("#service-header").Attr("hx-get"); v != base+"/header" {
+		if v, _ := doc.Find("#service-header").Attr("hx-get"); !strings.HasPrefix(v, base+"/header?seen=") || doc.Find("#service-header").AttrOr("hx-trigger", "") != "every 2s" {
 			t.Errorf("%s: the header does not poll while an operation is pending", tab.path)
 		}
 		if doc.Find(`#service-header button[data-action=Stop][disabled]`).Length() != 1 {
