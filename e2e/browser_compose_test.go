@@ -186,6 +186,7 @@ volumes:
 		{"environment", "Environment", "/environment", "#compose-env .env-rule", "Values are used for ${VAR} in the compose file."},
 		{"domains", "Domains", "/domains", "#compose-domains", "Applies at once, no redeploy needed."},
 		{"logs", "Logs", "/logs", "#runtime-logs-filter select[name=service]", "web"},
+		{"monitoring", "Monitoring", "/monitoring", `#service-metrics button[data-range="7d"]`, "7d"},
 		{"deployments", "Deployments", "/deployments", "#compose-deployments .badge.state-ok", "in service"},
 		{"settings", "Settings", "/settings", "#compose-danger", "Delete this stack"},
 		{"services", "Services", "", "#compose-services tr[data-service=cache] .replicas", "1/1"},

@@ -223,6 +223,7 @@ func TestBrowserDatabase(t *testing.T) {
 		{"environment", "/environment", "#db-env", "No extra variables"},
 		{"operations", "/operations", "#db-operations table", "deploy"},
 		{"logs", "/logs", "#runtime-logs-state", ""},
+		{"monitoring", "/monitoring", `#service-metrics button[data-range="7d"]`, "7d"},
 		{"advanced", "/advanced", "#db-advanced h2", "Advanced settings"},
 		{"general", "", "#db-connection h2", "Connection"},
 	}

@@ -221,6 +221,7 @@ func TestComposePages_EveryTabRenders(t *testing.T) {
 		{"/file", "file", "docker-compose.yml"},
 		{"/environment", "environment", "Values are used for ${VAR} in the compose file. Tick the box to also add them to every service's environment."},
 		{"/domains", "domains", "Applies at once, no redeploy needed."},
+		{"/monitoring", "monitoring", "Metrics"},
 		{"/deployments", "deployments", "/api/deploy/"},
 		{"/settings", "settings", "Danger zone"},
 	} {

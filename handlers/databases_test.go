@@ -130,7 +130,7 @@ func TestDatabases_CreateSuggestsNameAndShowsEveryTab(t *testing.T) {
 		t.Fatal(err)
 	}
 	base := fmt.Sprintf("/databases/%d", d.ID)
-	for _, tab := range []string{"", "/environment", "/operations", "/logs", "/advanced"} {
+	for _, tab := range []string{"", "/environment", "/operations", "/logs", "/monitoring", "/advanced"} {
 		full := b.get(base + tab)
 		wantStatus(t, full, http.StatusOK)
 		testkit.MustContain(t, full.Body, "<html", `id="service-header"`, `id="service-body"`, "postgres")
@@ -142,6 +142,9 @@ func TestDatabases_CreateSuggestsNameAndShowsEveryTab(t *testing.T) {
 		}
 		if href, _ := active.Attr("href"); href != base+tab {
 			t.Errorf("%s: active tab links to %q", tab, href)
+		}
+		if got, want := doc.Find("#service-metrics").Length(), map[bool]int{true: 1}[tab == "/monitoring"]; got != want {
+			t.Errorf("%s: %d metrics panels, want %d (charts live on the Monitoring tab only)", tab, got, want)
 		}
 		// The first deploy is queued: the header says so and polls.
 		if got := doc.Find("#service-header .badge").Text(); !strings.Contains(got, "deploying") {

@@ -145,10 +145,10 @@ func TestPages_MarkupIsSound(t *testing.T) {
 	for _, tab := range []string{"", "/environment", "/domains", "/deployments", "/logs", "/monitoring", "/advanced"} {
 		pages = append(pages, base+tab)
 	}
-	for _, tab := range []string{"", "/environment", "/operations", "/logs", "/advanced"} {
+	for _, tab := range []string{"", "/environment", "/operations", "/logs", "/monitoring", "/advanced"} {
 		pages = append(pages, fmt.Sprintf("/databases/%d%s", d.ID, tab))
 	}
-	for _, tab := range []string{"", "/file", "/environment", "/domains", "/deployments", "/settings"} {
+	for _, tab := range []string{"", "/file", "/environment", "/domains", "/monitoring", "/deployments", "/settings"} {
 		pages = append(pages, fmt.Sprintf("/compose/%d%s", s.ID, tab))
 	}
 	for _, path := range pages {

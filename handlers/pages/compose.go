@@ -21,7 +21,7 @@ import (
 // Tabs of a compose stack's page; the first is the page itself.
 var composeTabs = []serviceTab{
 	{"services", "Services"}, {"file", "Compose file"}, {"environment", "Environment"},
-	{"domains", "Domains"}, {"logs", "Logs"}, {"deployments", "Deployments"}, {"settings", "Settings"},
+	{"domains", "Domains"}, {"logs", "Logs"}, {"monitoring", "Monitoring"}, {"deployments", "Deployments"}, {"settings", "Settings"},
 }
 
 // composePage is the data of a stack's page: the shared frame and what the
@@ -418,6 +418,11 @@ func (h *Handler) ShowComposeEnvironment(c echo.Context) error {
 
 // ShowComposeLogs is the Logs tab: any service's runtime logs, filtered.
 func (h *Handler) ShowComposeLogs(c echo.Context) error { return h.showComposeTab(c, "logs") }
+
+// ShowComposeMonitoring is the Monitoring tab: the stack's metrics charts.
+func (h *Handler) ShowComposeMonitoring(c echo.Context) error {
+	return h.showComposeTab(c, "monitoring")
+}
 
 // ShowComposeDomains is the Domains tab.
 func (h *Handler) ShowComposeDomains(c echo.Context) error { return h.showComposeTab(c, "domains") }

@@ -20,7 +20,7 @@ import (
 // Tabs of a database's page.
 var databaseTabs = []serviceTab{
 	{"general", "General"}, {"environment", "Environment"}, {"operations", "Operations"},
-	{"backups", "Backups"}, {"logs", "Logs"}, {"advanced", "Advanced"},
+	{"backups", "Backups"}, {"logs", "Logs"}, {"monitoring", "Monitoring"}, {"advanced", "Advanced"},
 }
 
 // databasePage is the data of a database's page: the shared frame and
@@ -257,6 +257,11 @@ func (h *Handler) ShowDatabaseOperations(c echo.Context) error {
 
 // ShowDatabaseLogs is the Logs tab; its box follows StreamDatabaseLogs.
 func (h *Handler) ShowDatabaseLogs(c echo.Context) error { return h.showDatabaseTab(c, "logs") }
+
+// ShowDatabaseMonitoring is the Monitoring tab: the metrics charts.
+func (h *Handler) ShowDatabaseMonitoring(c echo.Context) error {
+	return h.showDatabaseTab(c, "monitoring")
+}
 
 // ShowDatabaseAdvanced is the Advanced tab: image, registry, limits, arguments, port.
 func (h *Handler) ShowDatabaseAdvanced(c echo.Context) error { return h.showDatabaseTab(c, "advanced") }
