@@ -1,6 +1,7 @@
 package pages
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"sort"
@@ -57,6 +58,16 @@ type envRow struct {
 	Key, Value string
 	Stored     bool // a stored variable: "Reveal" works, empty keeps it
 	Remove     bool
+}
+
+// storedEnvForm is a service's env editor as stored: the names only, read
+// without decrypting any value.
+func (h *Handler) storedEnvForm(ctx context.Context, serviceID int64) (*envInput, error) {
+	keys, err := h.Store.AppVariableKeys(ctx, serviceID, db.VarEnv)
+	if err != nil {
+		return nil, err
+	}
+	return storedEnv(keys), nil
 }
 
 // storedEnv is the editor of the stored variables (names only).

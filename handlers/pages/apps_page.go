@@ -158,11 +158,9 @@ func (h *Handler) loadAppTab(c echo.Context, a *db.App, tab string, history []db
 	case "environment":
 		// Keys only: values stay masked, revealed one at a time on
 		// request, so showing the tab decrypts nothing.
-		keys, err := h.Store.AppVariableKeys(ctx, a.ID, db.VarEnv)
-		if err != nil {
+		if p.EnvForm, err = h.storedEnvForm(ctx, a.ID); err != nil {
 			return nil, err
 		}
-		p.EnvForm = storedEnv(keys)
 	case "domains":
 		if p.Domains, err = h.loadDomainsPanel(c, a); err != nil {
 			return nil, err

@@ -268,11 +268,9 @@ func (h *Handler) loadComposePage(c echo.Context, s *db.ComposeStack, tab string
 			return nil, err
 		}
 	case "environment":
-		keys, err := h.Store.AppVariableKeys(ctx, s.ID, db.VarEnv)
-		if err != nil {
+		if p.EnvForm, err = h.storedEnvForm(ctx, s.ID); err != nil {
 			return nil, err
 		}
-		p.EnvForm = storedEnv(keys)
 	case "domains":
 		if err := h.fillComposeDomains(c, p); err != nil {
 			return nil, err

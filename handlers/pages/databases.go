@@ -145,11 +145,9 @@ func (h *Handler) loadDatabasePage(c echo.Context, d *db.Database, tab string) (
 		p.LinkForm, p.PasswordForm = views.NewForm(), views.NewForm()
 		p.LinkForm.Values["key"] = "DATABASE_URL"
 	case "environment":
-		keys, err := h.Store.AppVariableKeys(ctx, d.ID, db.VarEnv)
-		if err != nil {
+		if p.EnvForm, err = h.storedEnvForm(ctx, d.ID); err != nil {
 			return nil, err
 		}
-		p.EnvForm = storedEnv(keys)
 	case "operations":
 		p.Operations = history
 	case "backups":

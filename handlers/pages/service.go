@@ -48,7 +48,7 @@ func (f *serviceFrame) Polling() bool {
 // swap, and an idle page costs the browser nothing.
 func (f *serviceFrame) Version() string {
 	h := fnv.New64a()
-	fmt.Fprintf(h, "%s|%s|%s|%v|%s|%v|%v", f.Name, f.Subtitle, f.Message, f.State, f.Tab, f.Polling(), f.Actions)
+	fmt.Fprintf(h, "%s|%s|%s|%v|%v|%v", f.Name, f.Subtitle, f.Message, f.State, f.Polling(), f.Actions)
 	if f.Busy != nil {
 		fmt.Fprintf(h, "|%d|%s|%s", f.Busy.ID, f.Busy.Status, f.Busy.Action)
 	}
