@@ -194,6 +194,10 @@ func serve(cfg config, web bool) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	started := time.Now()
+	// Parsing the templates (~40 ms) and checking the probe copy (~10 ms)
+	// need no database: they run beside its connect and migration check.
+	parseViews := async(views.New)
+	probeCopy := async(cfg.probeBinary)
 
 	store, conn, err := openStore(ctx, cfg)
 	if err != nil {
@@ -212,7 +216,7 @@ func serve(cfg config, web bool) error {
 	if err != nil {
 		return err
 	}
-	probe, err := cfg.probeBinary()
+	probe, err := probeCopy()
 	if err != nil {
 		slog.Warn("HTTP health checks unavailable: cannot install the probe binary", "err", err)
 	}
@@ -242,7 +246,7 @@ func serve(cfg config, web bool) error {
 		return nil
 	}
 
-	renderer, err := views.New()
+	renderer, err := parseViews()
 	if err != nil {
 		return err
 	}
@@ -300,6 +304,24 @@ func serve(cfg config, web bool) error {
 	err = srv.Shutdown(shutdownCtx)
 	h.CloseTerminals(shutdownCtx) // WebSockets are not waited for by Shutdown
 	return err
+}
+
+// async runs f in a goroutine; the function it returns waits for f's
+// result.
+func async[T any](f func() (T, error)) func() (T, error) {
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := f()
+		done <- result{v, err}
+	}()
+	return func() (T, error) {
+		r := <-done
+		return r.v, r.err
+	}
 }
 
 // startRouting prepares Traefik: its static configuration (written when
