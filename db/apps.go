@@ -247,11 +247,49 @@ const appListSelect = `
 	JOIN environments e ON e.id = s.environment_id
 	JOIN projects p ON p.id = e.project_id`
 
-// AppList is Apps for list pages: only appListSelect's fields are set.
-func (s *Store) AppList(ctx context.Context) ([]App, error) {
-	var out []App
-	err := s.db.SelectContext(ctx, &out, appListSelect+` ORDER BY lower(p.name), e.id, lower(a.name)`)
-	return out, opError("app list", err)
+// DashboardApps is what the dashboard's project cards show: each
+// project's first perProject apps, those that need a look (failed,
+// deploying) first, then by name; and every project's app count per
+// status. Its cost grows with the projects, not the apps: a card lists a
+// handful and links the project page for the rest.
+func (s *Store) DashboardApps(ctx context.Context, perProject int) ([]App, map[int64]map[string]int, error) {
+	var apps []App
+	err := s.db.SelectContext(ctx, &apps, `
+		SELECT id, name, status, project_id, environment_name FROM (
+			SELECT a.id, a.name, a.status, e.project_id, e.name AS environment_name,
+				row_number() OVER (PARTITION BY e.project_id
+					ORDER BY a.status IN ('error', 'deploying') DESC, lower(a.name), a.id) AS rank
+			FROM applications a
+			JOIN services s ON s.id = a.id
+			JOIN environments e ON e.id = s.environment_id
+		) ranked
+		WHERE rank <= $1
+		ORDER BY project_id, rank`, perProject)
+	if err != nil {
+		return nil, nil, opError("dashboard apps", err)
+	}
+	var rows []struct {
+		ProjectID int64  `db:"project_id"`
+		Status    string `db:"status"`
+		N         int    `db:"n"`
+	}
+	err = s.db.SelectContext(ctx, &rows, `
+		SELECT e.project_id, a.status, count(*) AS n
+		FROM applications a
+		JOIN services s ON s.id = a.id
+		JOIN environments e ON e.id = s.environment_id
+		GROUP BY e.project_id, a.status`)
+	if err != nil {
+		return nil, nil, opError("dashboard app counts", err)
+	}
+	counts := map[int64]map[string]int{}
+	for _, r := range rows {
+		if counts[r.ProjectID] == nil {
+			counts[r.ProjectID] = map[string]int{}
+		}
+		counts[r.ProjectID][r.Status] = r.N
+	}
+	return apps, counts, nil
 }
 
 // AppListInProject is AppsInProject for the project page: only

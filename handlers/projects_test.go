@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/PuerkitoBio/goquery"
+
 	"dokploy/db"
 	"dokploy/e2e/testkit"
 )
@@ -282,5 +284,50 @@ func TestProjects_PlainFormWorksWithoutJavaScript(t *testing.T) {
 	}
 	if app.count("projects") != 1 {
 		t.Fatalf("want 1 project, got %d", app.count("projects"))
+	}
+}
+
+// A project card lists a handful of apps, the ones that need a look first,
+// counts every app by status and links the project page for the rest.
+func TestDashboard_ProjectCardListsAttentionFirstAndCountsTheRest(t *testing.T) {
+	t.Parallel()
+	app := newTestApp(t)
+	b := app.setupAdmin()
+	ctx := context.Background()
+	p := app.createProject("shop")
+	statuses := map[string]string{"a1": db.AppRunning, "a2": db.AppRunning, "a3": db.AppRunning, "a4": db.AppRunning,
+		"a5": db.AppRunning, "a6": db.AppRunning, "a7": db.AppStopped, "z-broken": db.AppError, "z-busy": db.AppDeploying}
+	for name, st := range statuses {
+		a := app.createImageApp(p, name)
+		if err := app.store.SetAppStatus(ctx, a.ID, st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	app.createProject("empty")
+
+	res := b.get("/")
+	wantStatus(t, res, http.StatusOK)
+	card := res.doc(t).Find(`.project-card[data-project="shop"]`)
+	var listed []string
+	card.Find(".applist li a").Each(func(_ int, s *goquery.Selection) { listed = append(listed, s.Text()) })
+	want := []string{"z-broken", "z-busy", "a1", "a2", "a3", "a4"}
+	if strings.Join(listed, ",") != strings.Join(want, ",") {
+		t.Errorf("card lists %v, want %v (failed and deploying first, then by name, %d at most)", listed, want, len(want))
+	}
+	if got := card.Find(".meta").Text(); !strings.Contains(got, "9 apps") {
+		t.Errorf("card meta %q does not count all 9 apps", got)
+	}
+	var tally []string
+	card.Find(".status-tally .badge").Each(func(_ int, s *goquery.Selection) { tally = append(tally, s.Text()) })
+	if got := strings.Join(tally, ","); got != "1 error,1 deploying,6 running,1 stopped" {
+		t.Errorf("status tally %q", got)
+	}
+	more := card.Find(".more-apps a")
+	if href, _ := more.Attr("href"); href != fmt.Sprintf("/projects/%d", p.ID) || !strings.Contains(more.Text(), "3 more apps") {
+		t.Errorf("more link %q → %q, want 3 more apps → the project page", more.Text(), href)
+	}
+	empty := res.doc(t).Find(`.project-card[data-project="empty"]`)
+	if !strings.Contains(empty.Text(), "No apps yet") || empty.Find(".status-tally, .more-apps").Length() != 0 {
+		t.Errorf("empty project card: %q", empty.Text())
 	}
 }

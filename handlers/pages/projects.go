@@ -22,17 +22,35 @@ type dashboard struct {
 	CSRF     string
 }
 
+// dashboardAppsPerCard is how many apps a project card lists; the
+// project page has the rest.
+const dashboardAppsPerCard = 6
+
 type projectCard struct {
 	db.Project
-	Apps []db.App
+	Apps     []db.App      // the first dashboardAppsPerCard, failed and deploying first
+	AppCount int           // all of the project's apps
+	Statuses []statusTally // non-zero counts, in statusOrder
 }
+
+// More is how many of the project's apps the card does not list.
+func (p projectCard) More() int { return p.AppCount - len(p.Apps) }
+
+type statusTally struct {
+	Status string
+	N      int
+}
+
+// statusOrder is the order of a card's status counts: what needs a look
+// first.
+var statusOrder = []string{db.AppError, db.AppDeploying, db.AppRunning, db.AppStopped, db.AppIdle}
 
 func (h *Handler) loadDashboard(ctx context.Context) (*dashboard, error) {
 	projects, err := h.Store.Projects(ctx)
 	if err != nil {
 		return nil, err
 	}
-	apps, err := h.Store.AppList(ctx)
+	apps, counts, err := h.Store.DashboardApps(ctx, dashboardAppsPerCard)
 	if err != nil {
 		return nil, err
 	}
@@ -42,7 +60,14 @@ func (h *Handler) loadDashboard(ctx context.Context) (*dashboard, error) {
 	}
 	d := &dashboard{Form: views.NewForm()}
 	for _, p := range projects {
-		d.Projects = append(d.Projects, projectCard{Project: p, Apps: byProject[p.ID]})
+		card := projectCard{Project: p, Apps: byProject[p.ID]}
+		for _, st := range statusOrder {
+			if n := counts[p.ID][st]; n > 0 {
+				card.AppCount += n
+				card.Statuses = append(card.Statuses, statusTally{st, n})
+			}
+		}
+		d.Projects = append(d.Projects, card)
 	}
 	return d, nil
 }
