@@ -3,9 +3,14 @@ package handlers
 import (
 	"bufio"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,16 +26,21 @@ import (
 // lines, 20 per second; each line carries its write time. Every follower
 // must receive every line once, in order, then eof (the benchmark fails
 // otherwise). It reports the delivery latency (store → received) over all
-// followers and lines, and the growth of the resident set while they are
-// connected. The process holds both sides, so rss-growth-MB counts the
-// 1,000 clients too: the server's share is below it.
+// followers and lines, and rss-growth-MB: the growth of the server's
+// resident set while they are connected (the peak, sampled every 100 ms,
+// minus the figure before they connect).
+//
+// The followers run in a child process (this test binary re-executed, see
+// TestMain and sseFollowerClients), so their connections, buffers and
+// goroutines are not counted in the server's resident set; the child
+// reports each line's delivery latency back in a summary file. Both use
+// the wall clock of the one machine.
 //
 //	DOKPLOY_INTEGRATION=1 go test -run '^$' -bench SSEFanout -benchtime 1x ./handlers/
 func BenchmarkSSEFanout(b *testing.B) {
 	const followers, lines, perSecond = 1000, 200, 20
 	f := newPagesFixture(b, 1, 1)
 	ctx := context.Background()
-	client := &http.Client{Jar: f.client.Jar, Transport: &http.Transport{MaxIdleConnsPerHost: followers}}
 	var all []time.Duration
 	var growth float64
 	for range b.N {
@@ -41,28 +51,25 @@ func BenchmarkSSEFanout(b *testing.B) {
 		if _, err := f.store.ClaimDeployment(ctx, d.ID, "bench-worker"); err != nil {
 			b.Fatal(err)
 		}
+		stream := fmt.Sprintf("%s/deployments/%d/stream", f.srv.URL, d.ID)
+		u, err := url.Parse(stream)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var cookies []string
+		for _, c := range f.client.Jar.Cookies(u) {
+			cookies = append(cookies, c.Name+"="+c.Value)
+		}
+		job := sseClientsJob{URL: stream, Cookie: strings.Join(cookies, "; "), Followers: followers, Lines: lines,
+			Summary: filepath.Join(b.TempDir(), "summary.json")}
+
 		before := rssMB(b)
 		peak := atomic.Uint64{}
 		stopSampling := sampleRSS(b, &peak)
-
-		url := fmt.Sprintf("%s/deployments/%d/stream", f.srv.URL, d.ID)
-		var wg sync.WaitGroup
-		var connected sync.WaitGroup
-		results := make([][]time.Duration, followers)
-		errs := make(chan error, followers)
-		connected.Add(followers)
-		for i := range followers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				got, err := followLog(client, url, lines, connected.Done)
-				results[i] = got
-				if err != nil {
-					errs <- fmt.Errorf("follower %d: %w", i, err)
-				}
-			}()
+		child, connected := startSSEClients(b, job)
+		if err := connected(); err != nil {
+			b.Fatal(err)
 		}
-		connected.Wait()
 		tick := time.NewTicker(time.Second / perSecond)
 		for seq := 1; seq <= lines; seq++ {
 			<-tick.C
@@ -74,14 +81,26 @@ func BenchmarkSSEFanout(b *testing.B) {
 		if err := f.store.FinishDeployment(ctx, d.ID, db.DeployDone, ""); err != nil {
 			b.Fatal(err)
 		}
-		wg.Wait()
+		werr := child.Wait()
 		stopSampling()
-		close(errs)
-		for err := range errs {
+		if werr != nil {
+			b.Fatalf("follower process: %v", werr)
+		}
+		sum, err := readSSEClientsSummary(job.Summary)
+		if err != nil {
 			b.Fatal(err)
 		}
-		for _, r := range results {
-			all = append(all, r...)
+		for _, e := range sum.Errors {
+			b.Error(e)
+		}
+		if b.Failed() {
+			b.FailNow()
+		}
+		if len(sum.LatencyNS) != followers*lines {
+			b.Fatalf("%d latencies for %d followers × %d lines", len(sum.LatencyNS), followers, lines)
+		}
+		for _, ns := range sum.LatencyNS {
+			all = append(all, time.Duration(ns))
 		}
 		if g := float64(peak.Load())/1e6 - before; g > growth {
 			growth = g
@@ -92,9 +111,123 @@ func BenchmarkSSEFanout(b *testing.B) {
 	b.ReportMetric(float64(followers), "followers")
 }
 
+// sseClientsEnv holds the JSON sseClientsJob that turns the test binary
+// into the benchmark's follower process (see TestMain).
+const sseClientsEnv = "DOKPLOY_SSE_CLIENTS_JOB"
+
+// sseClientsJob is what the follower process is asked to do.
+type sseClientsJob struct {
+	URL       string // the stream to follow
+	Cookie    string // the signed-in session
+	Followers int
+	Lines     int    // each follower must get lines 1..Lines, then eof
+	Summary   string // file the sseClientsSummary is written to
+}
+
+// sseClientsSummary is the follower process's answer: every line's
+// delivery latency, follower by follower, and what went wrong.
+type sseClientsSummary struct {
+	LatencyNS []int64
+	Errors    []string
+}
+
+// startSSEClients runs job in a child process; connected returns once every
+// follower got its response headers (or the child failed).
+func startSSEClients(tb testing.TB, job sseClientsJob) (child *exec.Cmd, connected func() error) {
+	tb.Helper()
+	raw, err := json.Marshal(job)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	// -test.run=^$: should the switch in TestMain ever miss, no test runs
+	// and the missing "connected" fails the benchmark.
+	child = exec.Command(os.Args[0], "-test.run=^$")
+	child.Env = append(os.Environ(), sseClientsEnv+"="+string(raw))
+	child.Stderr = os.Stderr
+	out, err := child.StdoutPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := child.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if child.ProcessState == nil {
+			_ = child.Process.Kill()
+			_ = child.Wait()
+		}
+	})
+	return child, func() error {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if sc.Text() == "connected" {
+				return nil
+			}
+		}
+		return errors.New("follower process ended before its followers connected")
+	}
+}
+
+func readSSEClientsSummary(path string) (*sseClientsSummary, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("follower process summary: %w", err)
+	}
+	var s sseClientsSummary
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return nil, fmt.Errorf("follower process summary: %w", err)
+	}
+	return &s, nil
+}
+
+// sseFollowerClients is the follower process: it opens job.Followers
+// streams, prints "connected" once all have their headers, follows them to
+// eof and writes the summary. Its exit status is 0 unless it could not do
+// the job at all; the followers' own failures are in the summary.
+func sseFollowerClients(rawJob string) int {
+	var job sseClientsJob
+	if err := json.Unmarshal([]byte(rawJob), &job); err != nil {
+		fmt.Fprintln(os.Stderr, "sse clients:", err)
+		return 2
+	}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: job.Followers}}
+	var wg, connected sync.WaitGroup
+	results := make([][]time.Duration, job.Followers)
+	errs := make([]error, job.Followers)
+	connected.Add(job.Followers)
+	for i := range job.Followers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], errs[i] = followLog(client, job.URL, job.Cookie, job.Lines, connected.Done)
+		}()
+	}
+	connected.Wait()
+	fmt.Println("connected")
+	wg.Wait()
+	var sum sseClientsSummary
+	for i, r := range results {
+		if errs[i] != nil {
+			sum.Errors = append(sum.Errors, fmt.Sprintf("follower %d: %v", i, errs[i]))
+		}
+		for _, d := range r {
+			sum.LatencyNS = append(sum.LatencyNS, int64(d))
+		}
+	}
+	raw, err := json.Marshal(sum)
+	if err == nil {
+		err = os.WriteFile(job.Summary, raw, 0o600)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sse clients:", err)
+		return 2
+	}
+	return 0
+}
+
 // followLog reads one SSE stream until eof and returns each line's
 // delivery latency; it fails unless lines 1..want arrive once, in order.
-func followLog(client *http.Client, url string, want int, connected func()) ([]time.Duration, error) {
+func followLog(client *http.Client, url, cookie string, want int, connected func()) ([]time.Duration, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
@@ -102,6 +235,7 @@ func followLog(client *http.Client, url string, want int, connected func()) ([]t
 		connected()
 		return nil, err
 	}
+	req.Header.Set("Cookie", cookie)
 	resp, err := client.Do(req)
 	connected()
 	if err != nil {
