@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,7 +29,8 @@ import (
 // otherwise). It reports the delivery latency (store → received) over all
 // followers and lines, and rss-growth-MB: the growth of the server's
 // resident set while they are connected (the peak, sampled every 100 ms,
-// minus the figure before they connect).
+// minus the figure before they connect, taken once the runtime returned
+// the memory it had freed).
 //
 // The followers run in a child process (this test binary re-executed, see
 // TestMain and sseFollowerClients), so their connections, buffers and
@@ -63,6 +65,9 @@ func BenchmarkSSEFanout(b *testing.B) {
 		job := sseClientsJob{URL: stream, Cookie: strings.Join(cookies, "; "), Followers: followers, Lines: lines,
 			Summary: filepath.Join(b.TempDir(), "summary.json")}
 
+		// Freed memory the runtime still holds would be reused unseen: return
+		// it first, so the growth is all the followers cost.
+		debug.FreeOSMemory()
 		before := rssMB(b)
 		peak := atomic.Uint64{}
 		stopSampling := sampleRSS(b, &peak)
