@@ -243,7 +243,7 @@ func TestPages_QueriesIndependentOfAppCount(t *testing.T) {
 		}
 		switch name {
 		case "dashboard":
-			for _, want := range []string{"project-00", "project-49", "App 49-05", "10 apps", "4 more apps"} {
+			for _, want := range []string{"project-00", "project-49", "App 49-02", "10 apps", "7 more apps"} {
 				if !strings.Contains(body, want) {
 					t.Errorf("dashboard lacks %q", want)
 				}

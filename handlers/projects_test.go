@@ -289,6 +289,7 @@ func TestProjects_PlainFormWorksWithoutJavaScript(t *testing.T) {
 
 // A project card lists a handful of apps, the ones that need a look first,
 // counts every app by status and links the project page for the rest.
+// With few projects a card lists up to 12.
 func TestDashboard_ProjectCardListsAttentionFirstAndCountsTheRest(t *testing.T) {
 	t.Parallel()
 	app := newTestApp(t)
@@ -303,14 +304,18 @@ func TestDashboard_ProjectCardListsAttentionFirstAndCountsTheRest(t *testing.T) 
 			t.Fatal(err)
 		}
 	}
+	// 20 projects: each card lists 3 apps (with 2 projects it lists 12).
 	app.createProject("empty")
+	for i := range 18 {
+		app.createProject(fmt.Sprintf("other-%02d", i))
+	}
 
 	res := b.get("/")
 	wantStatus(t, res, http.StatusOK)
 	card := res.doc(t).Find(`.project-card[data-project="shop"]`)
 	var listed []string
 	card.Find(".applist li a").Each(func(_ int, s *goquery.Selection) { listed = append(listed, s.Text()) })
-	want := []string{"z-broken", "z-busy", "a1", "a2", "a3", "a4"}
+	want := []string{"z-broken", "z-busy", "a1"}
 	if strings.Join(listed, ",") != strings.Join(want, ",") {
 		t.Errorf("card lists %v, want %v (failed and deploying first, then by name, %d at most)", listed, want, len(want))
 	}
@@ -323,10 +328,19 @@ func TestDashboard_ProjectCardListsAttentionFirstAndCountsTheRest(t *testing.T) 
 		t.Errorf("status tally %q", got)
 	}
 	more := card.Find(".more-apps a")
-	if href, _ := more.Attr("href"); href != fmt.Sprintf("/projects/%d", p.ID) || !strings.Contains(more.Text(), "3 more apps") {
-		t.Errorf("more link %q → %q, want 3 more apps → the project page", more.Text(), href)
+	if href, _ := more.Attr("href"); href != fmt.Sprintf("/projects/%d", p.ID) || !strings.Contains(more.Text(), "6 more apps") {
+		t.Errorf("more link %q → %q, want 6 more apps → the project page", more.Text(), href)
 	}
 	empty := res.doc(t).Find(`.project-card[data-project="empty"]`)
+	few := newTestApp(t)
+	fewBrowser := few.setupAdmin()
+	fp := few.createProject("shop")
+	for i := range 12 {
+		few.createImageApp(fp, fmt.Sprintf("app-%02d", i))
+	}
+	if n := fewBrowser.get("/").doc(t).Find(`.project-card[data-project="shop"] .applist li`).Length(); n != 12 {
+		t.Errorf("with one project the card lists %d of 12 apps, want all", n)
+	}
 	if !strings.Contains(empty.Text(), "No apps yet") || empty.Find(".status-tally, .more-apps").Length() != 0 {
 		t.Errorf("empty project card: %q", empty.Text())
 	}

@@ -22,13 +22,17 @@ type dashboard struct {
 	CSRF     string
 }
 
-// dashboardAppsPerCard is how many apps a project card lists; the
-// project page has the rest.
-const dashboardAppsPerCard = 6
+// appsPerCard is how many apps each project card lists, the project page
+// having the rest: up to 12 when there are few projects, fewer as they
+// grow, so the dashboard lists about 60 apps in all (3 per card at
+// least) however many there are. Rendering is most of a page's cost.
+func appsPerCard(projects int) int {
+	return max(3, min(12, 60/max(projects, 1)))
+}
 
 type projectCard struct {
 	db.Project
-	Apps     []db.App      // the first dashboardAppsPerCard, failed and deploying first
+	Apps     []db.App      // the first appsPerCard, failed and deploying first
 	AppCount int           // all of the project's apps
 	Statuses []statusTally // non-zero counts, in statusOrder
 }
@@ -50,7 +54,7 @@ func (h *Handler) loadDashboard(ctx context.Context) (*dashboard, error) {
 	if err != nil {
 		return nil, err
 	}
-	apps, counts, err := h.Store.DashboardApps(ctx, dashboardAppsPerCard)
+	apps, counts, err := h.Store.DashboardApps(ctx, appsPerCard(len(projects)))
 	if err != nil {
 		return nil, err
 	}
