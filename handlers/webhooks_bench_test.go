@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"net/http/httptest"
+	"slices"
 	"sort"
 	"testing"
 	"time"
@@ -72,15 +73,20 @@ func benchmarkWebhook(b *testing.B, n int) {
 	client := burstClient()
 	hookURL := srv.URL + "/api/deploy/" + hook.Token
 
+	// A running server has served pushes before: one untimed round first,
+	// so p50/p99 are those of a warm server rather than of this process's
+	// first requests (the handler's code paths, the HTTP client's
+	// connections). Its slowest answer is reported as cold-max-ms, so a
+	// cost paid on a server's first burst stays visible.
+	cold := pushBurst(b, client, hookURL, hook.Secret, n, 1)
+	checkBurst(b, cold)
+	waitQueueIdle(b, store, a.ID, 90*time.Second)
+
 	var all []time.Duration
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		res := pushBurst(b, client, hookURL, hook.Secret, n, 1000+i*n)
-		for j := range n {
-			if res.errs[j] != nil || res.statuses[j] != 202 {
-				b.Fatalf("push %d: status %d, err %v", j, res.statuses[j], res.errs[j])
-			}
-		}
+		checkBurst(b, res)
 		all = append(all, res.latencies...)
 	}
 	b.StopTimer()
@@ -88,5 +94,17 @@ func benchmarkWebhook(b *testing.B, n int) {
 	b.ReportMetric(float64(percentile(all, 50).Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(percentile(all, 99).Microseconds())/1000, "p99-ms")
 	b.ReportMetric(float64(all[len(all)-1].Microseconds())/1000, "max-ms")
+	slices.Sort(cold.latencies)
+	b.ReportMetric(float64(cold.latencies[n-1].Microseconds())/1000, "cold-max-ms")
 	waitQueueIdle(b, store, a.ID, 90*time.Second)
+}
+
+// checkBurst fails the benchmark unless every push was accepted.
+func checkBurst(b *testing.B, res burstResult) {
+	b.Helper()
+	for j := range res.statuses {
+		if res.errs[j] != nil || res.statuses[j] != 202 {
+			b.Fatalf("push %d: status %d, err %v", j, res.statuses[j], res.errs[j])
+		}
+	}
 }
