@@ -45,6 +45,7 @@ type Store struct {
 	conn   *sqlx.DB // the pool
 	tx     *sqlx.Tx // set inside InTx
 	cipher *Cipher
+	stmts  *stmtCache // shared with the Stores of InTx
 }
 
 // queryer is what *sqlx.DB and *sqlx.Tx both offer.
@@ -55,7 +56,9 @@ type queryer interface {
 }
 
 // NewStore wraps an open database.
-func NewStore(db *sqlx.DB, cipher *Cipher) *Store { return &Store{db: db, conn: db, cipher: cipher} }
+func NewStore(db *sqlx.DB, cipher *Cipher) *Store {
+	return &Store{db: db, conn: db, cipher: cipher, stmts: &stmtCache{}}
+}
 
 // DB exposes the pool for tests.
 func (s *Store) DB() *sqlx.DB { return s.conn }
@@ -72,7 +75,7 @@ func (s *Store) InTx(ctx context.Context, fn func(tx *Store) error) error {
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
-	if err := fn(&Store{db: tx, conn: s.conn, tx: tx, cipher: s.cipher}); err != nil {
+	if err := fn(&Store{db: tx, conn: s.conn, tx: tx, cipher: s.cipher, stmts: s.stmts}); err != nil {
 		_ = tx.Rollback()
 		return err
 	}

@@ -137,10 +137,10 @@ func (s *Store) queueDeployment(ctx context.Context, n *Deployment) (*Deployment
 		return nil, err
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	if err := lockServiceQueue(ctx, tx, n.ServiceID); err != nil {
+	if err := s.lockServiceQueue(ctx, tx, n.ServiceID); err != nil {
 		return nil, err
 	}
-	id, err := insertQueued(ctx, tx, n)
+	id, err := s.insertQueued(ctx, tx, n)
 	if err != nil {
 		return nil, err
 	}
@@ -153,10 +153,15 @@ func (s *Store) queueDeployment(ctx context.Context, n *Deployment) (*Deployment
 // lockServiceQueue serialises concurrent queueing for one service on its
 // row, across processes, until tx ends. Take it before any other write of
 // the transaction that references the service (a foreign key's share lock
-// held first would deadlock against another transaction's).
-func lockServiceQueue(ctx context.Context, tx txn, serviceID int64) error {
+// held first would deadlock against another transaction's). The
+// statement is prepared: every queued deployment and webhook push runs it.
+func (s *Store) lockServiceQueue(ctx context.Context, tx txn, serviceID int64) error {
+	st, err := s.prepared(ctx, tx.Tx, `SELECT id FROM services WHERE id = $1 FOR UPDATE`)
+	if err != nil {
+		return opError("queue deployment", err)
+	}
 	var locked int64
-	if err := tx.GetContext(ctx, &locked, `SELECT id FROM services WHERE id = $1 FOR UPDATE`, serviceID); err != nil {
+	if err := st.GetContext(ctx, &locked, serviceID); err != nil {
 		return notFound("queue deployment", err)
 	}
 	return nil
@@ -167,12 +172,24 @@ func lockServiceQueue(ctx context.Context, tx txn, serviceID int64) error {
 // The caller holds lockServiceQueue, so the statement's snapshot (taken
 // after the lock) sees every queued deployment another transaction
 // committed; the UPDATE does not see the row the INSERT adds.
-func insertQueued(ctx context.Context, tx txn, n *Deployment) (int64, error) {
+func (s *Store) insertQueued(ctx context.Context, tx txn, n *Deployment) (int64, error) {
 	if n.Action == "" {
 		n.Action = ActionDeploy
 	}
+	st, err := s.prepared(ctx, tx.Tx, insertQueuedSQL)
+	if err != nil {
+		return 0, err
+	}
 	var id int64
-	err := tx.GetContext(ctx, &id, `
+	err = st.GetContext(ctx, &id,
+		n.ServiceID, n.Trigger, n.TriggeredBy, n.RollbackOf, n.Image, n.CommitSHA, n.CommitMessage, n.Action, n.SecretEnc, n.BackupRunID,
+		pqStringArray(supersedes[n.Action]))
+	return id, err
+}
+
+// insertQueuedSQL is insertQueued's statement, prepared: every queued
+// deployment and webhook push runs it.
+const insertQueuedSQL = `
 		WITH ins AS (
 			INSERT INTO deployments (service_id, trigger, triggered_by, rollback_of, image, commit_sha, commit_message, action, secret_enc, backup_run_id)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id),
@@ -180,11 +197,7 @@ func insertQueued(ctx context.Context, tx txn, n *Deployment) (int64, error) {
 			UPDATE deployments SET status = 'cancelled', finished_at = now(),
 				error = 'superseded by deployment #' || (SELECT id FROM ins), secret_enc = NULL
 			WHERE service_id = $1 AND status = 'queued' AND action = ANY($11))
-		SELECT id FROM ins`,
-		n.ServiceID, n.Trigger, n.TriggeredBy, n.RollbackOf, n.Image, n.CommitSHA, n.CommitMessage, n.Action, n.SecretEnc, n.BackupRunID,
-		pqStringArray(supersedes[n.Action]))
-	return id, err
-}
+		SELECT id FROM ins`
 
 // Deployment loads one deployment.
 func (s *Store) Deployment(ctx context.Context, id int64) (*Deployment, error) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 )
 
@@ -35,10 +36,10 @@ func (s *Store) QueueWebhookPushes(ctx context.Context, serviceID int64, pushes 
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 	// The row lock first: the inserts below take a share lock on the
 	// service row through their foreign keys.
-	if err := lockServiceQueue(ctx, tx, serviceID); err != nil {
+	if err := s.lockServiceQueue(ctx, tx, serviceID); err != nil {
 		return 0, err
 	}
-	if err := claimPushIDs(ctx, tx, serviceID, pushes); err != nil {
+	if err := s.claimPushIDs(ctx, tx.Tx, serviceID, pushes); err != nil {
 		return 0, err
 	}
 	var fresh []*WebhookPush
@@ -51,7 +52,7 @@ func (s *Store) QueueWebhookPushes(ctx context.Context, serviceID int64, pushes 
 		return 0, tx.Commit()
 	}
 	newest := fresh[len(fresh)-1].Delivery
-	depID, err := insertQueued(ctx, tx, &Deployment{
+	depID, err := s.insertQueued(ctx, tx, &Deployment{
 		ServiceID: serviceID, Trigger: "webhook", TriggeredBy: newest.Provider, Action: ActionDeploy,
 		// Shown while queued; the runner overwrites them with what it cloned.
 		CommitSHA: ClipText(newest.CommitSHA, 80), CommitMessage: ClipText(newest.CommitMessage, 500),
@@ -73,18 +74,11 @@ func (s *Store) QueueWebhookPushes(ctx context.Context, serviceID int64, pushes 
 		ID        int64     `db:"id"`
 		CreatedAt time.Time `db:"created_at"`
 	}
-	err = tx.SelectContext(ctx, &rows, `
-		WITH src AS (
-			SELECT nextval(pg_get_serial_sequence('webhook_deliveries', 'id')) AS id, u.*
-			FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
-				WITH ORDINALITY AS u(provider, event, ref, commit_sha, commit_message, reason, ord)),
-		ins AS (
-			INSERT INTO webhook_deliveries (id, service_id, provider, event, ref, commit_sha, commit_message, outcome, reason, deployment_id)
-			SELECT id, $1, provider, event, ref, commit_sha, commit_message, $8, reason, $9 FROM src ORDER BY ord
-			RETURNING id, created_at)
-		SELECT src.ord, ins.id, ins.created_at FROM ins JOIN src USING (id)`,
-		serviceID, pq.StringArray(provider), pq.StringArray(event), pq.StringArray(ref),
-		pq.StringArray(commit), pq.StringArray(message), pq.StringArray(reason), DeliveryDeployed, depID)
+	st, err := s.prepared(ctx, tx.Tx, recordPushesSQL)
+	if err == nil {
+		err = st.SelectContext(ctx, &rows, serviceID, pq.StringArray(provider), pq.StringArray(event), pq.StringArray(ref),
+			pq.StringArray(commit), pq.StringArray(message), pq.StringArray(reason), DeliveryDeployed, depID)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("db: record webhook deliveries of service %d: %w", serviceID, err)
 	}
@@ -100,6 +94,19 @@ func (s *Store) QueueWebhookPushes(ctx context.Context, serviceID int64, pushes 
 	}
 	return depID, nil
 }
+
+// recordPushesSQL inserts a batch's deliveries, all pointing at its
+// deployment, and maps each new id back to its push by ordinality.
+const recordPushesSQL = `
+	WITH src AS (
+		SELECT nextval(pg_get_serial_sequence('webhook_deliveries', 'id')) AS id, u.*
+		FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
+			WITH ORDINALITY AS u(provider, event, ref, commit_sha, commit_message, reason, ord)),
+	ins AS (
+		INSERT INTO webhook_deliveries (id, service_id, provider, event, ref, commit_sha, commit_message, outcome, reason, deployment_id)
+		SELECT id, $1, provider, event, ref, commit_sha, commit_message, $8, reason, $9 FROM src ORDER BY ord
+		RETURNING id, created_at)
+	SELECT src.ord, ins.id, ins.created_at FROM ins JOIN src USING (id)`
 
 // SetDeliveryReasons replaces the reasons of recorded deliveries, by id.
 func (s *Store) SetDeliveryReasons(ctx context.Context, ids []int64, reasons []string) error {
@@ -124,7 +131,7 @@ func (s *Store) RecordDeliveryOnce(ctx context.Context, d *Delivery, deliveryID 
 	fresh := false
 	err := s.InTx(ctx, func(tx *Store) error {
 		p := &WebhookPush{Delivery: d, DeliveryID: deliveryID}
-		if err := claimPushIDs(ctx, tx.db, d.ServiceID, []*WebhookPush{p}); err != nil {
+		if err := tx.claimPushIDs(ctx, nil, d.ServiceID, []*WebhookPush{p}); err != nil {
 			return err
 		}
 		if fresh = !p.Duplicate; !fresh {
@@ -140,7 +147,9 @@ func (s *Store) RecordDeliveryOnce(ctx context.Context, d *Delivery, deliveryID 
 // pushes) as Duplicate. An id last seen more than 7 days ago counts as
 // new again, as it would have been pruned; other such ids of the service
 // are pruned on the way.
-func claimPushIDs(ctx context.Context, q queryer, serviceID int64, pushes []*WebhookPush) error {
+//
+// tx is the transaction to run in; nil means the Store's own (InTx) or none.
+func (s *Store) claimPushIDs(ctx context.Context, tx *sqlx.Tx, serviceID int64, pushes []*WebhookPush) error {
 	type key struct{ provider, id string }
 	seen := map[key]*WebhookPush{}
 	var providers, ids []string
@@ -164,18 +173,10 @@ func claimPushIDs(ctx context.Context, q queryer, serviceID int64, pushes []*Web
 		Provider string `db:"provider"`
 		ID       string `db:"delivery_id"`
 	}
-	err := q.SelectContext(ctx, &claimed, `
-		WITH batch AS (SELECT * FROM unnest($2::text[], $3::text[]) AS u(provider, delivery_id)),
-		pruned AS (
-			DELETE FROM webhook_delivery_ids w
-			WHERE w.service_id = $1 AND w.created_at < now() - interval '7 days'
-				AND NOT EXISTS (SELECT 1 FROM batch b WHERE b.provider = w.provider AND b.delivery_id = w.delivery_id))
-		INSERT INTO webhook_delivery_ids (service_id, provider, delivery_id)
-		SELECT $1, provider, delivery_id FROM batch
-		ON CONFLICT (service_id, provider, delivery_id) DO UPDATE SET created_at = now()
-			WHERE webhook_delivery_ids.created_at < now() - interval '7 days'
-		RETURNING provider, delivery_id`,
-		serviceID, pq.StringArray(providers), pq.StringArray(ids))
+	st, err := s.prepared(ctx, tx, claimPushIDsSQL)
+	if err == nil {
+		err = st.SelectContext(ctx, &claimed, serviceID, pq.StringArray(providers), pq.StringArray(ids))
+	}
 	if err != nil {
 		return fmt.Errorf("db: claim delivery ids of service %d: %w", serviceID, err)
 	}
@@ -186,3 +187,17 @@ func claimPushIDs(ctx context.Context, q queryer, serviceID int64, pushes []*Web
 	}
 	return nil
 }
+
+// claimPushIDsSQL is claimPushIDs' statement, prepared: a push with a
+// delivery id runs it.
+const claimPushIDsSQL = `
+		WITH batch AS (SELECT * FROM unnest($2::text[], $3::text[]) AS u(provider, delivery_id)),
+		pruned AS (
+			DELETE FROM webhook_delivery_ids w
+			WHERE w.service_id = $1 AND w.created_at < now() - interval '7 days'
+				AND NOT EXISTS (SELECT 1 FROM batch b WHERE b.provider = w.provider AND b.delivery_id = w.delivery_id))
+		INSERT INTO webhook_delivery_ids (service_id, provider, delivery_id)
+		SELECT $1, provider, delivery_id FROM batch
+		ON CONFLICT (service_id, provider, delivery_id) DO UPDATE SET created_at = now()
+			WHERE webhook_delivery_ids.created_at < now() - interval '7 days'
+		RETURNING provider, delivery_id`

@@ -39,17 +39,18 @@ type webhookResult struct {
 // of pushes is accepted quickly; the queue collapses them into the newest.
 func (h *Handler) ReceiveWebhook(c echo.Context) error {
 	ctx := c.Request().Context()
-	hook, err := h.Store.WebhookByToken(ctx, c.Param("token"))
+	target, err := h.Store.WebhookByToken(ctx, c.Param("token"))
 	if errors.Is(err, db.ErrNotFound) {
 		return web.Error(http.StatusNotFound, "", "unknown webhook token: copy the URL again from the app's page")
 	}
 	if err != nil {
 		return err
 	}
-	app, err := h.webhookTarget(ctx, hook)
+	app, err := webhookTarget(target)
 	if err != nil {
 		return err
 	}
+	hook := &target.Webhook
 	r := c.Request()
 	d := &db.Delivery{ServiceID: app.ID, Provider: webhook.DetectProvider(r.Header)}
 	d.Event = webhook.EventHeader(d.Provider, r.Header)
@@ -117,18 +118,18 @@ func (h *Handler) recordIgnored(c echo.Context, d *db.Delivery, deliveryID, mess
 
 // webhookTarget is what a delivery deploys, as the filters see it: the
 // app, or a compose stack in an app's terms (its branch; a pasted file
-// takes no git pushes, like an image app).
-func (h *Handler) webhookTarget(ctx context.Context, hook *db.Webhook) (*db.App, error) {
-	if hook.Kind != db.KindCompose {
-		return h.Store.App(ctx, hook.ServiceID)
-	}
-	stack, err := h.Store.Compose(ctx, hook.ServiceID)
-	if err != nil {
-		return nil, err
-	}
-	out := &db.App{ID: stack.ID, AppName: stack.Name, Name: stack.DisplayName, SourceType: db.SourceGit, GitBranch: stack.GitBranch}
-	if stack.SourceType == db.ComposeInline {
-		out.SourceType, out.Image = db.SourceImage, "a compose file kept in dokploy"
+// takes no git pushes, like an image app). Only the fields the filters
+// read are set.
+func webhookTarget(t *db.WebhookTarget) (*db.App, error) {
+	out := &db.App{ID: t.ServiceID, SourceType: t.SourceType, Image: t.Image, GitBranch: t.GitBranch}
+	switch t.Kind {
+	case db.KindApp:
+	case db.KindCompose:
+		if t.SourceType == db.ComposeInline {
+			out.SourceType, out.Image = db.SourceImage, "a compose file kept in dokploy"
+		}
+	default:
+		return nil, fmt.Errorf("webhook target: a %s takes no deploy webhook: %w", t.Kind, db.ErrNotFound)
 	}
 	return out, nil
 }
