@@ -39,7 +39,7 @@ type webhookResult struct {
 // of pushes is accepted quickly; the queue collapses them into the newest.
 func (h *Handler) ReceiveWebhook(c echo.Context) error {
 	ctx := c.Request().Context()
-	target, err := h.Store.WebhookByToken(ctx, c.Param("token"))
+	target, err := h.webhookByToken(ctx, c.Param("token"))
 	if errors.Is(err, db.ErrNotFound) {
 		return web.Error(http.StatusNotFound, "", "unknown webhook token: copy the URL again from the app's page")
 	}
