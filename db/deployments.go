@@ -188,16 +188,22 @@ func (s *Store) insertQueued(ctx context.Context, tx txn, n *Deployment) (int64,
 }
 
 // insertQueuedSQL is insertQueued's statement, prepared: every queued
-// deployment and webhook push runs it.
-const insertQueuedSQL = `
-		WITH ins AS (
-			INSERT INTO deployments (service_id, trigger, triggered_by, rollback_of, image, commit_sha, commit_message, action, secret_enc, backup_run_id)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id),
-		superseded AS (
-			UPDATE deployments SET status = 'cancelled', finished_at = now(),
-				error = 'superseded by deployment #' || (SELECT id FROM ins), secret_enc = NULL
-			WHERE service_id = $1 AND status = 'queued' AND action = ANY($11))
-		SELECT id FROM ins`
+// deployment runs it.
+const insertQueuedSQL = queuedCTEs + `
+	SELECT id FROM ins`
+
+// queuedCTEs insert the deployment ($1-$10, as insertQueued passes them)
+// as ins and cancel the queued ones of actions $11 it supersedes; a
+// statement that also records what the deployment is for (the webhook
+// deliveries of QueueWebhookPushes) continues with its own CTEs.
+const queuedCTEs = `
+	WITH ins AS (
+		INSERT INTO deployments (service_id, trigger, triggered_by, rollback_of, image, commit_sha, commit_message, action, secret_enc, backup_run_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id),
+	superseded AS (
+		UPDATE deployments SET status = 'cancelled', finished_at = now(),
+			error = 'superseded by deployment #' || (SELECT id FROM ins), secret_enc = NULL
+		WHERE service_id = $1 AND status = 'queued' AND action = ANY($11))`
 
 // Deployment loads one deployment.
 func (s *Store) Deployment(ctx context.Context, id int64) (*Deployment, error) {

@@ -52,13 +52,10 @@ func (s *Store) QueueWebhookPushes(ctx context.Context, serviceID int64, pushes 
 		return 0, tx.Commit()
 	}
 	newest := fresh[len(fresh)-1].Delivery
-	depID, err := s.insertQueued(ctx, tx, &Deployment{
+	dep := &Deployment{
 		ServiceID: serviceID, Trigger: "webhook", TriggeredBy: newest.Provider, Action: ActionDeploy,
 		// Shown while queued; the runner overwrites them with what it cloned.
 		CommitSHA: ClipText(newest.CommitSHA, 80), CommitMessage: ClipText(newest.CommitMessage, 500),
-	})
-	if err != nil {
-		return 0, fmt.Errorf("db: queue webhook deployment of service %d: %w", serviceID, err)
 	}
 	n := len(fresh)
 	provider, event, ref, commit, message, reason := make([]string, n), make([]string, n), make([]string, n),
@@ -68,19 +65,22 @@ func (s *Store) QueueWebhookPushes(ctx context.Context, serviceID int64, pushes 
 		provider[i], event[i], ref[i] = ClipText(d.Provider, 40), ClipText(d.Event, 100), ClipText(d.Ref, 300)
 		commit[i], message[i], reason[i] = ClipText(d.CommitSHA, 80), ClipText(d.CommitMessage, 500), ClipText(d.Reason, 500)
 	}
-	// The ids are drawn first so each row maps back to its push.
 	var rows []struct {
-		Ord       int       `db:"ord"`
-		ID        int64     `db:"id"`
-		CreatedAt time.Time `db:"created_at"`
+		DeploymentID int64     `db:"deployment_id"`
+		Ord          int       `db:"ord"`
+		ID           int64     `db:"id"`
+		CreatedAt    time.Time `db:"created_at"`
 	}
-	st, err := s.prepared(ctx, tx.Tx, recordPushesSQL)
+	st, err := s.prepared(ctx, tx.Tx, queuePushesSQL)
 	if err == nil {
-		err = st.SelectContext(ctx, &rows, serviceID, pq.StringArray(provider), pq.StringArray(event), pq.StringArray(ref),
-			pq.StringArray(commit), pq.StringArray(message), pq.StringArray(reason), DeliveryDeployed, depID)
+		err = st.SelectContext(ctx, &rows,
+			dep.ServiceID, dep.Trigger, dep.TriggeredBy, dep.RollbackOf, dep.Image, dep.CommitSHA, dep.CommitMessage, dep.Action, dep.SecretEnc, dep.BackupRunID,
+			pqStringArray(supersedes[dep.Action]),
+			pq.StringArray(provider), pq.StringArray(event), pq.StringArray(ref),
+			pq.StringArray(commit), pq.StringArray(message), pq.StringArray(reason), DeliveryDeployed)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("db: record webhook deliveries of service %d: %w", serviceID, err)
+		return 0, fmt.Errorf("db: queue webhook deployment of service %d: %w", serviceID, err)
 	}
 	if len(rows) != n {
 		return 0, fmt.Errorf("db: record webhook deliveries of service %d: %d of %d rows", serviceID, len(rows), n)
@@ -88,6 +88,7 @@ func (s *Store) QueueWebhookPushes(ctx context.Context, serviceID int64, pushes 
 	if err := tx.Commit(); err != nil {
 		return 0, err
 	}
+	depID := rows[0].DeploymentID
 	for _, r := range rows {
 		d := fresh[r.Ord-1].Delivery
 		d.ID, d.CreatedAt, d.DeploymentID, d.Outcome = r.ID, r.CreatedAt, &depID, DeliveryDeployed
@@ -95,18 +96,21 @@ func (s *Store) QueueWebhookPushes(ctx context.Context, serviceID int64, pushes 
 	return depID, nil
 }
 
-// recordPushesSQL inserts a batch's deliveries, all pointing at its
-// deployment, and maps each new id back to its push by ordinality.
-const recordPushesSQL = `
-	WITH src AS (
+// queuePushesSQL queues a batch's deployment (queuedCTEs, $1-$11) and
+// records its deliveries ($12-$18), all pointing at it, in one statement:
+// one round trip less per batch. Delivery ids are drawn first so each row
+// maps back to its push by ordinality.
+const queuePushesSQL = queuedCTEs + `,
+	src AS (
 		SELECT nextval(pg_get_serial_sequence('webhook_deliveries', 'id')) AS id, u.*
-		FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
+		FROM unnest($12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[])
 			WITH ORDINALITY AS u(provider, event, ref, commit_sha, commit_message, reason, ord)),
-	ins AS (
+	recorded AS (
 		INSERT INTO webhook_deliveries (id, service_id, provider, event, ref, commit_sha, commit_message, outcome, reason, deployment_id)
-		SELECT id, $1, provider, event, ref, commit_sha, commit_message, $8, reason, $9 FROM src ORDER BY ord
+		SELECT src.id, $1, provider, event, ref, commit_sha, commit_message, $18, reason, ins.id FROM src, ins ORDER BY ord
 		RETURNING id, created_at)
-	SELECT src.ord, ins.id, ins.created_at FROM ins JOIN src USING (id)`
+	SELECT ins.id AS deployment_id, src.ord, recorded.id, recorded.created_at
+	FROM recorded JOIN src USING (id), ins`
 
 // SetDeliveryReasons replaces the reasons of recorded deliveries, by id.
 func (s *Store) SetDeliveryReasons(ctx context.Context, ids []int64, reasons []string) error {
