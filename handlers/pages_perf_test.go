@@ -109,6 +109,7 @@ func (c *countingConn) Ping(ctx context.Context) error { return c.Conn.(driver.P
 // pagesFixture is the real handler stack on a migrated database whose
 // statements are logged, with a signed-in admin and seeded projects.
 type pagesFixture struct {
+	dsn     string // the test database's URL
 	store   *db.Store
 	log     *stmtLog
 	srv     *httptest.Server
@@ -127,7 +128,8 @@ func newPagesFixture(tb testing.TB, projects, appsPer int) *pagesFixture {
 	}
 	log := &stmtLog{}
 	conn := sqlx.NewDb(sql.OpenDB(countingConnector{Connector: connector, log: log}), "postgres")
-	conn.SetMaxOpenConns(20)
+	conn.SetMaxOpenConns(20) // as db.Open
+	conn.SetMaxIdleConns(20)
 	tb.Cleanup(func() { conn.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -162,7 +164,7 @@ func newPagesFixture(tb testing.TB, projects, appsPer int) *pagesFixture {
 	srv := httptest.NewServer(h.Router())
 	tb.Cleanup(srv.Close)
 	u := strings.TrimPrefix(h.SetupLink(), "http://dokploy.test")
-	f := &pagesFixture{store: store, log: log, srv: srv, client: testkit.Setup(tb, srv.URL+u, adminEmail, adminPassword)}
+	f := &pagesFixture{dsn: dsn, store: store, log: log, srv: srv, client: testkit.Setup(tb, srv.URL+u, adminEmail, adminPassword)}
 	f.client.Transport = &http.Transport{MaxIdleConnsPerHost: 64}
 
 	for i := range projects {
