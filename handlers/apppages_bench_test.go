@@ -30,8 +30,11 @@ import (
 	"github.com/docker/docker/client"
 
 	"dokploy/db"
+	"dokploy/db/dbtest"
 	"dokploy/e2e/testkit"
 	"dokploy/handlers/web"
+	"dokploy/jobs"
+	"dokploy/jobs/docker"
 )
 
 // BenchmarkAppPages100Open: 100 app pages stay open in 20 browsers (20
@@ -57,7 +60,9 @@ import (
 // rate and latencies. Before the windows, seq-* is one poll's cost from
 // 300 idle header polls in a row (an app with a health-checked service),
 // then 300 Deployments-table polls: less sensitive to the host's other
-// load (the client's work is in dokploy's figure there).
+// load (the client's work is in dokploy's figure there); read-* is one
+// read of a service's live state from Swarm, not shared (what a poll the
+// runner's cache does not answer costs), with and without a health check.
 //
 //	DOKPLOY_INTEGRATION=1 go test -run '^$' -bench AppPages100Open -benchtime 1x -count 3 ./handlers/
 //
@@ -160,9 +165,9 @@ func BenchmarkAppPages100Open(b *testing.B) {
 	cores := float64(runtime.NumCPU())
 
 	// One poll's cost, less sensitive to the host's other load: 300 idle
-	// header polls in a row on an app with a health-checked service, then
-	// 300 of the Deployments table (the client's own work is in dokploy's
-	// figure here).
+	// header polls in a row on an app with a health-checked service (the
+	// runner's cache answers most of them), then 300 of the Deployments
+	// table (the client's own work is in dokploy's figure here).
 	seq := func(path string, want int) cpuSample {
 		return measureCPU(dockerd, dbName, func() {
 			for range seqPolls {
@@ -178,6 +183,31 @@ func BenchmarkAppPages100Open(b *testing.B) {
 			}
 		})
 	}
+	// One read of Swarm's live state, unshared (LiveTTL < 0): what a poll
+	// the runner's cache does not answer costs, for a service with a
+	// health check (app 0) and one without (app 1).
+	engine, err := docker.New(docker.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer engine.Close()
+	pool, err := jobs.OpenRedis(ctx, dbtest.RedisURL())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer pool.Close()
+	uncached := jobs.NewRunner(jobs.Options{Store: f.store, Docker: engine, Redis: pool, LiveTTL: -1,
+		Namespace: dbtest.RedisNamespace(b, pool)})
+	reads := func(name, want string) cpuSample {
+		return measureCPU(dockerd, dbName, func() {
+			for range seqPolls {
+				if l := uncached.Live(ctx, name); l.State != want {
+					b.Fatalf("Live(%s) = %+v, want %s", name, l, want)
+				}
+			}
+		})
+	}
+	hc, nohc := reads(prefix+"-00", "healthy"), reads(prefix+"-01", "running")
 	hs := seq(seen, http.StatusNoContent)
 	ts := seq(fmt.Sprintf("/apps/%d/deployments/table", appIDs[0]), http.StatusOK)
 
@@ -224,6 +254,10 @@ func BenchmarkAppPages100Open(b *testing.B) {
 	b.ReportMetric(ms(ts.dockerd), "seq-table-dockerd-ms")
 	b.ReportMetric(ms(ts.postgres), "seq-table-postgres-ms")
 	b.ReportMetric(float64(hs.wall.Microseconds())/1000/seqPolls, "seq-header-ms")
+	b.ReportMetric(ms(hc.dockerd), "read-healthcheck-dockerd-ms")
+	b.ReportMetric(ms(hc.self), "read-healthcheck-dokploy-ms")
+	b.ReportMetric(ms(nohc.dockerd), "read-nocheck-dockerd-ms")
+	b.ReportMetric(ms(nohc.self), "read-nocheck-dokploy-ms")
 
 	// The last run's figures (run -benchtime 1x several times for medians).
 	r := runs[len(runs)-1]
