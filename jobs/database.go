@@ -330,8 +330,20 @@ type Live struct {
 	Image   string `json:"image,omitempty"` // the image in the service's spec
 }
 
-// Live reads the service's tasks and health.
+// Live reads the service's tasks and health. Every page of a service
+// polls it: callers within Options.LiveTTL of a read (default 1 s) share
+// it, so N pages open on one service cost one Docker round per TTL, and
+// an action this runner takes on the service (stop, start, restart,
+// remove) is seen by the next call.
 func (r *Runner) Live(ctx context.Context, name string) Live {
+	if r.opts.LiveTTL < 0 {
+		return r.readLive(ctx, name)
+	}
+	return r.live.get(ctx, name, r.opts.LiveTTL, func(ctx context.Context) Live { return r.readLive(ctx, name) })
+}
+
+// readLive asks Swarm for the service's live state.
+func (r *Runner) readLive(ctx context.Context, name string) Live {
 	info, err := r.docker.ServiceInfo(ctx, name)
 	if err != nil {
 		return Live{State: "unknown", Message: "Docker did not answer: " + oneLine(err.Error())}

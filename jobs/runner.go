@@ -59,6 +59,10 @@ type Options struct {
 	// the worker; when nil, one without the control plane's network guard
 	// (only link-local and metadata addresses are refused) is made.
 	Notifier *notify.Notifier
+	// LiveTTL is how long one read of a service's live state from Swarm
+	// answers every page and poll asking for it (default 1 s; negative:
+	// each caller reads Swarm itself).
+	LiveTTL time.Duration
 }
 
 // Runner queues deployments on Redis and runs them with a gocraft/work pool.
@@ -87,6 +91,7 @@ type Runner struct {
 	// no compose stack may publish. Guarded by mu.
 	reserved map[int]string
 	runtime  runtimeWatch // crash-loop detection (runtime_events.go)
+	live     liveCache    // shared reads of services' live state (live.go)
 	wake     *waker       // wakes idle local workers on enqueue (wake.go)
 }
 
@@ -103,6 +108,9 @@ func NewRunner(opts Options) *Runner {
 	}
 	if opts.Namespace == "" {
 		opts.Namespace = defaultNamespace
+	}
+	if opts.LiveTTL == 0 {
+		opts.LiveTTL = defaultLiveTTL
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -302,6 +310,7 @@ func (r *Runner) PingDocker(ctx context.Context) (bool, error) { return r.docker
 
 // StopApp scales the service to zero.
 func (r *Runner) StopApp(ctx context.Context, a *db.App) error {
+	defer r.live.forget(a.AppName)
 	if err := r.docker.ScaleService(ctx, a.AppName, 0); err != nil {
 		return err
 	}
@@ -310,6 +319,7 @@ func (r *Runner) StopApp(ctx context.Context, a *db.App) error {
 
 // StartApp scales the service back to the app's replicas.
 func (r *Runner) StartApp(ctx context.Context, a *db.App) error {
+	defer r.live.forget(a.AppName)
 	if err := r.docker.ScaleService(ctx, a.AppName, uint64(a.Replicas)); err != nil {
 		return err
 	}
@@ -318,11 +328,13 @@ func (r *Runner) StartApp(ctx context.Context, a *db.App) error {
 
 // RestartApp replaces the service's tasks without a rebuild.
 func (r *Runner) RestartApp(ctx context.Context, a *db.App) error {
+	defer r.live.forget(a.AppName)
 	return r.docker.RestartService(ctx, a.AppName)
 }
 
 // RemoveApp removes the service and every image built for the app.
 func (r *Runner) RemoveApp(ctx context.Context, a *db.App) error {
+	defer r.live.forget(a.AppName)
 	if err := r.docker.RemoveService(ctx, a.AppName); err != nil {
 		return err
 	}
