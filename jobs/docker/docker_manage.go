@@ -113,7 +113,12 @@ func (d *Docker) ServiceInfo(ctx context.Context, name string) (ServiceState, er
 		switch t.Status.State {
 		case swarm.TaskStateRunning:
 			st.Running++
-			if d.containerHealthy(ctx, t) {
+			// Swarm reports a task running only once its container passed
+			// its health check, if it has one (the image's counts too), and
+			// replaces it when the check fails: only a service with a check
+			// of its own, whose Healthy tells the probe's answer right now,
+			// asks each container (one inspect per task, on every read).
+			if !st.HasHealthCheck || d.containerHealthy(ctx, t) {
 				st.Healthy++
 			}
 		case swarm.TaskStateFailed, swarm.TaskStateRejected:
