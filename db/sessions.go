@@ -28,15 +28,20 @@ func (s *Store) CreateSession(ctx context.Context, userID int64, ip, userAgent s
 	return token, err
 }
 
-// SessionUser resolves a cookie value to its user, sliding the expiry forward.
+// SessionUser resolves a cookie value to its user, sliding the expiry
+// forward. last_seen_at (and the expiry) move at most once a minute:
+// requests within a minute of the last touch only read the session, so a
+// page's polls write nothing (no row version, no commit to flush).
 func (s *Store) SessionUser(ctx context.Context, token string) (*User, error) {
 	var u User
 	err := s.db.GetContext(ctx, &u, `
-		WITH touched AS (
+		WITH live AS (
+			SELECT id, user_id, last_seen_at FROM sessions
+			WHERE id = $1 AND expires_at > now()),
+		touched AS (
 			UPDATE sessions SET last_seen_at = now(), expires_at = $2
-			WHERE id = $1 AND expires_at > now()
-			RETURNING user_id)
-		SELECT users.* FROM users JOIN touched ON touched.user_id = users.id`,
+			FROM live WHERE sessions.id = live.id AND live.last_seen_at < now() - interval '1 minute')
+		SELECT users.* FROM users JOIN live ON live.user_id = users.id`,
 		hashToken(token), time.Now().Add(SessionTTL))
 	return &u, notFound("session user", err)
 }
