@@ -388,17 +388,66 @@ func (r *Runner) buildFromGit(ctx context.Context, d *db.Deployment, a *db.App, 
 	}
 	log(fmt.Sprintf("Build context %s, Dockerfile %s", a.GitContext, a.GitDockerfile))
 	err = step(ctx, limits.Build, "the build", func(ctx context.Context) error {
-		_, err := r.docker.Build(ctx, docker.BuildSpec{
+		// No labels: each would cost a LABEL step on every deploy. The
+		// image is known by its ID, recorded below.
+		id, err := r.docker.Build(ctx, docker.BuildSpec{
 			Dir: dir, ContextPath: a.GitContext, Dockerfile: a.GitDockerfile, Target: a.BuildTarget,
 			BuildArgs: args, NoCache: a.BuildNoCache, Tags: []string{imageRef},
 			MemoryBytes: int64(limits.BuildMemoryMB) << 20, NanoCPUs: int64(limits.BuildCPUs * 1e9),
+			Builders: r.imageBuilders,
 		}, log)
+		if id == "" {
+			return err
+		}
+		// The built image (or what a failed build left as cache) is the
+		// app's from now on: other apps' builds may not take it, and
+		// cleanup finds it if it is ever left dangling.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		if rerr := r.store.RecordBuiltImage(rctx, d.ID, a.ID, a.AppName, id); rerr != nil {
+			if err == nil {
+				// Unrecorded, the image would be anyone's: do not deploy it.
+				r.removeImageTag(imageRef)
+				return rerr
+			}
+			r.log.Warn("record a failed build's image", "app", a.AppName, "image", id, "err", rerr)
+		}
 		return err
 	})
 	if err != nil {
 		return "", "", err
 	}
 	return imageRef, commit.SHA, nil
+}
+
+// imageBuilders answers BuildSpec.Builders from the images deployments
+// recorded.
+func (r *Runner) imageBuilders(ctx context.Context, imageID string) ([]docker.ImageBuilder, error) {
+	list, err := r.store.ImageBuilders(ctx, imageID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]docker.ImageBuilder, len(list))
+	for i, b := range list {
+		out[i] = docker.ImageBuilder{App: b.AppName, Deleted: b.Deleted}
+	}
+	return out, nil
+}
+
+// removeDanglingBuilt removes the dangling images app builds produced (of
+// app serviceID only, unless it is 0): failed builds' last layers, images
+// that lost their tag. It returns how many it removed.
+func (r *Runner) removeDanglingBuilt(ctx context.Context, serviceID int64) int {
+	dangling, err := r.docker.DanglingImages(ctx)
+	if err != nil || len(dangling) == 0 {
+		return 0
+	}
+	built, err := r.store.BuiltImagesAmong(ctx, dangling, serviceID)
+	if err != nil {
+		r.log.Warn("find dangling built images", "err", err)
+		return 0
+	}
+	return r.docker.RemoveUntaggedImages(ctx, built)
 }
 
 // serviceSpec turns the app's settings into the Swarm service spec.

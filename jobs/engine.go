@@ -62,6 +62,8 @@ type Engine interface {
 	// Cleanup and maintenance.
 	RemoveContainer(ctx context.Context, id string) error
 	PruneDanglingImages(ctx context.Context, label string) (int, error)
+	DanglingImages(ctx context.Context) ([]string, error)
+	RemoveUntaggedImages(ctx context.Context, ids []string) int
 	PruneBuildCache(ctx context.Context, until string) (uint64, error)
 	DiskUsage(ctx context.Context) (docker.DiskUsage, error)
 }

@@ -212,7 +212,7 @@ func (f *fakeEngine) Build(ctx context.Context, spec docker.BuildSpec, log docke
 		f.images[t] = true
 	}
 	f.mu.Unlock()
-	return "sha256:fake", nil
+	return "sha256:fake-" + spec.Tags[0], nil
 }
 
 func (f *fakeEngine) Pull(ctx context.Context, ref string, _ *docker.RegistryAuth, _ docker.LogFunc) error {
@@ -302,6 +302,15 @@ func (f *fakeEngine) RemoveContainer(ctx context.Context, id string) error {
 
 func (f *fakeEngine) PruneDanglingImages(ctx context.Context, label string) (int, error) {
 	return 0, f.step(ctx, "PruneDanglingImages", label)
+}
+
+func (f *fakeEngine) DanglingImages(ctx context.Context) ([]string, error) {
+	return nil, f.step(ctx, "DanglingImages", "")
+}
+
+func (f *fakeEngine) RemoveUntaggedImages(ctx context.Context, ids []string) int {
+	_ = f.step(ctx, "RemoveUntaggedImages", strings.Join(ids, ","))
+	return 0
 }
 
 func (f *fakeEngine) PruneBuildCache(ctx context.Context, until string) (uint64, error) {

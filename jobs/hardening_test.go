@@ -97,35 +97,49 @@ func TestPipeline_HostileRepositoryIsRefused(t *testing.T) {
 }
 
 // TestPipeline_BaseImagesOfOtherAppsAreRefused: FROM another app's image
-// is refused with the line; FROM the app's own earlier image is built;
-// FROM a registry image is not refused (the pull then fails here).
+// is refused with the line, by tag and by ID; FROM the app's own earlier
+// image is built; FROM a registry image is not refused (the pull then
+// fails here), nor a local non-app image whose repository is another
+// app's name (postgres:16 next to an app called postgres).
 func TestPipeline_BaseImagesOfOtherAppsAreRefused(t *testing.T) {
 	p := newPipeline(t)
 	victim, _ := p.newGitApp(testName(t))
 	attacker, _ := p.newGitApp(testName(t))
-	// Both apps' earlier images, without a roll-out: the victim's as its
-	// deployments build them now (tag <app>:<id>, whose repository is the
-	// dokploy.image label), the attacker's as they were built before
-	// (label dokploy.app=<app>).
+	ctx := context.Background()
+	// The victim's image as its deployments build it now: tag <app>:<id>,
+	// no label, its ID recorded.
+	p.git.commit("victim", serverDockerfile("victim-"+dbtest.RandomSuffix()))
+	dv := p.wait(p.deploy(victim).ID, 2*time.Minute)
+	if dv.Status != db.DeployDone {
+		t.Fatalf("victim's deployment: %s %q\n%s", dv.Status, dv.Error, p.logs(dv.ID))
+	}
+	if logs := p.logs(dv.ID); strings.Contains(logs, " : LABEL ") {
+		t.Errorf("an app build has a LABEL step:\n%s", logs)
+	}
+	victimID := imageID(t, p.docker, dv.Image)
+	if b, err := p.store.ImageBuilders(ctx, victimID); err != nil || len(b) != 1 || b[0].AppName != victim.AppName {
+		t.Fatalf("builders of the victim's image %s: %+v %v", victimID, b, err)
+	}
+	// The attacker's earlier image as app builds were made before: label
+	// dokploy.app=<app>, not recorded. Then a local image that no app
+	// built, named like the victim (a registry image pulled earlier).
 	dir := t.TempDir()
 	buildTestApp(t, dir)
 	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(serverDockerfile("earlier")), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
-	images := map[string]string{}
-	for _, a := range []*db.App{victim, attacker} {
-		ref := a.AppName + ":1000"
-		spec := docker.BuildSpec{Dir: dir, Tags: []string{ref}}
-		if a == attacker {
-			spec.Labels = map[string]string{docker.LabelApp: a.AppName}
-		}
-		if _, err := p.docker.Build(ctx, spec, nil); err != nil {
-			t.Fatal(err)
-		}
-		images[a.AppName] = ref
+	da := &db.Deployment{Image: attacker.AppName + ":1000"}
+	if _, err := p.docker.Build(ctx, docker.BuildSpec{Dir: dir, Tags: []string{da.Image},
+		Labels: map[string]string{docker.LabelApp: attacker.AppName}}, nil); err != nil {
+		t.Fatal(err)
 	}
-	dv, da := &db.Deployment{Image: images[victim.AppName]}, &db.Deployment{Image: images[attacker.AppName]}
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(serverDockerfile("registry-"+dbtest.RandomSuffix())), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	registryLike := victim.AppName + ":16-alpine"
+	if _, err := p.docker.Build(ctx, docker.BuildSpec{Dir: dir, Tags: []string{registryLike}}, nil); err != nil {
+		t.Fatal(err)
+	}
 
 	p.git.commit("steal", "ARG BASE="+dv.Image+"\nFROM scratch\nCOPY app /app\nFROM ${BASE}\nENTRYPOINT [\"/app\"]\n")
 	d := p.wait(p.deploy(attacker).ID, time.Minute)
@@ -137,9 +151,28 @@ func TestPipeline_BaseImagesOfOtherAppsAreRefused(t *testing.T) {
 		t.Error("the refused build started")
 	}
 
+	short := strings.TrimPrefix(victimID, "sha256:")[:12]
+	p.git.commit("steal by id", "FROM scratch\nCOPY --from="+short+" /app /app\nENTRYPOINT [\"/app\"]\n")
+	d = p.wait(p.deploy(attacker).ID, time.Minute)
+	if d.Status != db.DeployError || !strings.Contains(d.Error, "the image is app "+victim.AppName+"'s") {
+		t.Errorf("COPY --from=<the victim's image ID>: %s %q\n%s", d.Status, d.Error, p.logs(d.ID))
+	}
+
 	p.git.commit("own base", "FROM "+da.Image+"\nENV MESSAGE=own-base\n")
 	if d := p.wait(p.deploy(attacker).ID, 2*time.Minute); d.Status != db.DeployDone {
 		t.Errorf("FROM the app's own image: %s %q\n%s", d.Status, d.Error, p.logs(d.ID))
+	}
+	// The attacker's image just built is recorded as its own: it may build
+	// on it.
+	cur, _ := p.store.App(ctx, attacker.ID)
+	p.git.commit("own recorded base", "FROM "+cur.CurrentImage+"\nENV MESSAGE=own-recorded-base\n")
+	if d := p.wait(p.deploy(attacker).ID, 2*time.Minute); d.Status != db.DeployDone {
+		t.Errorf("FROM the app's own recorded image: %s %q\n%s", d.Status, d.Error, p.logs(d.ID))
+	}
+
+	p.git.commit("registry-like base", "FROM "+registryLike+"\nENV MESSAGE=registry-like\n")
+	if d := p.wait(p.deploy(attacker).ID, 2*time.Minute); d.Status != db.DeployDone {
+		t.Errorf("FROM %s, a local image no app built: %s %q\n%s", registryLike, d.Status, d.Error, p.logs(d.ID))
 	}
 
 	p.git.commit("registry base", "FROM registry.invalid/library/base:1\n")
@@ -147,6 +180,16 @@ func TestPipeline_BaseImagesOfOtherAppsAreRefused(t *testing.T) {
 	if d.Status != db.DeployError || strings.Contains(d.Error, "registry images and its own") {
 		t.Errorf("FROM a registry image: %s %q, want the engine's pull error, not a refusal", d.Status, d.Error)
 	}
+}
+
+// imageID is the engine's ID of a local image.
+func imageID(t *testing.T, d *docker.Docker, ref string) string {
+	t.Helper()
+	id, err := d.ImageID(context.Background(), ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
 }
 
 // TestPipeline_FloodingBuildLogIsBounded: a build printing one 50 MB line

@@ -50,9 +50,12 @@ func (r *Runner) Prune(ctx context.Context) (PruneReport, error) {
 			rep.Images++
 		}
 	}
+	// Dangling images of app builds: by label for the images built before
+	// builds were recorded, by the recorded IDs for the others.
 	if n, err := r.docker.PruneDanglingImages(ctx, docker.LabelImageRepo); err == nil {
 		rep.Images += n
 	}
+	rep.Images += r.removeDanglingBuilt(ctx, 0)
 	freed, err := r.docker.PruneBuildCache(ctx, "24h")
 	if err != nil {
 		return rep, fmt.Errorf("prune build cache: %w", err)

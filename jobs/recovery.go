@@ -224,7 +224,15 @@ func (r *Runner) cleanupInterrupted(ctx context.Context, id int64) {
 	}
 	// Not forced: an image a service still uses is kept.
 	_ = r.docker.RemoveImage(cctx, d.Image)
+	// The layers the build committed, as its log names them (untagged
+	// ones only: a later build may have tagged the same image).
+	logged := make([]string, len(lines))
+	for i, l := range lines {
+		logged[i] = l.Line
+	}
+	r.docker.RemoveUntaggedImages(cctx, docker.BuildImagesFromLog(logged))
 	_, _ = r.docker.PruneDanglingImages(cctx, docker.ImageRepoLabel(d.Image))
+	r.removeDanglingBuilt(cctx, a.ID)
 }
 
 // cleanupTimeout bounds the cleanup after an interrupted deployment.

@@ -332,14 +332,18 @@ func (r *Runner) RestartApp(ctx context.Context, a *db.App) error {
 	return r.docker.RestartService(ctx, a.AppName)
 }
 
-// RemoveApp removes the service and every image built for the app.
+// RemoveApp removes the service and every image built for the app: its
+// tags, and the dangling images its builds left.
 func (r *Runner) RemoveApp(ctx context.Context, a *db.App) error {
 	defer r.live.forget(a.AppName)
 	if err := r.docker.RemoveService(ctx, a.AppName); err != nil {
 		return err
 	}
 	if a.SourceType == db.SourceGit {
-		return r.docker.RemoveImages(ctx, a.AppName)
+		err := r.docker.RemoveImages(ctx, a.AppName)
+		// Untagged images its builds left (failed builds' last layers).
+		r.removeDanglingBuilt(ctx, a.ID)
+		return err
 	}
 	return nil
 }

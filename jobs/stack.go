@@ -281,7 +281,8 @@ func (r *Runner) stackImages(ctx context.Context, d *db.Deployment, c *db.Compos
 					MemoryBytes: int64(limits.BuildMemoryMB) << 20, NanoCPUs: int64(limits.BuildCPUs * 1e9),
 					// Labels whose value is the same for every build of the stack: each
 					// label is a LABEL step, cached only when its value does not change.
-					Labels: map[string]string{docker.LabelApp: c.Name, docker.LabelStack: c.Name},
+					Labels:   map[string]string{docker.LabelApp: c.Name, docker.LabelStack: c.Name},
+					Builders: r.imageBuilders,
 				}, log)
 				return err
 			})

@@ -32,8 +32,16 @@ type BuildSpec struct {
 	Target      string            // multi-stage target, optional
 	BuildArgs   map[string]string // values are never logged
 	NoCache     bool
-	Tags        []string // at least one; the first names the build in labels
-	Labels      map[string]string
+	Tags        []string // at least one; the first names the app (its repository) when Labels has no LabelApp
+	// Labels go on the final image. Leave them empty for app builds: the
+	// classic builder applies them with a LABEL step of its own (see
+	// buildOptions). Compose builds set LabelApp and LabelStack.
+	Labels map[string]string
+	// Builders says which apps' builds produced a local image, by its ID
+	// ("sha256:…"); the runner answers from what deployments recorded
+	// (db.Store.ImageBuilders). A build may take no image another app
+	// built (see docker_sources.go). When nil, only images' labels count.
+	Builders func(ctx context.Context, imageID string) ([]ImageBuilder, error)
 	// Resource limits of each build step's container; 0 means none.
 	MemoryBytes int64
 	NanoCPUs    int64
@@ -88,9 +96,13 @@ func isLocal(clean string) bool {
 }
 
 // Build runs a Dockerfile build with the engine's classic builder, streams
-// every output line to log and returns the image ID. Intermediate containers
-// are always removed. If ctx is cancelled the build stops, its containers and
-// the untagged images it committed are removed, and ctx.Err() is returned.
+// every output line to log and returns the image ID ("sha256:…").
+// Intermediate containers are always removed. If ctx is cancelled the build
+// stops, its containers and the untagged images it committed are removed,
+// and ctx.Err() is returned. If a step fails, the images the earlier steps
+// committed stay as cache for the next build: Build returns, with the
+// error, the ID of the last one (a dangling image, "" if none), so the
+// caller can record it and cleanup can find it later.
 func (d *Docker) Build(ctx context.Context, spec BuildSpec, log LogFunc) (string, error) {
 	opts, err := buildOptions(spec)
 	if err != nil {
@@ -134,7 +146,7 @@ func (d *Docker) Build(ctx context.Context, spec BuildSpec, log LogFunc) (string
 		return "", ctx.Err()
 	}
 	if err != nil {
-		return "", err
+		return d.lastCommitted(ctx, tracker), err
 	}
 	if err := d.checkBuiltBases(ctx, tracker, spec); err != nil {
 		return "", err
@@ -158,15 +170,20 @@ func buildOptions(spec BuildSpec) (build.ImageBuildOptions, error) {
 			return build.ImageBuildOptions{}, err
 		}
 	}
-	// The classic builder turns each label into a LABEL step of its own,
-	// which creates and commits a container (0.3–0.5 s here). One label
-	// whose value is the same for every build of an app is cached after the
-	// first build; a per-build value (tag, deployment id) would cost a step
-	// on every deploy. The repository is enough for cleanup: the dangling
-	// images of an app's repository are all garbage.
-	labels := map[string]string{LabelImageRepo: imageRepo(spec.Tags[0])}
-	for k, v := range spec.Labels {
-		labels[k] = v
+	// The classic builder turns each label into a LABEL step of its own at
+	// the end of the last stage, which creates and commits a container
+	// (0.3–0.5 s each on an idle machine, more under load). It is cached
+	// only when every earlier step is, which after a code change it never
+	// is. So app builds (no Labels) carry none: the platform knows their
+	// images by ID instead (BuildSpec.Builders, the built_images table),
+	// for the ownership check and for cleanup. Builds that carry labels
+	// (compose) also get the repository label, as they always did.
+	var labels map[string]string
+	if len(spec.Labels) > 0 {
+		labels = map[string]string{LabelImageRepo: imageRepo(spec.Tags[0])}
+		for k, v := range spec.Labels {
+			labels[k] = v
+		}
 	}
 	args := make(map[string]*string, len(spec.BuildArgs))
 	for k, v := range spec.BuildArgs {
@@ -348,16 +365,56 @@ func (d *Docker) cleanupCancelledBuild(ctx context.Context, t *buildTracker, tag
 	for _, id := range t.containers {
 		d.waitContainerGone(cctx, id, 10*time.Second)
 	}
-	for i := len(t.images) - 1; i >= 0; i-- {
-		inspect, err := d.cli.ImageInspect(cctx, t.images[i])
+	d.RemoveUntaggedImages(cctx, t.images)
+	// Older builds of the repository labelled their images (compose builds
+	// still do): drop their dangling ones too.
+	args := filters.NewArgs(filters.Arg("dangling", "true"), filters.Arg("label", LabelImageRepo+"="+imageRepo(tag)))
+	_, _ = d.cli.ImagesPrune(cctx, args)
+}
+
+// lastCommitted is the full ID of the last image a failed build committed,
+// or "" if it committed none (or the image is gone).
+func (d *Docker) lastCommitted(ctx context.Context, t *buildTracker) string {
+	if len(t.images) == 0 {
+		return ""
+	}
+	inspect, err := d.cli.ImageInspect(context.WithoutCancel(ctx), t.images[len(t.images)-1])
+	if err != nil || len(inspect.RepoTags) > 0 {
+		return ""
+	}
+	return inspect.ID
+}
+
+// RemoveUntaggedImages removes the images ids (in the order a build
+// committed them; removed newest first) that have no tag, with their
+// untagged parents, and returns how many it removed. Tagged images, images
+// another image or a container still uses, and images already gone are
+// left alone.
+func (d *Docker) RemoveUntaggedImages(ctx context.Context, ids []string) int {
+	n := 0
+	for i := len(ids) - 1; i >= 0; i-- {
+		inspect, err := d.cli.ImageInspect(ctx, ids[i])
 		if err != nil || len(inspect.RepoTags) > 0 {
 			continue
 		}
-		// Conflicts (image used by another build) are fine: leave it.
-		_, _ = d.cli.ImageRemove(cctx, t.images[i], image.RemoveOptions{PruneChildren: true})
+		// Not forced: conflicts (a child image, a container) keep it.
+		if deleted, err := d.cli.ImageRemove(ctx, inspect.ID, image.RemoveOptions{PruneChildren: true}); err == nil && len(deleted) > 0 {
+			n++
+		}
 	}
-	args := filters.NewArgs(filters.Arg("dangling", "true"), filters.Arg("label", LabelImageRepo+"="+imageRepo(tag)))
-	_, _ = d.cli.ImagesPrune(cctx, args)
+	return n
+}
+
+// BuildImagesFromLog returns the images a classic build committed (not
+// those it took from the cache or as a base), in order, from the lines of
+// its log: what RemoveUntaggedImages needs to clean up a build whose
+// process died.
+func BuildImagesFromLog(lines []string) []string {
+	t := &buildTracker{}
+	for _, l := range lines {
+		t.observe(l)
+	}
+	return t.images
 }
 
 // waitContainerGone polls until the container no longer exists, then

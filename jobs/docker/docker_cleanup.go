@@ -16,6 +16,15 @@ func (d *Docker) HasImage(ctx context.Context, ref string) bool {
 	return err == nil
 }
 
+// ImageID returns the ID ("sha256:…") of the local image ref.
+func (d *Docker) ImageID(ctx context.Context, ref string) (string, error) {
+	inspect, err := d.cli.ImageInspect(ctx, ref)
+	if err != nil {
+		return "", err
+	}
+	return inspect.ID, nil
+}
+
 // RemoveImage untags ref and removes its untagged parents. It is not
 // forced: an image a container still uses is kept and an error returned.
 func (d *Docker) RemoveImage(ctx context.Context, ref string) error {
@@ -38,6 +47,23 @@ func (d *Docker) ContainersFromImage(ctx context.Context, image string) ([]strin
 	ids := make([]string, len(list))
 	for i, c := range list {
 		ids[i] = c.ID
+	}
+	return ids, nil
+}
+
+// DanglingImages lists the IDs ("sha256:…") of the untagged images no
+// other image is built on: what `docker image prune` would remove. App
+// builds carry no label, so cleanup asks the store which of these an app
+// built (db.Store.BuiltImagesAmong) and removes those with
+// RemoveUntaggedImages.
+func (d *Docker) DanglingImages(ctx context.Context) ([]string, error) {
+	list, err := d.cli.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(filters.Arg("dangling", "true"))})
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(list))
+	for i, img := range list {
+		ids[i] = img.ID
 	}
 	return ids, nil
 }
