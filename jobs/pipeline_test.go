@@ -285,6 +285,47 @@ func TestPipeline_CancelSlowBuildLeavesNothingBehind(t *testing.T) {
 	}
 }
 
+// TestPipeline_FailedBuildLeftoversAreCleanedUp: a failed build keeps its
+// last layer as cache, recorded as the app's; the maintenance prune and
+// the app's removal remove such dangling layers, and nothing else.
+func TestPipeline_FailedBuildLeftoversAreCleanedUp(t *testing.T) {
+	p := newPipeline(t)
+	app, _ := p.newGitApp(testName(t))
+	other, _ := p.newGitApp(testName(t))
+	ctx := context.Background()
+	failing := func(a *db.App) string {
+		t.Helper()
+		p.git.commit("fails", "FROM scratch\nCOPY app /app\nENV RUN_ID="+dbtest.RandomSuffix()+"\nRUN [\"/app\", \"-fail\"]\n")
+		d := p.wait(p.deploy(a).ID, 2*time.Minute)
+		if d.Status != db.DeployError {
+			t.Fatalf("failing build: %s %q", d.Status, d.Error)
+		}
+		var left string
+		if err := p.store.DB().Get(&left, `SELECT image_id FROM built_images WHERE deployment_id = $1`, d.ID); err != nil {
+			t.Fatalf("the failed build's last layer was not recorded: %v\n%s", err, p.logs(d.ID))
+		}
+		if !p.docker.HasImage(ctx, left) {
+			t.Fatalf("the failed build's last layer %s is gone already", left)
+		}
+		return left
+	}
+	left, otherLeft := failing(app), failing(other)
+	// What the daily prune runs for app builds' dangling images.
+	if n := p.runner.removeDanglingBuilt(ctx, 0); n < 2 || p.docker.HasImage(ctx, left) || p.docker.HasImage(ctx, otherLeft) {
+		t.Errorf("maintenance removed %d images; left behind: %v %v", n, p.docker.HasImage(ctx, left), p.docker.HasImage(ctx, otherLeft))
+	}
+	left, otherLeft = failing(app), failing(other)
+	if err := p.runner.RemoveApp(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	if p.docker.HasImage(ctx, left) {
+		t.Errorf("the removed app's dangling image %s is still there", left)
+	}
+	if !p.docker.HasImage(ctx, otherLeft) {
+		t.Errorf("removing an app removed another app's image %s", otherLeft)
+	}
+}
+
 func TestPipeline_ConcurrencyOneRunsDeploysOneAtATime(t *testing.T) {
 	p := newPipeline(t)
 	p.git.commit("v1", serverDockerfile("concurrency"))
