@@ -198,7 +198,8 @@ func (r *Runner) appendLog(ctx context.Context, id int64, line string) {
 // cleanupInterrupted removes what an interrupted deployment may have left
 // on this node: build containers named in its log (the engine normally
 // removes them when the build's client goes away), the image it was
-// building if it never went into service, and dangling layers of it.
+// building if it never went into service, the layers its log says it
+// committed, and the app's dangling images.
 func (r *Runner) cleanupInterrupted(ctx context.Context, id int64) {
 	d, err := r.store.Deployment(ctx, id)
 	if err != nil || d.RollbackOf != nil {

@@ -34,7 +34,7 @@ const (
 	LabelDeployment = "dokploy.deployment" // deployment id, set by the caller
 	LabelKind       = "dokploy.kind"       // service kind when not an app (database)
 	LabelVolume     = "dokploy.volume"     // an app volume's name, on its Docker volume
-	LabelImageRepo  = "dokploy.image"      // repository (tag-less) of the build that produced an image
+	LabelImageRepo  = "dokploy.image"      // repository (tag-less) of a labelled build's image: compose builds, app builds before built_images
 )
 
 // Options configures New.

@@ -128,8 +128,10 @@ func (d *Docker) pull(ctx context.Context, ref, encodedAuth string, log LogFunc)
 }
 
 // RemoveImages removes every tag of repo ("app" removes app:latest, app:v3…)
-// and prunes untagged images that builds for repo left behind. Images still
-// used by a container and images already gone are skipped silently.
+// and prunes untagged images that labelled builds for repo left behind
+// (compose builds, app builds before they were recorded; the runner removes
+// the dangling images recorded app builds left). Images still used by a
+// container and images already gone are skipped silently.
 func (d *Docker) RemoveImages(ctx context.Context, repo string) error {
 	named, err := reference.ParseNormalizedNamed(repo)
 	if err != nil || !reference.IsNameOnly(named) {
