@@ -484,7 +484,7 @@ func TestDockerService_CancelWhileWaitingIsCanceled(t *testing.T) {
 
 // testDocker returns a client for the integration tests. They run only with
 // DOKPLOY_INTEGRATION=1, and then an unreachable engine is a failure.
-func testDocker(t *testing.T) *Docker {
+func testDocker(t testing.TB) *Docker {
 	t.Helper()
 	testkit.RequireIntegration(t)
 	d, err := New(Options{EndpointMode: EndpointModeAuto})
@@ -502,7 +502,7 @@ func testDocker(t *testing.T) *Docker {
 
 // testName returns a unique lowercase name and removes images named after
 // it when the test ends.
-func testName(t *testing.T) string {
+func testName(t testing.TB) string {
 	t.Helper()
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
@@ -538,7 +538,7 @@ func appContext(t *testing.T, dockerfile string) string {
 	return dir
 }
 
-func buildTestApp(t *testing.T, dir string) {
+func buildTestApp(t testing.TB, dir string) {
 	t.Helper()
 	cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "app"), "../testdata/app")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
@@ -567,7 +567,7 @@ func containsString(list []string, s string) bool {
 	return false
 }
 
-func mustWrite(t *testing.T, path, content string) {
+func mustWrite(t testing.TB, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
