@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	mrand "math/rand/v2"
@@ -23,11 +24,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/swarm"
-	"github.com/docker/docker/client"
 
 	"dokploy/db"
 	"dokploy/db/dbtest"
@@ -81,11 +77,11 @@ func BenchmarkAppPages100Open(b *testing.B) {
 	f := newPagesFixture(b, 1, 1)
 	ctx := context.Background()
 
-	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	engine, err := docker.New(docker.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { cli.Close() })
+	b.Cleanup(func() { engine.Close() })
 	suffix := make([]byte, 4)
 	_, _ = rand.Read(suffix)
 	prefix := "bench-live-" + hex.EncodeToString(suffix)
@@ -97,6 +93,7 @@ func BenchmarkAppPages100Open(b *testing.B) {
 		b.Fatal(err)
 	}
 	var appIDs []int64
+	var serviceNames []string
 	for i := range appsN {
 		a := &db.App{EnvironmentID: p.Environments[0].ID, Name: fmt.Sprintf("Live %02d", i),
 			AppName: fmt.Sprintf("%s-%02d", prefix, i), SourceType: db.SourceImage, Image: image, Port: 8080, Replicas: 1}
@@ -104,7 +101,7 @@ func BenchmarkAppPages100Open(b *testing.B) {
 			b.Fatal(err)
 		}
 		if i < withService {
-			benchService(b, cli, a.AppName, image, i%2 == 0)
+			serviceNames = append(serviceNames, a.AppName)
 			for range 3 { // a history, all done: nothing is pending
 				d, err := f.store.CreateDeployment(ctx, a.ID, "user", adminEmail)
 				if err != nil {
@@ -123,7 +120,7 @@ func BenchmarkAppPages100Open(b *testing.B) {
 		}
 		appIDs = append(appIDs, a.ID)
 	}
-	waitServicesRunning(b, cli, prefix, withService)
+	benchServices(b, engine, serviceNames, image)
 
 	// 20 browsers (sessions of the admin) with 5 pages open each.
 	admin, err := f.store.UserByEmail(ctx, adminEmail)
@@ -186,11 +183,6 @@ func BenchmarkAppPages100Open(b *testing.B) {
 	// One read of Swarm's live state, unshared (LiveTTL < 0): what a poll
 	// the runner's cache does not answer costs, for a service with a
 	// health check (app 0) and one without (app 1).
-	engine, err := docker.New(docker.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer engine.Close()
 	pool, err := jobs.OpenRedis(ctx, dbtest.RedisURL())
 	if err != nil {
 		b.Fatal(err)
@@ -491,75 +483,40 @@ func benchScratchImage(tb testing.TB, tag string) {
 	tb.Cleanup(func() { _ = exec.Command("docker", "image", "rm", "-f", tag).Run() })
 }
 
-// benchService creates a one-replica service of image (its health check
-// the app's -probe when healthCheck), removed when the benchmark ends.
-func benchService(tb testing.TB, cli *client.Client, name, image string, healthCheck bool) {
+// benchServices creates a one-replica service of image for each name
+// (every other one with the app's -probe as its health check) through the
+// product's own Docker layer, and waits until each runs its task (healthy,
+// when checked). They are removed when the benchmark ends.
+func benchServices(tb testing.TB, dk *docker.Docker, names []string, image string) {
 	tb.Helper()
-	one := uint64(1)
-	grace := time.Second // the test app ignores SIGTERM as PID 1
-	spec := swarm.ServiceSpec{
-		Annotations: swarm.Annotations{Name: name, Labels: map[string]string{"dokploy.bench": "live"}},
-		TaskTemplate: swarm.TaskSpec{
-			ContainerSpec: &swarm.ContainerSpec{Image: image, Env: []string{"PORT=8080", "MESSAGE=hi"}, StopGracePeriod: &grace},
-			Resources:     &swarm.ResourceRequirements{Limits: &swarm.Limit{MemoryBytes: 32 << 20}},
-		},
-		Mode: swarm.ServiceMode{Replicated: &swarm.ReplicatedService{Replicas: &one}},
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	errs := make([]error, len(names))
+	var wg sync.WaitGroup
+	for i, name := range names {
+		spec := docker.ServiceSpec{Name: name, Image: image, Replicas: 1, MemoryBytes: 32 << 20,
+			Env:             map[string]string{"PORT": "8080", "MESSAGE": "hi"},
+			Labels:          map[string]string{"dokploy.bench": "live"},
+			StopGracePeriod: time.Second, // the test app ignores SIGTERM as PID 1
+			MonitorPeriod:   time.Second}
+		if i%2 == 0 {
+			spec.HealthCheck = &docker.HealthCheck{Test: []string{"CMD", "/bin", "-probe"},
+				Interval: 5 * time.Second, Timeout: 2 * time.Second, StartInterval: 200 * time.Millisecond, StartPeriod: 30 * time.Second, Retries: 3}
+		}
+		tb.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			_ = dk.RemoveService(ctx, name) // waits for the containers, so the image can go
+		})
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = dk.DeployService(ctx, spec, func(string) {})
+		}()
 	}
-	if healthCheck {
-		spec.TaskTemplate.ContainerSpec.Healthcheck = &container.HealthConfig{
-			Test: []string{"CMD", "/bin", "-probe"}, Interval: 5 * time.Second, Timeout: 2 * time.Second, Retries: 3}
-	}
-	if _, err := cli.ServiceCreate(context.Background(), spec, swarm.ServiceCreateOptions{}); err != nil {
-		tb.Fatalf("create service %s: %v", name, err)
-	}
-	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		_ = cli.ServiceRemove(ctx, name)
-		// Wait for the containers to go, so the image can be removed.
-		for ctx.Err() == nil {
-			left, err := cli.ContainerList(ctx, container.ListOptions{All: true,
-				Filters: filters.NewArgs(filters.Arg("label", "com.docker.swarm.service.name="+name))})
-			if err != nil || len(left) == 0 {
-				return
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
-	})
-}
-
-// waitServicesRunning waits until n services named prefix-* each run
-// their task (healthy ones too: Swarm reports running after the check).
-func waitServicesRunning(tb testing.TB, cli *client.Client, prefix string, n int) {
-	tb.Helper()
-	deadline := time.Now().Add(90 * time.Second)
-	for {
-		ctx := context.Background()
-		svcs, err := cli.ServiceList(ctx, swarm.ServiceListOptions{Filters: filters.NewArgs(filters.Arg("name", prefix))})
-		if err != nil {
-			tb.Fatal(err)
-		}
-		ours := map[string]bool{}
-		for _, s := range svcs {
-			ours[s.ID] = true
-		}
-		tasks, err := cli.TaskList(ctx, swarm.TaskListOptions{Filters: filters.NewArgs(filters.Arg("desired-state", "running"))})
-		if err != nil {
-			tb.Fatal(err)
-		}
-		running := 0
-		for _, t := range tasks {
-			if t.Status.State == swarm.TaskStateRunning && ours[t.ServiceID] {
-				running++
-			}
-		}
-		if running >= n {
-			return
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("%d of %d services running after 90 s", running, n)
-		}
-		time.Sleep(500 * time.Millisecond)
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		tb.Fatalf("bench services: %v", err)
 	}
 }
 
@@ -658,8 +615,8 @@ func readPageClientsSummary(path string) (*pageClientsSummary, error) {
 var (
 	// The header's poll: hx-get="/apps/7/header?seen=…" hx-trigger="every 10s".
 	headerPollRE = regexp.MustCompile(`hx-get="([^"]*/header\?seen=[^"]*)" hx-trigger="every (\d+(?:ms|s))"`)
-	// The Deployments tab's table: hx-get="/apps/7/deployments/table" hx-trigger="every 2s".
-	tablePollRE = regexp.MustCompile(`hx-get="([^"]*/deployments/table)" hx-trigger="every (\d+(?:ms|s))"`)
+	// The Deployments tab's table: hx-get="/apps/7/deployments/table" hx-trigger="every 10s, …".
+	tablePollRE = regexp.MustCompile(`hx-get="([^"]*/deployments/table)" hx-trigger="every (\d+(?:ms|s))[^"]*"`)
 )
 
 // pageClients is the page process: it loads every page as a browser does,

@@ -216,3 +216,31 @@ func TestDeploymentServing_InAPIAndPage(t *testing.T) {
 		t.Errorf("deployment page does not show the serving time: %s", testkit.Truncate(text))
 	}
 }
+
+// The Deployments tab's history polls every 10 s while nothing runs and
+// every 2 s while a deployment is queued or running; Deploy in the header
+// makes it refresh at once.
+func TestAppDeploymentsTable_PollsFastOnlyWhileADeploymentIsPending(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	b := a.setupAdmin()
+	app := a.createImageApp(a.createProject("shop"), "web")
+	table := fmt.Sprintf("/apps/%d/deployments/table", app.ID)
+	trigger := func() string {
+		t.Helper()
+		res := b.get(table)
+		wantStatus(t, res, http.StatusOK)
+		return res.doc(t).Find("#app-deployments").AttrOr("hx-trigger", "")
+	}
+	if got := trigger(); got != "every 10s, deploy-queued from:body" {
+		t.Errorf("idle history polls with %q, want every 10s and on deploy-queued", got)
+	}
+	res := b.postHTMX(fmt.Sprintf("/apps/%d/deploy", app.ID), nil)
+	wantStatus(t, res, http.StatusOK)
+	if got := res.Header.Get("HX-Trigger"); got != "deploy-queued" {
+		t.Errorf("Deploy answers HX-Trigger %q, want deploy-queued", got)
+	}
+	if got := trigger(); got != "every 2s, deploy-queued from:body" {
+		t.Errorf("history with a queued deployment polls with %q, want every 2s", got)
+	}
+}

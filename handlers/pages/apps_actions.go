@@ -49,6 +49,9 @@ func (h *Handler) DeployApp(c echo.Context) error {
 	if !web.IsHTMX(c) {
 		return web.Redirect(c, fmt.Sprintf("/deployments/%d", d.ID))
 	}
+	// An open Deployments tab refreshes its history at once (it polls
+	// slowly while nothing runs).
+	c.Response().Header().Set("HX-Trigger", "deploy-queued")
 	return h.ShowAppHeader(c)
 }
 

@@ -259,8 +259,21 @@ func (h *Handler) ShowAppHeader(c echo.Context) error {
 	return h.answerHeaderPoll(c, f)
 }
 
-// ShowAppDeploymentsTable is the history the Deployments tab polls every
-// 2 s. It reads only what the table shows (the app row and its recent
+// HistoryPoll is how often the Deployments tab refreshes its history:
+// every 2 s while a listed deployment is queued or running, so its
+// progress shows, and every 10 s otherwise (a webhook's deployment appears
+// within 10 s), which keeps a hundred open idle pages cheap.
+func (p *appPage) HistoryPoll() string {
+	for _, d := range p.Deployments {
+		if d.Status == db.DeployQueued || d.Status == db.DeployRunning {
+			return "2s"
+		}
+	}
+	return "10s"
+}
+
+// ShowAppDeploymentsTable is the history the Deployments tab polls (see
+// HistoryPoll). It reads only what the table shows (the app row and its recent
 // deployments, both by index), never variables or Docker: a hundred open
 // pages must stay cheap.
 func (h *Handler) ShowAppDeploymentsTable(c echo.Context) error {
