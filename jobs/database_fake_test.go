@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"dokploy/db"
 )
@@ -58,5 +59,46 @@ func TestFake_DatabaseReferenceFollowsThePassword(t *testing.T) {
 	d := rig.wait(rig.deploy(a).ID)
 	if d.Status != db.DeployError || !strings.Contains(d.Error, `database "shop-db"`) {
 		t.Fatalf("deploy with a dangling reference: %s %q", d.Status, d.Error)
+	}
+}
+
+// A page polling a database while it stops must not keep showing the
+// shared read it took mid-stop: once the operation is recorded finished,
+// the next look reads Swarm afresh, however long reads are shared.
+func TestFake_DatabaseStopIsSeenAtOnceDespiteSharedReads(t *testing.T) {
+	rig := newFakeRig(t)
+	rig.runner.opts.LiveTTL = time.Hour
+	rig.start(1)
+	ctx := context.Background()
+	proj, err := rig.store.CreateProject(ctx, "p-stopdb", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dbase := rig.newDatabase("stop-db", proj.Environments[0].ID, "a-password-0123456789abcdef")
+	op := func(action string) {
+		t.Helper()
+		d, err := rig.store.CreateOperation(ctx, dbase.ID, action, "test", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := rig.runner.Enqueue(ctx, d.ID); err != nil {
+			t.Fatal(err)
+		}
+		if d = rig.wait(d.ID); d.Status != db.DeployDone {
+			t.Fatalf("%s: %s %s\n%s", action, d.Status, d.Error, rig.logs(d.ID))
+		}
+	}
+	// The fake reports its tasks running, none healthy yet: "starting".
+	op(db.ActionDeploy)
+	if st := rig.runner.Live(ctx, dbase.Name).State; st != "starting" {
+		t.Fatalf("after deploy the live state is %q, want starting", st)
+	}
+	op(db.ActionStop)
+	if st := rig.runner.Live(ctx, dbase.Name).State; st != "stopped" {
+		t.Fatalf("after stop the live state is %q, want stopped", st)
+	}
+	op(db.ActionStart)
+	if st := rig.runner.Live(ctx, dbase.Name).State; st != "starting" {
+		t.Fatalf("after start the live state is %q, want starting", st)
 	}
 }

@@ -62,6 +62,10 @@ func (r *Runner) run(parent context.Context, d *db.Deployment) {
 	default:
 		err = r.deploy(ctx, d, logw)
 	}
+	// Pages polled the service while the job changed it: the shared read
+	// they left may predate the job's last step (a stop's "stopping"), so
+	// the first look once the row says finished reads Swarm afresh.
+	r.live.forget(d.AppName)
 
 	status, reason := db.DeployDone, ""
 	switch {

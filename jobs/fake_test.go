@@ -331,7 +331,16 @@ func (f *fakeEngine) RestartServiceWait(ctx context.Context, name string, _ dock
 }
 
 func (f *fakeEngine) ScaleServiceWait(ctx context.Context, name string, replicas uint64, _ docker.LogFunc) error {
-	return f.step(ctx, "ScaleServiceWait", fmt.Sprintf("%s=%d", name, replicas))
+	if err := f.step(ctx, "ScaleServiceWait", fmt.Sprintf("%s=%d", name, replicas)); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if spec, ok := f.services[name]; ok {
+		spec.Replicas = replicas
+		f.services[name] = spec
+	}
+	return nil
 }
 
 func (f *fakeEngine) ExecInService(ctx context.Context, service string, spec docker.ExecSpec) (string, error) {
