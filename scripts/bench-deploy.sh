@@ -10,6 +10,9 @@
 #                 git clone + docker build + docker service update -d + new version answers
 #   idle RSS:     the control plane's resident set 10 s after the last deploy
 #
+# Each side deploys a commit of its own (a new ENV line), so neither build
+# takes the layers the other just built, and the side going first alternates.
+#
 # The fixture is a static Go HTTP server in a FROM-scratch image served over
 # git://127.0.0.1, published on a host-mode port; both sides poll that port
 # every 10 ms. Every request goes to 127.0.0.1; every wait is bounded.
@@ -105,11 +108,17 @@ wait_done() {
 }
 
 first_ours=(); first_raw=(); re_ours=(); re_raw=()
-APPS=(); APP_PORTS=(); RAW_PORTS=()
-for i in $(seq 1 "$RUNS"); do
+APPS=(); APP_PORTS=(); RAW_PORTS=(); serving=(); settled=()
+
+# Each side builds a commit nobody built before (its own ENV line), so the
+# raw build never reuses the layers dokploy's build of the same commit just
+# made; the side that goes first alternates, so whatever is cold on the
+# engine (the first task on the network, the first COPY) is paid by each
+# side in turn.
+first_dokploy() {
+  local i="$1" name="$TAG-app$1" port
+  port=$(free_port)
   commit "first$i"
-  # dokploy: a new app, then its first deploy.
-  name="$TAG-app$i" port=$(free_port)
   SERVICES+=("$name")
   app=$(api -X POST "http://127.0.0.1:$PORT/api/v1/applications" -d "{\"project_id\":$PROJECT,\"name\":\"bench $i\",\"app_name\":\"$name\",\"source\":{\"type\":\"git\",\"url\":\"git://127.0.0.1:$GIT_PORT/app.git\",\"branch\":\"main\"},\"port\":8080,\"ports\":[{\"published\":$port,\"target\":8080}]}" | json "['id']")
   APPS+=("$app"); APP_PORTS+=("$port")
@@ -119,23 +128,29 @@ for i in $(seq 1 "$RUNS"); do
   t1=$(now)
   first_ours+=("$(secs "$t0" "$t1")")
   wait_done "$dep"
-  # raw: the same repository by hand.
-  name="$TAG-raw$i" port=$(free_port)
+}
+first_raw() {
+  local i="$1" name="$TAG-raw$1" port
+  port=$(free_port)
+  commit "rawfirst$i"
   SERVICES+=("$name"); RAW_PORTS+=("$port")
   t0=$(now)
   rm -rf "$WORK/clone" && git clone -q --depth 1 "git://127.0.0.1:$GIT_PORT/app.git" "$WORK/clone"
   docker build -q -t "$name:1" "$WORK/clone" >/dev/null
   docker service create -d -q --name "$name" --endpoint-mode dnsrr --network dokploy-network \
     --publish "mode=host,published=$port,target=8080" "$name:1" >/dev/null
-  wait_body "$port" "first$i"
+  wait_body "$port" "rawfirst$i"
   t1=$(now)
   first_raw+=("$(secs "$t0" "$t1")")
+}
+for i in $(seq 1 "$RUNS"); do
+  if [ $((i % 2)) -eq 1 ]; then first_dokploy "$i"; first_raw "$i"; else first_raw "$i"; first_dokploy "$i"; fi
   log "first deploy $i: dokploy ${first_ours[-1]} s, raw ${first_raw[-1]} s"
 done
 
-# Redeploys of the first app and of the first raw service, alternating.
-serving=()
-for i in $(seq 1 "$RUNS"); do
+# Redeploys of the first app and of the first raw service, the same way.
+redeploy_dokploy() {
+  local i="$1" s
   commit "re$i"
   t0=$(now)
   dep=$(api -X POST "http://127.0.0.1:$PORT/api/v1/applications/${APPS[0]}/deploy" | json "['id']")
@@ -149,13 +164,20 @@ d=json.load(sys.stdin)
 p=lambda s: datetime.datetime.fromisoformat(s.replace("Z","+00:00"))
 print("%.2f %.2f" % ((p(d["serving_at"])-p(d["created_at"])).total_seconds() if d.get("serving_at") else -1, (p(d["finished_at"])-p(d["created_at"])).total_seconds()))')
   serving+=("${s%% *}"); settled+=("${s##* }")
+}
+redeploy_raw() {
+  local i="$1"
+  commit "rawre$i"
   t0=$(now)
   rm -rf "$WORK/clone" && git clone -q --depth 1 "git://127.0.0.1:$GIT_PORT/app.git" "$WORK/clone"
   docker build -q -t "$TAG-raw1:re$i" "$WORK/clone" >/dev/null
   docker service update -d -q --image "$TAG-raw1:re$i" "$TAG-raw1" >/dev/null
-  wait_body "${RAW_PORTS[0]}" "re$i"
+  wait_body "${RAW_PORTS[0]}" "rawre$i"
   t1=$(now)
   re_raw+=("$(secs "$t0" "$t1")")
+}
+for i in $(seq 1 "$RUNS"); do
+  if [ $((i % 2)) -eq 1 ]; then redeploy_dokploy "$i"; redeploy_raw "$i"; else redeploy_raw "$i"; redeploy_dokploy "$i"; fi
   log "redeploy $i: dokploy ${re_ours[-1]} s (recorded serving ${serving[-1]} s, settled ${settled[-1]} s), raw ${re_raw[-1]} s"
 done
 
