@@ -48,26 +48,32 @@ func reportLatencies(b *testing.B, all []time.Duration) {
 }
 
 // BenchmarkPages_200rps is an open-loop load: requests start at 200 per
-// second for 3 s whatever the answers' pace (so a slow server queues work,
-// as under real load), cycling dashboard, project page and app page.
-// It reports p99 and the rate actually achieved.
+// second whatever the answers' pace (so a slow server queues work, as
+// under real load), cycling dashboard, project page and app page. The
+// first second warms up at the same rate: the client opens its
+// connections and the server's PostgreSQL pool grows (each new connection
+// costs a SCRAM handshake), which a server under steady load has long
+// done. Its slowest answer is reported apart (warmup-max-ms); p50, p99 and
+// the rate reached are over the next 5 s.
 func BenchmarkPages_200rps(b *testing.B) {
-	const rate, duration = 200, 3 * time.Second
+	const rate, warmup, duration = 200, time.Second, 5 * time.Second
 	f := newPagesFixture(b, 50, 10)
 	paths := f.pagePaths()
 	mix := []string{paths["dashboard"], paths["project"], paths["app"]}
 	client := &http.Client{Timeout: 10 * time.Second, Jar: f.client.Jar,
 		Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
 	f.get(b, mix[0])
-	var all []time.Duration
 	var failed int
-	b.ResetTimer()
-	for range b.N {
+	// load offers rate requests per second for d and returns each one's
+	// time to its whole answer.
+	load := func(d time.Duration) []time.Duration {
 		var mu sync.Mutex
 		var wg sync.WaitGroup
+		var all []time.Duration
 		tick := time.NewTicker(time.Second / rate)
+		defer tick.Stop()
 		start := time.Now()
-		for i := 0; time.Since(start) < duration; i++ {
+		for i := 0; time.Since(start) < d; i++ {
 			<-tick.C
 			wg.Add(1)
 			go func(path string) {
@@ -79,22 +85,31 @@ func BenchmarkPages_200rps(b *testing.B) {
 					_, _ = io.Copy(io.Discard, res.Body)
 					res.Body.Close()
 				}
-				d := time.Since(t0)
+				took := time.Since(t0)
 				mu.Lock()
-				all = append(all, d)
+				all = append(all, took)
 				if !ok {
 					failed++
 				}
 				mu.Unlock()
 			}(mix[i%len(mix)])
 		}
-		tick.Stop()
 		wg.Wait()
+		return all
+	}
+	var all []time.Duration
+	b.ResetTimer()
+	for range b.N {
+		warm := load(warmup)
+		sort.Slice(warm, func(i, j int) bool { return warm[i] < warm[j] })
+		b.ReportMetric(float64(warm[len(warm)-1].Microseconds())/1000, "warmup-max-ms")
+		start := time.Now()
+		all = load(duration)
 		b.ReportMetric(float64(len(all))/time.Since(start).Seconds(), "req/s")
 	}
 	b.StopTimer()
 	if failed > 0 {
-		b.Fatalf("%d of %d requests failed", failed, len(all))
+		b.Fatalf("%d requests failed", failed)
 	}
 	reportLatencies(b, all)
 }
