@@ -90,9 +90,12 @@ type Runner struct {
 	// reserved are the host ports the platform uses (port → what), which
 	// no compose stack may publish. Guarded by mu.
 	reserved map[int]string
-	runtime  runtimeWatch // crash-loop detection (runtime_events.go)
-	live     liveCache    // shared reads of services' live state (live.go)
-	wake     *waker       // wakes idle local workers on enqueue (wake.go)
+	// release is the pending hand-back of memory once jobs stop
+	// (releaseMemorySoon). Guarded by mu.
+	release *time.Timer
+	runtime runtimeWatch // crash-loop detection (runtime_events.go)
+	live    liveCache    // shared reads of services' live state (live.go)
+	wake    *waker       // wakes idle local workers on enqueue (wake.go)
 }
 
 // outcome is a deployment's final status and reason.
@@ -134,7 +137,10 @@ func NewRunner(opts Options) *Runner {
 // OpenRedis creates a connection pool and checks that Redis answers.
 func OpenRedis(ctx context.Context, rawURL string) (*redis.Pool, error) {
 	pool := &redis.Pool{
-		MaxIdle: 4, MaxActive: 64, IdleTimeout: 5 * time.Minute, Wait: true,
+		// Idle connections for every worker goroutine and the pool's own
+		// loops: with fewer, each wake-up of the workers closed the extra
+		// connections after use and dialed them again on the next.
+		MaxIdle: maxWorkers + 8, MaxActive: 64, IdleTimeout: 5 * time.Minute, Wait: true,
 		Dial: func() (redis.Conn, error) {
 			return redis.DialURL(rawURL, redis.DialConnectTimeout(5*time.Second))
 		},
@@ -252,12 +258,31 @@ func (r *Runner) requeue(ctx context.Context) {
 	}
 }
 
-// releaseMemory hands the heap a deployment grew (clone packfiles, build
-// and log buffers: tens of MB) back to the OS once the last running job
-// ends. The runtime's scavenger would do it over minutes; a server that
-// deploys now and then should sit at its idle size in between. One forced
-// collection per idle moment costs a few milliseconds.
-func releaseMemory() { go debug.FreeOSMemory() }
+// releaseDelay is how long the worker must stay idle before the heap is
+// handed back (releaseMemorySoon).
+const releaseDelay = 2 * time.Second
+
+// releaseMemorySoon hands the heap a deployment grew (clone packfiles,
+// build and log buffers: tens of MB) back to the OS once no job has run
+// for releaseDelay. The runtime's scavenger would do it over minutes; a
+// server that deploys now and then should sit at its idle size in
+// between. The forced collection costs a few milliseconds of CPU on both
+// cores, so it waits for a quiet moment rather than run after every job:
+// a burst of pushes (each job ending at once as "already queued") would
+// otherwise pay for one collection per push. r.mu is held.
+func (r *Runner) releaseMemorySoon() {
+	if r.release != nil {
+		r.release.Stop()
+	}
+	r.release = time.AfterFunc(releaseDelay, func() {
+		r.mu.Lock()
+		idle := len(r.active) == 0
+		r.mu.Unlock()
+		if idle {
+			debug.FreeOSMemory()
+		}
+	})
+}
 
 func (r *Runner) handle(ctx context.Context, job *work.Job) error {
 	id := job.ArgInt64("deployment_id")
@@ -275,11 +300,10 @@ func (r *Runner) handle(ctx context.Context, job *work.Job) error {
 		if r.active[id]--; r.active[id] <= 0 {
 			delete(r.active, id)
 		}
-		idle := len(r.active) == 0
-		r.mu.Unlock()
-		if idle {
-			releaseMemory()
+		if len(r.active) == 0 {
+			r.releaseMemorySoon()
 		}
+		r.mu.Unlock()
 	}()
 	d, err := r.store.ClaimDeployment(ctx, id, r.workerID)
 	switch {

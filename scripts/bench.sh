@@ -285,7 +285,10 @@ has_bench() { grep -rqs "func Benchmark$1(" --include='*_test.go' .; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "n/a"; else if (a / b < 0.1) printf "1/%.0f", b / a; else printf "%.2f×", a / b }'; }
 
 gobench ./jobs/ 'QueuePickup' 10x
-gobench ./handlers/ 'Webhook_' 20x
+# 20 bursts of 50 pushes; 200 single pushes, so the p99 is not the
+# slowest of a handful.
+gobench ./handlers/ 'Webhook_Burst50' 20x
+gobench ./handlers/ 'Webhook_Single' 200x
 for b in SSEFanout Dashboard ProjectPage AppPage AppStatus Pages_200rps AppPages100Open; do
   if has_bench "$b"; then gobench ./handlers/ "^Benchmark$b\$" 1x; fi
 done
@@ -302,8 +305,8 @@ $(row "First deploy of a small Dockerfile app, request → first 200 (median of 
 $(row "Redeploy, request → new version answers (median)" "$(res redeploy_ours) s" "$(res redeploy_raw) s (git clone + docker build + docker service update -d)" "$(ratio "$(res redeploy_ours)" "$(res redeploy_raw)")" "≤ 1.05×")
 $(row "Redeploy: recorded serving_at / settled (finished_at), after the request" "$(res redeploy_serving) s" "$(res redeploy_settled) s settled" "" "serving recorded apart from settled")
 $(row "Queue pick-up with an idle worker, enqueue → first engine call, p99" "$(metric QueuePickup/wake p99-ms) ms (pool woken on enqueue)" "$(metric QueuePickup/polling p99-ms) ms (gocraft/work's own idle poll)" "$(ratio "$(metric QueuePickup/wake p99-ms)" "$(metric QueuePickup/polling p99-ms)")" "≤ 100 ms")
-$(row "50 webhook pushes for one app at once, p99 (first burst after start: slowest answer)" "$(metric Webhook_Burst50 p99-ms) ms ($(metric Webhook_Burst50 cold-max-ms) ms)" "$(metric Webhook_Single p99-ms) ms (one push alone)" "$(ratio "$(metric Webhook_Burst50 p99-ms)" "$(metric Webhook_Single p99-ms)")" "≤ 50 ms")
-$(row "One webhook push, p99" "$(metric Webhook_Single p99-ms) ms" "" "" "≤ 10 ms")
+$(row "50 webhook pushes for one app at once, p99 (first burst after start: slowest answer)" "$(metric Webhook_Burst50 p99-ms) ms ($(metric Webhook_Burst50 cold-max-ms) ms)" "$(metric Webhook_Single p99-ms) ms (one push alone, 200 in a row)" "$(ratio "$(metric Webhook_Burst50 p99-ms)" "$(metric Webhook_Single p99-ms)")" "≤ 50 ms")
+$(row "One webhook push, p99 of 200 in a row (p50)" "$(metric Webhook_Single p99-ms) ms ($(metric Webhook_Single p50-ms) ms)" "" "" "≤ 10 ms")
 $(if has_bench AppPages100Open; then row "100 open app pages polling their live status: CPU added (dokploy + dockerd + PostgreSQL)" "$(metric AppPages100Open cpu-percent) % of $(nproc) cores" "" "" "< 5 %"; fi)
 $(if has_bench SSEFanout; then row "1,000 SSE followers of one deployment log: p99 delivery / server RSS growth (followers in another process)" "$(metric SSEFanout p99-ms) ms / $(metric SSEFanout rss-growth-MB) MB" "" "" "≤ 100 ms / ≤ 50 MB"; else row "1,000 SSE followers of one deployment log" "not measured (no BenchmarkSSEFanout)" "" "" "≤ 100 ms p99"; fi)
 $(if has_bench Dashboard; then row "Dashboard, project page, app page, status poll with 500 apps in 50 projects, one client, p50 / p99" "$(metric Dashboard p50-ms) / $(metric Dashboard p99-ms) ms · $(metric ProjectPage p50-ms) / $(metric ProjectPage p99-ms) ms · $(metric AppPage p50-ms) / $(metric AppPage p99-ms) ms · $(metric AppStatus p50-ms) / $(metric AppStatus p99-ms) ms" "" "" "no N+1, no decryption"; fi)
