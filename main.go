@@ -284,6 +284,16 @@ func serve(cfg config, web bool) error {
 	go func() { errc <- srv.ListenAndServe() }()
 	slog.Info("dokploy is up", "url", cfg.PublicURL, "addr", cfg.Addr, "startup", time.Since(started).Round(time.Millisecond))
 	if cfg.RunWorker {
+		// The loops start a moment after the listener: starting, they
+		// take PostgreSQL and Redis connections and both CPUs at once
+		// (16 job fetchers, the heartbeat, recovery, the first metrics
+		// sample), and the first requests, a health check or a page
+		// reloaded after the restart, waited 20–90 ms behind them for a
+		// connection. Queued deployments start that much later.
+		select {
+		case <-time.After(loopStartDelay):
+		case <-ctx.Done():
+		}
 		if err := startWorker(); err != nil {
 			_ = srv.Close()
 			return err
@@ -305,6 +315,10 @@ func serve(cfg config, web bool) error {
 	h.CloseTerminals(shutdownCtx) // WebSockets are not waited for by Shutdown
 	return err
 }
+
+// loopStartDelay is how long after listening the worker and the other
+// background loops start (serve).
+const loopStartDelay = 250 * time.Millisecond
 
 // async runs f in a goroutine; the function it returns waits for f's
 // result.
