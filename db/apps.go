@@ -247,13 +247,24 @@ const appListSelect = `
 	JOIN environments e ON e.id = s.environment_id
 	JOIN projects p ON p.id = e.project_id`
 
+// DashboardApp is one app as a dashboard card lists it. Not App, whose
+// 38 columns made scanning and grouping the listed apps most of the
+// dashboard's garbage.
+type DashboardApp struct {
+	ID              int64  `db:"id"`
+	Name            string `db:"name"`
+	Status          string `db:"status"`
+	ProjectID       int64  `db:"project_id"`
+	EnvironmentName string `db:"environment_name"`
+}
+
 // DashboardApps is what the dashboard's project cards show: each
 // project's first perProject apps, those that need a look (failed,
 // deploying) first, then by name; and every project's app count per
 // status. Its cost grows with the projects, not the apps: a card lists a
 // handful and links the project page for the rest.
-func (s *Store) DashboardApps(ctx context.Context, perProject int) ([]App, map[int64]map[string]int, error) {
-	var apps []App
+func (s *Store) DashboardApps(ctx context.Context, perProject int) ([]DashboardApp, map[int64]map[string]int, error) {
+	var apps []DashboardApp
 	err := s.db.SelectContext(ctx, &apps, `
 		SELECT id, name, status, project_id, environment_name FROM (
 			SELECT a.id, a.name, a.status, e.project_id, e.name AS environment_name,

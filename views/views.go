@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"path"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -177,11 +178,26 @@ func (r *Renderer) Partial(w io.Writer, name string, data any) error {
 	return execute(w, r.set, name, data)
 }
 
+// buffers are the render buffers execute reuses: grown anew for every
+// response, a 40 KB page cost its size several times over in garbage.
+var buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledBuffer is the largest buffer kept for reuse, so one huge page
+// does not stay in memory for good.
+const maxPooledBuffer = 1 << 20
+
 // execute renders into a buffer first so a template error never leaves a
 // half-written response.
 func execute(w io.Writer, t *template.Template, name string, data any) error {
-	var buf bytes.Buffer
-	if err := t.ExecuteTemplate(&buf, name, data); err != nil {
+	buf := buffers.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= maxPooledBuffer {
+			buf.Reset()
+			buffers.Put(buf)
+		}
+	}()
+	buf.Reset()
+	if err := t.ExecuteTemplate(buf, name, data); err != nil {
 		return err
 	}
 	_, err := buf.WriteTo(w)

@@ -32,9 +32,9 @@ func appsPerCard(projects int) int {
 
 type projectCard struct {
 	db.Project
-	Apps     []db.App      // the first appsPerCard, failed and deploying first
-	AppCount int           // all of the project's apps
-	Statuses []statusTally // non-zero counts, in statusOrder
+	Apps     []db.DashboardApp // the first appsPerCard, failed and deploying first
+	AppCount int               // all of the project's apps
+	Statuses []statusTally     // non-zero counts, in statusOrder
 }
 
 // More is how many of the project's apps the card does not list.
@@ -58,11 +58,17 @@ func (h *Handler) loadDashboard(ctx context.Context) (*dashboard, error) {
 	if err != nil {
 		return nil, err
 	}
-	byProject := map[int64][]db.App{}
-	for _, a := range apps {
-		byProject[a.ProjectID] = append(byProject[a.ProjectID], a)
+	// apps come ordered by project: each card takes its run of the slice.
+	byProject := make(map[int64][]db.DashboardApp, len(projects))
+	for start := 0; start < len(apps); {
+		end := start + 1
+		for end < len(apps) && apps[end].ProjectID == apps[start].ProjectID {
+			end++
+		}
+		byProject[apps[start].ProjectID] = apps[start:end:end]
+		start = end
 	}
-	d := &dashboard{Form: views.NewForm()}
+	d := &dashboard{Form: views.NewForm(), Projects: make([]projectCard, 0, len(projects))}
 	for _, p := range projects {
 		card := projectCard{Project: p, Apps: byProject[p.ID]}
 		for _, st := range statusOrder {
