@@ -271,9 +271,13 @@ func (r *BackupRun) Restorable() bool {
 }
 
 // runStatus is a run's status: done once its artifact is recorded (which
-// happens only after the whole object is stored), else its operation's.
-// A restore's safety backup is done even if the restore then fails.
-const runStatus = `CASE WHEN r.sha256 <> '' THEN 'done' WHEN d.status = 'done' THEN 'error' ELSE d.status END`
+// happens only after the whole object is stored) and, for a backup
+// operation, once the operation ended too: retention runs after the
+// artifact is recorded, and a run shown done must have applied it. Else
+// its operation's. A restore's safety backup is done as soon as it is
+// stored, even if the restore then fails.
+const runStatus = `CASE WHEN r.sha256 <> '' AND d.action = 'backup' AND d.status IN ('queued', 'running') THEN 'running'
+	WHEN r.sha256 <> '' THEN 'done' WHEN d.status = 'done' THEN 'error' ELSE d.status END`
 
 const backupRunSelect = `
 	SELECT r.*, ` + runStatus + ` AS status, d.error,

@@ -71,8 +71,15 @@ func TestBackups_Store(t *testing.T) {
 	if err := store.RecordBackupArtifact(ctx, second.ID, db.BackupArtifact{ObjectKey: "k.dump", SizeBytes: 10, SHA256: "abc", Engine: "postgres", Format: "pg_dump-custom"}); err != nil {
 		t.Fatal(err)
 	}
-	// The artifact is whole: the run is done even while its operation
-	// still runs (a restore's safety backup).
+	// The artifact is whole, but the backup operation still runs (its
+	// retention comes next): the run is restorable, not yet done.
+	stored, _ := store.BackupRun(ctx, second.ID)
+	if stored.Status != db.DeployRunning || !stored.Restorable() {
+		t.Fatalf("run with its artifact, operation still running: %+v", stored)
+	}
+	if err := store.FinishDeployment(ctx, second.DeploymentID, db.DeployDone, ""); err != nil {
+		t.Fatal(err)
+	}
 	done, _ := store.BackupRun(ctx, second.ID)
 	if done.Status != db.DeployDone || !done.Restorable() || done.FinishedAt == nil {
 		t.Fatalf("recorded run: %+v", done)

@@ -103,9 +103,13 @@ func BenchmarkPages_200rps(b *testing.B) {
 		warm := load(warmup)
 		sort.Slice(warm, func(i, j int) bool { return warm[i] < warm[j] })
 		b.ReportMetric(float64(warm[len(warm)-1].Microseconds())/1000, "warmup-max-ms")
+		opened := f.log.connects.Load()
 		start := time.Now()
 		all = load(duration)
 		b.ReportMetric(float64(len(all))/time.Since(start).Seconds(), "req/s")
+		// Each new PostgreSQL connection (a backend start and a SCRAM
+		// exchange) holds up the request that asked for it.
+		b.ReportMetric(float64(f.log.connects.Load()-opened), "pg-connects")
 	}
 	b.StopTimer()
 	if failed > 0 {

@@ -29,9 +29,10 @@ import (
 // stmtLog records the statements sent through a countingConnector while
 // on, with the columns each query returned: tests count them per request.
 type stmtLog struct {
-	on    atomic.Bool
-	mu    sync.Mutex
-	stmts []loggedStmt
+	on       atomic.Bool
+	mu       sync.Mutex
+	stmts    []loggedStmt
+	connects atomic.Int64 // connections opened to PostgreSQL, ever
 }
 
 type loggedStmt struct {
@@ -72,6 +73,7 @@ func (c countingConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.log.connects.Add(1)
 	return &countingConn{Conn: conn, log: c.log}, nil
 }
 

@@ -209,7 +209,7 @@ func (d *Docker) ScaleServiceWait(ctx context.Context, name string, replicas uin
 	list := container.ListOptions{Filters: filters.NewArgs(filters.Arg("label", "com.docker.swarm.service.name="+name))}
 	for {
 		running, err := d.cli.ContainerList(ctx, list)
-		if err == nil && len(running) == 0 {
+		if err == nil && len(running) == 0 && !d.taskReportsRunning(ctx, name) {
 			log.printf("Service %s is stopped", name)
 			return nil
 		}
@@ -218,6 +218,24 @@ func (d *Docker) ScaleServiceWait(ctx context.Context, name string, replicas uin
 			return fmt.Errorf("service %s did not stop: %w", name, context.Cause(ctx))
 		}
 	}
+}
+
+// taskReportsRunning tells whether Swarm still reports a task of the
+// service running. The node's agent reports a container's exit a moment
+// after it happens: until then ServiceInfo counts the task as exiting, so
+// a stop that returned on the container alone was read back as
+// "stopping". An error counts as running: the caller polls again.
+func (d *Docker) taskReportsRunning(ctx context.Context, name string) bool {
+	tasks, err := d.cli.TaskList(ctx, swarm.TaskListOptions{Filters: filters.NewArgs(filters.Arg("service", name))})
+	if err != nil {
+		return true
+	}
+	for _, t := range tasks {
+		if t.Status.State == swarm.TaskStateRunning {
+			return true
+		}
+	}
+	return false
 }
 
 // waitCurrent waits for the service's current spec to converge.
