@@ -290,15 +290,18 @@ func serve(cfg config, web bool) error {
 		// sample), and the first requests, a health check or a page
 		// reloaded after the restart, waited 20–90 ms behind them for a
 		// connection. Queued deployments start that much later.
+		// A stop that comes before the delay ends is an ordinary
+		// shutdown: the worker is not started with the cancelled context
+		// (whose error would make the exit look like a failure).
 		select {
 		case <-time.After(loopStartDelay):
+			if err := startWorker(); err != nil {
+				_ = srv.Close()
+				return err
+			}
+			defer runner.StopWorker()
 		case <-ctx.Done():
 		}
-		if err := startWorker(); err != nil {
-			_ = srv.Close()
-			return err
-		}
-		defer runner.StopWorker()
 	}
 	if link := h.SetupLink(); link != "" {
 		fmt.Printf("\n  No admin exists yet. Create one here (the link works once):\n\n    %s\n\n", link)

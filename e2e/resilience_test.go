@@ -972,3 +972,37 @@ func TestResilience_DeadWorkerRecoveredByLiveOne(t *testing.T) {
 		t.Errorf("the surviving worker exited: %v", survivor.waitErr)
 	}
 }
+
+// TestResilience_StopRightAfterStart stops `dokploy serve` (SIGTERM) as soon
+// as it answers, while its worker is still waiting to start: an ordinary
+// shutdown, so the exit is 0 (it was 1, "context canceled", and a restore
+// test that stopped its server at once failed in CI).
+func TestResilience_StopRightAfterStart(t *testing.T) {
+	dbtest.Integration(t)
+	t.Parallel()
+	c := resNewCluster(t, dbtest.NewDatabaseURL(t), dbtest.RedisURL())
+	p := c.start(t, "serve", []string{"DOKPLOY_WORKER=true"}, "serve")
+	deadline := time.Now().Add(resHealthWithin)
+	for !strings.Contains(p.log.String(), "dokploy is up") {
+		if !p.alive() || time.Now().After(deadline) {
+			t.Fatalf("serve did not come up (alive %v); output:\n%s", p.alive(), p.log.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	p.killed = true // this test stops it itself
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.exited:
+	case <-time.After(resStopWithin):
+		_ = p.cmd.Process.Kill()
+		t.Fatalf("serve did not exit within %s of SIGTERM; output:\n%s", resStopWithin, p.log.String())
+	}
+	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Fatalf("serve exited %d after a SIGTERM right after start, want 0; output:\n%s", code, p.log.String())
+	}
+	if strings.Contains(p.log.String(), "deploy worker started") {
+		t.Logf("the worker had started before the signal arrived (the stop did not land in the start delay)")
+	}
+}
