@@ -52,6 +52,7 @@ Usage:
   dokploy migrate up|down|status        manage the database schema
   dokploy admin create --email E        create an admin (password read from stdin)
   dokploy admin reset-password --email E
+  dokploy admin disable-2fa --email E   turn off a locked-out user's two-factor sign-in
   dokploy token create --email E --name N   print a new API token once
   dokploy backup --to FILE|-            write a control-plane backup archive
   dokploy secret-key id                 print the id of the current secret key
@@ -432,8 +433,11 @@ func migrateCmd(cfg config, args []string) error {
 }
 
 func adminCmd(cfg config, args []string, stdin io.Reader, stdout io.Writer) error {
+	if len(args) > 0 && args[0] == "disable-2fa" {
+		return disableTwoFactorCmd(cfg, args[1:], stdout)
+	}
 	if len(args) == 0 || (args[0] != "create" && args[0] != "reset-password") {
-		return errors.New("usage: dokploy admin create|reset-password --email E (password on stdin)")
+		return errors.New("usage: dokploy admin create|reset-password --email E (password on stdin), or dokploy admin disable-2fa --email E")
 	}
 	var email string
 	return withFlags(stdout, args[1:], "admin "+args[0], func(fs *flag.FlagSet) {
@@ -474,6 +478,33 @@ func adminCmd(cfg config, args []string, stdin io.Reader, stdout io.Writer) erro
 			return err
 		}
 		fmt.Fprintln(stdout, "password changed for", email, "and all their sessions ended")
+		return nil
+	})
+}
+
+// disableTwoFactorCmd turns a locked-out user's two-factor sign-in off at
+// the console (their password still applies).
+func disableTwoFactorCmd(cfg config, args []string, stdout io.Writer) error {
+	var email string
+	return withFlags(stdout, args, "admin disable-2fa", func(fs *flag.FlagSet) {
+		fs.StringVar(&email, "email", "", "the user's email address")
+	}, func() error {
+		if email == "" {
+			return errors.New("--email is required, e.g. dokploy admin disable-2fa --email you@example.com")
+		}
+		ctx := context.Background()
+		store, conn, err := openStore(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		if err := ops.New(store, nil, nil).ResetTwoFactor(ctx, email); err != nil {
+			if errors.Is(err, db.ErrNotFound) {
+				return fmt.Errorf("no user with email %s", email)
+			}
+			return err
+		}
+		fmt.Fprintln(stdout, "two-factor sign-in turned off for", email, "(their password still applies; they can set it up again on the Account page)")
 		return nil
 	})
 }

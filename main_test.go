@@ -272,3 +272,42 @@ func TestVolumeTar_RoundTripThroughTheSubcommands(t *testing.T) {
 		t.Fatalf("volume-untar without DIR exited %d, want 2", code)
 	}
 }
+
+// A locked-out owner's two-factor sign-in is turned off at the console:
+// the secret and recovery codes go, the password stays.
+func TestAdminDisable2FA_TurnsTwoFactorOff(t *testing.T) {
+	dbtest.Integration(t)
+	dsn := cliEnv(t)
+	if r := runCLI("first-password-123\n", "admin", "create", "--email", "ops@example.com"); r.code != 0 {
+		t.Fatalf("admin create: %s", r.stderr)
+	}
+	store := openTestStore(t, dsn)
+	ctx := context.Background()
+	u, err := store.UserByEmail(ctx, "ops@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.BeginTOTP(ctx, u.ID, "JBSWY3DPEHPK3PXP"); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.EnableTOTP(ctx, u.ID, 1, []string{"abcde-fghjk"}); err != nil {
+		t.Fatal(err)
+	}
+	r := runCLI("", "admin", "disable-2fa", "--email", "OPS@example.com")
+	if r.code != 0 || !strings.Contains(r.stdout, "two-factor sign-in turned off") {
+		t.Fatalf("disable-2fa: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	u, _ = store.UserByEmail(ctx, "ops@example.com")
+	if u.TwoFactorOn() || len(u.TOTPSecretEnc) != 0 {
+		t.Fatalf("two-factor still on after disable-2fa (enabled_at %v, secret %d bytes)", u.TOTPEnabledAt, len(u.TOTPSecretEnc))
+	}
+	if n, _ := store.RecoveryCodesLeft(ctx, u.ID); n != 0 {
+		t.Errorf("%d recovery codes left after disable-2fa", n)
+	}
+	if !db.CheckPassword(u.PasswordHash, "first-password-123") {
+		t.Error("disable-2fa changed the password")
+	}
+	if r := runCLI("", "admin", "disable-2fa", "--email", "nobody@example.com"); r.code != 1 || !strings.Contains(r.stderr, "no user") {
+		t.Errorf("disable-2fa of unknown user: %d %s", r.code, r.stderr)
+	}
+}

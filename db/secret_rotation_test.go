@@ -197,6 +197,13 @@ func seedSecrets(t *testing.T, store *db.Store) func(*db.Store) map[string]strin
 	if err := store.CreateNotificationChannel(ctx, channel, `{"url":"https://hooks.slack.com/services/T/B/notification-token"}`); err != nil {
 		t.Fatal(err)
 	}
+	user, err := store.CreateUser(ctx, "rotation@example.com", "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.BeginTOTP(ctx, user.ID, "JBSWY3DPEHPK3PXP"); err != nil {
+		t.Fatal(err)
+	}
 	return func(s *db.Store) map[string]string {
 		t.Helper()
 		out := map[string]string{}
@@ -252,6 +259,10 @@ func seedSecrets(t *testing.T, store *db.Store) func(*db.Store) map[string]strin
 		must("notification channel", "", err)
 		v, err = s.NotificationConfig(ch)
 		must("notification channel config", v, err)
+		u, err := s.UserByID(ctx, user.ID)
+		must("user", "", err)
+		v, err = s.TOTPSecret(u)
+		must("two-factor secret", v, err)
 		return out
 	}
 }

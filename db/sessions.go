@@ -31,7 +31,9 @@ func (s *Store) CreateSession(ctx context.Context, userID int64, ip, userAgent s
 // SessionUser resolves a cookie value to its user, sliding the expiry
 // forward. last_seen_at (and the expiry) move at most once a minute:
 // requests within a minute of the last touch only read the session, so a
-// page's polls write nothing (no row version, no commit to flush).
+// page's polls write nothing (no row version, no commit to flush). The
+// sealed two-factor secret is left out: no request past sign-in needs it,
+// and the sign-in step loads it by id.
 func (s *Store) SessionUser(ctx context.Context, token string) (*User, error) {
 	var u User
 	err := s.db.GetContext(ctx, &u, `
@@ -41,7 +43,10 @@ func (s *Store) SessionUser(ctx context.Context, token string) (*User, error) {
 		touched AS (
 			UPDATE sessions SET last_seen_at = now(), expires_at = $2
 			FROM live WHERE sessions.id = live.id AND live.last_seen_at < now() - interval '1 minute')
-		SELECT users.* FROM users JOIN live ON live.user_id = users.id`,
+		SELECT users.id, users.email, users.password_hash, users.created_at, users.totp_enabled_at,
+			users.totp_enabled_at IS NULL AND EXISTS (
+			SELECT 1 FROM settings WHERE key = '`+SettingRequireTwoFactor+`' AND value = 'true') AS must_enrol_2fa
+		FROM users JOIN live ON live.user_id = users.id`,
 		hashToken(token), time.Now().Add(SessionTTL))
 	return &u, notFound("session user", err)
 }

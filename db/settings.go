@@ -17,10 +17,11 @@ const (
 	SettingBuildTimeout      = "timeout_build"
 	SettingPullTimeout       = "timeout_pull"
 	SettingConvergeTimeout   = "timeout_converge"
-	SettingBuildMemory       = "build_memory_mb" // MiB per build, 0: no limit
-	SettingBuildCPUs         = "build_cpus"      // CPUs per build, 0: no limit
-	SettingLogMaxSize        = "log_max_size"    // json-file max-size of every service, like 10m
-	SettingLogMaxFile        = "log_max_file"    // json-file max-file, 1 to 100
+	SettingBuildMemory       = "build_memory_mb"    // MiB per build, 0: no limit
+	SettingBuildCPUs         = "build_cpus"         // CPUs per build, 0: no limit
+	SettingRequireTwoFactor  = "require_two_factor" // "true": every user must turn two-factor sign-in on
+	SettingLogMaxSize        = "log_max_size"       // json-file max-size of every service, like 10m
+	SettingLogMaxFile        = "log_max_file"       // json-file max-file, 1 to 100
 )
 
 // Setting returns a setting's value or def when unset.

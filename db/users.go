@@ -21,7 +21,20 @@ type User struct {
 	Email        string    `db:"email" json:"email"`
 	PasswordHash string    `db:"password_hash" json:"-"`
 	CreatedAt    time.Time `db:"created_at" json:"created_at"`
+
+	// Two-factor sign-in (two_factor.go): the sealed secret, when it was
+	// turned on (nil while off or while an enrolment waits for its first
+	// code) and the step of the last code accepted.
+	TOTPSecretEnc []byte     `db:"totp_secret_enc" json:"-"`
+	TOTPEnabledAt *time.Time `db:"totp_enabled_at" json:"-"`
+	TOTPLastStep  int64      `db:"totp_last_step" json:"-"`
+	// MustEnrolTwoFactor is set by SessionUser only: Settings require
+	// two-factor sign-in and this user has not turned it on yet.
+	MustEnrolTwoFactor bool `db:"must_enrol_2fa" json:"-"`
 }
+
+// TwoFactorOn tells whether the user signs in with a second factor.
+func (u *User) TwoFactorOn() bool { return u.TOTPEnabledAt != nil }
 
 // argon2id parameters: OWASP's minimum (19 MiB, 2 passes) keeps the idle
 // footprint small while staying expensive for offline guessing.
@@ -152,6 +165,10 @@ func (s *Store) SetPasswordKeeping(ctx context.Context, userID int64, passwordHa
 		return ErrNotFound
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = $1 AND id <> $2`, userID, keepSession); err != nil {
+		return err
+	}
+	// A sign-in half done with the old password does not finish.
+	if _, err := tx.ExecContext(ctx, `DELETE FROM sign_in_challenges WHERE user_id = $1`, userID); err != nil {
 		return err
 	}
 	return tx.Commit()

@@ -165,7 +165,10 @@ func (h *Handler) loadUser(next echo.HandlerFunc) echo.HandlerFunc {
 // fresh install).
 func (h *Handler) requireUser(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if web.CurrentUser(c) != nil {
+		if u := web.CurrentUser(c); u != nil {
+			if u.MustEnrolTwoFactor && !twoFactorEnrolmentPath(c.Path()) {
+				return web.Redirect(c, "/account?two_factor=required")
+			}
 			return next(c)
 		}
 		target := "/login"
@@ -178,6 +181,13 @@ func (h *Handler) requireUser(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return c.Redirect(http.StatusSeeOther, target)
 	}
+}
+
+// twoFactorEnrolmentPath lists the routes a user whom Settings require to
+// turn two-factor sign-in on may still use before they have: the account
+// page (where it is set up) and signing out.
+func twoFactorEnrolmentPath(route string) bool {
+	return route == "/account" || strings.HasPrefix(route, "/account/two-factor") || route == "/logout"
 }
 
 // requireAPIUser accepts an API token or a browser session.
@@ -197,8 +207,12 @@ func (h *Handler) requireAPIUser(next echo.HandlerFunc) echo.HandlerFunc {
 			c.Set(web.CtxTokenID, t.ID)
 			return next(c)
 		}
-		if web.CurrentUser(c) == nil {
+		u := web.CurrentUser(c)
+		if u == nil {
 			return web.Error(http.StatusUnauthorized, "", "authentication required: send Authorization: Bearer <token> or x-api-key")
+		}
+		if u.MustEnrolTwoFactor && !strings.HasPrefix(c.Path(), "/api/v1/account/two-factor") {
+			return web.Error(http.StatusForbidden, "", "two-factor sign-in is required on this server: set it up first (Account page, or /api/v1/account/two-factor)")
 		}
 		return next(c)
 	}
@@ -247,16 +261,95 @@ func (h *Handler) login(c echo.Context) error {
 		return h.Page(c, http.StatusUnauthorized, "login", &views.Page{Title: "Sign in", Data: form})
 	}
 	release()
-	return h.startSession(c, u)
+	if u.TwoFactorOn() {
+		return h.askSecondFactor(c, u)
+	}
+	return h.startSession(c, u, "/")
 }
 
-func (h *Handler) startSession(c echo.Context, u *db.User) error {
+// twoFactorCookie holds the token of a sign-in whose password was
+// accepted and that waits for its second factor.
+const twoFactorCookie = "dokploy_2fa"
+
+// askSecondFactor starts the second step of a sign-in: the password was
+// right, the session starts once a code is.
+func (h *Handler) askSecondFactor(c echo.Context, u *db.User) error {
+	token, err := h.Store.CreateSignInChallenge(c.Request().Context(), u.ID)
+	if err != nil {
+		return err
+	}
+	h.setCookie(c, twoFactorCookie, token, int(db.SignInChallengeTTL.Seconds()))
+	return web.Redirect(c, "/login/two-factor")
+}
+
+func (h *Handler) showTwoFactorLogin(c echo.Context) error {
+	if _, err := h.Store.SignInChallengeUser(c.Request().Context(), readCookie(c, twoFactorCookie)); err != nil {
+		if errors.Is(err, db.ErrNotFound) {
+			return c.Redirect(http.StatusSeeOther, "/login")
+		}
+		return err
+	}
+	return h.Page(c, http.StatusOK, "login_two_factor", &views.Page{Title: "Two-factor sign-in", Data: views.NewForm()})
+}
+
+// loginTwoFactor finishes a sign-in with the code of the user's
+// authenticator or a recovery code. Wrong codes count against the
+// challenge (a few end it) and against the sign-in limits of the address
+// and account, like wrong passwords.
+func (h *Handler) loginTwoFactor(c echo.Context) error {
+	ctx := c.Request().Context()
+	token := readCookie(c, twoFactorCookie)
+	u, err := h.Store.SignInChallengeUser(ctx, token)
+	if errors.Is(err, db.ErrNotFound) {
+		form := views.NewForm()
+		form.Error = "This sign-in expired or had too many wrong codes. Enter your password again."
+		return h.Page(c, http.StatusUnauthorized, "login", &views.Page{Title: "Sign in", Data: form})
+	}
+	if err != nil {
+		return err
+	}
+	form := views.NewForm()
+	wait, release := h.limiter.reserve(h.clientIP(c.Request()), "2fa:"+u.Email)
+	if wait > 0 {
+		form.Error = fmt.Sprintf("Too many wrong codes. Try again in %s.", wait.Round(time.Second))
+		return h.Page(c, http.StatusTooManyRequests, "login_two_factor", &views.Page{Title: "Two-factor sign-in", Data: form})
+	}
+	recovery, err := h.Ops.CheckSecondFactor(ctx, u, c.FormValue("code"))
+	if errors.Is(err, ops.ErrWrongSecondFactor) {
+		left, ferr := h.Store.FailSignInChallenge(ctx, token)
+		if ferr != nil && !errors.Is(ferr, db.ErrNotFound) {
+			return ferr
+		}
+		if left == 0 {
+			h.setCookie(c, twoFactorCookie, "", -1)
+			form.Error = "Too many wrong codes. Enter your password again."
+			return h.Page(c, http.StatusUnauthorized, "login", &views.Page{Title: "Sign in", Data: form})
+		}
+		form.Errors["code"] = fmt.Sprintf("That code is wrong or was already used (%d tries left).", left)
+		return h.Page(c, http.StatusUnauthorized, "login_two_factor", &views.Page{Title: "Two-factor sign-in", Data: form})
+	}
+	if err != nil {
+		return err
+	}
+	release()
+	if err := h.Store.EndSignInChallenge(ctx, token); err != nil {
+		return err
+	}
+	h.setCookie(c, twoFactorCookie, "", -1)
+	if recovery {
+		// The account page says how many codes are left.
+		return h.startSession(c, u, "/account?two_factor=recovery-used")
+	}
+	return h.startSession(c, u, "/")
+}
+
+func (h *Handler) startSession(c echo.Context, u *db.User, to string) error {
 	token, err := h.Store.CreateSession(c.Request().Context(), u.ID, h.clientIP(c.Request()), c.Request().UserAgent())
 	if err != nil {
 		return err
 	}
 	h.setCookie(c, web.SessionCookie, token, int(db.SessionTTL.Seconds()))
-	return web.Redirect(c, "/")
+	return web.Redirect(c, to)
 }
 
 func (h *Handler) logout(c echo.Context) error {
@@ -327,7 +420,7 @@ func (h *Handler) setup(c echo.Context) error {
 		return err
 	}
 	h.closeSetup()
-	return h.startSession(c, u)
+	return h.startSession(c, u, "/")
 }
 
 // requestID gives every request an id, echoed in X-Request-Id and carried

@@ -171,7 +171,7 @@ func (b *browser) csrf() string {
 	}
 	pages := []string{"/login", "/setup"} // /login redirects while setup is open
 	if session != "" {
-		pages = []string{"/settings"}
+		pages = []string{"/settings", "/account"} // /account for a user sent to set up two-factor
 	}
 	for _, page := range pages {
 		if m := csrfInPage.FindStringSubmatch(b.get(page).Body); m != nil {

@@ -522,7 +522,7 @@ func Operations() []Operation {
 		{Method: "POST", Path: "/api/v1/tokens", Tag: "Tokens", Summary: "Create an API token; the answer is the only time it is shown", Status: 201,
 			Body: map[string]any{"name": "ci"}, Response: created, Errors: []int{400, 401, 422}},
 		{Method: "DELETE", Path: "/api/v1/tokens/{id}", Tag: "Tokens", Summary: "Revoke an API token", Status: 204, Errors: notFound},
-	}, append(append(append(append(composeOperations(), logsOperations()...), metricsOperations()...), terminalOperations()...), append(notificationOperations(), alertOperations()...)...)...)
+	}, append(append(append(append(composeOperations(), logsOperations()...), metricsOperations()...), terminalOperations()...), append(append(notificationOperations(), alertOperations()...), twoFactorOperations()...)...)...)
 }
 
 var pathParamRe = regexp.MustCompile(`\{([a-z_]+)\}`)

@@ -28,6 +28,11 @@ type settingsPage struct {
 	PasswordMsg string
 	Password    *views.Form
 	SessionsOOB bool // an HTMX answer also replaces the sessions panel
+	// Two-factor sign-in: the account page's panel, and the Settings
+	// switch that requires it of everyone.
+	TwoFactor   *twoFactorPanel
+	SecurityMsg string
+	SecurityErr string
 }
 
 func (h *Handler) loadSettings(c echo.Context) (*settingsPage, error) {
@@ -45,6 +50,9 @@ func (h *Handler) loadSettings(c echo.Context) (*settingsPage, error) {
 		p.CurrentSession = db.SessionIDFor(s)
 	}
 	if p.Concurrency, err = h.Store.DeployConcurrency(ctx); err != nil {
+		return nil, err
+	}
+	if p.TwoFactor, err = h.loadTwoFactor(c); err != nil {
 		return nil, err
 	}
 	p.CSRF = web.CSRF(c)

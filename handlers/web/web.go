@@ -223,3 +223,13 @@ func RecordReveal(c echo.Context, what string, serviceID int64, count int) {
 	slog.Info("secret values revealed", "what", what, "service", serviceID, "values", count,
 		"user", who, "token", token, "ip", c.RealIP(), "request_id", c.Get(CtxRequestID))
 }
+
+// TwoFactorIssuer names this installation in authenticator apps:
+// "Dokploy (host)", so two servers' entries are told apart.
+func TwoFactorIssuer(c echo.Context) string {
+	host := c.Request().Host
+	if host == "" {
+		return "Dokploy"
+	}
+	return "Dokploy (" + host + ")"
+}
