@@ -39,7 +39,7 @@ func enrolTwoFactor(t *testing.T, b *browser) (secret string, step int64, codes 
 	code, _ := totp.Code(secret, step, totp.Digits)
 	res = b.postHTMX("/account/two-factor/confirm", url.Values{"code": {code}})
 	wantStatus(t, res, http.StatusOK)
-	codes = recoveryInPanel.FindAllString(res.doc(t).Find("[data-recovery-codes]").Text(), -1)
+	codes = recoveryInPanel.FindAllString(res.doc(t).Find("#recovery-codes").Text(), -1)
 	if len(codes) != 10 || !strings.Contains(uiText(t, res), "shown only this once") {
 		t.Fatalf("want 10 recovery codes shown once, got %d: %s", len(codes), uiText(t, res))
 	}
