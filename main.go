@@ -464,7 +464,7 @@ func adminCmd(cfg config, args []string, stdin io.Reader, stdout io.Writer) erro
 		}
 		defer conn.Close()
 		if args[0] == "create" {
-			if _, err := store.CreateUser(ctx, email, hash); err != nil {
+			if _, err := store.CreateUser(ctx, email, hash, db.RoleOwner); err != nil {
 				return err
 			}
 			fmt.Fprintln(stdout, "created admin", email)
@@ -565,7 +565,7 @@ func tokenCmd(cfg config, args []string, stdout io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("no user with email %q", email)
 		}
-		_, token, err := store.CreateAPIToken(ctx, u.ID, name)
+		_, token, err := store.CreateAPIToken(ctx, u.ID, name, db.TokenLimits{Scope: db.ScopeManage})
 		if err != nil {
 			return err
 		}

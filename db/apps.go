@@ -263,7 +263,7 @@ type DashboardApp struct {
 // deploying) first, then by name; and every project's app count per
 // status. Its cost grows with the projects, not the apps: a card lists a
 // handful and links the project page for the rest.
-func (s *Store) DashboardApps(ctx context.Context, perProject int) ([]DashboardApp, map[int64]map[string]int, error) {
+func (s *Store) DashboardApps(ctx context.Context, perProject int, visible []int64) ([]DashboardApp, map[int64]map[string]int, error) {
 	var apps []DashboardApp
 	err := s.db.SelectContext(ctx, &apps, `
 		SELECT id, name, status, project_id, environment_name FROM (
@@ -273,9 +273,10 @@ func (s *Store) DashboardApps(ctx context.Context, perProject int) ([]DashboardA
 			FROM applications a
 			JOIN services s ON s.id = a.id
 			JOIN environments e ON e.id = s.environment_id
+			WHERE ($2::bigint[] IS NULL OR e.project_id = ANY($2))
 		) ranked
 		WHERE rank <= $1
-		ORDER BY project_id, rank`, perProject)
+		ORDER BY project_id, rank`, perProject, visibleProjects(visible))
 	if err != nil {
 		return nil, nil, opError("dashboard apps", err)
 	}
@@ -289,7 +290,8 @@ func (s *Store) DashboardApps(ctx context.Context, perProject int) ([]DashboardA
 		FROM applications a
 		JOIN services s ON s.id = a.id
 		JOIN environments e ON e.id = s.environment_id
-		GROUP BY e.project_id, a.status`)
+		WHERE ($1::bigint[] IS NULL OR e.project_id = ANY($1))
+		GROUP BY e.project_id, a.status`, visibleProjects(visible))
 	if err != nil {
 		return nil, nil, opError("dashboard app counts", err)
 	}
@@ -319,10 +321,12 @@ func (s *Store) AppSummary(ctx context.Context, id int64) (*App, error) {
 	return &a, notFound("app summary", err)
 }
 
-// AppsPage lists apps with limit/offset for the API.
-func (s *Store) AppsPage(ctx context.Context, limit, offset int) ([]App, error) {
+// AppsPage lists the visible apps with limit/offset for the API.
+func (s *Store) AppsPage(ctx context.Context, limit, offset int, visible []int64) ([]App, error) {
 	var out []App
-	err := s.db.SelectContext(ctx, &out, appSelect+` ORDER BY a.id LIMIT $1 OFFSET $2`, limit, offset)
+	err := s.db.SelectContext(ctx, &out, appSelect+`
+		WHERE ($3::bigint[] IS NULL OR e.project_id = ANY($3))
+		ORDER BY a.id LIMIT $1 OFFSET $2`, limit, offset, visibleProjects(visible))
 	return out, opError("apps page", err)
 }
 

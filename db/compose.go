@@ -163,9 +163,11 @@ func (s *Store) ComposeStacks(ctx context.Context) ([]ComposeStack, error) {
 }
 
 // ComposePage lists stacks with limit/offset for the API.
-func (s *Store) ComposePage(ctx context.Context, limit, offset int) ([]ComposeStack, error) {
+func (s *Store) ComposePage(ctx context.Context, limit, offset int, visible []int64) ([]ComposeStack, error) {
 	out := []ComposeStack{}
-	err := s.db.SelectContext(ctx, &out, composeSelect+` ORDER BY c.id LIMIT $1 OFFSET $2`, limit, offset)
+	err := s.db.SelectContext(ctx, &out, composeSelect+`
+		WHERE ($3::bigint[] IS NULL OR e.project_id = ANY($3))
+		ORDER BY c.id LIMIT $1 OFFSET $2`, limit, offset, visibleProjects(visible))
 	return out, opError("compose page", err)
 }
 

@@ -158,9 +158,11 @@ func (s *Store) DatabaseByName(ctx context.Context, name string) (*Database, err
 }
 
 // DatabasesPage lists databases with limit/offset for the API.
-func (s *Store) DatabasesPage(ctx context.Context, limit, offset int) ([]Database, error) {
+func (s *Store) DatabasesPage(ctx context.Context, limit, offset int, visible []int64) ([]Database, error) {
 	out := []Database{}
-	err := s.db.SelectContext(ctx, &out, databaseSelect+` ORDER BY d.id LIMIT $1 OFFSET $2`, limit, offset)
+	err := s.db.SelectContext(ctx, &out, databaseSelect+`
+		WHERE ($3::bigint[] IS NULL OR e.project_id = ANY($3))
+		ORDER BY d.id LIMIT $1 OFFSET $2`, limit, offset, visibleProjects(visible))
 	return out, opError("databases page", err)
 }
 

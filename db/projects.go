@@ -60,14 +60,29 @@ func (s *Store) Project(ctx context.Context, id int64) (*Project, error) {
 	return &p, err
 }
 
-// Projects lists all projects with environments, ordered by name.
-func (s *Store) Projects(ctx context.Context) ([]Project, error) {
+// ProjectNames lists the visible projects' ids and names only, by name:
+// for pickers.
+func (s *Store) ProjectNames(ctx context.Context, visible []int64) ([]Project, error) {
+	out := []Project{}
+	err := s.db.SelectContext(ctx, &out, `
+		SELECT id, name FROM projects WHERE ($1::bigint[] IS NULL OR id = ANY($1))
+		ORDER BY lower(name)`, visibleProjects(visible))
+	return out, opError("project names", err)
+}
+
+// Projects lists the visible projects (nil: all, see Access.ProjectIDs)
+// with environments, ordered by name.
+func (s *Store) Projects(ctx context.Context, visible []int64) ([]Project, error) {
 	var projects []Project
-	if err := s.db.SelectContext(ctx, &projects, `SELECT * FROM projects ORDER BY lower(name)`); err != nil {
+	if err := s.db.SelectContext(ctx, &projects, `
+		SELECT * FROM projects WHERE ($1::bigint[] IS NULL OR id = ANY($1))
+		ORDER BY lower(name)`, visibleProjects(visible)); err != nil {
 		return nil, err
 	}
 	var envs []Environment
-	if err := s.db.SelectContext(ctx, &envs, `SELECT * FROM environments ORDER BY id`); err != nil {
+	if err := s.db.SelectContext(ctx, &envs, `
+		SELECT * FROM environments WHERE ($1::bigint[] IS NULL OR project_id = ANY($1))
+		ORDER BY id`, visibleProjects(visible)); err != nil {
 		return nil, err
 	}
 	byProject := map[int64][]Environment{}

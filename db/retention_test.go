@@ -60,7 +60,7 @@ func TestPruneHistory(t *testing.T) {
 		}
 		dbtest.MustExec(t, store, fmt.Sprintf(`UPDATE webhook_deliveries SET created_at = now() - interval '%s' WHERE id = (SELECT max(id) FROM webhook_deliveries)`, age))
 	}
-	u, err := store.CreateUser(ctx, "ops@example.com", "x")
+	u, err := store.CreateUser(ctx, "ops@example.com", "x", db.RoleOwner)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -197,7 +197,7 @@ func seedSecrets(t *testing.T, store *db.Store) func(*db.Store) map[string]strin
 	if err := store.CreateNotificationChannel(ctx, channel, `{"url":"https://hooks.slack.com/services/T/B/notification-token"}`); err != nil {
 		t.Fatal(err)
 	}
-	user, err := store.CreateUser(ctx, "rotation@example.com", "x")
+	user, err := store.CreateUser(ctx, "rotation@example.com", "x", db.RoleOwner)
 	if err != nil {
 		t.Fatal(err)
 	}

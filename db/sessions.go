@@ -43,10 +43,11 @@ func (s *Store) SessionUser(ctx context.Context, token string) (*User, error) {
 		touched AS (
 			UPDATE sessions SET last_seen_at = now(), expires_at = $2
 			FROM live WHERE sessions.id = live.id AND live.last_seen_at < now() - interval '1 minute')
-		SELECT users.id, users.email, users.password_hash, users.created_at, users.totp_enabled_at,
+		SELECT users.id, users.email, users.password_hash, users.created_at, users.role, users.totp_enabled_at,
 			users.totp_enabled_at IS NULL AND EXISTS (
 			SELECT 1 FROM settings WHERE key = '`+SettingRequireTwoFactor+`' AND value = 'true') AS must_enrol_2fa
-		FROM users JOIN live ON live.user_id = users.id`,
+		FROM users JOIN live ON live.user_id = users.id
+		WHERE users.disabled_at IS NULL`,
 		hashToken(token), time.Now().Add(SessionTTL))
 	return &u, notFound("session user", err)
 }

@@ -13,7 +13,7 @@ import (
 func TestTerminalSessions_RecordEndList(t *testing.T) {
 	store := dbtest.NewStore(t)
 	ctx := context.Background()
-	u, err := store.CreateUser(ctx, "ops@example.com", "x")
+	u, err := store.CreateUser(ctx, "ops@example.com", "x", db.RoleOwner)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,10 @@ type User struct {
 	Email        string    `db:"email" json:"email"`
 	PasswordHash string    `db:"password_hash" json:"-"`
 	CreatedAt    time.Time `db:"created_at" json:"created_at"`
+	Role         Role      `db:"role" json:"role"`
+	// DisabledAt is set while the user may not sign in; their sessions and
+	// tokens are refused.
+	DisabledAt *time.Time `db:"disabled_at" json:"disabled_at"`
 
 	// Two-factor sign-in (two_factor.go): the sealed secret, when it was
 	// turned on (nil while off or while an enrolment waits for its first
@@ -95,10 +99,10 @@ func (s *Store) CountUsers(ctx context.Context) (int, error) {
 }
 
 // CreateUser stores a user with an already hashed password.
-func (s *Store) CreateUser(ctx context.Context, email, passwordHash string) (*User, error) {
+func (s *Store) CreateUser(ctx context.Context, email, passwordHash string, role Role) (*User, error) {
 	var u User
 	err := s.db.GetContext(ctx, &u,
-		`INSERT INTO users (email, password_hash) VALUES (lower($1), $2) RETURNING *`, email, passwordHash)
+		`INSERT INTO users (email, password_hash, role) VALUES (lower($1), $2, $3) RETURNING *`, email, passwordHash, role)
 	if isUniqueViolation(err) {
 		return nil, fmt.Errorf("user %s: %w", email, ErrConflict)
 	}
@@ -106,7 +110,7 @@ func (s *Store) CreateUser(ctx context.Context, email, passwordHash string) (*Us
 }
 
 // CreateFirstUser creates a user only while no user exists, so two racing
-// setup requests cannot both become the first admin.
+// setup requests cannot both become the first owner.
 func (s *Store) CreateFirstUser(ctx context.Context, email, passwordHash string) (*User, error) {
 	tx, err := s.begin(ctx)
 	if err != nil {
@@ -120,8 +124,8 @@ func (s *Store) CreateFirstUser(ctx context.Context, email, passwordHash string)
 	}
 	var u User
 	err = tx.GetContext(ctx, &u, `
-		INSERT INTO users (email, password_hash)
-		SELECT lower($1), $2 WHERE NOT EXISTS (SELECT 1 FROM users)
+		INSERT INTO users (email, password_hash, role)
+		SELECT lower($1), $2, 'owner' WHERE NOT EXISTS (SELECT 1 FROM users)
 		RETURNING *`, email, passwordHash)
 	if err != nil {
 		return nil, notFound("create first user", err)

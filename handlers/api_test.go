@@ -11,6 +11,7 @@ import (
 
 	"github.com/gomodule/redigo/redis"
 
+	"dokploy/db"
 	"dokploy/jobs"
 	"dokploy/jobs/docker"
 	"dokploy/views"
@@ -26,7 +27,7 @@ func (a *testApp) apiToken() string {
 	if err != nil {
 		a.t.Fatal(err)
 	}
-	_, token, err := a.store.CreateAPIToken(context.Background(), u.ID, "test")
+	_, token, err := a.store.CreateAPIToken(context.Background(), u.ID, "test", db.TokenLimits{Scope: db.ScopeManage})
 	if err != nil {
 		a.t.Fatal(err)
 	}

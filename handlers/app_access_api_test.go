@@ -16,7 +16,7 @@ import (
 func TestAPI_AccessOptionsReachTraefikFile(t *testing.T) {
 	a := newRoutingApp(t)
 	b := a.setupAdmin()
-	_, token, err := a.store.CreateAPIToken(context.Background(), 1, "ci")
+	_, token, err := a.store.CreateAPIToken(context.Background(), 1, "ci", db.TokenLimits{Scope: db.ScopeManage})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +86,7 @@ func TestAPI_AccessOptionsReachTraefikFile(t *testing.T) {
 func TestAPI_DeploySettings(t *testing.T) {
 	a := newTestApp(t)
 	b := a.setupAdmin()
-	_, token, err := a.store.CreateAPIToken(context.Background(), 1, "ci")
+	_, token, err := a.store.CreateAPIToken(context.Background(), 1, "ci", db.TokenLimits{Scope: db.ScopeManage})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -169,6 +169,9 @@ func (h *Handler) requireUser(next echo.HandlerFunc) echo.HandlerFunc {
 			if u.MustEnrolTwoFactor && !twoFactorEnrolmentPath(c.Path()) {
 				return web.Redirect(c, "/account?two_factor=required")
 			}
+			if err := h.setAccess(c, u, nil); err != nil {
+				return err
+			}
 			return next(c)
 		}
 		target := "/login"
@@ -190,6 +193,17 @@ func twoFactorEnrolmentPath(route string) bool {
 	return route == "/account" || strings.HasPrefix(route, "/account/two-factor") || route == "/logout"
 }
 
+// setAccess works out what the signed-in request may reach, for the
+// route rules (authz.go) and the list filters.
+func (h *Handler) setAccess(c echo.Context, u *db.User, t *db.APIToken) error {
+	a, err := h.Store.AccessFor(c.Request().Context(), u, t)
+	if err != nil {
+		return err
+	}
+	c.Set(web.CtxAccess, a)
+	return nil
+}
+
 // requireAPIUser accepts an API token or a browser session.
 func (h *Handler) requireAPIUser(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
@@ -205,6 +219,9 @@ func (h *Handler) requireAPIUser(next echo.HandlerFunc) echo.HandlerFunc {
 			c.Set(web.CtxViaToken, true)
 			c.Set(web.CtxTokenName, t.Name)
 			c.Set(web.CtxTokenID, t.ID)
+			if err := h.setAccess(c, u, t); err != nil {
+				return err
+			}
 			return next(c)
 		}
 		u := web.CurrentUser(c)
@@ -213,6 +230,9 @@ func (h *Handler) requireAPIUser(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		if u.MustEnrolTwoFactor && !strings.HasPrefix(c.Path(), "/api/v1/account/two-factor") {
 			return web.Error(http.StatusForbidden, "", "two-factor sign-in is required on this server: set it up first (Account page, or /api/v1/account/two-factor)")
+		}
+		if err := h.setAccess(c, u, nil); err != nil {
+			return err
 		}
 		return next(c)
 	}
@@ -261,6 +281,11 @@ func (h *Handler) login(c echo.Context) error {
 		return h.Page(c, http.StatusUnauthorized, "login", &views.Page{Title: "Sign in", Data: form})
 	}
 	release()
+	if u.DisabledAt != nil {
+		// Said only after the right password: it tells nothing to a guesser.
+		form.Error = "This account is disabled. Ask an owner or admin of this server to enable it."
+		return h.Page(c, http.StatusForbidden, "login", &views.Page{Title: "Sign in", Data: form})
+	}
 	if u.TwoFactorOn() {
 		return h.askSecondFactor(c, u)
 	}

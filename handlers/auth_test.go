@@ -126,7 +126,7 @@ func TestSetup_ClosedByAnAdminCreatedAtTheConsole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := app.store.CreateUser(context.Background(), adminEmail, hash); err != nil {
+	if _, err := app.store.CreateUser(context.Background(), adminEmail, hash, db.RoleOwner); err != nil {
 		t.Fatal(err)
 	}
 	res := b.get("/login")

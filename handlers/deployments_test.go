@@ -143,7 +143,7 @@ func TestDeploymentStream_NeedsLogin(t *testing.T) {
 func TestDeploymentCancel_QueuedAndPlainTextLogs(t *testing.T) {
 	a := newTestApp(t)
 	b := a.setupAdmin()
-	_, token, err := a.store.CreateAPIToken(context.Background(), 1, "t")
+	_, token, err := a.store.CreateAPIToken(context.Background(), 1, "t", db.TokenLimits{Scope: db.ScopeManage})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +184,7 @@ func TestDeploymentServing_InAPIAndPage(t *testing.T) {
 	a := newTestApp(t)
 	b := a.setupAdmin()
 	ctx := context.Background()
-	_, token, err := a.store.CreateAPIToken(ctx, 1, "t")
+	_, token, err := a.store.CreateAPIToken(ctx, 1, "t", db.TokenLimits{Scope: db.ScopeManage})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"dokploy/db"
 	"dokploy/e2e/testkit"
 	"dokploy/jobs/routing"
 )
@@ -316,7 +317,7 @@ func (a *routingApp) apiToken2() string {
 	if err != nil {
 		a.t.Fatal(err)
 	}
-	_, token, err := a.store.CreateAPIToken(context.Background(), u.ID, "routing")
+	_, token, err := a.store.CreateAPIToken(context.Background(), u.ID, "routing", db.TokenLimits{Scope: db.ScopeManage})
 	if err != nil {
 		a.t.Fatal(err)
 	}

@@ -53,6 +53,7 @@ func errorResponse(err error) (status int, msg, field string) {
 	var conflict *ops.ConflictError
 	var notRouted *ops.NotRoutedError
 	var engineErr *ops.EngineError
+	var forbidden *ops.ForbiddenError
 	switch {
 	case errors.As(err, &apiErr):
 		return apiErr.Status, apiErr.Message, apiErr.Field
@@ -61,6 +62,8 @@ func errorResponse(err error) (status int, msg, field string) {
 		return http.StatusUnprocessableEntity, msg, field
 	case errors.As(err, &conflict):
 		return http.StatusConflict, conflict.Msg, conflict.Field
+	case errors.As(err, &forbidden):
+		return http.StatusForbidden, forbidden.Msg, ""
 	case errors.As(err, &notRouted):
 		return http.StatusBadGateway, notRouted.Error(), ""
 	case errors.As(err, &engineErr):

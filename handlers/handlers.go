@@ -49,6 +49,8 @@ type Options struct {
 // Handler holds the dependencies of every route.
 type Handler struct {
 	*web.Deps
+	// rules is the route table's authorization: "METHOD /path" → rule.
+	rules   map[string]rule
 	pages   *pages.Handler
 	api     *api.Handler
 	limiter *loginLimiter
@@ -86,7 +88,7 @@ func WithControlPlaneBackup(s *cpbackup.Service) Option {
 // New builds a Handler.
 func New(opts Options, store *db.Store, renderer *views.Renderer, runner *jobs.Runner, extra ...Option) *Handler {
 	d := &web.Deps{PublicURL: opts.PublicURL, Version: opts.Version, Store: store, Views: renderer, Runner: runner}
-	h := &Handler{Deps: d, limiter: newLoginLimiter(), hashes: newHashGate(4), dummyHash: dummyPasswordHash,
+	h := &Handler{Deps: d, rules: map[string]rule{}, limiter: newLoginLimiter(), hashes: newHashGate(4), dummyHash: dummyPasswordHash,
 		proxies: newProxyTrust(opts.TrustedProxies, opts.ProxyAddrs, opts.PublicURL), csrfKey: opts.CSRFKey}
 	if len(h.csrfKey) == 0 {
 		h.csrfKey = []byte(db.RandomToken())

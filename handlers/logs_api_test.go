@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"dokploy/db"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -12,7 +13,7 @@ import (
 func TestAPI_LogSettings(t *testing.T) {
 	a := newTestApp(t)
 	b := a.setupAdmin()
-	_, token, err := a.store.CreateAPIToken(context.Background(), 1, "ci")
+	_, token, err := a.store.CreateAPIToken(context.Background(), 1, "ci", db.TokenLimits{Scope: db.ScopeManage})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +44,7 @@ func TestAPI_LogSettings(t *testing.T) {
 func TestAPI_ServiceLogsValidation(t *testing.T) {
 	a := newTestApp(t)
 	b := a.setupAdmin()
-	_, token, err := a.store.CreateAPIToken(context.Background(), 1, "ci")
+	_, token, err := a.store.CreateAPIToken(context.Background(), 1, "ci", db.TokenLimits{Scope: db.ScopeManage})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,7 +29,7 @@ func parityClients(a *testApp) (*browser, string) {
 	if err != nil {
 		a.t.Fatal(err)
 	}
-	_, token, err := a.store.CreateAPIToken(context.Background(), u.ID, "parity")
+	_, token, err := a.store.CreateAPIToken(context.Background(), u.ID, "parity", db.TokenLimits{Scope: db.ScopeManage})
 	if err != nil {
 		a.t.Fatal(err)
 	}

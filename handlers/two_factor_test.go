@@ -121,7 +121,7 @@ func TestTwoFactor_APIAndDisable(t *testing.T) {
 	a := newTestApp(t)
 	admin := a.setupAdmin()
 	u, _ := a.store.UserByEmail(context.Background(), adminEmail)
-	_, token, err := a.store.CreateAPIToken(context.Background(), u.ID, "2fa")
+	_, token, err := a.store.CreateAPIToken(context.Background(), u.ID, "2fa", db.TokenLimits{Scope: db.ScopeManage})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +182,7 @@ func TestTwoFactor_RequiredSendsUsersToEnrol(t *testing.T) {
 	wantStatus(t, admin.get("/"), http.StatusOK) // enrolled: not sent away
 
 	hash, _ := db.HashPassword("another long password")
-	if _, err := a.store.CreateUser(context.Background(), "ops@example.com", hash); err != nil {
+	if _, err := a.store.CreateUser(context.Background(), "ops@example.com", hash, db.RoleAdmin); err != nil {
 		t.Fatal(err)
 	}
 	ops := a.login("ops@example.com", "another long password")

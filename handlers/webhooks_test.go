@@ -717,7 +717,7 @@ func (f *webhookFixture) apiTokenForAdmin() string {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	_, token, err := f.store.CreateAPIToken(context.Background(), u.ID, "webhook-test")
+	_, token, err := f.store.CreateAPIToken(context.Background(), u.ID, "webhook-test", db.TokenLimits{Scope: db.ScopeManage})
 	if err != nil {
 		f.t.Fatal(err)
 	}

@@ -2,8 +2,6 @@ package api
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"net/http"
 	"sort"
 
@@ -172,12 +170,7 @@ func (h *Handler) CreateApp(c echo.Context) error {
 	if in.ProjectID == nil {
 		return web.Error(http.StatusUnprocessableEntity, "project_id", "project_id is required")
 	}
-	envName := db.DefaultEnvironment
-	setIf(&envName, in.Environment)
-	env, err := h.Store.EnvironmentByName(ctx, *in.ProjectID, envName)
-	if errors.Is(err, db.ErrNotFound) {
-		return web.Error(http.StatusUnprocessableEntity, "environment", fmt.Sprintf("project %d has no environment %q", *in.ProjectID, envName))
-	}
+	env, err := h.environmentInProject(c, *in.ProjectID, in.Environment)
 	if err != nil {
 		return err
 	}
@@ -304,7 +297,7 @@ func (h *Handler) renderAppJSON(c echo.Context, status int, id int64) error {
 
 func (h *Handler) ListApps(c echo.Context) error {
 	limit, offset := pageParams(c)
-	apps, err := h.Store.AppsPage(c.Request().Context(), limit, offset)
+	apps, err := h.Store.AppsPage(c.Request().Context(), limit, offset, web.VisibleProjects(c))
 	if err != nil {
 		return err
 	}

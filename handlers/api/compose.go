@@ -141,7 +141,7 @@ func (h *Handler) LoadCompose(c echo.Context) (*db.ComposeStack, error) {
 func (h *Handler) ListCompose(c echo.Context) error {
 	ctx := c.Request().Context()
 	limit, offset := pageParams(c)
-	list, err := h.Store.ComposePage(ctx, limit, offset)
+	list, err := h.Store.ComposePage(ctx, limit, offset, web.VisibleProjects(c))
 	if err != nil {
 		return err
 	}
@@ -168,7 +168,7 @@ func (h *Handler) CreateCompose(c echo.Context) error {
 	if in.Source == nil && in.ComposeFile == nil {
 		return web.Error(http.StatusUnprocessableEntity, "source", `give either source ({"type": "git", "url": …}) or compose_file (the YAML text)`)
 	}
-	envID, err := h.resolveEnvironment(ctx, in.EnvironmentID, in.ProjectID, in.Environment)
+	envID, err := h.resolveEnvironment(c, in.EnvironmentID, in.ProjectID, in.Environment)
 	if err != nil {
 		return err
 	}

@@ -146,7 +146,7 @@ func actor(c echo.Context) string {
 func (h *Handler) ListDatabases(c echo.Context) error {
 	ctx := c.Request().Context()
 	limit, offset := pageParams(c)
-	list, err := h.Store.DatabasesPage(ctx, limit, offset)
+	list, err := h.Store.DatabasesPage(ctx, limit, offset, web.VisibleProjects(c))
 	if err != nil {
 		return err
 	}
@@ -163,30 +163,42 @@ func (h *Handler) ListDatabases(c echo.Context) error {
 
 // resolveEnvironment finds the environment a create names: environment_id,
 // or project_id with an environment name (default production).
-func (h *Handler) resolveEnvironment(ctx context.Context, envID, projectID *int64, envName *string) (int64, error) {
+func (h *Handler) resolveEnvironment(c echo.Context, envID, projectID *int64, envName *string) (int64, error) {
+	ctx := c.Request().Context()
 	if envID != nil {
 		env, err := h.Store.Environment(ctx, *envID)
-		if errors.Is(err, db.ErrNotFound) {
+		if errors.Is(err, db.ErrNotFound) || err == nil && !web.Access(c).Sees(env.ProjectID) {
 			return 0, web.Error(http.StatusUnprocessableEntity, "environment_id", fmt.Sprintf("there is no environment %d", *envID))
 		}
 		if err != nil {
 			return 0, err
 		}
-		return env.ID, nil
+		return env.ID, web.NeedLevel(c, env.ProjectID, db.LevelManage)
 	}
 	if projectID == nil {
 		return 0, web.Error(http.StatusUnprocessableEntity, "environment_id", "environment_id, or project_id with environment, is required")
 	}
-	name := db.DefaultEnvironment
-	setIf(&name, envName)
-	env, err := h.Store.EnvironmentByName(ctx, *projectID, name)
-	if errors.Is(err, db.ErrNotFound) {
-		return 0, web.Error(http.StatusUnprocessableEntity, "environment", fmt.Sprintf("project %d has no environment %q", *projectID, name))
-	}
+	env, err := h.environmentInProject(c, *projectID, envName)
 	if err != nil {
 		return 0, err
 	}
 	return env.ID, nil
+}
+
+// environmentInProject finds the named environment (production when
+// unnamed) of a project the request may create services in. A project it
+// cannot see answers like one that does not exist.
+func (h *Handler) environmentInProject(c echo.Context, projectID int64, envName *string) (*db.Environment, error) {
+	name := db.DefaultEnvironment
+	setIf(&name, envName)
+	env, err := h.Store.EnvironmentByName(c.Request().Context(), projectID, name)
+	if errors.Is(err, db.ErrNotFound) || err == nil && !web.Access(c).Sees(projectID) {
+		return nil, web.Error(http.StatusUnprocessableEntity, "environment", fmt.Sprintf("project %d has no environment %q", projectID, name))
+	}
+	if err != nil {
+		return nil, err
+	}
+	return env, web.NeedLevel(c, projectID, db.LevelManage)
 }
 
 func (h *Handler) CreateDatabase(c echo.Context) error {
@@ -198,7 +210,7 @@ func (h *Handler) CreateDatabase(c echo.Context) error {
 	if in.Engine == nil || in.Name == nil {
 		return web.Error(http.StatusUnprocessableEntity, "engine", "engine and name are required")
 	}
-	envID, err := h.resolveEnvironment(ctx, in.EnvironmentID, in.ProjectID, in.Environment)
+	envID, err := h.resolveEnvironment(c, in.EnvironmentID, in.ProjectID, in.Environment)
 	if err != nil {
 		return err
 	}

@@ -218,7 +218,7 @@ func exampleCertificate() map[string]any {
 }
 
 func exampleToken() map[string]any {
-	return map[string]any{"id": 2, "name": "ci", "prefix": "dkp_AbC123", "created_at": exampleTime, "last_used_at": nil}
+	return map[string]any{"id": 2, "name": "ci", "prefix": "dkp_AbC123", "created_at": exampleTime, "last_used_at": nil, "scope": "deploy", "project_ids": []any{1}, "expires_at": "2027-03-04T18:00:00Z"}
 }
 
 func exampleDeploySettings() map[string]any {
@@ -518,11 +518,16 @@ func Operations() []Operation {
 			Response: map[string]any{"changed": true}, Errors: []int{400, 401, 422}},
 
 		{Method: "GET", Path: "/api/v1/tokens", Tag: "Tokens", Summary: "List your API tokens", Paginated: true, Status: 200,
-			Response: examplePage(exampleToken()), Errors: []int{401}},
+			Notes:    "?all=true lists every user's tokens, each with user_email: owners and admins only (403 otherwise).",
+			Response: examplePage(exampleToken()), Errors: []int{401, 403}},
 		{Method: "POST", Path: "/api/v1/tokens", Tag: "Tokens", Summary: "Create an API token; the answer is the only time it is shown", Status: 201,
-			Body: map[string]any{"name": "ci"}, Response: created, Errors: []int{400, 401, 422}},
-		{Method: "DELETE", Path: "/api/v1/tokens/{id}", Tag: "Tokens", Summary: "Revoke an API token", Status: 204, Errors: notFound},
-	}, append(append(append(append(composeOperations(), logsOperations()...), metricsOperations()...), terminalOperations()...), append(append(notificationOperations(), alertOperations()...), twoFactorOperations()...)...)...)
+			Notes: "scope: read (GET only), deploy (read, plus deploy, start, stop, restart, roll back, run backups) or manage (default: all you can do). " +
+				"A token acts with the lesser of its scope and your role. project_ids limits it to those projects (and takes server settings away); " +
+				"expires_in_days (1–3650; 0 or absent: never). Created with a token, the new one gets no wider scope, no other projects and no later expiry (403).",
+			Body: map[string]any{"name": "ci", "scope": "deploy", "project_ids": []any{1}, "expires_in_days": 90}, Response: created, Errors: []int{400, 401, 403, 422}},
+		{Method: "DELETE", Path: "/api/v1/tokens/{id}", Tag: "Tokens", Summary: "Revoke an API token", Status: 204,
+			Notes: "Your own; owners and admins may revoke anyone's.", Errors: notFound},
+	}, append(append(append(append(composeOperations(), logsOperations()...), metricsOperations()...), terminalOperations()...), append(append(notificationOperations(), alertOperations()...), append(twoFactorOperations(), userOperations()...)...)...)...)
 }
 
 var pathParamRe = regexp.MustCompile(`\{([a-z_]+)\}`)

@@ -12,7 +12,7 @@ import (
 )
 
 func (h *Handler) ListProjects(c echo.Context) error {
-	projects, err := h.Store.Projects(c.Request().Context())
+	projects, err := h.Store.Projects(c.Request().Context(), web.VisibleProjects(c))
 	if err != nil {
 		return err
 	}

@@ -4,13 +4,26 @@ import (
 	"net/http"
 
 	"dokploy/handlers/web"
+	"dokploy/jobs/ops"
 
 	"github.com/labstack/echo/v4"
 
 	"dokploy/db"
 )
 
+// ListTokens lists the caller's tokens; ?all=true lists every user's, for
+// owners and admins.
 func (h *Handler) ListTokens(c echo.Context) error {
+	if c.QueryParam("all") == "true" {
+		if !web.Access(c).Admin() {
+			return web.Error(http.StatusForbidden, "", "Only owners and admins can list every user's tokens.")
+		}
+		all, err := h.Store.AllAPITokens(c.Request().Context())
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, pageOf(c, all))
+	}
 	tokens, err := h.Store.APITokens(c.Request().Context(), web.CurrentUser(c).ID)
 	if err != nil {
 		return err
@@ -20,11 +33,17 @@ func (h *Handler) ListTokens(c echo.Context) error {
 
 // CreateToken answers with the token in clear: the only time it is shown.
 func (h *Handler) CreateToken(c echo.Context) error {
-	name, err := bindName(c)
-	if err != nil {
+	var in struct {
+		Name          string  `json:"name"`
+		Scope         string  `json:"scope"`
+		ProjectIDs    []int64 `json:"project_ids"`
+		ExpiresInDays int     `json:"expires_in_days"`
+	}
+	if err := bindStrict(c, &in); err != nil {
 		return err
 	}
-	t, token, err := h.Ops.CreateAPIToken(c.Request().Context(), web.CurrentUser(c).ID, name)
+	t, token, err := h.Ops.CreateAPIToken(c.Request().Context(), web.Access(c), ops.NewToken{
+		Name: in.Name, Scope: in.Scope, ProjectIDs: in.ProjectIDs, ExpiresInDays: in.ExpiresInDays})
 	if err != nil {
 		return err
 	}
@@ -39,7 +58,7 @@ func (h *Handler) RevokeToken(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := h.Ops.RevokeAPIToken(c.Request().Context(), web.CurrentUser(c).ID, id); err != nil {
+	if err := h.Ops.RevokeAPIToken(c.Request().Context(), web.Access(c), id); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)

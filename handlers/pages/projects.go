@@ -1,7 +1,6 @@
 package pages
 
 import (
-	"context"
 	"net/http"
 	"strconv"
 	"strings"
@@ -17,9 +16,10 @@ import (
 
 // dashboard is what the dashboard and its project list partial show.
 type dashboard struct {
-	Projects []projectCard
-	Form     *views.Form
-	CSRF     string
+	Projects  []projectCard
+	CanCreate bool // owners and admins create projects
+	Form      *views.Form
+	CSRF      string
 }
 
 // appsPerCard is how many apps each project card lists, the project page
@@ -49,12 +49,15 @@ type statusTally struct {
 // first.
 var statusOrder = []string{db.AppError, db.AppDeploying, db.AppRunning, db.AppStopped, db.AppIdle}
 
-func (h *Handler) loadDashboard(ctx context.Context) (*dashboard, error) {
-	projects, err := h.Store.Projects(ctx)
+// loadDashboard loads the project cards the request may see.
+func (h *Handler) loadDashboard(c echo.Context) (*dashboard, error) {
+	ctx := c.Request().Context()
+	visible := web.VisibleProjects(c)
+	projects, err := h.Store.Projects(ctx, visible)
 	if err != nil {
 		return nil, err
 	}
-	apps, counts, err := h.Store.DashboardApps(ctx, appsPerCard(len(projects)))
+	apps, counts, err := h.Store.DashboardApps(ctx, appsPerCard(len(projects)), visible)
 	if err != nil {
 		return nil, err
 	}
@@ -68,7 +71,7 @@ func (h *Handler) loadDashboard(ctx context.Context) (*dashboard, error) {
 		byProject[apps[start].ProjectID] = apps[start:end:end]
 		start = end
 	}
-	d := &dashboard{Form: views.NewForm(), Projects: make([]projectCard, 0, len(projects))}
+	d := &dashboard{Form: views.NewForm(), Projects: make([]projectCard, 0, len(projects)), CanCreate: web.Access(c).Admin()}
 	for _, p := range projects {
 		card := projectCard{Project: p, Apps: byProject[p.ID]}
 		for _, st := range statusOrder {
@@ -83,7 +86,7 @@ func (h *Handler) loadDashboard(ctx context.Context) (*dashboard, error) {
 }
 
 func (h *Handler) ShowDashboardPage(c echo.Context) error {
-	d, err := h.loadDashboard(c.Request().Context())
+	d, err := h.loadDashboard(c)
 	if err != nil {
 		return err
 	}
@@ -98,7 +101,7 @@ func (h *Handler) CreateProject(c echo.Context) error {
 	if _, err := h.Ops.CreateProject(ctx, form.Values["name"], ""); err != nil && !formErrors(form, err) {
 		return err
 	}
-	d, err := h.loadDashboard(ctx)
+	d, err := h.loadDashboard(c)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"dokploy/handlers/web"
+	"dokploy/jobs/ops"
 
 	"github.com/labstack/echo/v4"
 
@@ -17,6 +18,7 @@ type settingsPage struct {
 	Tokens         []db.APIToken
 	NewToken       string
 	TokenForm      *views.Form
+	TokenProjects  []db.Project // what a new token may be limited to
 	Sessions       []db.Session
 	CurrentSession string
 	Concurrency    int
@@ -41,6 +43,9 @@ func (h *Handler) loadSettings(c echo.Context) (*settingsPage, error) {
 	p := &settingsPage{TokenForm: views.NewForm(), Password: views.NewForm(), Email: u.Email}
 	var err error
 	if p.Tokens, err = h.Store.APITokens(ctx, u.ID); err != nil {
+		return nil, err
+	}
+	if p.TokenProjects, err = h.Store.ProjectNames(ctx, web.VisibleProjects(c)); err != nil {
 		return nil, err
 	}
 	if p.Sessions, err = h.Store.SessionsByUser(ctx, u.ID); err != nil {
@@ -90,8 +95,19 @@ func (h *Handler) UpdateConcurrency(c echo.Context) error {
 
 func (h *Handler) CreateToken(c echo.Context) error {
 	form := views.NewForm()
-	form.Values["name"] = strings.TrimSpace(c.FormValue("name"))
-	_, clear, err := h.Ops.CreateAPIToken(c.Request().Context(), web.CurrentUser(c).ID, form.Values["name"])
+	for _, k := range []string{"name", "scope", "expires_in_days"} {
+		form.Values[k] = strings.TrimSpace(c.FormValue(k))
+	}
+	in := ops.NewToken{Name: form.Values["name"], Scope: form.Values["scope"]}
+	in.ExpiresInDays, _ = strconv.Atoi(form.Values["expires_in_days"]) // a select: 0 (never) otherwise
+	if p := c.FormValue("project_id"); p != "" {
+		id, err := strconv.ParseInt(p, 10, 64)
+		if err != nil {
+			id = -1 // refused by CreateAPIToken as no such project
+		}
+		in.ProjectIDs = []int64{id}
+	}
+	_, clear, err := h.Ops.CreateAPIToken(c.Request().Context(), web.Access(c), in)
 	if err != nil && !formErrors(form, err) {
 		return err
 	}
@@ -115,7 +131,7 @@ func (h *Handler) RevokeToken(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := h.Ops.RevokeAPIToken(c.Request().Context(), web.CurrentUser(c).ID, id); err != nil {
+	if err := h.Ops.RevokeAPIToken(c.Request().Context(), web.Access(c), id); err != nil {
 		return err
 	}
 	p, err := h.loadSettings(c)

@@ -49,7 +49,7 @@ type projectOption struct {
 
 // projectOptions lists every project, the ones in chosen checked.
 func (h *Handler) projectOptions(c echo.Context, chosen []int64) ([]projectOption, error) {
-	list, err := h.Store.Projects(c.Request().Context())
+	list, err := h.Store.Projects(c.Request().Context(), nil)
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ package web
 
 import (
 	"bytes"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -54,6 +55,7 @@ const (
 	CtxTokenName = "token_name"
 	CtxTokenID   = "token_id"
 	CtxRequestID = "request_id"
+	CtxAccess    = "access"
 	ctxFrontEnd  = "front_end"
 	ctxSession   = "session_token"
 )
@@ -76,6 +78,33 @@ type Deps struct {
 func CurrentUser(c echo.Context) *db.User {
 	u, _ := c.Get(CtxUser).(*db.User)
 	return u
+}
+
+// Access is what the signed-in request may reach (its user's role and
+// grants, narrowed by its API token), or nil before sign-in.
+func Access(c echo.Context) *db.Access {
+	a, _ := c.Get(CtxAccess).(*db.Access)
+	return a
+}
+
+// VisibleProjects is the project filter for list queries: nil for all.
+func VisibleProjects(c echo.Context) []int64 { return Access(c).ProjectIDs() }
+
+// errNotFound is what a project the request cannot reach looks like: the
+// same answer as one that does not exist, so ids tell nothing.
+var errNotFound = echo.NewHTTPError(http.StatusNotFound, "Not found.")
+
+// NeedLevel checks that the request may act at the level in the project:
+// 404 when it cannot see the project at all, 403 (saying what it has)
+// when it sees it with too little.
+func NeedLevel(c echo.Context, projectID int64, need db.Level) error {
+	switch got := Access(c).Level(projectID); {
+	case got == db.LevelNone:
+		return errNotFound
+	case got < need:
+		return Error(http.StatusForbidden, "", fmt.Sprintf("You have %s access to this project; this needs %s. Ask an owner or admin for more.", got, need))
+	}
+	return nil
 }
 
 // CSRF is the request's CSRF token, for forms.

@@ -59,7 +59,7 @@ func seeded(t *testing.T) (*sqlx.DB, *db.Store, string) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := store.CreateUser(ctx, "admin@example.com", "$argon2id$v=19$m=19456,t=2,p=1$x$y"); err != nil {
+	if _, err := store.CreateUser(ctx, "admin@example.com", "$argon2id$v=19$m=19456,t=2,p=1$x$y", db.RoleOwner); err != nil {
 		t.Fatal(err)
 	}
 	// The built-in disk rule, seeded by a migration, as the user changed

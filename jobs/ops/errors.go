@@ -81,3 +81,13 @@ func (e *EngineError) Unwrap() error { return e.Err }
 // errRoutingOff refuses routing settings where this process has no
 // routing service (tests, a worker).
 var errRoutingOff = &EngineError{Msg: "Routing is not configured."}
+
+// ForbiddenError is an action the caller's role does not allow (an admin
+// changing an owner, say); handlers answer 403 with Msg.
+type ForbiddenError struct{ Msg string }
+
+func (e *ForbiddenError) Error() string { return e.Msg }
+
+func forbidden(format string, args ...any) error {
+	return &ForbiddenError{Msg: fmt.Sprintf(format, args...)}
+}
