@@ -114,6 +114,17 @@ func (s *Store) UserGrants(ctx context.Context, userID int64) ([]ProjectMember, 
 	return out, opError("user grants", err)
 }
 
+// AllGrants lists every grant with its project's name (in Email's
+// place, as UserGrants does), for the Users page.
+func (s *Store) AllGrants(ctx context.Context) ([]ProjectMember, error) {
+	out := []ProjectMember{}
+	err := s.db.SelectContext(ctx, &out, `
+		SELECT m.project_id, m.user_id, p.name AS email, u.role, m.level, m.created_at
+		FROM project_members m JOIN users u ON u.id = m.user_id JOIN projects p ON p.id = m.project_id
+		ORDER BY lower(p.name)`)
+	return out, opError("all grants", err)
+}
+
 // SetProjectMember grants a user a level on a project, or changes it.
 func (s *Store) SetProjectMember(ctx context.Context, projectID, userID int64, level Level) error {
 	if level == LevelNone {

@@ -136,6 +136,16 @@ func (a *testApp) createTeamUser(email string, role db.Role) int64 {
 	return u.ID
 }
 
+// tokenFor makes a manage-scoped API token for a user.
+func (a *testApp) tokenFor(userID int64) string {
+	a.t.Helper()
+	_, token, err := a.store.CreateAPIToken(context.Background(), userID, fmt.Sprint("t", userID), db.TokenLimits{Scope: db.ScopeManage})
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	return token
+}
+
 var pathParam = regexp.MustCompile(`:[a-z_]+`)
 
 // pathFor fills a route's parameters: :id with the resource of project B

@@ -65,6 +65,8 @@ type Renderer struct {
 }
 
 var funcs = template.FuncMap{
+	// expired tells whether a deadline has passed.
+	"expired": func(t time.Time) bool { return time.Now().After(t) },
 	"ago": func(t any) string {
 		var tm time.Time
 		switch v := t.(type) {

@@ -7,7 +7,19 @@ func userOperations() []Operation {
 		"disabled_at": nil, "two_factor": false, "last_seen_at": "2026-12-04T18:30:00Z", "projects": 1}
 	member := map[string]any{"project_id": 1, "user_id": 2, "email": "dev@example.com", "role": "member", "level": "deploy", "created_at": "2026-12-04T18:00:00Z"}
 	owners := "Owners and admins only (403 otherwise, and for a token without the manage scope). "
+	inv := map[string]any{"id": 3, "email": "new@example.com", "role": "member", "project_id": 1, "level": "deploy", "project_name": "shop",
+		"invited_by": 1, "created_at": "2026-12-04T18:00:00Z", "expires_at": "2026-12-11T18:00:00Z", "accepted_at": nil}
 	return []Operation{
+		{Method: "GET", Path: "/api/v1/invitations", Tag: "Users", Summary: "Invitations not yet accepted", Paginated: true,
+			Notes: owners + "Expired ones are listed too, until revoked.", Status: 200, Response: examplePage(inv), Errors: []int{401, 403}},
+		{Method: "POST", Path: "/api/v1/invitations", Tag: "Users", Summary: "Invite a user by a one-time link",
+			Notes: owners + "The answer holds the link, shown only this once (stored hashed). It works once, until it expires (expires_in_days 1–30, default 7). " +
+				"When an email notification channel is set up the link is also mailed to the address (emailed_via names the channel; email_error says why mailing failed). " +
+				"project_id with level grants a member or viewer a first project. Only owners invite owners; an address that has an account or an open invitation is refused (409).",
+			Status: 201, Body: map[string]any{"email": "new@example.com", "role": "member", "project_id": 1, "level": "deploy", "expires_in_days": 7},
+			Response: map[string]any{"invitation": inv, "link": "https://dokploy.example.com/invite/…", "emailed_via": "ops mail"}, Errors: []int{400, 401, 403, 409, 422}},
+		{Method: "DELETE", Path: "/api/v1/invitations/{id}", Tag: "Users", Summary: "Revoke an invitation: its link stops working",
+			Notes: owners, Status: 204, Errors: []int{401, 403, 404}},
 		{Method: "GET", Path: "/api/v1/users", Tag: "Users", Summary: "List users", Paginated: true,
 			Notes:  owners + "Roles: owner (everything, other owners included), admin (everything but owners), member (granted projects at their level), viewer (granted projects, read-only).",
 			Status: 200, Response: examplePage(user), Errors: []int{401, 403}},

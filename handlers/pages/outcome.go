@@ -17,9 +17,12 @@ import (
 func outcome(err error, done string) (msg, problem string, fail error) {
 	var fields ops.FieldErrors
 	var conflict *ops.ConflictError
+	var forbidden *ops.ForbiddenError
 	switch {
 	case err == nil:
 		return done, "", nil
+	case errors.As(err, &forbidden):
+		return "", forbidden.Msg, nil
 	case ops.IsNotRouted(err):
 		return done, err.Error(), nil
 	case errors.As(err, &fields):
@@ -33,7 +36,11 @@ func outcome(err error, done string) (msg, problem string, fail error) {
 
 // formErrors puts an operation's refusal on the form's fields and reports
 // whether it was one; other errors are left to the caller.
-func formErrors(form *views.Form, err error) bool {
+func formErrors(form *views.Form, err error) bool { return FormErrors(form, err) }
+
+// FormErrors is formErrors for the handlers outside this package (sign-in
+// and invitations).
+func FormErrors(form *views.Form, err error) bool {
 	var fields ops.FieldErrors
 	var conflict *ops.ConflictError
 	switch {

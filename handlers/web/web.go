@@ -107,6 +107,11 @@ func NeedLevel(c echo.Context, projectID int64, need db.Level) error {
 	return nil
 }
 
+// InvitationLink is the absolute URL of an invitation's one-time link.
+func (d *Deps) InvitationLink(token string) string {
+	return strings.TrimSuffix(d.PublicURL, "/") + "/invite/" + token
+}
+
 // CSRF is the request's CSRF token, for forms.
 func CSRF(c echo.Context) string {
 	s, _ := c.Get(CtxCSRF).(string)

@@ -9,12 +9,10 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
-	"fmt"
 	"math/big"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -22,57 +20,8 @@ import (
 	"dokploy/db"
 	"dokploy/db/dbtest"
 	"dokploy/jobs/netguard"
+	"dokploy/jobs/notify/notifytest"
 )
-
-// mailpit runs the Mailpit SMTP test server (make mailpit builds it) on
-// free ports and returns its SMTP port and HTTP API base URL.
-func mailpit(t *testing.T, extra ...string) (smtpPort int, api string) {
-	t.Helper()
-	bin := os.Getenv("DOKPLOY_MAILPIT_BIN")
-	if bin == "" {
-		bin = "/var/cache/dokploy/bin/mailpit"
-	}
-	if _, err := os.Stat(bin); err != nil {
-		t.Fatalf("mailpit not found at %s (run make mailpit): %v", bin, err)
-	}
-	smtpPort, httpPort := freePort(t), freePort(t)
-	cmd := exec.Command(bin, "--smtp", fmt.Sprintf("127.0.0.1:%d", smtpPort), "--listen", fmt.Sprintf("127.0.0.1:%d", httpPort),
-		"--database", t.TempDir()+"/mailpit.db", "--smtp-auth-accept-any", "--smtp-disable-rdns", "--quiet")
-	if len(extra) == 0 {
-		extra = []string{"--smtp-auth-allow-insecure"} // plain SMTP with AUTH (to localhost only)
-	}
-	cmd.Args = append(cmd.Args, extra...)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	api = fmt.Sprintf("http://127.0.0.1:%d", httpPort)
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		resp, err := http.Get(api + "/api/v1/messages")
-		if err == nil {
-			resp.Body.Close()
-			if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", smtpPort)); err == nil {
-				c.Close()
-				return smtpPort, api
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("mailpit did not start: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
 
 func getJSON(t *testing.T, url string, v any) {
 	t.Helper()
@@ -89,7 +38,7 @@ func getJSON(t *testing.T, url string, v any) {
 func TestNotify_EmailThroughMailpit(t *testing.T) {
 	store := dbtest.NewStore(t)
 	ctx := context.Background()
-	port, api := mailpit(t)
+	port, api := notifytest.Mailpit(t)
 	addChannel(t, store, "ops mail", KindEmail, Config{Host: "127.0.0.1", Port: port, Username: "dokploy", Password: "smtp-pass-secret",
 		From: "alerts@dokploy.test", To: []string{"ops@example.com", "oncall@example.com"}}, EventDeployFailed)
 	n := New(store, netguard.New())
@@ -135,7 +84,7 @@ func TestNotify_EmailThroughMailpit(t *testing.T) {
 
 func TestNotify_EmailServerDownFailsWithoutPassword(t *testing.T) {
 	store := dbtest.NewStore(t)
-	ch := addChannel(t, store, "dead mail", KindEmail, Config{Host: "127.0.0.1", Port: freePort(t), Username: "u", Password: "smtp-pass-secret",
+	ch := addChannel(t, store, "dead mail", KindEmail, Config{Host: "127.0.0.1", Port: notifytest.FreePort(t), Username: "u", Password: "smtp-pass-secret",
 		From: "alerts@dokploy.test", To: []string{"ops@example.com"}})
 	row, err := New(store, netguard.New()).SendTest(context.Background(), ch.ID)
 	if err != nil {
@@ -185,7 +134,7 @@ func TestNotify_EmailUpgradesWithSTARTTLS(t *testing.T) {
 	store := dbtest.NewStore(t)
 	ctx := context.Background()
 	certFile, keyFile, pool := selfSigned(t)
-	port, api := mailpit(t, "--smtp-tls-cert", certFile, "--smtp-tls-key", keyFile, "--smtp-require-starttls")
+	port, api := notifytest.Mailpit(t, "--smtp-tls-cert", certFile, "--smtp-tls-key", keyFile, "--smtp-require-starttls")
 	ch := addChannel(t, store, "tls mail", KindEmail, Config{Host: "127.0.0.1", Port: port, Username: "dokploy", Password: "smtp-pass-secret",
 		From: "alerts@dokploy.test", To: []string{"ops@example.com"}})
 

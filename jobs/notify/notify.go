@@ -318,3 +318,32 @@ func EncodeConfig(cfg *Config) string {
 
 // Scrub removes cfg's secrets from s.
 func Scrub(kind string, cfg *Config, s string) string { return scrub(s, cfg.secrets(kind)) }
+
+// MailTo sends one message to an address of the caller's choosing (an
+// invitation, say) through the first enabled email channel's SMTP server,
+// not to the channel's own recipients. It answers the channel's name, or
+// "" without error when no email channel is set up.
+func (n *Notifier) MailTo(ctx context.Context, to, title, body, url string) (string, error) {
+	channels, err := n.store.NotificationChannels(ctx)
+	if err != nil {
+		return "", err
+	}
+	for i := range channels {
+		ch := &channels[i]
+		if ch.Kind != KindEmail || !ch.Enabled {
+			continue
+		}
+		cfg, err := n.ChannelConfig(ch)
+		if err != nil {
+			return ch.Name, err
+		}
+		one := *cfg
+		one.To = []string{to}
+		m := Message{Event: "invitation", Title: title, Body: body, URL: url, Severity: SeverityInfo, OccurredAt: time.Now()}
+		if err := n.send.mail(ctx, &one, m); err != nil {
+			return ch.Name, errors.New(Scrub(KindEmail, cfg, err.Error()))
+		}
+		return ch.Name, nil
+	}
+	return "", nil
+}
