@@ -232,6 +232,15 @@ func TestAuthorization_LevelsInAGrantedProject(t *testing.T) {
 	app := fmt.Sprintf("/api/v1/applications/%d", tm.appA.ID)
 
 	wantStatus(t, tm.member.get(fmt.Sprintf("/apps/%d", tm.appA.ID)), http.StatusOK)
+	// The project page offers the member no form they could not use.
+	page := tm.member.get(fmt.Sprintf("/projects/%d", tm.projA.ID))
+	wantStatus(t, page, http.StatusOK)
+	if d := page.doc(t); d.Find("#new-app").Length() != 0 || d.Find(`form[hx-post$="/delete"]`).Length() != 0 || !strings.Contains(d.Find(".page-head").Text(), "deploy access") {
+		t.Errorf("member's project page offers forms or hides their level: %s", uiText(t, page))
+	}
+	if d := tm.owner.get(fmt.Sprintf("/projects/%d", tm.projA.ID)).doc(t); d.Find("#new-app").Length() != 1 {
+		t.Error("owner's project page lacks the New application form")
+	}
 	res, _ := tm.a.apiJSON(http.MethodPost, app+"/deploy", tm.memberToken, nil)
 	if res.Code != http.StatusAccepted && res.Code != http.StatusOK && res.Code != http.StatusCreated {
 		t.Errorf("member with deploy: deploy in A: got %d %s", res.Code, res.Body)

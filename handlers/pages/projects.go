@@ -131,7 +131,14 @@ type projectPage struct {
 	Engines     []engines.Engine
 	CSRF        string
 	Deletion    string
+	// What the viewer may do here: the forms they could not use are not
+	// shown (the routes refuse them anyway).
+	Level     db.Level
+	CanDelete bool // deleting a project is for owners and admins
 }
+
+// CanManage tells whether the viewer may change the project's contents.
+func (p *projectPage) CanManage() bool { return p.Level >= db.LevelManage }
 
 type envSection struct {
 	db.Environment
@@ -211,6 +218,7 @@ func (h *Handler) loadProjectPage(c echo.Context, id int64) (*projectPage, error
 	page := &projectPage{Project: p, Rename: views.NewForm(), EnvForm: views.NewForm(), AppForm: newAppForm(),
 		DBForm: newDatabaseForm(), ComposeForm: newComposeForm(), Engines: engines.All}
 	page.CSRF = web.CSRF(c)
+	page.Level, page.CanDelete = web.Access(c).Level(p.ID), web.Access(c).Admin()
 	page.Rename.Values["name"] = p.Name
 	for _, e := range p.Environments {
 		sec := envSection{Environment: e}
