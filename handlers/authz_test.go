@@ -256,6 +256,16 @@ func TestAuthorization_LevelsInAGrantedProject(t *testing.T) {
 	wantStatus(t, tm.viewer.postHTMX(fmt.Sprintf("/apps/%d/deploy", tm.appA.ID), nil), http.StatusForbidden)
 	wantStatus(t, tm.viewer.postHTMX(fmt.Sprintf("/apps/%d/deploy", tm.appB.ID), nil), http.StatusNotFound)
 
+	// The webhook URL deploys: the viewer does not see it, the member does.
+	deployments := fmt.Sprintf("/apps/%d/deployments", tm.appA.ID)
+	if res := tm.viewer.get(deployments); res.Code != http.StatusOK || strings.Contains(res.Body, "/api/deploy/") {
+		t.Errorf("viewer's deployments tab: want 200 without the webhook URL, got %d", res.Code)
+	}
+	wantStatus(t, tm.viewer.get(fmt.Sprintf("/apps/%d/webhooks", tm.appA.ID)), http.StatusForbidden)
+	if res := tm.member.get(deployments); !strings.Contains(res.Body, "/api/deploy/") {
+		t.Error("member with deploy: the deployments tab lacks the webhook URL")
+	}
+
 	// The member's read-scoped token reads A and cannot deploy it.
 	res, _ = tm.a.apiJSON(http.MethodGet, app, tm.readToken, nil)
 	wantStatus(t, res, http.StatusOK)

@@ -80,7 +80,7 @@ func (h *Handler) routes(e *echo.Echo) {
 	ui.GET("/apps/:id/monitoring", h.pages.ShowAppMonitoring, view(db.ResService))
 	ui.GET("/apps/:id/advanced", h.pages.ShowAppAdvanced, view(db.ResService))
 	ui.GET("/apps/:id/runtime-logs", h.pages.StreamRuntimeLogs, view(db.ResService))
-	ui.GET("/apps/:id/webhooks", h.pages.ShowWebhookPanel, view(db.ResService))
+	ui.GET("/apps/:id/webhooks", h.pages.ShowWebhookPanel, deploy(db.ResService)) // the URL it shows deploys
 	ui.POST("/apps/:id/webhooks", h.pages.UpdateWebhookSettings, manage(db.ResService))
 	ui.POST("/apps/:id/webhooks/rotate", h.pages.RotateWebhookToken, manage(db.ResService))
 	ui.POST("/apps/:id/webhooks/secret", h.pages.UpdateWebhookSecret, manage(db.ResService))
@@ -251,7 +251,7 @@ func (h *Handler) routes(e *echo.Echo) {
 	api.POST("/applications/:id/restart", h.api.RestartApp, deploy(db.ResService))
 	api.GET("/applications/:id/env", h.api.GetAppEnv, manage(db.ResService))
 	api.PUT("/applications/:id/env", h.api.PutAppEnv, manage(db.ResService))
-	api.GET("/applications/:id/webhook", h.api.GetWebhook, manage(db.ResService))
+	api.GET("/applications/:id/webhook", h.api.GetWebhook, deploy(db.ResService)) // the URL deploys: deploy level
 	api.POST("/applications/:id/webhook/rotate", h.api.RotateWebhook, manage(db.ResService))
 	api.GET("/applications/:id/webhook/deliveries", h.api.ListDeliveries, view(db.ResService))
 	api.GET("/applications/:id/deployments", h.api.ListDeployments, view(db.ResService))
@@ -304,7 +304,7 @@ func (h *Handler) routes(e *echo.Echo) {
 	api.PUT("/compose/:id/env", h.api.PutComposeEnv, manage(db.ResService))
 	api.GET("/compose/:id/domains", h.api.ListComposeDomains, view(db.ResService))
 	api.POST("/compose/:id/domains", h.api.CreateComposeDomain, manage(db.ResService))
-	api.GET("/compose/:id/webhook", h.api.GetComposeWebhook, manage(db.ResService))
+	api.GET("/compose/:id/webhook", h.api.GetComposeWebhook, deploy(db.ResService))
 	api.POST("/compose/:id/deploy-key", h.api.GenerateComposeDeployKey, manage(db.ResService))
 	api.GET("/deployments/:id", h.api.GetDeployment, view(db.ResDeployment))
 	api.GET("/deployments/:id/logs", h.api.DeploymentLogs, view(db.ResDeployment))

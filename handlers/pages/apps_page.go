@@ -172,8 +172,11 @@ func (h *Handler) loadAppTab(c echo.Context, a *db.App, tab string, history []db
 			}
 		}
 		p.Deployments, p.CurrentID = history, currentDeployment(history, a.CurrentImage)
-		if p.Webhooks, err = h.loadWebhookPanel(c, a); err != nil {
-			return nil, err
+		// The webhook URL deploys: only those who may deploy see it.
+		if web.Access(c).Level(a.ProjectID) >= db.LevelDeploy {
+			if p.Webhooks, err = h.loadWebhookPanel(c, a); err != nil {
+				return nil, err
+			}
 		}
 	case "advanced":
 		ports, err := h.Store.AppPorts(ctx, a.ID)

@@ -296,10 +296,13 @@ func (h *Handler) loadComposePage(c echo.Context, s *db.ComposeStack, tab string
 				p.CurrentID = cd.DeploymentID
 			}
 		}
-		if p.Webhook, err = h.Store.AppWebhook(ctx, s.ID); err != nil {
-			return nil, err
+		// The webhook URL and secret deploy: only those who may deploy see them.
+		if web.Access(c).Level(s.ProjectID) >= db.LevelDeploy {
+			if p.Webhook, err = h.Store.AppWebhook(ctx, s.ID); err != nil {
+				return nil, err
+			}
+			p.WebhookURL = h.WebhookURL(p.Webhook)
 		}
-		p.WebhookURL = h.WebhookURL(p.Webhook)
 		p.Mismatch = h.PublicAddressMismatch(c)
 	case "settings":
 		p.SettingsForm = composeSettingsForm(s)
