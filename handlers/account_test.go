@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
@@ -185,5 +186,36 @@ func TestAPI_ChangePassword(t *testing.T) {
 	wantStatus(t, res, http.StatusOK)
 	if sid := db.SessionIDFor(b.cookie(web.SessionCookie)); sid == "" {
 		t.Fatal("no session id")
+	}
+}
+
+// Guessing the password through a signed-in session is no faster than at
+// the sign-in form: wrong passwords on the account forms count against
+// the same limits (5 per account and address), whichever form or the API
+// they come through, and the right one is then refused too until the
+// window passes.
+func TestAccount_WrongPasswordsAreRateLimited(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	b := a.setupAdmin()
+	wrong := url.Values{"current_password": {"not my password"}, "new_password": {"a brand new password"}, "new_password_confirm": {"a brand new password"}}
+	for i := 0; i < 3; i++ {
+		wantStatus(t, b.postHTMX("/account/password", wrong), http.StatusUnprocessableEntity)
+	}
+	for i := 0; i < 2; i++ {
+		wantStatus(t, b.postHTMX("/account/two-factor/recovery-codes", url.Values{"password": {"not my password"}}), http.StatusUnprocessableEntity)
+	}
+	res := b.postHTMX("/account/password", url.Values{"current_password": {adminPassword},
+		"new_password": {"a brand new password"}, "new_password_confirm": {"a brand new password"}})
+	if res.Code != http.StatusTooManyRequests || !strings.Contains(uiText(t, res), "Too many wrong passwords") || res.Header.Get("Retry-After") == "" {
+		t.Errorf("sixth try: want 429 with Retry-After, got %d %s", res.Code, uiText(t, res))
+	}
+	token := a.tokenFor(1)
+	res, _ = a.apiJSON(http.MethodPost, "/api/v1/account/password", token, map[string]any{"current_password": adminPassword, "new_password": "a brand new password"})
+	wantStatus(t, res, http.StatusTooManyRequests)
+	// Nothing changed: the stored password is still the old one.
+	u, err := a.store.UserByEmail(context.Background(), adminEmail)
+	if err != nil || !db.CheckPassword(u.PasswordHash, adminPassword) {
+		t.Errorf("the password changed: %v", err)
 	}
 }

@@ -2,9 +2,15 @@ package handlers
 
 import (
 	"context"
+	"dokploy/handlers/web"
+	"fmt"
+	"net/http"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/labstack/echo/v4"
 )
 
 // loginLimiter counts sign-in attempts per client IP and per account+IP in
@@ -133,4 +139,31 @@ func (g *hashGate) run(ctx context.Context, f func()) bool {
 	g.checks.Add(1)
 	f()
 	return true
+}
+
+// passwordCheck guards the routes that verify the signed-in user's
+// password (change it, new recovery codes, turn two-factor off): a stolen
+// session cannot guess it faster than the sign-in form allows, since the
+// attempts count against the same per-address and per-account limits,
+// and the verifications share the sign-in's bound on argon2id at once. A
+// request that succeeds gives its attempt back, as a sign-in does.
+func (h *Handler) passwordCheck(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		u := web.CurrentUser(c)
+		wait, release := h.limiter.reserve(h.clientIP(c.Request()), u.Email)
+		if wait > 0 {
+			c.Response().Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+			return web.Error(http.StatusTooManyRequests, "password",
+				fmt.Sprintf("Too many wrong passwords. Try again in %s.", wait.Round(time.Second)))
+		}
+		var err error
+		if !h.hashes.run(c.Request().Context(), func() { err = next(c) }) {
+			c.Response().Header().Set("Retry-After", "5")
+			return web.Error(http.StatusServiceUnavailable, "", "The server is busy checking passwords. Try again in a few seconds.")
+		}
+		if err == nil && c.Response().Committed && c.Response().Status < http.StatusBadRequest {
+			release()
+		}
+		return err
+	}
 }
