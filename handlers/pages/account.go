@@ -17,7 +17,7 @@ func (h *Handler) ShowAccountPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return h.Page(c, http.StatusOK, "account", &views.Page{Title: "Account", Active: "account", Data: p})
+	return h.renderSettingsPage(c, http.StatusOK, "account", p)
 }
 
 // ChangePassword changes the user's own password through
@@ -52,7 +52,7 @@ func (h *Handler) renderPassword(c echo.Context, form *views.Form) error {
 		p.PasswordMsg = "Password changed. Your other sessions were signed out; this one stays signed in."
 	}
 	if !web.IsHTMX(c) {
-		return h.Page(c, status, "account", &views.Page{Title: "Account", Active: "account", Data: p})
+		return h.renderSettingsPage(c, status, "account", p)
 	}
 	p.SessionsOOB = p.PasswordMsg != ""
 	return h.Partial(c, status, "account_password", p)

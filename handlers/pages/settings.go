@@ -57,11 +57,25 @@ func (h *Handler) loadSettings(c echo.Context) (*settingsPage, error) {
 	if p.Concurrency, err = h.Store.DeployConcurrency(ctx); err != nil {
 		return nil, err
 	}
-	if p.TwoFactor, err = h.loadTwoFactor(c); err != nil {
-		return nil, err
-	}
 	p.CSRF = web.CSRF(c)
 	return p, nil
+}
+
+// settingsTitles names the two full pages settingsPage backs.
+var settingsTitles = map[string]string{"settings": "Settings", "account": "Account"}
+
+// renderSettingsPage renders the Settings or Account page in full. The
+// two-factor panel is loaded here, for full pages only (2–3 queries and,
+// while a set-up is pending, a QR code): the partials after a token or
+// session change do not show it.
+func (h *Handler) renderSettingsPage(c echo.Context, status int, page string, p *settingsPage) error {
+	if p.TwoFactor == nil {
+		var err error
+		if p.TwoFactor, err = h.loadTwoFactor(c); err != nil {
+			return err
+		}
+	}
+	return h.Page(c, status, page, &views.Page{Title: settingsTitles[page], Active: page, Data: p})
 }
 
 func (h *Handler) ShowSettingsPage(c echo.Context) error {
@@ -69,7 +83,7 @@ func (h *Handler) ShowSettingsPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return h.Page(c, http.StatusOK, "settings", &views.Page{Title: "Settings", Active: "settings", Data: p})
+	return h.renderSettingsPage(c, http.StatusOK, "settings", p)
 }
 
 func (h *Handler) UpdateConcurrency(c echo.Context) error {

@@ -80,7 +80,7 @@ func (h *Handler) renderTwoFactor(c echo.Context, err error, done string, codes 
 			return err
 		}
 		sp.TwoFactor = p
-		return h.Page(c, status, "account", &views.Page{Title: "Account", Active: "account", Data: sp})
+		return h.renderSettingsPage(c, status, "account", sp)
 	}
 	return h.Partial(c, status, "account_two_factor", p)
 }
@@ -131,7 +131,10 @@ func (h *Handler) UpdateRequireTwoFactor(c echo.Context) error {
 		status = http.StatusUnprocessableEntity
 	}
 	if !web.IsHTMX(c) {
-		return h.Page(c, status, "settings", &views.Page{Title: "Settings", Active: "settings", Data: p})
+		return h.renderSettingsPage(c, status, "settings", p)
+	}
+	if p.TwoFactor, err = h.loadTwoFactor(c); err != nil { // the panel shows whether yours is on
+		return err
 	}
 	return h.Partial(c, status, "settings_security", p)
 }
