@@ -126,8 +126,23 @@ func TestBrowserTwoFactor(t *testing.T) {
 		}
 		return b.waitPath(ctx, "/")
 	})
-	b.step("the account page fits a phone", browserStepTimeout, func(ctx context.Context) error {
-		return b.checkPhoneFit(ctx, "/account")
+	b.step("Settings can require it of every user", browserStepTimeout, func(ctx context.Context) error {
+		if err := chromedp.Do(ctx, chromedp.Navigate(c.URL+"/settings#settings-security")); err != nil {
+			return err
+		}
+		if err := chromedp.Do(ctx,
+			chromedp.Click(chromedp.CSS(`#settings-security input[name=require_two_factor]`)),
+			chromedp.Click(chromedp.CSS(`#settings-security button[type=submit]`)),
+		); err != nil {
+			return err
+		}
+		if err := b.waitText(ctx, "#settings-security .flash.ok", "every user must use two-factor sign-in"); err != nil {
+			return err
+		}
+		return b.screenshot(ctx, "settings-security")
+	})
+	b.step("the account and settings pages fit a phone", browserStepTimeout, func(ctx context.Context) error {
+		return b.checkPhoneFit(ctx, "/account", "/settings")
 	})
 	if ex := b.exceptions(); len(ex) > 0 {
 		t.Errorf("JavaScript errors: %v", ex)
