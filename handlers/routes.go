@@ -355,4 +355,5 @@ func (h *Handler) routes(e *echo.Echo) {
 	api.DELETE("/tokens/:id", h.api.RevokeToken)
 	api.GET("/services/:kind/:id/terminal", h.terminalAPI)
 	api.GET("/terminal-sessions", h.api.ListTerminalSessions)
+	h.nodeRoutes(ui, api)
 }

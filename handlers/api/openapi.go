@@ -30,6 +30,9 @@ type Operation struct {
 	Response  any  // example response body; nil for none (204) or plain text
 	Text      bool // the response is text/plain
 	Errors    []int
+	// StringParams: the path parameters are strings (Docker's node ids),
+	// not the database's numbers.
+	StringParams bool
 }
 
 const exampleTime = "2026-01-02T15:04:05Z"
@@ -522,7 +525,7 @@ func Operations() []Operation {
 		{Method: "POST", Path: "/api/v1/tokens", Tag: "Tokens", Summary: "Create an API token; the answer is the only time it is shown", Status: 201,
 			Body: map[string]any{"name": "ci"}, Response: created, Errors: []int{400, 401, 422}},
 		{Method: "DELETE", Path: "/api/v1/tokens/{id}", Tag: "Tokens", Summary: "Revoke an API token", Status: 204, Errors: notFound},
-	}, append(append(append(append(composeOperations(), logsOperations()...), metricsOperations()...), terminalOperations()...), append(append(notificationOperations(), alertOperations()...), twoFactorOperations()...)...)...)
+	}, append(append(append(append(composeOperations(), logsOperations()...), metricsOperations()...), terminalOperations()...), append(append(append(notificationOperations(), alertOperations()...), twoFactorOperations()...), nodeOperations()...)...)...)
 }
 
 var pathParamRe = regexp.MustCompile(`\{([a-z_]+)\}`)
@@ -574,7 +577,7 @@ func (op Operation) openAPI() map[string]any {
 	var params []any
 	for _, m := range pathParamRe.FindAllStringSubmatch(op.Path, -1) {
 		schema := map[string]any{"type": "integer", "format": "int64"}
-		if m[1] == "token" {
+		if m[1] == "token" || op.StringParams {
 			schema = map[string]any{"type": "string"}
 		}
 		params = append(params, map[string]any{"name": m[1], "in": "path", "required": true, "schema": schema})
