@@ -189,7 +189,7 @@ func TestNodes_BadInputIsRefusedAndChangesNothing(t *testing.T) {
 			if !strings.Contains(uiText(t, ui), tc.want) {
 				t.Errorf("UI does not say %q: %s", tc.want, uiText(t, ui))
 			}
-			if ui.doc(t).Find("#node-" + self.ID).Length() != 1 {
+			if ui.doc(t).Find("#node-"+self.ID).Length() != 1 {
 				t.Error("the UI's refusal is not the node's card")
 			}
 		})
