@@ -274,7 +274,7 @@ func TestNodes_JoinCommandOnlyWhenAsked(t *testing.T) {
 	if strings.Contains(page.Body, worker) || strings.Contains(page.Body, manager) {
 		t.Fatal("the Nodes page shows a join token before it was asked for")
 	}
-	if !strings.Contains(uiText(t, page), "Show the worker join command") {
+	if !strings.Contains(uiText(t, page), "Show the worker join command") || !strings.Contains(uiText(t, page), "Show the manager join command") {
 		t.Error("the page offers no join command")
 	}
 

@@ -44,11 +44,10 @@ type nodesPage struct {
 
 // nodeJoin is the data of the "node_join" partial: the join command for
 // a worker or a manager. It holds a join token, so it is only ever the
-// answer to a click.
+// answer to a click. (The page itself warns of an unreachable address.)
 type nodeJoin struct {
 	Manager bool
 	Command string
-	Problem string
 	CSRF    string
 }
 
@@ -143,7 +142,7 @@ func (h *Handler) ShowNodeJoin(c echo.Context) error {
 	manager := c.FormValue("role") == "manager"
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return h.Partial(c, http.StatusOK, "node_join", &nodeJoin{Manager: manager, Command: strings.Join(j.Command(manager), " "),
-		Problem: ops.JoinAddrProblem(j.Addr), CSRF: web.CSRF(c)})
+		CSRF: web.CSRF(c)})
 }
 
 // nodeOutcome renders the node's card after an action: with done on

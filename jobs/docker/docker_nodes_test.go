@@ -158,3 +158,37 @@ func TestDockerNodeJoinInfo_IsTheSwarmsTokens(t *testing.T) {
 		t.Errorf("worker command is not the join command")
 	}
 }
+
+func TestDockerNodes_ListTheTasksOfPlatformServices(t *testing.T) {
+	d := testDocker(t)
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	name := testName(t)
+	cleanupService(t, d, name)
+	df := "FROM scratch\nCOPY app /app\nENV PORT=8080\nCMD [\"/app\"]\n"
+	if _, err := d.Build(ctx, BuildSpec{Dir: appContext(t, df), Tags: []string{name + ":v1"}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	spec := ServiceSpec{Name: name, Image: name + ":v1", Replicas: 1, MemoryBytes: 64 << 20, StopGracePeriod: time.Second}
+	if err := d.DeployService(ctx, spec, nil); err != nil {
+		t.Fatal(err)
+	}
+	self, err := d.LocalNodeID(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := d.Node(ctx, self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found bool
+	for _, task := range n.Tasks {
+		if task.Service == name {
+			found = task.Slot == 1 && task.State == "running"
+		}
+	}
+	if !found {
+		t.Errorf("the local node's tasks lack %s.1 running: %+v", name, n.Tasks)
+	}
+}
