@@ -204,11 +204,20 @@ func JoinAddrProblem(addr string) string {
 	return ""
 }
 
+// findNode finds a node by id, or by hostname when exactly one node has
+// it (machines cloned from one image often share one).
 func findNode(nodes []docker.Node, id string) (docker.Node, bool) {
+	var byName []docker.Node
 	for _, n := range nodes {
-		if n.ID == id || n.Hostname == id {
+		if n.ID == id {
 			return n, true
 		}
+		if n.Hostname == id {
+			byName = append(byName, n)
+		}
+	}
+	if len(byName) == 1 {
+		return byName[0], true
 	}
 	return docker.Node{}, false
 }
