@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"net/http"
@@ -12,9 +11,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/docker/docker/api/types/swarm"
-	"github.com/docker/docker/client"
 
 	"dokploy/e2e/testkit"
 )
@@ -82,9 +78,9 @@ func mnNetwork(t *testing.T, prefix string) (manager, worker string) {
 }
 
 // mnEngine starts dockerd in the namespace ns under hostname and returns
-// a client of it; the engine is stopped and its directories removed at
+// its address for docker --host; the engine is stopped and its directories removed at
 // the end. ip netns exec mounts a fresh /sys, so cgroup2 is mounted first.
-func mnEngine(t *testing.T, ns, hostname string) *client.Client {
+func mnEngine(t *testing.T, ns, hostname string) string {
 	t.Helper()
 	dir := filepath.Join("/run", ns) // short: containerd's socket paths have a length limit
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -120,18 +116,12 @@ func mnEngine(t *testing.T, ns, hostname string) *client.Client {
 		}
 		logFile.Close()
 	})
-	cli, err := client.NewClientWithOpts(client.WithHost("unix://"+sock), client.WithAPIVersionNegotiation())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cli.Close() })
+	host := "unix://" + sock
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		_, err := cli.Ping(ctx)
-		cancel()
+		_, err := dockerCLIErr(host, "info", "--format", "{{.ID}}")
 		if err == nil {
-			return cli
+			return host
 		}
 		if time.Now().After(deadline) {
 			log, _ := os.ReadFile(logFile.Name())
@@ -149,14 +139,10 @@ func TestNodes_SecondEngineJoinsIsDrainedAndRemoved(t *testing.T) {
 	mgrNS, wrkNS := mnNetwork(t, "dkn"+suffix)
 	mgr := mnEngine(t, mgrNS, "dkn-manager-"+suffix)
 	wrk := mnEngine(t, wrkNS, "dkn-worker-"+suffix)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	if _, err := mgr.SwarmInit(ctx, swarm.InitRequest{ListenAddr: mnManagerIP + ":2377", AdvertiseAddr: mnManagerIP}); err != nil {
-		t.Fatal(err)
-	}
+	dockerCLI(t, mgr, "swarm", "init", "--advertise-addr", mnManagerIP, "--listen-addr", mnManagerIP+":2377")
 
 	// The product talks to the namespaced manager.
-	t.Setenv("DOCKER_HOST", mgr.DaemonHost())
+	t.Setenv("DOCKER_HOST", mgr)
 	a := newTestApp(t)
 	br, token := parityClients(a)
 
@@ -165,20 +151,14 @@ func TestNodes_SecondEngineJoinsIsDrainedAndRemoved(t *testing.T) {
 	if join["address"] != mnManagerIP+":2377" || join["address_problem"] != "" {
 		t.Fatalf("join address %v (problem %q), want %s:2377", join["address"], join["address_problem"], mnManagerIP)
 	}
-	// Run the command the page shows, as the user would on the new machine.
+	// Run the command the API shows, as the user would on the new machine
+	// (its words as arguments, no shell).
 	cmd := strings.Fields(join["worker_command"].(string))
-	if len(cmd) != 6 || strings.Join(cmd[:4], " ") != "docker swarm join --token" {
+	if len(cmd) != 6 || strings.Join(cmd[:4], " ") != "docker swarm join --token" || cmd[5] != mnManagerIP+":2377" {
 		t.Fatalf("worker command %q", cmd)
 	}
-	if err := wrk.SwarmJoin(ctx, swarm.JoinRequest{ListenAddr: mnWorkerIP + ":2377", AdvertiseAddr: mnWorkerIP,
-		RemoteAddrs: []string{cmd[5]}, JoinToken: cmd[4]}); err != nil {
-		t.Fatalf("docker swarm join with the page's command: %v", err)
-	}
-	info, err := wrk.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	workerID := info.Swarm.NodeID
+	dockerCLI(t, wrk, cmd[1:]...)
+	workerID := dockerCLI(t, wrk, "info", "--format", "{{.Swarm.NodeID}}")
 
 	worker := mnWaitNode(t, a, token, workerID, func(n map[string]any) bool { return n["state"] == "ready" })
 	if worker["role"] != "worker" || worker["hostname"] != "dkn-worker-"+suffix || worker["address"] != mnWorkerIP {
@@ -204,11 +184,8 @@ func TestNodes_SecondEngineJoinsIsDrainedAndRemoved(t *testing.T) {
 	for _, avail := range []string{"drain", "active", "drain"} {
 		res, body = a.apiJSON(http.MethodPatch, path, token, map[string]any{"availability": avail, "version": worker["version"]})
 		wantStatus(t, res, http.StatusOK)
-		n, _, err := mgr.NodeInspectWithRaw(ctx, workerID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if string(n.Spec.Availability) != avail || body["availability"] != avail {
+		n := inspectNode(t, mgr, workerID)
+		if n.Spec.Availability != avail || body["availability"] != avail {
 			t.Fatalf("after PATCH availability=%s: docker says %s, the answer %v", avail, n.Spec.Availability, body["availability"])
 		}
 		worker = body
@@ -219,7 +196,7 @@ func TestNodes_SecondEngineJoinsIsDrainedAndRemoved(t *testing.T) {
 
 	res, _ = a.apiJSON(http.MethodDelete, path, token, nil)
 	wantStatus(t, res, http.StatusNoContent)
-	if _, _, err := mgr.NodeInspectWithRaw(ctx, workerID); err == nil {
+	if _, err := dockerCLIErr(mgr, "node", "inspect", workerID); err == nil {
 		t.Error("docker node inspect still finds the removed worker")
 	}
 	res, list := a.apiJSON(http.MethodGet, "/api/v1/nodes", token, nil)
