@@ -112,7 +112,7 @@ func (s *Service) UpdateNode(ctx context.Context, id string, u NodeUpdate) (dock
 			return docker.Node{}, fieldError("remove_labels", fmt.Sprintf("%s has no label %q; nothing was changed", n.Hostname, k))
 		}
 	}
-	if (u.Availability == docker.NodeDrain || u.Availability == docker.NodePause) && n.Availability == docker.NodeActive && !otherActiveNode(nodes, n.ID) {
+	if (u.Availability == docker.NodeDrain || u.Availability == docker.NodePause) && u.Availability != n.Availability && !otherActiveNode(nodes, n.ID) {
 		return docker.Node{}, conflict("availability", "%s is the only active node: %sing it would leave no node for the services (the control plane's own included). Add a node first, then %s this one.",
 			n.Hostname, strings.TrimSuffix(u.Availability, "e"), u.Availability)
 	}
@@ -275,7 +275,7 @@ func ValidateLabelKey(k string) error {
 	case len(k) > maxLabelKey:
 		return fmt.Errorf("label key is longer than %d characters", maxLabelKey)
 	case hasControl(k) || !utf8.ValidString(k):
-		return fmt.Errorf("label key %q contains control characters", k)
+		return fmt.Errorf("label key %q contains control characters (or is not UTF-8)", k)
 	case !labelKeyRe.MatchString(k) || strings.Contains(k, "..") || strings.Contains(k, "--") || strings.Contains(k, ".-") || strings.Contains(k, "-."):
 		return fmt.Errorf("label key %q: use lowercase letters, digits, dots and dashes, starting with a letter and ending with a letter or digit, with no two dots or dashes in a row (e.g. region or com.example.disk)", k)
 	}
@@ -295,7 +295,7 @@ func ValidateLabelValue(k, v string) error {
 	case len(v) > maxLabelValue:
 		return fmt.Errorf("the value of label %s is longer than %d characters", k, maxLabelValue)
 	case hasControl(v) || !utf8.ValidString(v):
-		return fmt.Errorf("the value of label %s contains control characters", k)
+		return fmt.Errorf("the value of label %s contains control characters (or is not UTF-8)", k)
 	}
 	return nil
 }
