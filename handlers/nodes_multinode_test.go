@@ -61,12 +61,7 @@ func mnRun(t *testing.T, args ...string) {
 // between them, removed at the end.
 func mnNetwork(t *testing.T, prefix string) (manager, worker string) {
 	t.Helper()
-	manager, worker = prefix+"m", prefix+"w"
-	for _, ns := range []string{manager, worker} {
-		mnRun(t, "ip", "netns", "add", ns)
-		ns := ns
-		t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
-	}
+	manager, worker = mnNamespace(t, prefix+"m"), mnNamespace(t, prefix+"w")
 	mnRun(t, "ip", "link", "add", manager, "type", "veth", "peer", "name", worker)
 	for _, end := range []struct{ ns, ip string }{{manager, mnManagerIP}, {worker, mnWorkerIP}} {
 		mnRun(t, "ip", "link", "set", end.ns, "netns", end.ns)
@@ -75,6 +70,15 @@ func mnNetwork(t *testing.T, prefix string) (manager, worker string) {
 		mnRun(t, "ip", "-n", end.ns, "link", "set", "lo", "up")
 	}
 	return manager, worker
+}
+
+// mnNamespace adds the network namespace name, deleted at the end.
+func mnNamespace(t *testing.T, name string) string {
+	t.Helper()
+	mnRun(t, "ip", "netns", "add", name)
+	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", name).Run() })
+	mnRun(t, "ip", "-n", name, "link", "set", "lo", "up")
+	return name
 }
 
 // mnEngine starts dockerd in the namespace ns under hostname and returns
@@ -223,4 +227,33 @@ func mnWaitNode(t *testing.T, a *testApp, token, id string, ok func(map[string]a
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
+}
+
+// TestNodes_EngineOutsideASwarm: where the control plane's engine is no
+// swarm manager the page says so instead of failing, and the API answers
+// 502 with Docker's reason. The engine is one of the test's own.
+func TestNodes_EngineOutsideASwarm(t *testing.T) {
+	mnRequire(t)
+	b := make([]byte, 3)
+	_, _ = rand.Read(b)
+	ns := mnNamespace(t, "dkn"+hex.EncodeToString(b)+"s")
+	t.Setenv("DOCKER_HOST", mnEngine(t, ns, "dkn-lone"))
+	a := newTestApp(t)
+	br, token := parityClients(a)
+
+	page := br.get("/nodes")
+	wantStatus(t, page, http.StatusOK)
+	if text := uiText(t, page); page.doc(t).Find("#nodes-error").Length() != 1 || !strings.Contains(text, "needs the control plane's engine to be a Swarm manager") {
+		t.Errorf("the page outside a swarm: %s", text)
+	}
+	if page.doc(t).Find("#node-join-panel").Length() != 0 {
+		t.Error("the page offers a join command without a swarm")
+	}
+	res, body := a.apiJSON(http.MethodGet, "/api/v1/nodes", token, nil)
+	wantStatus(t, res, http.StatusBadGateway)
+	if msg, _ := body["error"].(string); !strings.Contains(msg, "swarm") {
+		t.Errorf("API outside a swarm: %v", body)
+	}
+	res, _ = a.apiJSON(http.MethodGet, "/api/v1/nodes/join", token, nil)
+	wantStatus(t, res, http.StatusBadGateway)
 }
