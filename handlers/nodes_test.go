@@ -9,9 +9,12 @@ import (
 	"net/url"
 	"os/exec"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/PuerkitoBio/goquery"
 )
 
 // The Nodes tests run on the machine's single-node swarm, which other test
@@ -312,4 +315,52 @@ func TestNodes_JoinCommandOnlyWhenAsked(t *testing.T) {
 	// Outside the API, only a signed-in browser may ask.
 	res, _ = a.apiJSON(http.MethodGet, "/api/v1/nodes/join", "", nil)
 	wantStatus(t, res, http.StatusUnauthorized)
+}
+
+func TestNodes_TasksLinkToTheirService(t *testing.T) {
+	a := newTestApp(t)
+	b, token := parityClients(a)
+	self := localNode(t)
+	buf := make([]byte, 4)
+	_, _ = rand.Read(buf)
+	name := "nodes-test-" + hex.EncodeToString(buf)
+	app := a.createImageApp(a.createProject("nodes"), name)
+	// The Traefik image is the one image every test machine has; with no
+	// configuration it just runs, which is all a task needs here.
+	t.Cleanup(func() { _, _ = dockerCLIErr("", "service", "rm", name) })
+	dockerCLI(t, "", "service", "create", "--quiet", "--detach", "--name", name, "--label", "dokploy.app="+name,
+		"--constraint", "node.id=="+self.ID, "--stop-grace-period", "1s", "dokploy-traefik:v3.6.12")
+
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		res, body := a.apiJSON(http.MethodGet, "/api/v1/nodes/"+self.ID, token, nil)
+		wantStatus(t, res, http.StatusOK)
+		tasks, _ := body["tasks"].([]any)
+		var task map[string]any
+		for _, it := range tasks {
+			if m, _ := it.(map[string]any); m["service"] == name {
+				task = m
+			}
+		}
+		if task != nil && task["state"] == "running" {
+			if task["service_kind"] != "app" || task["service_id"] != float64(app.ID) || task["replica"] != 1.0 {
+				t.Errorf("the task in the API: %v", task)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no running task of %s on the local node within 60 s: %v", name, task)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	link := b.get("/nodes").doc(t).Find("#node-" + self.ID + " .node-task-list a")
+	found := false
+	link.Each(func(_ int, s *goquery.Selection) {
+		if href, _ := s.Attr("href"); href == "/apps/"+strconv.FormatInt(app.ID, 10) && s.Text() == name+".1" {
+			found = true
+		}
+	})
+	if !found {
+		t.Errorf("the node's tasks do not link %s.1 to its app page", name)
+	}
 }

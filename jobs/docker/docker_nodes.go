@@ -74,9 +74,24 @@ type NodeLabel struct{ Key, Value string }
 // NodeTask is a task of one of the platform's services placed on a node.
 type NodeTask struct {
 	Service string `json:"service"`
+	Stack   string `json:"stack,omitempty"`   // the compose stack the service belongs to
 	Slot    int    `json:"replica,omitempty"` // 0 for global services
 	State   string `json:"state"`             // running, starting, preparing, …
 	Error   string `json:"error,omitempty"`
+	// Kind and ServiceID name the product's service the task is of (the
+	// app, database or compose stack), when the database knows it; the
+	// caller fills them in (see ops.Service.Nodes).
+	Kind      string `json:"service_kind,omitempty"`
+	ServiceID int64  `json:"service_id,omitempty"`
+}
+
+// Owner is the Swarm name of the product's service the task is of: its
+// stack for a compose service, else its own service.
+func (t NodeTask) Owner() string {
+	if t.Stack != "" {
+		return t.Stack
+	}
+	return t.Service
 }
 
 // NodeChange is what an update changes; empty fields change nothing.
@@ -259,11 +274,11 @@ func (d *Docker) platformTasks(ctx context.Context, node string) (map[string][]N
 	if err != nil {
 		return nil, fmt.Errorf("list services: %w", err)
 	}
-	names := map[string]string{}
+	names, stacks := map[string]string{}, map[string]string{}
 	for _, s := range services {
 		l := s.Spec.Labels
 		if l[LabelApp] != "" || l[LabelKind] != "" || l[StackNamespaceLabel] != "" {
-			names[s.ID] = s.Spec.Name
+			names[s.ID], stacks[s.ID] = s.Spec.Name, l[StackNamespaceLabel]
 		}
 	}
 	args := filters.NewArgs(filters.Arg("desired-state", "running"))
@@ -280,7 +295,7 @@ func (d *Docker) platformTasks(ctx context.Context, node string) (map[string][]N
 		if !ok || t.NodeID == "" {
 			continue
 		}
-		out[t.NodeID] = append(out[t.NodeID], NodeTask{Service: name, Slot: t.Slot, State: string(t.Status.State), Error: t.Status.Err})
+		out[t.NodeID] = append(out[t.NodeID], NodeTask{Service: name, Stack: stacks[t.ServiceID], Slot: t.Slot, State: string(t.Status.State), Error: t.Status.Err})
 	}
 	for _, ts := range out {
 		sort.Slice(ts, func(i, j int) bool {

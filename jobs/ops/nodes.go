@@ -74,7 +74,36 @@ func (s *Service) Nodes(ctx context.Context) ([]docker.Node, error) {
 		return nil, err
 	}
 	nodes, err := e.Nodes(ctx)
-	return nodes, nodeError(err)
+	if err != nil {
+		return nil, nodeError(err)
+	}
+	return nodes, s.nameTasks(ctx, nodes...)
+}
+
+// nameTasks fills in which of the product's services each task is of, so
+// pages can link to them.
+func (s *Service) nameTasks(ctx context.Context, nodes ...docker.Node) error {
+	var names []string
+	for _, n := range nodes {
+		for _, t := range n.Tasks {
+			names = append(names, t.Owner())
+		}
+	}
+	if len(names) == 0 || s.store == nil {
+		return nil
+	}
+	byName, err := s.store.ServicesByNames(ctx, names)
+	if err != nil {
+		return err
+	}
+	for _, n := range nodes {
+		for i, t := range n.Tasks {
+			if svc, ok := byName[t.Owner()]; ok {
+				n.Tasks[i].Kind, n.Tasks[i].ServiceID = svc.Kind, svc.ID
+			}
+		}
+	}
+	return nil
 }
 
 // Node is one node by id or hostname; unknown ones are db.ErrNotFound.
@@ -84,7 +113,10 @@ func (s *Service) Node(ctx context.Context, id string) (docker.Node, error) {
 		return docker.Node{}, err
 	}
 	n, err := e.Node(ctx, id)
-	return n, nodeError(err)
+	if err != nil {
+		return docker.Node{}, nodeError(err)
+	}
+	return n, s.nameTasks(ctx, n)
 }
 
 // UpdateNode validates u, then changes the node's availability and labels
