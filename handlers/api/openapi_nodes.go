@@ -5,7 +5,8 @@ func exampleNode() map[string]any {
 		"manager_reachability": "reachable", "availability": "active", "state": "ready", "address": "10.0.0.5",
 		"engine_version": "28.5.2", "os": "linux", "architecture": "x86_64", "cpus": 4.0, "memory_bytes": 8229117952,
 		"labels": map[string]any{"region": "eu"}, "version": 42, "self": true,
-		"tasks": []any{map[string]any{"service": "shop-web", "replica": 1, "state": "running"}}}
+		"tasks": []any{map[string]any{"service": "shop-web", "replica": 1, "state": "running", "service_kind": "app", "service_id": 3},
+			map[string]any{"service": "blog_db", "stack": "blog", "replica": 1, "state": "running", "service_kind": "compose", "service_id": 7}}}
 }
 
 // nodeOperations document /nodes: the swarm's nodes and joining new ones.
@@ -15,7 +16,8 @@ func nodeOperations() []Operation {
 		{Method: "GET", Path: "/api/v1/nodes", Tag: "Nodes", Summary: "List the swarm's nodes with the platform's tasks on each", Paginated: true,
 			Notes: "Managers first, then by hostname. role is manager or worker (leader: the raft leader); availability active, pause or drain; " +
 				"state ready, down, unknown or disconnected; cpus and memory_bytes are the node's resources; tasks are the running (or starting) " +
-				"tasks of the platform's apps, databases and compose services there. self is the engine the control plane talks to.",
+				"tasks of the platform's apps, databases and compose services there, each with the service_kind and service_id of the product's service it is of " +
+				"(a compose stack for its services, named by stack). self is the engine the control plane talks to.",
 			Status: 200, Response: examplePage(exampleNode()), Errors: []int{401, 502}, StringParams: true},
 		{Method: "GET", Path: "/api/v1/nodes/{id}", Tag: "Nodes", Summary: "Get a node (id or hostname)",
 			Status: 200, Response: exampleNode(), Errors: []int{401, 404, 502}, StringParams: true},
