@@ -121,7 +121,7 @@ func TestBrowserNodes(t *testing.T) {
 		return b.screenshot(ctx, "nodes-phone")
 	})
 	b.step("remove the label", browserStepTimeout, func(ctx context.Context) error {
-		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(card+` .node-label-list button`))); err != nil {
+		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(card+` .node-label-list button[aria-label="Remove label `+key+`"]`))); err != nil {
 			return err
 		}
 		return b.waitText(ctx, card+" .flash.ok", "Label "+key+" removed.")
