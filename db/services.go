@@ -47,3 +47,20 @@ func (s *Store) ServiceByName(ctx context.Context, name string) (*Service, error
 	err := s.db.GetContext(ctx, &out, `SELECT * FROM services WHERE name = $1`, name)
 	return &out, notFound("service by name", err)
 }
+
+// ServicesByNames loads the services holding any of the Swarm names, by
+// name; names no service holds are left out.
+func (s *Store) ServicesByNames(ctx context.Context, names []string) (map[string]Service, error) {
+	out := map[string]Service{}
+	if len(names) == 0 {
+		return out, nil
+	}
+	var rows []Service
+	if err := s.db.SelectContext(ctx, &rows, `SELECT * FROM services WHERE name = ANY($1)`, pqStringArray(names)); err != nil {
+		return nil, opError("services by names", err)
+	}
+	for _, r := range rows {
+		out[r.Name] = r
+	}
+	return out, nil
+}

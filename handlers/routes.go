@@ -382,4 +382,18 @@ func (h *Handler) routes(e *echo.Echo) {
 	api.GET("/projects/:id/members", h.api.ListProjectMembers, adminGet)
 	api.PUT("/projects/:id/members/:user_id", h.api.PutProjectMember, adminSet)
 	api.DELETE("/projects/:id/members/:user_id", h.api.DeleteProjectMember, adminSet)
+	// Nodes: the swarm's machines. The join commands carry the swarm's
+	// join tokens, so they need the manage scope even to be read.
+	ui.GET("/nodes", h.pages.ShowNodesPage, adminGet)
+	ui.GET("/nodes/list", h.pages.ShowNodesList, adminGet)
+	ui.POST("/nodes/join", h.pages.ShowNodeJoin, adminSet)
+	ui.POST("/nodes/:id/availability", h.pages.SetNodeAvailability, adminSet)
+	ui.POST("/nodes/:id/labels", h.pages.AddNodeLabel, adminSet)
+	ui.POST("/nodes/:id/labels/remove", h.pages.RemoveNodeLabel, adminSet)
+	ui.POST("/nodes/:id/remove", h.pages.RemoveNode, adminSet)
+	api.GET("/nodes", h.api.ListNodes, adminGet)
+	api.GET("/nodes/join", h.api.NodeJoin, adminSet)
+	api.GET("/nodes/:id", h.api.GetNode, adminGet)
+	api.PATCH("/nodes/:id", h.api.UpdateNode, adminSet)
+	api.DELETE("/nodes/:id", h.api.DeleteNode, adminSet)
 }

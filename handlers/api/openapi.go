@@ -30,6 +30,9 @@ type Operation struct {
 	Response  any  // example response body; nil for none (204) or plain text
 	Text      bool // the response is text/plain
 	Errors    []int
+	// StringParams: the path parameters are strings (Docker's node ids),
+	// not the database's numbers.
+	StringParams bool
 }
 
 const exampleTime = "2026-01-02T15:04:05Z"
@@ -527,7 +530,7 @@ func Operations() []Operation {
 			Body: map[string]any{"name": "ci", "scope": "deploy", "project_ids": []any{1}, "expires_in_days": 90}, Response: created, Errors: []int{400, 401, 403, 422}},
 		{Method: "DELETE", Path: "/api/v1/tokens/{id}", Tag: "Tokens", Summary: "Revoke an API token", Status: 204,
 			Notes: "Your own; owners and admins may revoke anyone's.", Errors: notFound},
-	}, append(append(append(append(composeOperations(), logsOperations()...), metricsOperations()...), terminalOperations()...), append(append(notificationOperations(), alertOperations()...), append(twoFactorOperations(), userOperations()...)...)...)...)
+	}, append(append(append(append(composeOperations(), logsOperations()...), metricsOperations()...), terminalOperations()...), append(append(notificationOperations(), alertOperations()...), append(append(twoFactorOperations(), userOperations()...), nodeOperations()...)...)...)...)
 }
 
 var pathParamRe = regexp.MustCompile(`\{([a-z_]+)\}`)
@@ -579,7 +582,7 @@ func (op Operation) openAPI() map[string]any {
 	var params []any
 	for _, m := range pathParamRe.FindAllStringSubmatch(op.Path, -1) {
 		schema := map[string]any{"type": "integer", "format": "int64"}
-		if m[1] == "token" {
+		if m[1] == "token" || op.StringParams {
 			schema = map[string]any{"type": "string"}
 		}
 		params = append(params, map[string]any{"name": m[1], "in": "path", "required": true, "schema": schema})
