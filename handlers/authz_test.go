@@ -1,6 +1,8 @@
 package handlers
 
 import (
+	"slices"
+
 	"context"
 	"fmt"
 	"net/http"
@@ -8,6 +10,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/PuerkitoBio/goquery"
 
 	"github.com/labstack/echo/v4"
 
@@ -255,6 +259,28 @@ func TestAuthorization_LevelsInAGrantedProject(t *testing.T) {
 	wantStatus(t, tm.viewer.get(fmt.Sprintf("/apps/%d", tm.appA.ID)), http.StatusOK)
 	wantStatus(t, tm.viewer.postHTMX(fmt.Sprintf("/apps/%d/deploy", tm.appA.ID), nil), http.StatusForbidden)
 	wantStatus(t, tm.viewer.postHTMX(fmt.Sprintf("/apps/%d/deploy", tm.appB.ID), nil), http.StatusNotFound)
+
+	// The header offers each their buttons: the viewer none, the member
+	// deploy-level ones (no terminal, no delete), the owner all.
+	appPage := fmt.Sprintf("/apps/%d", tm.appA.ID)
+	for _, who := range []struct {
+		name  string
+		b     *browser
+		wants []string
+	}{{"viewer", tm.viewer, nil}, {"member", tm.member, []string{"Deploy", "Restart"}}, {"owner", tm.owner, []string{"Deploy", "Restart", "Terminal", "Delete"}}} {
+		var got []string
+		who.b.get(appPage).doc(t).Find(".service-actions button, .service-actions a").Each(func(_ int, s *goquery.Selection) {
+			got = append(got, strings.TrimSpace(s.Text()))
+		})
+		for _, w := range who.wants {
+			if !slices.Contains(got, w) {
+				t.Errorf("%s's app header lacks %s: %v", who.name, w, got)
+			}
+		}
+		if who.name != "owner" && (slices.Contains(got, "Delete") || slices.Contains(got, "Terminal")) || who.name == "viewer" && len(got) > 0 {
+			t.Errorf("%s's app header offers %v", who.name, got)
+		}
+	}
 
 	// The webhook URL deploys: the viewer does not see it, the member does.
 	deployments := fmt.Sprintf("/apps/%d/deployments", tm.appA.ID)

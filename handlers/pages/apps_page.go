@@ -51,7 +51,7 @@ func (h *Handler) appFrame(c echo.Context, a *db.App) (*serviceFrame, []db.Deplo
 			}
 		}
 	}
-	f.Actions = appActions(f, a, live.State)
+	f.Actions = permittedActions(c, a.ProjectID, appActions(f, a, live.State))
 	return f, history, live, nil
 }
 

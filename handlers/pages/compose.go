@@ -200,7 +200,7 @@ func (h *Handler) composeFrame(c echo.Context, s *db.ComposeStack) (*serviceFram
 		}
 	}
 	svc.Pending = f.Busy
-	f.Actions = composeActions(f, live.State)
+	f.Actions = permittedActions(c, s.ProjectID, composeActions(f, live.State))
 	return f, history, svc, nil
 }
 

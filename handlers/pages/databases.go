@@ -88,7 +88,7 @@ func (h *Handler) databaseFrame(c echo.Context, d *db.Database) (*serviceFrame, 
 			}
 		}
 	}
-	f.Actions = databaseActions(f, live.State)
+	f.Actions = permittedActions(c, d.ProjectID, databaseActions(f, live.State))
 	return f, history, nil
 }
 

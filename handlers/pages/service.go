@@ -69,6 +69,25 @@ type stateBadge struct{ Label, Class string }
 
 // serviceAction is one header button: an HTMX post answered by the header
 // partial, or the opening of a <dialog> of the page.
+// permittedActions keeps the header's buttons the viewer may use: deploy,
+// start, stop and restart need deploy access; the terminal and delete
+// need manage. The routes refuse the rest anyway; this keeps the page
+// from offering them.
+func permittedActions(c echo.Context, projectID int64, actions []serviceAction) []serviceAction {
+	level := web.Access(c).Level(projectID)
+	out := actions[:0:0]
+	for _, a := range actions {
+		need := db.LevelDeploy
+		if a.Dialog != "" || a.Href != "" {
+			need = db.LevelManage
+		}
+		if level >= need {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
 type serviceAction struct {
 	Label    string
 	Path     string // POST target
