@@ -125,6 +125,7 @@ func (s *Store) RecordAuditEvent(ctx context.Context, e *AuditEvent) error {
 // AuditFilter selects audit events; zero fields select everything.
 type AuditFilter struct {
 	ActorUserID int64
+	ActorEmail  string // exact, case-insensitive
 	ProjectID   int64
 	Resource    string
 	// Action matches the action and the ones under it: "app" matches
@@ -156,6 +157,9 @@ func (s *Store) AuditEvents(ctx context.Context, f AuditFilter) ([]AuditEvent, e
 	}
 	if f.ActorUserID > 0 {
 		where = append(where, "ev.actor_user_id = "+arg(f.ActorUserID))
+	}
+	if f.ActorEmail != "" {
+		where = append(where, "lower(ev.actor_email) = lower("+arg(f.ActorEmail)+")")
 	}
 	if f.ProjectID > 0 {
 		where = append(where, "ev.project_id = "+arg(f.ProjectID))
@@ -353,4 +357,3 @@ func FieldChanges(before, after any, skip ...string) AuditChanges {
 	}
 	return out
 }
-

@@ -527,7 +527,7 @@ func Operations() []Operation {
 			Body: map[string]any{"name": "ci", "scope": "deploy", "project_ids": []any{1}, "expires_in_days": 90}, Response: created, Errors: []int{400, 401, 403, 422}},
 		{Method: "DELETE", Path: "/api/v1/tokens/{id}", Tag: "Tokens", Summary: "Revoke an API token", Status: 204,
 			Notes: "Your own; owners and admins may revoke anyone's.", Errors: notFound},
-	}, append(append(append(append(composeOperations(), logsOperations()...), metricsOperations()...), terminalOperations()...), append(append(notificationOperations(), alertOperations()...), append(twoFactorOperations(), userOperations()...)...)...)...)
+	}, append(append(append(append(composeOperations(), logsOperations()...), metricsOperations()...), terminalOperations()...), append(append(notificationOperations(), alertOperations()...), append(append(twoFactorOperations(), userOperations()...), auditOperations()...)...)...)...)
 }
 
 var pathParamRe = regexp.MustCompile(`\{([a-z_]+)\}`)
