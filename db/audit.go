@@ -97,6 +97,9 @@ func (e *AuditEvent) Actor() string {
 	case ActorWebhook:
 		return "webhook"
 	case ActorCLI:
+		if e.ActorEmail != "" {
+			return "console (" + e.ActorEmail + ")"
+		}
 		return "console"
 	case ActorSystem:
 		return "system"
