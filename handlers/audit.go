@@ -135,7 +135,7 @@ func (h *Handler) auditSignIn(c echo.Context, action, email string, u *db.User, 
 	e := &db.AuditEvent{ActorType: db.ActorUser, ActorEmail: email, IP: h.clientIP(c.Request()), Action: action,
 		Resource: "user", Route: c.Request().Method + " " + c.Path(), Status: status, Detail: detail}
 	e.RequestID, _ = c.Get(web.CtxRequestID).(string)
-	if u != nil {
+	if u != nil && u.ID > 0 {
 		e.ActorUserID, e.ResourceID, e.ActorEmail = &u.ID, &u.ID, u.Email
 	}
 	h.recordAudit(c, e)

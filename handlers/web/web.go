@@ -253,7 +253,11 @@ func RecordReveal(c echo.Context, what string, serviceID int64, count int) {
 		"user", who, "token", token, "ip", c.RealIP(), "request_id", c.Get(CtxRequestID))
 	// The audit log records it too (the request's event, even on a GET).
 	note := db.AuditNoteOf(c.Request().Context())
-	note.Record("secret.reveal", fmt.Sprintf("%s (%d values)", what, count))
+	values := fmt.Sprintf("%d values", count)
+	if count == 1 {
+		values = "1 value"
+	}
+	note.Record("secret.reveal", what+" ("+values+")")
 	note.About(db.ResService, serviceID)
 }
 
