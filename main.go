@@ -464,9 +464,11 @@ func adminCmd(cfg config, args []string, stdin io.Reader, stdout io.Writer) erro
 		}
 		defer conn.Close()
 		if args[0] == "create" {
-			if _, err := store.CreateUser(ctx, email, hash, db.RoleOwner); err != nil {
+			u, err := store.CreateUser(ctx, email, hash, db.RoleOwner)
+			if err != nil {
 				return err
 			}
+			auditCLI(ctx, store, "user.create", &u.ID, "admin create "+email)
 			fmt.Fprintln(stdout, "created admin", email)
 			return nil
 		}
@@ -477,6 +479,7 @@ func adminCmd(cfg config, args []string, stdin io.Reader, stdout io.Writer) erro
 		if err := store.SetPassword(ctx, u.ID, hash); err != nil {
 			return err
 		}
+		auditCLI(ctx, store, "user.password.reset", &u.ID, "admin reset-password "+email)
 		fmt.Fprintln(stdout, "password changed for", email, "and all their sessions ended")
 		return nil
 	})
@@ -504,6 +507,11 @@ func disableTwoFactorCmd(cfg config, args []string, stdout io.Writer) error {
 			}
 			return err
 		}
+		var uid *int64
+		if u, err := store.UserByEmail(ctx, email); err == nil {
+			uid = &u.ID
+		}
+		auditCLI(ctx, store, "user.two_factor.disable", uid, "admin disable-2fa "+email)
 		fmt.Fprintln(stdout, "two-factor sign-in turned off for", email, "(their password still applies; they can set it up again on the Account page)")
 		return nil
 	})
@@ -643,4 +651,22 @@ func probe(args []string, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// auditCLI records a change made at the console in the audit log, with
+// the operating-system user who ran it. A failure to record is said on
+// stderr; the change is done.
+func auditCLI(ctx context.Context, store *db.Store, action string, userID *int64, detail string) {
+	who := os.Getenv("SUDO_USER")
+	if who == "" {
+		who = os.Getenv("USER")
+	}
+	e := &db.AuditEvent{ActorType: db.ActorCLI, ActorEmail: who, Action: action, Resource: "user", ResourceID: userID,
+		Route: "dokploy " + strings.Fields(detail)[0], Detail: detail}
+	if userID == nil {
+		e.Resource = "settings"
+	}
+	if err := store.RecordAuditEvent(ctx, e); err != nil {
+		fmt.Fprintln(os.Stderr, "warning: not recorded in the audit log:", err)
+	}
 }

@@ -137,6 +137,15 @@ func TestAdminResetPassword_EndsSessions(t *testing.T) {
 	if r := runCLI("second-password-456\n", "admin", "reset-password", "--email", "nobody@example.com"); r.code != 1 || !strings.Contains(r.stderr, "no user") {
 		t.Errorf("reset of unknown user: %d %s", r.code, r.stderr)
 	}
+	// Both changes are in the audit log, made at the console.
+	evs, err := store.AuditEvents(ctx, db.AuditFilter{Action: "user"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 2 || evs[0].Action != "user.password.reset" || evs[1].Action != "user.create" || evs[0].ActorType != db.ActorCLI ||
+		evs[0].ResourceID == nil || *evs[0].ResourceID != u.ID {
+		t.Errorf("audit events of the CLI: %+v", evs)
+	}
 }
 
 func TestTokenCreate_PrintsTokenThatAuthenticates(t *testing.T) {

@@ -186,6 +186,7 @@ func rotateSecretKey(ctx context.Context, cfg config, o rotateOptions, out io.Wr
 	for _, c := range counts {
 		total += c.Values
 	}
+	auditCLI(ctx, store, "secret_key.rotate", nil, fmt.Sprintf("secret-key rotate to key id %s, %d values re-encrypted", current, total))
 	fmt.Fprintf(out, "Done: %d values re-encrypted; every stored secret is now under key id %s.\n", total, current)
 	return nil
 }

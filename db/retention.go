@@ -9,19 +9,21 @@ import (
 const (
 	SettingKeepDeploymentLogs = "retention_deployment_logs"
 	SettingDeliveryDays       = "retention_webhook_days"
+	SettingAuditDays          = "retention_audit_days"
 )
 
 // HistoryRetention says how much history the database keeps: the log
 // lines of the last KeepDeploymentLogs deployments (and other operations)
-// of each service, and webhook deliveries for DeliveryDays days. Expired
-// sessions are always removed.
+// of each service, webhook deliveries for DeliveryDays days and audit
+// events for AuditDays days. Expired sessions are always removed.
 type HistoryRetention struct {
 	KeepDeploymentLogs int `json:"keep_deployment_logs"`
 	DeliveryDays       int `json:"webhook_delivery_days"`
+	AuditDays          int `json:"audit_days"`
 }
 
 // DefaultHistoryRetention keeps enough to debug last month's deploys.
-var DefaultHistoryRetention = HistoryRetention{KeepDeploymentLogs: 50, DeliveryDays: 30}
+var DefaultHistoryRetention = HistoryRetention{KeepDeploymentLogs: 50, DeliveryDays: 30, AuditDays: 90}
 
 // HistoryRetention returns the configured retention.
 func (s *Store) HistoryRetention(ctx context.Context) (HistoryRetention, error) {
@@ -30,7 +32,10 @@ func (s *Store) HistoryRetention(ctx context.Context) (HistoryRetention, error) 
 	if r.KeepDeploymentLogs, err = s.intSetting(ctx, SettingKeepDeploymentLogs, r.KeepDeploymentLogs); err != nil {
 		return r, err
 	}
-	r.DeliveryDays, err = s.intSetting(ctx, SettingDeliveryDays, r.DeliveryDays)
+	if r.DeliveryDays, err = s.intSetting(ctx, SettingDeliveryDays, r.DeliveryDays); err != nil {
+		return r, err
+	}
+	r.AuditDays, err = s.intSetting(ctx, SettingAuditDays, r.AuditDays)
 	return r, err
 }
 
@@ -41,6 +46,7 @@ type HistoryPruneReport struct {
 	Deliveries     int64 `json:"webhook_deliveries"`
 	Sessions       int64 `json:"sessions"`
 	Notifications  int64 `json:"notifications"` // sent or failed, older than NotificationKeepDays
+	AuditEvents    int64 `json:"audit_events"`
 }
 
 // pruneBatch bounds one transaction, so a first prune of a large history
@@ -50,7 +56,8 @@ const pruneBatch = 500
 // PruneHistory removes what retention r no longer keeps. A queued or
 // running deployment's log is never touched, whatever its age; a pruned
 // deployment keeps its row and is marked log_pruned. Sent and failed
-// notifications go after NotificationKeepDays.
+// notifications go after NotificationKeepDays, audit events after
+// r.AuditDays (kept when it is 0).
 func (s *Store) PruneHistory(ctx context.Context, r HistoryRetention) (HistoryPruneReport, error) {
 	var rep HistoryPruneReport
 	for {
@@ -97,6 +104,9 @@ func (s *Store) PruneHistory(ctx context.Context, r HistoryRetention) (HistoryPr
 	}
 	rep.Sessions, _ = res.RowsAffected()
 	if rep.Notifications, err = s.pruneNotifications(ctx); err != nil {
+		return rep, err
+	}
+	if rep.AuditEvents, err = s.pruneAudit(ctx, r.AuditDays); err != nil {
 		return rep, err
 	}
 	return rep, nil

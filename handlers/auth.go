@@ -277,11 +277,13 @@ func (h *Handler) login(c echo.Context) error {
 		return h.Page(c, http.StatusServiceUnavailable, "login", &views.Page{Title: "Sign in", Data: form})
 	}
 	if !ok || err != nil {
+		h.auditSignIn(c, "sign_in.failed", email, u, http.StatusUnauthorized, "wrong email or password")
 		form.Error = "Wrong email or password."
 		return h.Page(c, http.StatusUnauthorized, "login", &views.Page{Title: "Sign in", Data: form})
 	}
 	release()
 	if u.DisabledAt != nil {
+		h.auditSignIn(c, "sign_in.failed", email, u, http.StatusForbidden, "account disabled")
 		// Said only after the right password: it tells nothing to a guesser.
 		form.Error = "This account is disabled. Ask an owner or admin of this server to enable it."
 		return h.Page(c, http.StatusForbidden, "login", &views.Page{Title: "Sign in", Data: form})
@@ -289,6 +291,7 @@ func (h *Handler) login(c echo.Context) error {
 	if u.TwoFactorOn() {
 		return h.askSecondFactor(c, u)
 	}
+	h.auditSignIn(c, "sign_in", email, u, http.StatusSeeOther, "password")
 	return h.startSession(c, u, "/")
 }
 
@@ -341,6 +344,7 @@ func (h *Handler) loginTwoFactor(c echo.Context) error {
 	}
 	recovery, err := h.Ops.CheckSecondFactor(ctx, u, c.FormValue("code"))
 	if errors.Is(err, ops.ErrWrongSecondFactor) {
+		h.auditSignIn(c, "sign_in.failed", u.Email, u, http.StatusUnauthorized, "wrong two-factor code")
 		left, ferr := h.Store.FailSignInChallenge(ctx, token)
 		if ferr != nil && !errors.Is(ferr, db.ErrNotFound) {
 			return ferr
@@ -361,6 +365,11 @@ func (h *Handler) loginTwoFactor(c echo.Context) error {
 		return err
 	}
 	h.setCookie(c, twoFactorCookie, "", -1)
+	how := "password and two-factor code"
+	if recovery {
+		how = "password and recovery code"
+	}
+	h.auditSignIn(c, "sign_in", u.Email, u, http.StatusSeeOther, how)
 	if recovery {
 		// The account page says how many codes are left.
 		return h.startSession(c, u, "/account?two_factor=recovery-used")

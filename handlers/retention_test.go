@@ -23,7 +23,7 @@ func TestRetention_SettingsAndPrunedDeployment(t *testing.T) {
 		wantStatus(t, res, http.StatusOK)
 		return body
 	}
-	if got := read(); got["keep_deployment_logs"] != float64(50) || got["webhook_delivery_days"] != float64(30) {
+	if got := read(); got["keep_deployment_logs"] != float64(50) || got["webhook_delivery_days"] != float64(30) || got["audit_days"] != float64(90) {
 		t.Fatalf("defaults: %v", got)
 	}
 	page := b.get("/settings")
@@ -37,8 +37,9 @@ func TestRetention_SettingsAndPrunedDeployment(t *testing.T) {
 	}{
 		{"keep_deployment_logs", 0, "1 to 10000 deployments"},
 		{"webhook_delivery_days", 4000, "1 to 3650 days"},
+		{"audit_days", 0, "1 to 3650 days"},
 	} {
-		form := url.Values{"keep_deployment_logs": {"50"}, "webhook_delivery_days": {"30"}}
+		form := url.Values{"keep_deployment_logs": {"50"}, "webhook_delivery_days": {"30"}, "audit_days": {"90"}}
 		form.Set(tc.field, fmt.Sprint(tc.value))
 		ui := b.postHTMX("/settings/retention", form)
 		api, body := a.apiJSON(http.MethodPatch, "/api/v1/settings/retention", token, map[string]any{tc.field: tc.value})
@@ -50,8 +51,8 @@ func TestRetention_SettingsAndPrunedDeployment(t *testing.T) {
 		}
 	}
 
-	wantStatus(t, b.postHTMX("/settings/retention", url.Values{"keep_deployment_logs": {"1"}, "webhook_delivery_days": {"7"}}), http.StatusOK)
-	if got := read(); got["keep_deployment_logs"] != float64(1) || got["webhook_delivery_days"] != float64(7) {
+	wantStatus(t, b.postHTMX("/settings/retention", url.Values{"keep_deployment_logs": {"1"}, "webhook_delivery_days": {"7"}, "audit_days": {"30"}}), http.StatusOK)
+	if got := read(); got["keep_deployment_logs"] != float64(1) || got["webhook_delivery_days"] != float64(7) || got["audit_days"] != float64(30) {
 		t.Errorf("saved through the page: %v", got)
 	}
 

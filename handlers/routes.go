@@ -33,7 +33,7 @@ func (h *Handler) routes(e *echo.Echo) {
 	pub.GET("/api/openapi.json", h.api.OpenAPIDocument, public, web.APIFrontEnd)
 	// Called by git hosts, registries and CI: authenticated by the URL token
 	// and the app's secret, outside session and API-token auth, without CSRF.
-	pub.POST("/api/deploy/:token", h.api.ReceiveWebhook, public, web.APIFrontEnd)
+	pub.POST("/api/deploy/:token", h.api.ReceiveWebhook, public, web.APIFrontEnd, h.audit)
 	pub.GET("/api/deploy/:token", api.WebhookNeedsPOST, public, web.APIFrontEnd)
 	e.RouteNotFound("/api/*", api.NoSuchEndpoint, web.APIFrontEnd)
 
@@ -48,7 +48,7 @@ func (h *Handler) routes(e *echo.Echo) {
 	pub.GET("/setup", h.showSetupPage, public, h.csrf)
 	pub.POST("/setup", h.setup, public, middleware.BodyLimit(maxAnonymousBody), h.csrf)
 
-	ui := h.group(e.Group("", h.csrf, h.requireUser), "")
+	ui := h.group(e.Group("", h.csrf, h.requireUser, h.audit), "")
 	ui.GET("/", h.pages.ShowDashboardPage, signedIn)
 	ui.POST("/projects", h.pages.CreateProject, adminSet)
 	ui.GET("/projects/:id", h.pages.ShowProjectPage, view(db.ResProject))
@@ -140,6 +140,8 @@ func (h *Handler) routes(e *echo.Echo) {
 	ui.POST("/backup-runs/:id/restore", h.pages.RestoreBackupRun, manage(db.ResBackupRun))
 	ui.POST("/backup-runs/:id/cancel", h.pages.CancelBackupRun, deploy(db.ResBackupRun))
 	ui.GET("/api-docs", h.api.ShowAPIPage, signedIn)
+	ui.GET("/audit", h.pages.ShowAuditPage, signedIn) // filtered to what the user may see
+	ui.GET("/audit/export.jsonl", h.pages.ExportAudit, signedIn)
 	ui.GET("/deployments/:id", h.pages.ShowDeploymentPage, view(db.ResDeployment))
 	ui.GET("/deployments/:id/stream", h.pages.StreamDeploymentLogs, view(db.ResDeployment))
 	ui.GET("/deployments/:id/status", h.pages.ShowDeploymentStatusPartial, view(db.ResDeployment))
@@ -220,7 +222,7 @@ func (h *Handler) routes(e *echo.Echo) {
 	ui.POST("/settings/alerts/:id/toggle", h.pages.ToggleAlertRule, adminSet)
 	ui.POST("/settings/alerts/:id/delete", h.pages.DeleteAlertRule, adminSet)
 
-	api := h.group(e.Group("/api/v1", web.APIFrontEnd, h.csrfUnlessToken, h.requireAPIUser), "/api/v1")
+	api := h.group(e.Group("/api/v1", web.APIFrontEnd, h.csrfUnlessToken, h.requireAPIUser, h.audit), "/api/v1")
 	// Metrics: the Server page, each service's panel, the settings panel.
 	ui.GET("/server", h.pages.ShowServerPage, adminGet)
 	ui.GET("/metrics/:kind/:id", h.pages.ShowMetricsPanel, view(db.ResService))
@@ -375,6 +377,8 @@ func (h *Handler) routes(e *echo.Echo) {
 	api.GET("/invitations", h.api.ListInvitations, adminGet)
 	api.POST("/invitations", h.api.CreateInvitation, adminSet)
 	api.DELETE("/invitations/:id", h.api.DeleteInvitation, adminSet)
+	api.GET("/audit", h.api.ListAudit, signedIn) // filtered to what the caller may see
+	api.GET("/audit/export", h.api.ExportAudit, signedIn)
 	api.GET("/users", h.api.ListUsers, adminGet)
 	api.GET("/users/:id", h.api.GetUser, adminGet)
 	api.PATCH("/users/:id", h.api.UpdateUser, adminSet)

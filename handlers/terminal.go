@@ -17,6 +17,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/labstack/echo/v4"
 
+	"dokploy/db"
 	"dokploy/handlers/web"
 	"dokploy/jobs/docker"
 	"dokploy/jobs/ops"
@@ -140,6 +141,7 @@ func (h *Handler) serveTerminal(c echo.Context) error {
 		_ = conn.Close(websocket.StatusNormalClosure, "no terminal")
 		return nil
 	}
+	h.auditTerminal(ctx, c, target, ts.Record.Replica, ts.Record.ID)
 	_ = writeJSON(ctx, conn, terminalMessage{Type: "ready", Shell: ts.Shell, Replica: ts.Record.Replica,
 		Container: ts.Record.ContainerID, Node: ts.Record.Node, SessionID: ts.Record.ID})
 
@@ -278,4 +280,16 @@ func sizeParam(v string, def uint) uint {
 		return def
 	}
 	return uint(n)
+}
+
+// auditTerminal records a terminal session as it opens (its handler runs
+// as long as the session does).
+func (h *Handler) auditTerminal(ctx context.Context, c echo.Context, target ops.TerminalTarget, replica int, sessionID int64) {
+	e := h.auditEvent(c, "terminal.open")
+	e.Status, e.Resource, e.ResourceID = http.StatusSwitchingProtocols, string(db.ResService), &target.ID
+	e.Detail = fmt.Sprintf("%s, replica %d, session %d", target.Kind, replica, sessionID)
+	if p, err := h.Store.ProjectOf(ctx, db.ResService, target.ID); err == nil {
+		e.ProjectID = &p
+	}
+	h.recordAudit(c, e)
 }

@@ -108,7 +108,7 @@ func (r *Runner) historyPruneLoop(ctx context.Context) {
 			r.log.Warn("history retention", "err", err)
 		} else if rep != (db.HistoryPruneReport{}) {
 			r.log.Info("history retention", "deployment_logs", rep.DeploymentLogs, "log_lines", rep.LogLines,
-				"webhook_deliveries", rep.Deliveries, "sessions", rep.Sessions, "notifications", rep.Notifications)
+				"webhook_deliveries", rep.Deliveries, "sessions", rep.Sessions, "notifications", rep.Notifications, "audit_events", rep.AuditEvents)
 		}
 		wait = time.Hour
 	}

@@ -481,14 +481,14 @@ func Operations() []Operation {
 			Notes:  "Deadlines are durations between 5s and 24h (90s, 10m, 1h); concurrency 1–16; retention 1–100 images per app.",
 			Status: 200, Body: map[string]any{"deploy_concurrency": 2, "timeout_build": "45m"}, Response: exampleDeploySettings(),
 			Errors: []int{400, 401, 422}},
-		{Method: "GET", Path: "/api/v1/settings/retention", Tag: "System", Summary: "History retention: deployment logs kept per service, webhook delivery days",
-			Status: 200, Response: map[string]any{"keep_deployment_logs": 50, "webhook_delivery_days": 30}, Errors: []int{401}},
+		{Method: "GET", Path: "/api/v1/settings/retention", Tag: "System", Summary: "History retention: deployment logs kept per service, webhook delivery days, audit days",
+			Status: 200, Response: map[string]any{"keep_deployment_logs": 50, "webhook_delivery_days": 30, "audit_days": 90}, Errors: []int{401}},
 		{Method: "PATCH", Path: "/api/v1/settings/retention", Tag: "System", Summary: "Change history retention; only sent fields change",
-			Notes:  "keep_deployment_logs 1–10000 (older deployments stay listed with log_pruned true); webhook_delivery_days 1–3650. Applied every hour; expired sessions are removed then too.",
-			Status: 200, Body: map[string]any{"keep_deployment_logs": 20}, Response: map[string]any{"keep_deployment_logs": 20, "webhook_delivery_days": 30},
+			Notes:  "keep_deployment_logs 1–10000 (older deployments stay listed with log_pruned true); webhook_delivery_days 1–3650; audit_days 1–3650 (default 90). Applied every hour; expired sessions are removed then too.",
+			Status: 200, Body: map[string]any{"keep_deployment_logs": 20}, Response: map[string]any{"keep_deployment_logs": 20, "webhook_delivery_days": 30, "audit_days": 90},
 			Errors: []int{400, 401, 422}},
 		{Method: "POST", Path: "/api/v1/settings/retention/prune", Tag: "System", Summary: "Apply history retention now and say what was removed",
-			Status: 200, Response: map[string]any{"deployment_logs": 3, "log_lines": 412, "webhook_deliveries": 0, "sessions": 1}, Errors: []int{401}},
+			Status: 200, Response: map[string]any{"deployment_logs": 3, "log_lines": 412, "webhook_deliveries": 0, "sessions": 1, "notifications": 0, "audit_events": 12}, Errors: []int{401}},
 
 		{Method: "GET", Path: "/api/v1/applications/{id}/basic-auth", Tag: "Access", Summary: "List the app's HTTP basic-auth users (never their passwords)",
 			Status: 200, Response: map[string]any{"items": []any{map[string]any{"id": 1, "username": "alice"}}}, Errors: notFound},
@@ -530,7 +530,7 @@ func Operations() []Operation {
 			Body: map[string]any{"name": "ci", "scope": "deploy", "project_ids": []any{1}, "expires_in_days": 90}, Response: created, Errors: []int{400, 401, 403, 422}},
 		{Method: "DELETE", Path: "/api/v1/tokens/{id}", Tag: "Tokens", Summary: "Revoke an API token", Status: 204,
 			Notes: "Your own; owners and admins may revoke anyone's.", Errors: notFound},
-	}, append(append(append(append(composeOperations(), logsOperations()...), metricsOperations()...), terminalOperations()...), append(append(notificationOperations(), alertOperations()...), append(append(twoFactorOperations(), userOperations()...), nodeOperations()...)...)...)...)
+	}, append(append(append(append(composeOperations(), logsOperations()...), metricsOperations()...), terminalOperations()...), append(append(notificationOperations(), alertOperations()...), append(append(append(twoFactorOperations(), userOperations()...), nodeOperations()...), auditOperations()...)...)...)...)
 }
 
 var pathParamRe = regexp.MustCompile(`\{([a-z_]+)\}`)

@@ -83,11 +83,12 @@ func (h *Handler) UpdateRetention(c echo.Context) error {
 	var in struct {
 		KeepDeploymentLogs *int `json:"keep_deployment_logs"`
 		DeliveryDays       *int `json:"webhook_delivery_days"`
+		AuditDays          *int `json:"audit_days"`
 	}
 	if err := bindStrict(c, &in); err != nil {
 		return err
 	}
-	if err := h.Ops.SetHistoryRetention(c.Request().Context(), in.KeepDeploymentLogs, in.DeliveryDays); err != nil {
+	if err := h.Ops.SetHistoryRetention(c.Request().Context(), in.KeepDeploymentLogs, in.DeliveryDays, in.AuditDays); err != nil {
 		return err
 	}
 	return h.GetRetention(c)

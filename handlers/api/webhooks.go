@@ -156,6 +156,9 @@ func (h *Handler) deployFromWebhook(c echo.Context, app *db.App, d *db.Delivery,
 	if p.Duplicate {
 		return duplicateDelivery(c, deliveryID)
 	}
+	an := db.AuditNoteOf(c.Request().Context())
+	an.Record("webhook.deploy", strings.TrimSpace(d.Provider+" "+d.Ref))
+	an.About(db.ResService, app.ID)
 	return c.JSON(http.StatusAccepted, webhookResult{Outcome: d.Outcome, Reason: d.Reason, DeploymentID: &depID, DeliveryID: d.ID})
 }
 

@@ -25,6 +25,7 @@ func (h *Handler) showRetention(c echo.Context, status int, form *views.Form, me
 		form = views.NewForm()
 		form.Values["keep_deployment_logs"] = strconv.Itoa(r.KeepDeploymentLogs)
 		form.Values["webhook_delivery_days"] = strconv.Itoa(r.DeliveryDays)
+		form.Values["audit_days"] = strconv.Itoa(r.AuditDays)
 	}
 	return h.Partial(c, status, "settings_retention", &retentionPanel{Form: form, Message: message})
 }
@@ -37,9 +38,9 @@ func (h *Handler) ShowRetentionSettings(c echo.Context) error {
 // the form when one is refused.
 func (h *Handler) UpdateRetentionSettings(c echo.Context) error {
 	form := views.NewForm()
-	nums := wholeNumbers(c, form, "keep_deployment_logs", "webhook_delivery_days")
+	nums := wholeNumbers(c, form, "keep_deployment_logs", "webhook_delivery_days", "audit_days")
 	if form.Valid() {
-		err := h.Ops.SetHistoryRetention(c.Request().Context(), nums["keep_deployment_logs"], nums["webhook_delivery_days"])
+		err := h.Ops.SetHistoryRetention(c.Request().Context(), nums["keep_deployment_logs"], nums["webhook_delivery_days"], nums["audit_days"])
 		if err != nil && !formErrors(form, err) {
 			return err
 		}
@@ -56,6 +57,6 @@ func (h *Handler) PruneHistoryNow(c echo.Context) error {
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadGateway, "Applying retention failed: "+err.Error())
 	}
-	return h.showRetention(c, http.StatusOK, nil, fmt.Sprintf("Removed the logs of %d deployments (%d lines), %d webhook deliveries and %d expired sessions.",
-		rep.DeploymentLogs, rep.LogLines, rep.Deliveries, rep.Sessions))
+	return h.showRetention(c, http.StatusOK, nil, fmt.Sprintf("Removed the logs of %d deployments (%d lines), %d webhook deliveries, %d expired sessions and %d audit events.",
+		rep.DeploymentLogs, rep.LogLines, rep.Deliveries, rep.Sessions, rep.AuditEvents))
 }

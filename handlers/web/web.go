@@ -246,8 +246,8 @@ func IsAPI(c echo.Context) bool { return c.Get(ctxFrontEnd) == "api" }
 
 // RecordReveal records that the caller was shown secret values (what, of
 // which service, how many): who (the user, and the API token's name when
-// one was used), from which address and through which front-end. The
-// values themselves are never logged.
+// one was used), from which address and through which front-end, in the
+// server log and the audit log. The values themselves are never logged.
 func RecordReveal(c echo.Context, what string, serviceID int64, count int) {
 	who := ""
 	if u := CurrentUser(c); u != nil {
@@ -256,6 +256,14 @@ func RecordReveal(c echo.Context, what string, serviceID int64, count int) {
 	token, _ := c.Get(CtxTokenName).(string)
 	slog.Info("secret values revealed", "what", what, "service", serviceID, "values", count,
 		"user", who, "token", token, "ip", c.RealIP(), "request_id", c.Get(CtxRequestID))
+	// The audit log records it too (the request's event, even on a GET).
+	note := db.AuditNoteOf(c.Request().Context())
+	values := fmt.Sprintf("%d values", count)
+	if count == 1 {
+		values = "1 value"
+	}
+	note.Record("secret.reveal", what+" ("+values+")")
+	note.About(db.ResService, serviceID)
 }
 
 // TwoFactorIssuer names this installation in authenticator apps:

@@ -86,12 +86,53 @@ func (s *Service) UpdateApp(ctx context.Context, a *db.App, x AppExtras) error {
 	if err := x.validate(s.reserved); err != nil {
 		return err
 	}
-	return portConflict(s.store.InTx(ctx, func(tx *db.Store) error {
+	var changes db.AuditChanges
+	err := s.store.InTx(ctx, func(tx *db.Store) error {
+		before, err := tx.App(ctx, a.ID)
+		if err != nil {
+			return err
+		}
 		if err := tx.UpdateApp(ctx, a); err != nil {
 			return err
 		}
-		return saveExtras(ctx, tx, a.ID, x)
-	}))
+		if err := saveExtras(ctx, tx, a.ID, x); err != nil {
+			return err
+		}
+		after, err := tx.App(ctx, a.ID)
+		if err != nil {
+			return err
+		}
+		changes = db.FieldChanges(before, after, appAuditSkip...)
+		return nil
+	})
+	if err == nil {
+		db.NoteChanges(ctx, changes)
+	}
+	return portConflict(err)
+}
+
+// appAuditSkip are the app's columns the audit log's diff leaves out:
+// ids, times, state the platform keeps, names joined for display.
+var appAuditSkip = []string{"id", "environment_id", "status", "current_image", "current_commit",
+	"created_at", "updated_at", "project_id", "project_name", "environment_name"}
+
+// setVariables replaces a service's variables of one kind and notes, for
+// the audit log, which keys were added, changed or removed (never a
+// value).
+func setVariables(ctx context.Context, tx *db.Store, id int64, kind string, vars []db.Variable) error {
+	before, err := tx.AppVariables(ctx, id, kind)
+	if err != nil {
+		return err
+	}
+	if err := tx.SetAppVariables(ctx, id, kind, vars); err != nil {
+		return err
+	}
+	prefix := "env."
+	if kind == db.VarBuildArg {
+		prefix = "build_arg."
+	}
+	db.NoteChanges(ctx, db.VariableChanges(prefix, before, vars))
+	return nil
 }
 
 // portsConflict marks the store's refusal of a published port that
@@ -116,12 +157,12 @@ func portConflict(err error) error {
 
 func saveExtras(ctx context.Context, tx *db.Store, appID int64, x AppExtras) error {
 	if x.Env != nil {
-		if err := tx.SetAppVariables(ctx, appID, db.VarEnv, *x.Env); err != nil {
+		if err := setVariables(ctx, tx, appID, db.VarEnv, *x.Env); err != nil {
 			return err
 		}
 	}
 	if x.BuildArgs != nil {
-		if err := tx.SetAppVariables(ctx, appID, db.VarBuildArg, *x.BuildArgs); err != nil {
+		if err := setVariables(ctx, tx, appID, db.VarBuildArg, *x.BuildArgs); err != nil {
 			return err
 		}
 	}

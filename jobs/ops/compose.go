@@ -179,7 +179,7 @@ func (s *Service) SetComposeEnv(ctx context.Context, c *db.ComposeStack, vars []
 
 func saveComposeExtras(ctx context.Context, tx *db.Store, id int64, x ComposeExtras) error {
 	if x.Env != nil {
-		if err := tx.SetAppVariables(ctx, id, db.VarEnv, *x.Env); err != nil {
+		if err := setVariables(ctx, tx, id, db.VarEnv, *x.Env); err != nil {
 			return err
 		}
 	}

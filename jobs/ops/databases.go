@@ -181,7 +181,7 @@ func (x *DatabaseExtras) ports(d *db.Database) []db.Port {
 
 func saveDatabaseExtras(ctx context.Context, tx *db.Store, d *db.Database, x DatabaseExtras) error {
 	if x.Env != nil {
-		if err := tx.SetAppVariables(ctx, d.ID, db.VarEnv, *x.Env); err != nil {
+		if err := setVariables(ctx, tx, d.ID, db.VarEnv, *x.Env); err != nil {
 			return err
 		}
 	}

@@ -11,11 +11,12 @@ import (
 const (
 	maxKeepDeploymentLogs = 10000
 	maxDeliveryDays       = 3650
+	maxAuditDays          = 3650
 )
 
 // SetHistoryRetention validates and saves history retention; a nil field
 // keeps its value. The hourly prune applies it; PruneHistory does at once.
-func (s *Service) SetHistoryRetention(ctx context.Context, keepLogs, deliveryDays *int) error {
+func (s *Service) SetHistoryRetention(ctx context.Context, keepLogs, deliveryDays, auditDays *int) error {
 	errs := FieldErrors{}
 	values := map[string]string{}
 	if n := keepLogs; n != nil {
@@ -29,6 +30,12 @@ func (s *Service) SetHistoryRetention(ctx context.Context, keepLogs, deliveryDay
 			errs["webhook_delivery_days"] = "Keep webhook deliveries for 1 to 3650 days."
 		}
 		values[db.SettingDeliveryDays] = strconv.Itoa(*n)
+	}
+	if n := auditDays; n != nil {
+		if *n < 1 || *n > maxAuditDays {
+			errs["audit_days"] = "Keep audit events for 1 to 3650 days."
+		}
+		values[db.SettingAuditDays] = strconv.Itoa(*n)
 	}
 	if len(errs) > 0 {
 		return errs
