@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"dokploy/handlers/web"
+	"dokploy/jobs/ops"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -145,8 +146,8 @@ func (g *hashGate) run(ctx context.Context, f func()) bool {
 // password (change it, new recovery codes, turn two-factor off): a stolen
 // session cannot guess it faster than the sign-in form allows, since the
 // attempts count against the same per-address and per-account limits,
-// and the verifications share the sign-in's bound on argon2id at once. A
-// request that succeeds gives its attempt back, as a sign-in does.
+// and the verifications share the sign-in's bound on argon2id at once.
+// Only a wrong password counts; any other answer gives the attempt back.
 func (h *Handler) passwordCheck(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		u := web.CurrentUser(c)
@@ -156,12 +157,15 @@ func (h *Handler) passwordCheck(next echo.HandlerFunc) echo.HandlerFunc {
 			return web.Error(http.StatusTooManyRequests, "password",
 				fmt.Sprintf("Too many wrong passwords. Try again in %s.", wait.Round(time.Second)))
 		}
+		ctx, wrong := ops.WatchPasswordChecks(c.Request().Context())
+		c.SetRequest(c.Request().WithContext(ctx))
 		var err error
-		if !h.hashes.run(c.Request().Context(), func() { err = next(c) }) {
+		if !h.hashes.run(ctx, func() { err = next(c) }) {
+			release()
 			c.Response().Header().Set("Retry-After", "5")
 			return web.Error(http.StatusServiceUnavailable, "", "The server is busy checking passwords. Try again in a few seconds.")
 		}
-		if err == nil && c.Response().Committed && c.Response().Status < http.StatusBadRequest {
+		if !wrong() {
 			release()
 		}
 		return err

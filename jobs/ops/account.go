@@ -20,7 +20,7 @@ func (s *Service) ChangePassword(ctx context.Context, userID int64, current, new
 	errs := FieldErrors{}
 	if current == "" {
 		errs["current_password"] = "Enter your current password."
-	} else if !db.CheckPassword(u.PasswordHash, current) {
+	} else if !passwordMatches(ctx, u, current) {
 		errs["current_password"] = "The current password is wrong."
 	}
 	if err := db.ValidatePassword(newPassword); err != nil {
@@ -36,4 +36,26 @@ func (s *Service) ChangePassword(ctx context.Context, userID int64, current, new
 		return err
 	}
 	return s.store.SetPasswordKeeping(ctx, userID, hash, keepSession)
+}
+
+// wrongPasswordKey carries a flag the HTTP layer's rate limit reads: set
+// when a check of the user's own password failed, so only wrong
+// passwords count as guesses (not a too-short new one, say).
+type wrongPasswordKey struct{}
+
+// WatchPasswordChecks returns a context whose own-password checks report
+// a wrong password through the returned func.
+func WatchPasswordChecks(ctx context.Context) (context.Context, func() bool) {
+	wrong := new(bool)
+	return context.WithValue(ctx, wrongPasswordKey{}, wrong), func() bool { return *wrong }
+}
+
+// passwordMatches checks the user's own password and reports a wrong one
+// to WatchPasswordChecks.
+func passwordMatches(ctx context.Context, u *db.User, password string) bool {
+	ok := db.CheckPassword(u.PasswordHash, password)
+	if w, _ := ctx.Value(wrongPasswordKey{}).(*bool); w != nil && !ok {
+		*w = true
+	}
+	return ok
 }

@@ -159,7 +159,7 @@ func (s *Service) checkOwnPassword(ctx context.Context, userID int64, password s
 	if password == "" {
 		return nil, fieldError("password", "Enter your password to confirm.")
 	}
-	if !db.CheckPassword(u.PasswordHash, password) {
+	if !passwordMatches(ctx, u, password) {
 		return nil, fieldError("password", "The password is wrong.")
 	}
 	return u, nil
