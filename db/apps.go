@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/lib/pq"
 )
 
 // App statuses shown in the UI.
@@ -43,19 +45,22 @@ type App struct {
 	MemoryLimitMB    int     `db:"memory_limit_mb" json:"memory_limit_mb"`
 	CPULimit         float64 `db:"cpu_limit" json:"cpu_limit"`
 	// Health check: an HTTP GET inside the container; "" keeps the image's.
-	HealthPath        string    `db:"health_path" json:"health_path"`
-	HealthPort        int       `db:"health_port" json:"health_port"`
-	HealthStatus      int       `db:"health_status" json:"health_status"`
-	HealthInterval    int       `db:"health_interval" json:"health_interval"`
-	HealthTimeout     int       `db:"health_timeout" json:"health_timeout"`
-	HealthRetries     int       `db:"health_retries" json:"health_retries"`
-	HealthStartPeriod int       `db:"health_start_period" json:"health_start_period"`
-	StopGracePeriod   int       `db:"stop_grace_period" json:"stop_grace_period"`
-	Status            string    `db:"status" json:"status"`
-	CurrentImage      string    `db:"current_image" json:"current_image"`
-	CurrentCommit     string    `db:"current_commit" json:"current_commit"`
-	CreatedAt         time.Time `db:"created_at" json:"created_at"`
-	UpdatedAt         time.Time `db:"updated_at" json:"updated_at"`
+	HealthPath        string `db:"health_path" json:"health_path"`
+	HealthPort        int    `db:"health_port" json:"health_port"`
+	HealthStatus      int    `db:"health_status" json:"health_status"`
+	HealthInterval    int    `db:"health_interval" json:"health_interval"`
+	HealthTimeout     int    `db:"health_timeout" json:"health_timeout"`
+	HealthRetries     int    `db:"health_retries" json:"health_retries"`
+	HealthStartPeriod int    `db:"health_start_period" json:"health_start_period"`
+	StopGracePeriod   int    `db:"stop_grace_period" json:"stop_grace_period"`
+	// Placement: Swarm constraints and a cap on tasks per node (0 = none).
+	PlacementConstraints pq.StringArray `db:"placement_constraints" json:"placement_constraints"`
+	MaxReplicasPerNode   int            `db:"max_replicas_per_node" json:"max_replicas_per_node"`
+	Status               string         `db:"status" json:"status"`
+	CurrentImage         string         `db:"current_image" json:"current_image"`
+	CurrentCommit        string         `db:"current_commit" json:"current_commit"`
+	CreatedAt            time.Time      `db:"created_at" json:"created_at"`
+	UpdatedAt            time.Time      `db:"updated_at" json:"updated_at"`
 
 	// Sealed secrets; decrypt with Store.AppSecrets.
 	GitTokenEnc         []byte `db:"git_token_enc" json:"-"`
@@ -108,11 +113,11 @@ func (s *Store) CreateApp(ctx context.Context, a *App) error {
 		_, err = tx.db.ExecContext(ctx, `
 			INSERT INTO applications (id, name, source_type, git_url, git_branch, git_context,
 				git_dockerfile, build_target, build_no_cache, image, registry_server, registry_username,
-				port, replicas, memory_limit_mb, cpu_limit)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+				port, replicas, memory_limit_mb, cpu_limit, placement_constraints, max_replicas_per_node)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
 			id, a.Name, a.SourceType, a.GitURL, a.GitBranch, a.GitContext,
 			a.GitDockerfile, a.BuildTarget, a.BuildNoCache, a.Image, a.RegistryServer, a.RegistryUsername,
-			a.Port, a.Replicas, a.MemoryLimitMB, a.CPULimit)
+			a.Port, a.Replicas, a.MemoryLimitMB, a.CPULimit, pq.StringArray(nonNil(a.PlacementConstraints)), a.MaxReplicasPerNode)
 		if err != nil {
 			return fmt.Errorf("create app: %w", err)
 		}
@@ -137,11 +142,12 @@ func (s *Store) UpdateApp(ctx context.Context, a *App) error {
 		UPDATE applications SET name = $2, source_type = $3, git_url = $4, git_branch = $5,
 			git_context = $6, git_dockerfile = $7, build_target = $8, build_no_cache = $9, image = $10,
 			registry_server = $11, registry_username = $12, port = $13, replicas = $14,
-			memory_limit_mb = $15, cpu_limit = $16, updated_at = now()
+			memory_limit_mb = $15, cpu_limit = $16, placement_constraints = $17, max_replicas_per_node = $18,
+			updated_at = now()
 		WHERE id = $1`,
 		a.ID, a.Name, a.SourceType, a.GitURL, a.GitBranch, a.GitContext, a.GitDockerfile,
 		a.BuildTarget, a.BuildNoCache, a.Image, a.RegistryServer, a.RegistryUsername, a.Port, a.Replicas,
-		a.MemoryLimitMB, a.CPULimit)
+		a.MemoryLimitMB, a.CPULimit, pq.StringArray(nonNil(a.PlacementConstraints)), a.MaxReplicasPerNode)
 	if err := rowsOrNotFound(res, err); err != nil {
 		return err
 	}

@@ -41,10 +41,13 @@ type Database struct {
 	CPULimit         float64        `db:"cpu_limit" json:"cpu_limit"`
 	Args             pq.StringArray `db:"args" json:"args"`
 	RedisPersistence string         `db:"redis_persistence" json:"redis_persistence,omitempty"`
-	Status           string         `db:"status" json:"status"`
-	CurrentImage     string         `db:"current_image" json:"current_image"`
-	CreatedAt        time.Time      `db:"created_at" json:"created_at"`
-	UpdatedAt        time.Time      `db:"updated_at" json:"updated_at"`
+	// Placement: Swarm constraints and a cap on tasks per node (0 = none).
+	PlacementConstraints pq.StringArray `db:"placement_constraints" json:"placement_constraints"`
+	MaxReplicasPerNode   int            `db:"max_replicas_per_node" json:"max_replicas_per_node"`
+	Status               string         `db:"status" json:"status"`
+	CurrentImage         string         `db:"current_image" json:"current_image"`
+	CreatedAt            time.Time      `db:"created_at" json:"created_at"`
+	UpdatedAt            time.Time      `db:"updated_at" json:"updated_at"`
 
 	// Sealed secrets; decrypt with Store.DatabaseSecrets.
 	PasswordEnc         []byte `db:"password_enc" json:"-"`
@@ -85,11 +88,13 @@ func (s *Store) CreateDatabase(ctx context.Context, d *Database, sec DatabaseSec
 		}
 		_, err = tx.db.ExecContext(ctx, `
 			INSERT INTO databases (id, engine, image, database_name, username, password_enc, root_password_enc,
-				registry_server, registry_username, registry_password_enc, memory_limit_mb, cpu_limit, args, redis_persistence)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+				registry_server, registry_username, registry_password_enc, memory_limit_mb, cpu_limit, args, redis_persistence,
+				placement_constraints, max_replicas_per_node)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
 			id, d.Engine, d.Image, d.DatabaseName, d.Username, s.cipher.Seal(sec.Password), s.cipher.sealOptional(sec.RootPassword),
 			d.RegistryServer, d.RegistryUsername, s.cipher.sealOptional(sec.RegistryPassword),
-			d.MemoryLimitMB, d.CPULimit, pq.StringArray(nonNil(d.Args)), d.RedisPersistence)
+			d.MemoryLimitMB, d.CPULimit, pq.StringArray(nonNil(d.Args)), d.RedisPersistence,
+			pq.StringArray(nonNil(d.PlacementConstraints)), d.MaxReplicasPerNode)
 		if err != nil {
 			return fmt.Errorf("create database: %w", err)
 		}
@@ -108,10 +113,11 @@ func (s *Store) CreateDatabase(ctx context.Context, d *Database, sec DatabaseSec
 func (s *Store) UpdateDatabase(ctx context.Context, d *Database) error {
 	res, err := s.db.ExecContext(ctx, `
 		UPDATE databases SET image = $2, registry_server = $3, registry_username = $4,
-			memory_limit_mb = $5, cpu_limit = $6, args = $7, redis_persistence = $8, updated_at = now()
+			memory_limit_mb = $5, cpu_limit = $6, args = $7, redis_persistence = $8,
+			placement_constraints = $9, max_replicas_per_node = $10, updated_at = now()
 		WHERE id = $1`,
 		d.ID, d.Image, d.RegistryServer, d.RegistryUsername, d.MemoryLimitMB, d.CPULimit,
-		pq.StringArray(nonNil(d.Args)), d.RedisPersistence)
+		pq.StringArray(nonNil(d.Args)), d.RedisPersistence, pq.StringArray(nonNil(d.PlacementConstraints)), d.MaxReplicasPerNode)
 	return rowsOrNotFound(res, err)
 }
 

@@ -165,7 +165,8 @@ func (r *Runner) databaseServiceSpec(ctx context.Context, dbase *db.Database, se
 	if err != nil {
 		return docker.ServiceSpec{}, err
 	}
-	spec.Constraints = []string{"node.id==" + node}
+	spec.Constraints = append([]string{"node.id==" + node}, dbase.PlacementConstraints...)
+	spec.MaxPerNode = uint64(dbase.MaxReplicasPerNode)
 	if r.opts.ProbeBinary != "" {
 		spec.HealthCheck = &docker.HealthCheck{
 			Test:        append([]string{"CMD", probePath}, cs.ProbeArgs...),

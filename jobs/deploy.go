@@ -469,6 +469,7 @@ func (r *Runner) serviceSpec(ctx context.Context, a *db.App, d *db.Deployment, i
 		MemoryBytes: int64(a.MemoryLimitMB) * 1024 * 1024, NanoCPUs: int64(a.CPULimit * 1e9),
 		Labels:      map[string]string{docker.LabelDeployment: itoa(d.ID)},
 		ForceUpdate: true,
+		Constraints: a.PlacementConstraints, MaxPerNode: uint64(a.MaxReplicasPerNode),
 	}
 	for _, p := range ports {
 		spec.Ports = append(spec.Ports, docker.PortSpec{Published: uint32(p.Published), Target: uint32(p.Target), Protocol: p.Protocol, Mode: p.Mode})

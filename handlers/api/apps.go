@@ -58,6 +58,9 @@ type appInputJSON struct {
 	HealthRetries     *int    `json:"health_retries"`
 	HealthStartPeriod *int    `json:"health_start_period"`
 	StopGracePeriod   *int    `json:"stop_grace_period"`
+	// Placement; applies on the next deploy.
+	PlacementConstraints *[]string `json:"placement_constraints"`
+	MaxReplicasPerNode   *int      `json:"max_replicas_per_node"`
 	// Webhook settings; webhook_secret "" turns signature checks off.
 	WebhookSecret *string   `json:"webhook_secret"`
 	DeployOn      *string   `json:"deploy_on"`
@@ -86,6 +89,10 @@ func (in *appInputJSON) apply(a *db.App) db.SecretUpdate {
 	setIf(&a.HealthRetries, in.HealthRetries)
 	setIf(&a.HealthStartPeriod, in.HealthStartPeriod)
 	setIf(&a.StopGracePeriod, in.StopGracePeriod)
+	if in.PlacementConstraints != nil {
+		a.PlacementConstraints = *in.PlacementConstraints
+	}
+	setIf(&a.MaxReplicasPerNode, in.MaxReplicasPerNode)
 	var secrets db.SecretUpdate
 	if s := in.Source; s != nil {
 		setIf(&a.SourceType, s.Type)

@@ -19,21 +19,24 @@ import (
 // databaseInputJSON is the body of POST and PATCH /databases. Pointers
 // tell "not sent" (PATCH keeps the value) from "sent empty".
 type databaseInputJSON struct {
-	EnvironmentID    *int64             `json:"environment_id"`
-	ProjectID        *int64             `json:"project_id"`
-	Environment      *string            `json:"environment"`
-	Engine           *string            `json:"engine"`
-	Name             *string            `json:"name"`
-	Image            *string            `json:"image"`
-	Database         *string            `json:"database"`
-	User             *string            `json:"user"`
-	ExternalPort     *int               `json:"external_port"`
-	MemoryLimitMB    *int               `json:"memory_limit_mb"`
-	CPULimit         *float64           `json:"cpu_limit"`
-	Args             *[]string          `json:"args"`
-	RedisPersistence *string            `json:"redis_persistence"`
-	Env              *map[string]string `json:"env"`
-	Registry         *struct {
+	EnvironmentID    *int64    `json:"environment_id"`
+	ProjectID        *int64    `json:"project_id"`
+	Environment      *string   `json:"environment"`
+	Engine           *string   `json:"engine"`
+	Name             *string   `json:"name"`
+	Image            *string   `json:"image"`
+	Database         *string   `json:"database"`
+	User             *string   `json:"user"`
+	ExternalPort     *int      `json:"external_port"`
+	MemoryLimitMB    *int      `json:"memory_limit_mb"`
+	CPULimit         *float64  `json:"cpu_limit"`
+	Args             *[]string `json:"args"`
+	RedisPersistence *string   `json:"redis_persistence"`
+	// Placement; applies on the deploy the update starts.
+	PlacementConstraints *[]string          `json:"placement_constraints"`
+	MaxReplicasPerNode   *int               `json:"max_replicas_per_node"`
+	Env                  *map[string]string `json:"env"`
+	Registry             *struct {
 		Server   string  `json:"server"`
 		Username string  `json:"username"`
 		Password *string `json:"password"`
@@ -49,6 +52,10 @@ func (in *databaseInputJSON) apply(d *db.Database) ops.DatabaseExtras {
 	if in.Args != nil {
 		d.Args = *in.Args
 	}
+	if in.PlacementConstraints != nil {
+		d.PlacementConstraints = *in.PlacementConstraints
+	}
+	setIf(&d.MaxReplicasPerNode, in.MaxReplicasPerNode)
 	x := ops.DatabaseExtras{ExternalPort: in.ExternalPort}
 	if in.Registry != nil {
 		d.RegistryServer, d.RegistryUsername = in.Registry.Server, in.Registry.Username

@@ -55,6 +55,7 @@ func exampleApp() map[string]any {
 	return map[string]any{
 		"id": 7, "environment_id": 1, "project_id": 1, "environment": "production", "name": "Shop web", "app_name": "shop-web",
 		"port": 3000, "replicas": 1, "memory_limit_mb": 512, "cpu_limit": 0.5, "status": "running",
+		"placement_constraints": []any{"node.labels.region==eu"}, "max_replicas_per_node": 1,
 		"current_image": "shop-web:42", "current_commit": "9fceb02d0ae598e95dc970b74767f19372d61af8",
 		"created_at": exampleTime, "updated_at": exampleTime,
 		"source": map[string]any{"type": "git", "url": "https://github.com/acme/shop.git", "branch": "main",
@@ -92,6 +93,7 @@ func exampleDatabase() map[string]any {
 		"id": 9, "environment_id": 1, "project_id": 1, "environment": "production", "name": "shop-db", "engine": "postgres",
 		"image": "postgres:17", "database": "shop_db", "user": "shop_db", "registry_server": "", "registry_username": "",
 		"memory_limit_mb": 1024, "cpu_limit": 1.0, "args": []any{"-c", "max_connections=200"}, "status": "healthy",
+		"placement_constraints": []any{}, "max_replicas_per_node": 0,
 		"current_image": "postgres:17", "created_at": exampleTime, "updated_at": exampleTime,
 		"live":         map[string]any{"state": "healthy", "running": 1, "healthy": 1, "desired": 1},
 		"internal_url": "postgresql://shop_db:********@shop-db:5432/shop_db",
@@ -295,9 +297,12 @@ func Operations() []Operation {
 			Response: exampleApp(), Errors: notFound},
 		{Method: "PATCH", Path: "/api/v1/applications/{id}", Tag: "Applications", Summary: "Change settings, source, resources, env, ports, volumes or webhook settings",
 			Notes: "Only sent fields change; env, build_args, ports and volumes replace the whole list (a removed volume keeps its data in Docker). webhook_secret \"\" turns signature checks off. " +
-				"app_name and the project cannot change.",
+				"app_name and the project cannot change. placement_constraints (Swarm syntax: node.id, node.hostname, node.role, node.platform.os, node.platform.arch, " +
+				"node.labels.<label> or engine.labels.<label>, then == or != and a value; at most 20) replaces the list; max_replicas_per_node is 0 (no limit) to 1000. " +
+				"Placement applies on the next deploy.",
 			Status: 200, Body: map[string]any{"replicas": 2, "deploy_on": "tag", "watch_paths": []any{"src/**", "!src/**/*.md"}, "auto_deploy": true,
-				"webhook_secret": "a-long-random-secret"}, Response: exampleApp(), Errors: write},
+				"webhook_secret": "a-long-random-secret", "placement_constraints": []any{"node.labels.region==eu", "node.role==worker"}, "max_replicas_per_node": 1},
+			Response: exampleApp(), Errors: write},
 		{Method: "DELETE", Path: "/api/v1/applications/{id}", Tag: "Applications", Summary: "Delete an application with its service and images",
 			Status: 204, Errors: []int{401, 404, 502}},
 		{Method: "POST", Path: "/api/v1/applications/{id}/deploy", Tag: "Deployments", Summary: "Queue a deployment", Status: 202,
@@ -334,8 +339,9 @@ func Operations() []Operation {
 		{Method: "GET", Path: "/api/v1/databases/{id}", Tag: "Databases", Summary: "Get a database with its live state and masked URLs", Status: 200,
 			Response: exampleDatabase(), Errors: notFound},
 		{Method: "PATCH", Path: "/api/v1/databases/{id}", Tag: "Databases", Summary: "Change image, limits, arguments, env, external port or registry, and queue a deploy",
-			Notes: "engine, name, database and user are fixed: the data volume was initialised with them. A change of major version answers warnings.",
-			Body:  map[string]any{"image": "postgres:17.2", "memory_limit_mb": 2048, "external_port": 0}, Status: 200,
+			Notes: "engine, name, database and user are fixed: the data volume was initialised with them. A change of major version answers warnings. " +
+				"placement_constraints and max_replicas_per_node take the application syntax; the database also stays on the node that holds its data volume.",
+			Body: map[string]any{"image": "postgres:17.2", "memory_limit_mb": 2048, "external_port": 0, "placement_constraints": []any{"node.labels.disk==ssd"}}, Status: 200,
 			Response: exampleDatabaseCreated(), Errors: []int{400, 401, 404, 409, 422}},
 		{Method: "DELETE", Path: "/api/v1/databases/{id}", Tag: "Databases", Summary: "Delete a database; ?volume=keep or ?volume=remove is required",
 			Notes:  "keep leaves the <name>-data volume for a database created later with the same name; remove deletes it for good.",

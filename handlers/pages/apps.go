@@ -30,6 +30,8 @@ func appToForm(a *db.App) *views.Form {
 		"health_start_period": a.HealthStartPeriod, "stop_grace_period": a.StopGracePeriod} {
 		v[k] = strconv.Itoa(n)
 	}
+	v["placement_constraints"] = strings.Join(a.PlacementConstraints, "\n")
+	v["max_replicas_per_node"] = strconv.Itoa(a.MaxReplicasPerNode)
 	if a.BuildNoCache {
 		v["build_no_cache"] = "on"
 	}
@@ -96,6 +98,11 @@ func formToApp(c echo.Context, a *db.App, form *views.Form) {
 		num("health_retries", &a.HealthRetries)
 		num("health_start_period", &a.HealthStartPeriod)
 		num("stop_grace_period", &a.StopGracePeriod)
+	}
+	if hasField(c, "placement_constraints") {
+		form.Values["placement_constraints"] = c.FormValue("placement_constraints")
+		a.PlacementConstraints = ops.ParseConstraints(c.FormValue("placement_constraints"))
+		num("max_replicas_per_node", &a.MaxReplicasPerNode)
 	}
 }
 
@@ -197,7 +204,13 @@ func (h *Handler) UpdateApp(c echo.Context) error {
 		}
 	}
 	tab, partial := "general", "app_settings"
-	if !hasField(c, "name") {
+	switch {
+	case hasField(c, "name"):
+	case hasField(c, "health_path"):
+		tab, partial = "advanced", "app_health"
+	case hasField(c, "placement_constraints"):
+		tab, partial = "advanced", "app_placement"
+	default:
 		tab, partial = "advanced", "app_health"
 	}
 	p, err := h.loadAppTab(c, a, tab, nil)

@@ -214,6 +214,8 @@ func databaseToForm(d *db.Database, externalPort int) *views.Form {
 	v["cpu_limit"] = strconv.FormatFloat(d.CPULimit, 'f', -1, 64)
 	v["args"] = strings.Join(d.Args, "\n")
 	v["redis_persistence"] = d.RedisPersistence
+	v["placement_constraints"] = strings.Join(d.PlacementConstraints, "\n")
+	v["max_replicas_per_node"] = strconv.Itoa(d.MaxReplicasPerNode)
 	if externalPort > 0 {
 		v["external_port"] = strconv.Itoa(externalPort)
 	}

@@ -257,6 +257,11 @@ func formToDatabase(c echo.Context, d *db.Database, form *views.Form) ops.Databa
 	if c.FormValue("confirm_major") == "on" {
 		form.Values["confirm_major"] = "on"
 	}
+	if hasField(c, "placement_constraints") {
+		form.Values["placement_constraints"] = c.FormValue("placement_constraints")
+		d.PlacementConstraints = ops.ParseConstraints(c.FormValue("placement_constraints"))
+		d.MaxReplicasPerNode = num("max_replicas_per_node", "must be a whole number")
+	}
 	port := num("external_port", "must be a whole number (empty for none)")
 	x := ops.DatabaseExtras{ExternalPort: &port}
 	if v := c.FormValue("registry_password"); v != "" {

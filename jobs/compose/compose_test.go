@@ -485,3 +485,22 @@ func TestInterpolationErrors(t *testing.T) {
 	src.Env = map[string]string{"N": "many"}
 	wantError(t, src, `services.web.deploy.replicas: the value "many" is not a number`)
 }
+
+// A stack's deploy.placement reaches the Swarm service spec: constraints
+// and max_replicas_per_node.
+func TestPlacementPassesThrough(t *testing.T) {
+	p := mustLoad(t, inRepo(checkout(t, nil), `
+services:
+  web:
+    image: nginx:1.27
+    deploy:
+      replicas: 2
+      placement:
+        constraints: ["node.role==manager", "node.labels.region == eu"]
+        max_replicas_per_node: 1
+`))
+	pl := service(t, p, "web").Spec.TaskTemplate.Placement
+	if pl == nil || !reflect.DeepEqual(pl.Constraints, []string{"node.role==manager", "node.labels.region == eu"}) || pl.MaxReplicas != 1 {
+		t.Fatalf("placement = %+v, want both constraints and MaxReplicas 1", pl)
+	}
+}

@@ -102,7 +102,7 @@ func (d *Docker) waitConverged(ctx context.Context, serviceID string, spec Servi
 }
 
 // pollService reads the service's update status and its up-to-date tasks,
-// logging every task state change.
+// logging every task state change (and every new reason for one).
 func (d *Docker) pollService(ctx context.Context, serviceID, name string, seen map[string]swarm.TaskState, log LogFunc) (convergeState, error) {
 	var st convergeState
 	svc, _, err := d.cli.ServiceInspectWithRaw(ctx, serviceID, swarm.ServiceInspectOptions{})
@@ -127,8 +127,11 @@ func (d *Docker) pollService(ctx context.Context, serviceID, name string, seen m
 	}
 	sort.Slice(tasks, func(i, j int) bool { return tasks[i].CreatedAt.Before(tasks[j].CreatedAt) })
 	for _, t := range tasks {
-		if seen[t.ID] != t.Status.State {
-			seen[t.ID] = t.Status.State
+		// A state is logged once per reason: a pending task logs
+		// "pending task scheduling" and again when Swarm says why (no
+		// suitable node), so the deploy log shows it while it waits.
+		if key := t.ID + "\x00" + t.Status.Err; seen[key] != t.Status.State {
+			seen[key] = t.Status.State
 			log.line(describeTask(name, t))
 		}
 		switch {

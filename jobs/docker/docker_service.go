@@ -74,6 +74,7 @@ type ServiceSpec struct {
 	Volumes         []VolumeMount
 	StopFirst       bool     // stop the old task before starting the new one (a data volume two engines must never share)
 	Constraints     []string // placement, e.g. node.id==… for a service whose volume lives on one node
+	MaxPerNode      uint64   // at most this many tasks on one node; 0 = no limit
 	ForceUpdate     bool     // roll out new tasks even if nothing changed
 	RegistryAuth    *RegistryAuth
 	MonitorPeriod   time.Duration // how long new tasks must stay up; 5s when zero
@@ -263,7 +264,7 @@ func swarmServiceSpec(spec ServiceSpec, endpoint *swarm.EndpointSpec, hostPorts 
 				MaxAttempts: &unlimited,
 			},
 			Networks:  attach,
-			Placement: placement(spec.Constraints),
+			Placement: placement(spec.Constraints, spec.MaxPerNode),
 		},
 		Mode: swarm.ServiceMode{Replicated: &swarm.ReplicatedService{Replicas: &replicas}},
 		UpdateConfig: &swarm.UpdateConfig{
@@ -288,11 +289,11 @@ func swarmServiceSpec(spec ServiceSpec, endpoint *swarm.EndpointSpec, hostPorts 
 	return out
 }
 
-func placement(constraints []string) *swarm.Placement {
-	if len(constraints) == 0 {
+func placement(constraints []string, maxPerNode uint64) *swarm.Placement {
+	if len(constraints) == 0 && maxPerNode == 0 {
 		return nil
 	}
-	return &swarm.Placement{Constraints: constraints}
+	return &swarm.Placement{Constraints: constraints, MaxReplicas: maxPerNode}
 }
 
 // envList turns a map into sorted KEY=VALUE pairs: a stable order keeps the

@@ -131,6 +131,9 @@ func ValidateDatabase(d *db.Database) map[string]string {
 		}
 	}
 	validateLimits(d.MemoryLimitMB, d.CPULimit, errs)
+	for k, v := range ValidatePlacement(d.PlacementConstraints, d.MaxReplicasPerNode) {
+		errs[k] = v
+	}
 	if len(d.Args) > 64 {
 		errs["args"] = "at most 64 arguments"
 	}

@@ -129,6 +129,9 @@ func ValidateApp(a *db.App) map[string]string {
 	}
 	validateLimits(a.MemoryLimitMB, a.CPULimit, errs)
 	validateHealth(a, errs)
+	for k, v := range ValidatePlacement(a.PlacementConstraints, a.MaxReplicasPerNode) {
+		errs[k] = v
+	}
 	return errs
 }
 
@@ -309,4 +312,91 @@ func ValidateVolumes(vols []db.AppVolume) error {
 		names[v.Name], paths[v.Path] = true, true
 	}
 	return nil
+}
+
+// Placement limits: a few constraints of modest length, and a cap on
+// tasks per node no real cluster reaches.
+const (
+	maxConstraints   = 20
+	maxConstraintLen = 256
+	maxPerNodeCap    = 1000
+)
+
+// ValidatePlacement checks a service's Swarm placement: each constraint is
+// "<key>==<value>" or "<key>!=<value>" (spaces around the operator are
+// allowed) with key node.id, node.hostname, node.role (manager or worker),
+// node.platform.os, node.platform.arch, node.labels.<label> or
+// engine.labels.<label>; maxPerNode is 0 (no cap) to 1000. It returns one
+// message per field: placement_constraints and max_replicas_per_node.
+func ValidatePlacement(constraints []string, maxPerNode int) map[string]string {
+	errs := map[string]string{}
+	if len(constraints) > maxConstraints {
+		errs["placement_constraints"] = fmt.Sprintf("at most %d placement constraints", maxConstraints)
+	}
+	for i, c := range constraints {
+		if _, ok := errs["placement_constraints"]; ok {
+			break
+		}
+		if err := validateConstraint(c); err != nil {
+			errs["placement_constraints"] = fmt.Sprintf("constraint %d: %v", i+1, err)
+		}
+	}
+	if maxPerNode < 0 || maxPerNode > maxPerNodeCap {
+		errs["max_replicas_per_node"] = fmt.Sprintf("max replicas per node must be between 0 (no limit) and %d", maxPerNodeCap)
+	}
+	return errs
+}
+
+var constraintLabelRe = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
+
+func validateConstraint(c string) error {
+	const syntax = `must be <key>==<value> or <key>!=<value>, e.g. node.labels.region==eu`
+	if len(c) > maxConstraintLen {
+		return fmt.Errorf("longer than %d characters", maxConstraintLen)
+	}
+	if !utf8.ValidString(c) || strings.ContainsFunc(c, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return errors.New("contains control characters")
+	}
+	op := "=="
+	i := strings.Index(c, "==")
+	if j := strings.Index(c, "!="); j >= 0 && (i < 0 || j < i) {
+		op, i = "!=", j
+	}
+	if i < 0 {
+		return fmt.Errorf("%q %s", c, syntax)
+	}
+	key, value := strings.TrimSpace(c[:i]), strings.TrimSpace(c[i+len(op):])
+	if key == "" || value == "" || strings.ContainsAny(value, "=!") {
+		return fmt.Errorf("%q %s", c, syntax)
+	}
+	switch {
+	case key == "node.role":
+		if value != "manager" && value != "worker" {
+			return fmt.Errorf("node.role must be manager or worker, not %q", value)
+		}
+	case key == "node.id", key == "node.hostname", key == "node.platform.os", key == "node.platform.arch":
+	case strings.HasPrefix(key, "node.labels."), strings.HasPrefix(key, "engine.labels."):
+		label := key[strings.Index(key, ".labels.")+len(".labels."):]
+		if !constraintLabelRe.MatchString(label) {
+			return fmt.Errorf("%q: label name must use letters, digits, dots, dashes and _", key)
+		}
+	default:
+		return fmt.Errorf("unknown key %q: use node.id, node.hostname, node.role, node.platform.os, node.platform.arch, node.labels.<label> or engine.labels.<label>", key)
+	}
+	if strings.ContainsAny(value, " \t") {
+		return fmt.Errorf("%q: the value cannot contain spaces", c)
+	}
+	return nil
+}
+
+// ParseConstraints splits a textarea into constraints: one per line,
+// trimmed, blank lines dropped.
+func ParseConstraints(text string) []string {
+	out := []string{}
+	for _, line := range strings.Split(text, "\n") {
+		if line = strings.TrimSpace(line); line != "" {
+			out = append(out, line)
+		}
+	}
+	return out
 }

@@ -339,3 +339,44 @@ func TestSuggestServiceName(t *testing.T) {
 		}
 	}
 }
+
+func TestValidatePlacement(t *testing.T) {
+	tests := []struct {
+		constraints []string
+		max         int
+		field       string // "" = valid
+		msg         string
+	}{
+		{nil, 0, "", ""},
+		{[]string{"node.role==manager", "node.labels.region == eu", "node.hostname!=db1", "engine.labels.disk==ssd",
+			"node.platform.os==linux", "node.platform.arch!=arm64", "node.id==abc123"}, 3, "", ""},
+		{[]string{"node.role==boss"}, 0, "placement_constraints", "node.role must be manager or worker"},
+		{[]string{"node.labels.region=eu"}, 0, "placement_constraints", "must be <key>==<value>"},
+		{[]string{"node.colour==red"}, 0, "placement_constraints", "unknown key"},
+		{[]string{"==eu"}, 0, "placement_constraints", "must be"},
+		{[]string{"node.labels.==eu"}, 0, "placement_constraints", "label name"},
+		{[]string{"node.labels.a==b==c"}, 0, "placement_constraints", "must be"},
+		{[]string{"node.hostname==a b"}, 0, "placement_constraints", "spaces"},
+		{[]string{"node.hostname==a\x00"}, 0, "placement_constraints", "control characters"},
+		{[]string{"node.labels.x==" + strings.Repeat("a", 300)}, 0, "placement_constraints", "longer than 256"},
+		{make([]string, 21), 0, "placement_constraints", "at most 20"},
+		{[]string{"node.role==worker", "nope"}, 0, "placement_constraints", "constraint 2"},
+		{nil, -1, "max_replicas_per_node", "between 0 (no limit) and 1000"},
+		{nil, 1001, "max_replicas_per_node", "between 0"},
+	}
+	for _, tc := range tests {
+		errs := ValidatePlacement(tc.constraints, tc.max)
+		if tc.field == "" {
+			if len(errs) > 0 {
+				t.Errorf("ValidatePlacement(%q, %d) = %v, want valid", tc.constraints, tc.max, errs)
+			}
+			continue
+		}
+		if !strings.Contains(errs[tc.field], tc.msg) {
+			t.Errorf("ValidatePlacement(%q, %d)[%s] = %q, want it to mention %q", tc.constraints, tc.max, tc.field, errs[tc.field], tc.msg)
+		}
+	}
+	if got := ParseConstraints(" node.role==worker \r\n\n node.labels.a==b\n"); strings.Join(got, "|") != "node.role==worker|node.labels.a==b" {
+		t.Errorf("ParseConstraints = %q", got)
+	}
+}
