@@ -84,7 +84,7 @@ func TestPlacement_AppAPI(t *testing.T) {
 	if c, ok := body["placement_constraints"].([]any); !ok || len(c) != 0 || body["max_replicas_per_node"] != float64(0) {
 		t.Errorf("default placement: %s", res.Body)
 	}
-	res, body = app.apiJSON(http.MethodPatch, path, token, map[string]any{
+	res, _ = app.apiJSON(http.MethodPatch, path, token, map[string]any{
 		"placement_constraints": []string{"node.labels.region==eu", "node.hostname!=db1"}, "max_replicas_per_node": 1})
 	wantStatus(t, res, http.StatusOK)
 	res, body = app.apiJSON(http.MethodGet, path, token, nil)
@@ -149,7 +149,7 @@ func TestPlacement_Database(t *testing.T) {
 	path := fmt.Sprintf("/api/v1/databases/%d", d.ID)
 	res, body := app.apiJSON(http.MethodPatch, path, token, map[string]any{"placement_constraints": []string{"node.os==linux"}})
 	wantAPIError(t, res, body, http.StatusUnprocessableEntity, "placement_constraints")
-	res, body = app.apiJSON(http.MethodPatch, path, token, map[string]any{"placement_constraints": []string{}, "max_replicas_per_node": 0})
+	res, _ = app.apiJSON(http.MethodPatch, path, token, map[string]any{"placement_constraints": []string{}, "max_replicas_per_node": 0})
 	wantStatus(t, res, http.StatusOK)
 	res, body = app.apiJSON(http.MethodGet, path, token, nil)
 	if c, ok := body["placement_constraints"].([]any); !ok || len(c) != 0 || body["max_replicas_per_node"] != float64(0) {
