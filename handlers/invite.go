@@ -61,5 +61,6 @@ func (h *Handler) acceptInvitation(c echo.Context) error {
 	if !form.Valid() {
 		return h.Page(c, http.StatusUnprocessableEntity, "invite", &views.Page{Title: "Invitation", Data: form})
 	}
+	h.auditSignIn(c, "invitation.accept", u.Email, u, http.StatusSeeOther, "joined as "+string(u.Role))
 	return h.startSession(c, u, "/")
 }

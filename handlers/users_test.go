@@ -69,6 +69,10 @@ func TestInvitations_InviteAcceptAndLinkWorksOnce(t *testing.T) {
 	if res := invitee.postHTMX(fmt.Sprintf("/projects/%d/apps", alpha.ID), url.Values{"name": {"x"}}); res.Code != http.StatusForbidden {
 		t.Errorf("member with deploy creating an app: want 403, got %d", res.Code)
 	}
+	var accepted int
+	if err := a.store.DB().Get(&accepted, `SELECT count(*) FROM audit_events WHERE action = 'invitation.accept' AND actor_email = 'new@example.com'`); err != nil || accepted != 1 {
+		t.Errorf("want the acceptance in the audit log once, got %d (%v)", accepted, err)
+	}
 	// The link worked once.
 	if res := a.browser().get("/invite/" + token); res.Code != http.StatusGone || !strings.Contains(uiText(t, res), "used already, revoked, or it expired") {
 		t.Errorf("used link: want 410 saying so, got %d %s", res.Code, uiText(t, res))
