@@ -133,10 +133,25 @@ func TestBrowserTerminal(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if rows < 10 || rows == 24 {
-			return fmt.Errorf("xterm has %d rows: the fit addon did not size it to the panel", rows)
+		// Fitted, the rows fill the panel's height to within one row (a
+		// count alone cannot tell: the panel may be about 24 rows tall,
+		// xterm's default), and the columns are not the default 80.
+		gap, err := chromedp.Run(ctx, chromedp.Evaluate[float64](`(() => {
+			const box = document.querySelector("#terminal"), row = document.querySelector("#terminal .xterm-rows > div");
+			const cs = getComputedStyle(box);
+			const inner = box.clientHeight - parseFloat(cs.paddingTop) - parseFloat(cs.paddingBottom);
+			return (inner - document.querySelectorAll("#terminal .xterm-rows > div").length * row.offsetHeight) / row.offsetHeight;
+		})()`))
+		if err != nil {
+			return err
 		}
-		return b.waitJS(ctx, "stty size shows the rows", `[...document.querySelectorAll("#terminal .xterm-rows > div")].some(d => d.textContent.trim().startsWith("`+fmt.Sprint(rows)+` "))`)
+		if rows < 10 || gap <= -1 || gap >= 1 {
+			return fmt.Errorf("xterm has %d rows, %.1f rows off the panel's height: the fit addon did not size it to the panel", rows, gap)
+		}
+		return b.waitJS(ctx, "stty size shows the rows and fitted columns", `[...document.querySelectorAll("#terminal .xterm-rows > div")].some(d => {
+			const m = d.textContent.trim().match(/^(\d+) (\d+)$/);
+			return m && m[1] === "`+fmt.Sprint(rows)+`" && m[2] !== "80" && Number(m[2]) > 40;
+		})`)
 	})
 	b.step("a closed session reconnects to a new shell", browserStepTimeout, func(ctx context.Context) error {
 		if err := chromedp.Do(ctx, termType("exit\r")); err != nil {
