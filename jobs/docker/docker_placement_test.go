@@ -16,7 +16,8 @@ import (
 // and a cap of one task per node are in the created spec and the task runs.
 func TestDockerPlacement_SatisfiedConstraintAndMaxReplicas(t *testing.T) {
 	d := testDocker(t)
-	t.Parallel()
+	// Not parallel: a concurrent image prune of this package's other tests
+	// can remove the build's layers mid-build ("unable to find image").
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	name := testName(t)
@@ -44,7 +45,8 @@ func TestDockerPlacement_SatisfiedConstraintAndMaxReplicas(t *testing.T) {
 // converge and says why, bounded by its context.
 func TestDockerPlacement_UnsatisfiableConstraintStaysPending(t *testing.T) {
 	d := testDocker(t)
-	t.Parallel()
+	// Not parallel: a concurrent image prune of this package's other tests
+	// can remove the build's layers mid-build ("unable to find image").
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	name := testName(t)
