@@ -21,7 +21,7 @@ run: provision build
 # The linter includes go vet's checks.
 test: provision-test traefik pebble minio mailpit db-images
 	@$(MAKE) --no-print-directory lint
-	DOKPLOY_INTEGRATION=1 \
+	DOKPLOY_INTEGRATION=1 DOKPLOY_MULTINODE=1 \
 	DOKPLOY_TRAEFIK_BIN=$(TRAEFIK_BIN) \
 	DOKPLOY_PEBBLE_BIN=$(PEBBLE_BIN) \
 	DOKPLOY_MINIO_BIN=$(MINIO_BIN) \

@@ -16,6 +16,7 @@ log() { printf '==> %s\n' "$*"; }
 
 need_pkgs=()
 command -v dockerd >/dev/null || need_pkgs+=(docker.io)
+command -v ip >/dev/null || need_pkgs+=(iproute2) # network namespaces of the two-engine swarm test
 [ -x /usr/lib/postgresql/15/bin/initdb ] || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_pkgs+=(postgresql)
 command -v redis-server >/dev/null || need_pkgs+=(redis-server)
 command -v npm >/dev/null || need_pkgs+=(npm)
